@@ -1,0 +1,53 @@
+/**
+ * One error type for everything seqrec reports to its users. The `code` says what kind of
+ * problem it is; the message names the file, line, field or id involved and, for
+ * environmental problems, the command that fixes it.
+ */
+export type SeqrecErrorCode =
+  | 'invalid_config'
+  | 'invalid_argument'
+  | 'shape_mismatch'
+  | 'data_parse'
+  | 'data_empty'
+  | 'backend_unavailable'
+  | 'bundle_invalid'
+  | 'unknown_item';
+
+export interface SeqrecErrorDetails {
+  /** File the problem was found in. */
+  file?: string;
+  /** 1-based line number in `file`. */
+  line?: number;
+  /** Field, option or column name. */
+  field?: string;
+}
+
+export class SeqrecError extends Error {
+  readonly code: SeqrecErrorCode;
+  readonly file?: string;
+  readonly line?: number;
+  readonly field?: string;
+
+  constructor(code: SeqrecErrorCode, message: string, details: SeqrecErrorDetails = {}) {
+    super(message);
+    this.name = 'SeqrecError';
+    this.code = code;
+    this.file = details.file;
+    this.line = details.line;
+    this.field = details.field;
+  }
+}
+
+/** Throws an `invalid_argument` error unless `value` is an integer >= `min`. */
+export function assertInteger(value: unknown, name: string, min = 1): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new SeqrecError('invalid_argument', `${name} must be an integer >= ${min}, got ${String(value)}`, { field: name });
+  }
+}
+
+/** Throws an `invalid_argument` error unless `value` is a finite number in [lo, hi]. */
+export function assertInRange(value: unknown, name: string, lo: number, hi: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < lo || value > hi) {
+    throw new SeqrecError('invalid_argument', `${name} must be a number in [${lo}, ${hi}], got ${String(value)}`, { field: name });
+  }
+}
