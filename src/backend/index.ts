@@ -1,0 +1,153 @@
+/**
+ * The one place that decides which TF.js backend runs seqrec's tensors.
+ *
+ * Order of preference: `tensorflow` (@tensorflow/tfjs-node, native, when it is installed and
+ * loads), then `wasm` (@tensorflow/tfjs-backend-wasm, WebAssembly with SIMD), then `cpu`
+ * (plain JavaScript, always available, slowest). `SEQREC_BACKEND=<name>` or
+ * `useBackend(name)` forces one; forcing a backend that cannot load is an error that says how
+ * to install it, while automatic selection just records why a candidate was passed over.
+ *
+ * tfjs-node is an optional peer: nothing imports it at module top level, so `import 'seqrec'`
+ * works where it is absent (its install downloads libtensorflow, which fails offline).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradients (they live in its ESM build, which Node
+// cannot import); the union package's Node bundle registers them all.
+import '@tensorflow/tfjs';
+import { SeqrecError } from '../errors.js';
+import { registerSeqrecKernels } from './kernels.js';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface BackendReport {
+  /** The backend in use. */
+  name: BackendName;
+  /** Whether the user forced it (env or API) rather than seqrec choosing. */
+  forced: boolean;
+  /** Why each preferred candidate was not used. */
+  skipped: { name: BackendName; reason: string }[];
+  /** Extra facts (SIMD, threads) for the report line. */
+  details: string;
+}
+
+let active: BackendReport | null = null;
+let pending: Promise<BackendReport> | null = null;
+let reported = false;
+
+const INSTALL_HINT: Record<BackendName, string> = {
+  tensorflow: 'npm install @tensorflow/tfjs-node (needs to download libtensorflow at install time)',
+  wasm: 'npm install @tensorflow/tfjs-backend-wasm',
+  cpu: 'npm install @tensorflow/tfjs-backend-cpu',
+};
+
+// TF.js prints a "Hi, looks like you are running TensorFlow.js in Node.js" banner and kernel
+// re-registration warnings through its `warn`, which PROD mode silences. seqrec reports its
+// own backend choice once instead.
+tf.env().set('PROD', true);
+
+async function tryBackend(name: BackendName): Promise<string> {
+  if (name === 'tensorflow') {
+    // A variable specifier keeps bundlers from resolving the optional package.
+    const specifier = '@tensorflow/tfjs-node';
+    await import(specifier);
+  } else if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+  } else {
+    await import('@tensorflow/tfjs-backend-cpu');
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+  registerSeqrecKernels(name);
+  if (name === 'wasm') {
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    return `SIMD ${simd ? 'on' : 'off'}, 1 thread`;
+  }
+  return '';
+}
+
+function parseBackendName(value: string, source: string): BackendName {
+  const name = value.trim().toLowerCase();
+  if (name === 'node' || name === 'tfjs-node') return 'tensorflow';
+  if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
+  throw new SeqrecError(
+    'invalid_config',
+    `${source}: unknown backend '${value}'. Should be one of: ${BACKEND_NAMES.join(', ')}.`,
+    { field: source },
+  );
+}
+
+async function select(forcedName: BackendName | null): Promise<BackendReport> {
+  const skipped: BackendReport['skipped'] = [];
+  if (forcedName) {
+    try {
+      const details = await tryBackend(forcedName);
+      return { name: forcedName, forced: true, skipped, details };
+    } catch (err) {
+      throw new SeqrecError(
+        'backend_unavailable',
+        `Backend '${forcedName}' was requested but could not be loaded: ${(err as Error).message}. ` +
+          `Install it with: ${INSTALL_HINT[forcedName]}`,
+      );
+    }
+  }
+  for (const name of BACKEND_NAMES) {
+    try {
+      const details = await tryBackend(name);
+      return { name, forced: false, skipped, details };
+    } catch (err) {
+      const message = (err as Error).message.split('\n')[0];
+      skipped.push({ name, reason: /Cannot find (package|module)/.test(message) ? 'not installed' : message });
+    }
+  }
+  throw new SeqrecError('backend_unavailable', `No TF.js backend could be loaded: ${JSON.stringify(skipped)}`);
+}
+
+/**
+ * Initialises the backend once (later calls return the same report). Honours
+ * `SEQREC_BACKEND` unless `name` is given.
+ */
+export async function initBackend(name?: BackendName): Promise<BackendReport> {
+  if (name) return useBackend(name);
+  if (active) return active;
+  if (!pending) {
+    const env = process.env.SEQREC_BACKEND;
+    const forced = env ? parseBackendName(env, 'SEQREC_BACKEND') : null;
+    pending = select(forced).then((r) => (active = r));
+  }
+  return pending;
+}
+
+/** Forces a backend (loading it if needed). Throws with an install hint when it cannot load. */
+export async function useBackend(name: BackendName | string): Promise<BackendReport> {
+  const parsed = parseBackendName(name, 'useBackend');
+  if (active?.name === parsed) return active;
+  pending = select(parsed).then((r) => (active = r));
+  reported = false;
+  return pending;
+}
+
+/** The backend report, or null before `initBackend`. */
+export function backendReport(): BackendReport | null {
+  return active;
+}
+
+/** One human-readable line describing the backend choice. */
+export function describeBackend(report: BackendReport): string {
+  const why = report.forced
+    ? 'forced'
+    : report.skipped.length
+      ? `skipped ${report.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}`
+      : 'first choice';
+  return `seqrec backend: ${report.name}${report.details ? ` [${report.details}]` : ''}; ${why}`;
+}
+
+/** Writes the backend line to `log` once per process (or after a change of backend). */
+export function reportBackendOnce(log: (line: string) => void): void {
+  if (!active || reported) return;
+  reported = true;
+  log(describeBackend(active));
+}
+
+export { tf };

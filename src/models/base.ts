@@ -1,0 +1,208 @@
+/**
+ * The one interface every seqrec model implements, and the shared parts (item table,
+ * batch-to-tensor conversion, named weights).
+ *
+ * A model maps a batch of right-padded histories to user embeddings [batch, interests, dim]
+ * that live in the same space as the item embeddings [itemCount, dim]; retrieval is inner
+ * product between the two. Training scores a user vector against the item table with a loss
+ * from src/losses.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Random } from '../data/random.js';
+import type { SequenceBatch, TrainBatch } from '../data/types.js';
+import { SeqrecError } from '../errors.js';
+import { softmaxCrossEntropy } from '../losses/softmax.js';
+import type { LossFunction } from '../losses/types.js';
+import { embeddingLookup } from './layers/embedding.js';
+import { glorotUniform, variable } from './layers/init.js';
+
+/** The tensors of a `SequenceBatch`. Owned by the caller's tidy scope. */
+export interface BatchTensors {
+  /** [B, L] int32 item indices. */
+  history: tf.Tensor2D;
+  /** [B, L] float32, 1 = real item. */
+  mask: tf.Tensor2D;
+  /** [B] int32 number of real items. */
+  lengths: tf.Tensor1D;
+}
+
+export interface ModelBaseConfig {
+  /** Number of item rows including padding row 0 (the vocabulary's `size`). Required. */
+  itemCount: number;
+  /** Embedding dimension D shared by items and user vectors. Default 64. */
+  embeddingDim: number;
+  /** History window length L the model is built for. Default 20. */
+  maxLen: number;
+  /** Seed for weight initialisation and training-time randomness. Default 42. */
+  seed: number;
+}
+
+export interface UserEmbeddingOptions {
+  /** Training mode (dropout on, stochastic parts drawn from the training stream). Default false. */
+  training?: boolean;
+}
+
+/** What every model exposes. Shared code reads these, never the concrete class. */
+export interface SequentialRecaller {
+  /** Registry name, e.g. 'gru4rec'. */
+  readonly name: string;
+  readonly itemCount: number;
+  readonly embeddingDim: number;
+  readonly maxLen: number;
+  /** K: how many interest vectors `userEmbeddings` returns per user. */
+  readonly numInterests: number;
+  /** [B, K, D] user embeddings for a batch of histories. */
+  userEmbeddings(batch: SequenceBatch, options?: UserEmbeddingOptions): tf.Tensor3D;
+  /** [itemCount, D] item embeddings (row 0 = padding). Owned by the model: do not dispose. */
+  itemEmbeddings(): tf.Tensor2D;
+  /** Scalar training loss for a batch (default: full softmax cross-entropy). */
+  loss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar;
+  /** Trainable variables, in a stable order. */
+  trainableVariables(): tf.Variable[];
+  /** The resolved config (JSON-serialisable), enough to rebuild the model. */
+  getConfig(): object;
+  dispose(): void;
+}
+
+export function validateBaseConfig(c: ModelBaseConfig, model: string): void {
+  const check = (ok: boolean, field: string, want: string, got: unknown) => {
+    if (!ok) throw new SeqrecError('invalid_config', `${model}: ${field} must be ${want}, got ${String(got)}`, { field });
+  };
+  check(Number.isInteger(c.itemCount) && c.itemCount >= 2, 'itemCount', 'an integer >= 2 (items + padding)', c.itemCount);
+  check(Number.isInteger(c.embeddingDim) && c.embeddingDim >= 1, 'embeddingDim', 'an integer >= 1', c.embeddingDim);
+  check(Number.isInteger(c.maxLen) && c.maxLen >= 1, 'maxLen', 'an integer >= 1', c.maxLen);
+  check(Number.isFinite(c.seed), 'seed', 'a finite number', c.seed);
+}
+
+let variableCounter = 0;
+
+/**
+ * Shared implementation: the item table, weights by name, batch conversion and the
+ * training loss. Subclasses create their own variables with `addWeight` and implement
+ * `userEmbeddings`.
+ */
+export abstract class BaseRecaller implements SequentialRecaller {
+  abstract readonly name: string;
+  abstract readonly numInterests: number;
+  readonly itemCount: number;
+  readonly embeddingDim: number;
+  readonly maxLen: number;
+  /** Stream for weight initialisation (consumed in construction order). */
+  protected readonly initRng: Random;
+  /** Stream for training-time randomness (dropout, samplers). */
+  readonly trainRng: Random;
+  protected readonly itemTable: tf.Variable<tf.Rank.R2>;
+  private readonly weights = new Map<string, tf.Variable>();
+
+  protected constructor(base: ModelBaseConfig) {
+    this.itemCount = base.itemCount;
+    this.embeddingDim = base.embeddingDim;
+    this.maxLen = base.maxLen;
+    const root = new Random(base.seed);
+    this.initRng = root.fork();
+    this.trainRng = root.fork();
+    // Glorot-uniform item table (TF's default, as in ComiRec and the peer); padding row zero.
+    const values = glorotUniform(this.initRng, [base.itemCount, base.embeddingDim]);
+    values.fill(0, 0, base.embeddingDim);
+    this.itemTable = this.addWeight('item_embeddings', values, [base.itemCount, base.embeddingDim]) as tf.Variable<tf.Rank.R2>;
+  }
+
+  protected addWeight(name: string, values: Float32Array, shape: number[]): tf.Variable {
+    if (this.weights.has(name)) throw new Error(`duplicate weight name ${name}`);
+    // TF.js variable names are global: suffix a process-wide counter to keep them unique.
+    const v = variable(values, shape, `${this.name}/${name}/${variableCounter++}`);
+    this.weights.set(name, v);
+    return v;
+  }
+
+  abstract userEmbeddings(batch: SequenceBatch, options?: UserEmbeddingOptions): tf.Tensor3D;
+  abstract getConfig(): object;
+
+  itemEmbeddings(): tf.Tensor2D {
+    return this.itemTable;
+  }
+
+  /** Looks up item embeddings with a sparse (scatter-add) gradient. */
+  protected embed(indices: tf.Tensor): tf.Tensor {
+    return embeddingLookup(this.itemTable, indices);
+  }
+
+  protected toTensors(batch: SequenceBatch): BatchTensors {
+    const { batchSize: b, maxLen: l } = batch;
+    if (l !== this.maxLen && this.requiresExactLength) {
+      throw new SeqrecError('shape_mismatch', `${this.name} was built for maxLen ${this.maxLen}, got a batch with maxLen ${l}`);
+    }
+    if (batch.history.length !== b * l || batch.mask.length !== b * l || batch.lengths.length !== b) {
+      throw new SeqrecError('shape_mismatch', `batch arrays do not match batchSize ${b} x maxLen ${l}`);
+    }
+    return {
+      history: tf.tensor2d(batch.history, [b, l], 'int32'),
+      mask: tf.tensor2d(batch.mask, [b, l], 'float32'),
+      lengths: tf.tensor1d(batch.lengths, 'int32'),
+    };
+  }
+
+  /** Models whose parameters depend on the position (ComiRec-DR) need windows of exactly maxLen. */
+  protected get requiresExactLength(): boolean {
+    return false;
+  }
+
+  /**
+   * The user vector each training row is scored with: [B, D]. Single-interest models use
+   * their only interest; multi-interest models override this with label-aware attention.
+   */
+  protected trainingUserVector(userEmb: tf.Tensor3D, _targetEmb: tf.Tensor2D): tf.Tensor2D {
+    return tf.squeeze(userEmb, [1]) as tf.Tensor2D;
+  }
+
+  loss(batch: TrainBatch, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
+    return tf.tidy(() => {
+      const targets = tf.tensor1d(batch.targets, 'int32');
+      const targetEmbeddings = this.embed(targets) as tf.Tensor2D;
+      const users = this.userEmbeddings(batch, { training: true });
+      const user = this.trainingUserVector(users, targetEmbeddings);
+      return lossFn({ user, items: this.itemTable, targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
+    });
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.weights.values()];
+  }
+
+  /** Weights by stable name (for checkpoints). */
+  namedWeights(): { name: string; variable: tf.Variable }[] {
+    return [...this.weights.entries()].map(([name, variable]) => ({ name, variable }));
+  }
+
+  /** Replaces weight values by name; every weight must be given with its exact shape. */
+  setNamedWeights(values: Map<string, { shape: number[]; data: Float32Array }>): void {
+    for (const [name, v] of this.weights) {
+      const given = values.get(name);
+      if (!given) throw new SeqrecError('bundle_invalid', `weight '${name}' is missing`);
+      if (given.shape.join(',') !== v.shape.join(',')) {
+        throw new SeqrecError('bundle_invalid', `weight '${name}' has shape [${given.shape}], the model expects [${v.shape}]`);
+      }
+    }
+    for (const name of values.keys()) {
+      if (!this.weights.has(name)) throw new SeqrecError('bundle_invalid', `unexpected weight '${name}' for model ${this.name}`);
+    }
+    for (const [name, v] of this.weights) {
+      const given = values.get(name)!;
+      tf.tidy(() => v.assign(tf.tensor(given.data, given.shape, 'float32')));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.weights.values()) v.dispose();
+    this.weights.clear();
+  }
+}
+
+/** Inverted dropout mask drawn from a seeded stream: values 0 or 1/(1-rate). */
+export function dropoutMask(rng: Random, shape: number[], rate: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const keep = 1 - rate;
+  const m = new Float32Array(n);
+  for (let i = 0; i < n; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
+  return tf.tensor(m, shape, 'float32');
+}

@@ -1,0 +1,154 @@
+/**
+ * GRU4Rec (Hidasi et al., ICLR 2016) as a sequential recall model: item embedding -> GRU ->
+ * the user vector is the hidden state at the LAST REAL item of the window.
+ *
+ * Which GRU: seqrec implements its own cell with PyTorch's / cuDNN's equations (as in the
+ * official GRU4Rec and the PyTorch peer), not tf.layers.gru:
+ *
+ *   r_t = σ(x_t W_ir + b_ir + h_{t-1} W_hr + b_hr)
+ *   z_t = σ(x_t W_iz + b_iz + h_{t-1} W_hz + b_hz)
+ *   n_t = tanh(x_t W_in + b_in + r_t ⊙ (h_{t-1} W_hn + b_hn))      ("reset after" layout)
+ *   h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+ *
+ * tf.layers.gru defaults to a hardSigmoid recurrent activation and refuses the reset-after
+ * layout, so its numbers would not match the papers' or the peer's GRU. Writing the cell
+ * also lets the input projections of all time steps run as one matmul.
+ *
+ * Padding: windows are right-padded (ComiRec's layout). At a padded step the state is
+ * carried over unchanged, h_t = m_t·h_t' + (1 − m_t)·h_{t−1}, so the final state equals the
+ * state after the last real item whatever the padding (the tutorial's bug of reading
+ * output[:, -1] after running over padding cannot happen). Tested as an invariant.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { SequenceBatch } from '../data/types.js';
+import { SeqrecError } from '../errors.js';
+import { BaseRecaller, dropoutMask, validateBaseConfig, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
+import { glorotUniform, uniformArray } from './layers/init.js';
+
+export interface GRU4RecConfig extends ModelBaseConfig {
+  /** GRU hidden size. Default = embeddingDim; otherwise a linear map projects the state to embeddingDim. */
+  hiddenDim: number;
+  /** Stacked GRU layers. Default 1. */
+  numLayers: number;
+  /** Drop probability on the input embeddings and between layers, training only. Default 0. */
+  dropout: number;
+}
+
+export const DEFAULT_GRU4REC_CONFIG: Readonly<Omit<GRU4RecConfig, 'itemCount' | 'hiddenDim'>> = Object.freeze({
+  embeddingDim: 64,
+  maxLen: 20,
+  seed: 42,
+  numLayers: 1,
+  dropout: 0,
+});
+
+export type GRU4RecOptions = Partial<GRU4RecConfig> & { itemCount: number };
+
+interface GRULayer {
+  wi: tf.Variable; // [in, 3H]: columns r | z | n
+  bi: tf.Variable; // [3H]
+  wh: tf.Variable; // [H, 3H]
+  bh: tf.Variable; // [3H]
+}
+
+export class GRU4Rec extends BaseRecaller {
+  readonly name = 'gru4rec';
+  readonly numInterests = 1;
+  readonly config: Readonly<GRU4RecConfig>;
+  private readonly layers: GRULayer[] = [];
+  private readonly projection: tf.Variable | null = null;
+
+  constructor(options: GRU4RecOptions) {
+    const config: GRU4RecConfig = {
+      ...DEFAULT_GRU4REC_CONFIG,
+      ...options,
+      hiddenDim: options.hiddenDim ?? options.embeddingDim ?? DEFAULT_GRU4REC_CONFIG.embeddingDim,
+    };
+    validateBaseConfig(config, 'GRU4Rec');
+    if (!Number.isInteger(config.numLayers) || config.numLayers < 1) {
+      throw new SeqrecError('invalid_config', `GRU4Rec: numLayers must be an integer >= 1, got ${config.numLayers}`, { field: 'numLayers' });
+    }
+    if (!Number.isInteger(config.hiddenDim) || config.hiddenDim < 1) {
+      throw new SeqrecError('invalid_config', `GRU4Rec: hiddenDim must be an integer >= 1, got ${config.hiddenDim}`, { field: 'hiddenDim' });
+    }
+    if (!(config.dropout >= 0 && config.dropout < 1)) {
+      throw new SeqrecError('invalid_config', `GRU4Rec: dropout must be in [0, 1), got ${config.dropout}`, { field: 'dropout' });
+    }
+    super(config);
+    this.config = Object.freeze(config);
+    const h = config.hiddenDim;
+    // PyTorch's GRU initialisation: every weight and bias U(-1/sqrt(H), 1/sqrt(H)).
+    const limit = 1 / Math.sqrt(h);
+    for (let l = 0; l < config.numLayers; l++) {
+      const inDim = l === 0 ? config.embeddingDim : h;
+      this.layers.push({
+        wi: this.addWeight(`gru${l}/wi`, uniformArray(this.initRng, inDim * 3 * h, limit), [inDim, 3 * h]),
+        bi: this.addWeight(`gru${l}/bi`, uniformArray(this.initRng, 3 * h, limit), [3 * h]),
+        wh: this.addWeight(`gru${l}/wh`, uniformArray(this.initRng, h * 3 * h, limit), [h, 3 * h]),
+        bh: this.addWeight(`gru${l}/bh`, uniformArray(this.initRng, 3 * h, limit), [3 * h]),
+      });
+    }
+    if (h !== config.embeddingDim) {
+      this.projection = this.addWeight('projection', glorotUniform(this.initRng, [h, config.embeddingDim]), [h, config.embeddingDim]);
+    }
+  }
+
+  getConfig(): GRU4RecConfig {
+    return { ...this.config };
+  }
+
+  userEmbeddings(batch: SequenceBatch, options: UserEmbeddingOptions = {}): tf.Tensor3D {
+    return tf.tidy(() => {
+      const training = options.training ?? false;
+      const { history, mask } = this.toTensors(batch);
+      const [b, l] = history.shape;
+      let inputs = this.embed(history) as tf.Tensor3D; // [B, L, D]
+      // Per-step masks [B, 1], time-major.
+      const stepMasks = tf.unstack(tf.transpose(mask, [1, 0])).map((m) => tf.expandDims(m, 1));
+      let state: tf.Tensor2D | null = null;
+      for (let li = 0; li < this.layers.length; li++) {
+        if (training && this.config.dropout > 0) {
+          inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
+        }
+        const { outputs, last } = this.runLayer(this.layers[li], inputs, stepMasks, b, l, li < this.layers.length - 1);
+        state = last;
+        if (outputs) inputs = outputs;
+      }
+      let user = state as tf.Tensor2D;
+      if (this.projection) user = tf.matMul(user, this.projection);
+      return tf.expandDims(user, 1) as tf.Tensor3D;
+    });
+  }
+
+  /** Runs one GRU layer over [B, L, in]; returns the last state and, if asked, all outputs. */
+  private runLayer(
+    layer: GRULayer,
+    inputs: tf.Tensor3D,
+    stepMasks: tf.Tensor[],
+    b: number,
+    l: number,
+    keepOutputs: boolean,
+  ): { outputs: tf.Tensor3D | null; last: tf.Tensor2D } {
+    const h = this.config.hiddenDim;
+    const inDim = inputs.shape[2];
+    // Input projections of all steps at once: [B*L, in] x [in, 3H], then time-major.
+    const xProj = tf.reshape(tf.add(tf.matMul(tf.reshape(inputs, [b * l, inDim]), layer.wi), layer.bi), [b, l, 3 * h]);
+    const xSteps = tf.unstack(tf.transpose(xProj, [1, 0, 2]));
+    let state: tf.Tensor2D = tf.zeros([b, h]);
+    const outputs: tf.Tensor2D[] = [];
+    for (let t = 0; t < l; t++) {
+      const hProj = tf.add(tf.matMul(state, layer.wh), layer.bh);
+      const [xr, xz, xn] = tf.split(xSteps[t], 3, 1);
+      const [hr, hz, hn] = tf.split(hProj, 3, 1);
+      const r = tf.sigmoid(tf.add(xr, hr));
+      const z = tf.sigmoid(tf.add(xz, hz));
+      const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+      // (1 − z)·n + z·h  ==  n + z·(h − n)
+      const candidate = tf.add(n, tf.mul(z, tf.sub(state, n)));
+      // Padded steps keep the previous state.
+      state = tf.add(state, tf.mul(stepMasks[t], tf.sub(candidate, state))) as tf.Tensor2D;
+      if (keepOutputs) outputs.push(state);
+    }
+    return { outputs: keepOutputs ? (tf.stack(outputs, 1) as tf.Tensor3D) : null, last: state };
+  }
+}
