@@ -1,0 +1,155 @@
+/** `seqrec train | eval | recommend`: thin wrappers over the library API. */
+import { appendFile } from 'node:fs/promises';
+import { SequenceDataset, type SequenceDatasetOptions } from '../data/dataset.js';
+import { kCore } from '../data/filter.js';
+import { loadInteractions, type DataFormat } from '../data/loaders.js';
+import { SeqrecError } from '../errors.js';
+import { createModel, MODELS } from '../models/registry.js';
+import { loadModel, saveModel } from '../train/checkpoint.js';
+import { evaluateModel, evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
+import { Trainer } from '../train/trainer.js';
+import { ExactRetriever } from '../retrieval/exact.js';
+import { choiceFlag, floatFlag, intFlag, metricTable, requireFlag } from './args.js';
+import type { CliFlags } from './main.js';
+
+type Log = (line: string) => void;
+
+const FORMATS = ['auto', 'sequence', 'movielens-dat', 'movielens-udata', 'movielens-csv', 'csv', 'tsv', 'jsonl'] as const;
+export const REPORT_KEYS = ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'];
+
+interface DataSettings {
+  data: string;
+  format: (typeof FORMATS)[number];
+  delimiter?: string;
+  minCount: number;
+  dataset: SequenceDatasetOptions;
+}
+
+function dataSettings(flags: CliFlags, command: string): DataSettings {
+  const protocol = choiceFlag(flags.protocol, 'protocol', ['comirec', 'loo'] as const, 'comirec');
+  return {
+    data: requireFlag(flags.data, 'data', command),
+    format: choiceFlag(flags.format, 'format', FORMATS, 'auto'),
+    delimiter: flags.delimiter,
+    minCount: intFlag(flags['min-count'], 'min-count', 5, 0),
+    dataset: {
+      protocol,
+      maxLen: intFlag(flags['max-len'], 'max-len', 20, 1),
+      samplesPerUser: intFlag(flags['samples-per-user'], 'samples-per-user', 1, 1),
+      seed: intFlag(flags.seed, 'seed', 42, 0),
+      splitSeed: intFlag(flags['split-seed'], 'split-seed', 2020, 0),
+    },
+  };
+}
+
+/** Reads the log, applies the k-core filter and builds the split the same way every time. */
+export async function buildDataset(settings: DataSettings, log: Log, skipMalformed = false): Promise<SequenceDataset> {
+  const t0 = performance.now();
+  const raw = await loadInteractions(settings.data, {
+    format: settings.format === 'auto' ? undefined : (settings.format as DataFormat),
+    delimiter: settings.delimiter,
+    onMalformed: skipMalformed ? 'skip' : 'throw',
+  });
+  if (raw.stats.skipped) log(`skipped ${raw.stats.skipped} malformed lines, e.g. ${raw.stats.skipReasons.slice(0, 3).join('; ')}`);
+  let sequences = raw.sequences;
+  if (settings.minCount > 0) {
+    const filtered = kCore(sequences, { minUserInteractions: settings.minCount, minItemInteractions: settings.minCount });
+    sequences = filtered.sequences;
+    const r = filtered.report;
+    log(`${settings.minCount}-core filter: users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`);
+  }
+  const dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
+  const d = dataset.describe();
+  log(
+    `data ${settings.data}: ${d.users} users, ${d.items} items, ${d.interactions} interactions; ` +
+      `${settings.dataset.protocol} split ${d.trainUsers}/${d.validUsers}/${d.testUsers}; ` +
+      `${d.trainSamplesPerEpoch} training samples per epoch (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
+  );
+  return dataset;
+}
+
+export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
+  const settings = dataSettings(flags, 'train');
+  const modelName = choiceFlag(flags.model, 'model', Object.keys(MODELS) as (keyof typeof MODELS)[], 'gru4rec');
+  const dataset = await buildDataset(settings, log, flags['skip-malformed']);
+  const similarity = choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip');
+  const model = createModel(modelName, {
+    itemCount: dataset.itemCount,
+    embeddingDim: intFlag(flags.dim, 'dim', 64, 1),
+    maxLen: settings.dataset.maxLen!,
+    seed: settings.dataset.seed!,
+  });
+  const trainer = new Trainer(model, {
+    learningRate: floatFlag(flags.lr, 'lr', 1e-3),
+    batchSize: intFlag(flags.batch, 'batch', 256, 1),
+    epochs: intFlag(flags.epochs, 'epochs', 30, 1),
+    patience: intFlag(flags.patience, 'patience', 5, 1),
+    evaluation: { similarity },
+    log,
+  });
+  const fit = await trainer.fit(dataset);
+  const test = evaluateModel(model, dataset, 'test', { similarity });
+  const popular = evaluatePopularity(dataset, 'test');
+  const sPerEpoch = fit.history.reduce((s, r) => s + r.trainSeconds, 0) / fit.history.length;
+  const samplesPerSecond = fit.history.reduce((s, r) => s + r.samples, 0) / fit.history.reduce((s, r) => s + r.trainSeconds, 0);
+  process.stdout.write(
+    `\n${modelName} on ${settings.data} (${settings.dataset.protocol} protocol), best epoch ${fit.bestEpoch} of ${fit.history.length} (${fit.stoppedBy}), ` +
+      `${sPerEpoch.toFixed(2)} s/epoch, ${Math.round(samplesPerSecond)} samples/s\n` +
+      metricTable([{ name: modelName, report: test }, { name: 'MostPopular', report: popular }], REPORT_KEYS) +
+      '\n',
+  );
+  if (flags.out) {
+    await saveModel(model, flags.out, { vocabulary: dataset.vocabulary, meta: { settings, bestEpoch: fit.bestEpoch, test } });
+    log(`saved model to ${flags.out}`);
+  }
+  if (flags.json) {
+    const line = { data: settings.data, protocol: settings.dataset.protocol, model: modelName, settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, secondsPerEpoch: sPerEpoch, samplesPerSecond, valid: fit.bestValid, test, mostPopular: popular };
+    await appendFile(flags.json, JSON.stringify(line) + '\n');
+  }
+  model.dispose();
+}
+
+export async function runEval(flags: CliFlags, log: Log): Promise<void> {
+  const dir = requireFlag(flags.model, 'model', 'eval');
+  const { model, meta } = await loadModel(dir);
+  const saved = meta.settings as DataSettings | undefined;
+  const settings: DataSettings = flags.data ? dataSettings(flags, 'eval') : saved ?? dataSettings(flags, 'eval');
+  const dataset = await buildDataset(settings, log, flags['skip-malformed']);
+  if (dataset.itemCount !== model.itemCount) {
+    throw new SeqrecError('shape_mismatch', `the data gives ${dataset.itemCount} item rows but the model in ${dir} has ${model.itemCount}: use the same data and --min-count as in training`);
+  }
+  const similarity = choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip');
+  const test = evaluateModel(model, dataset, 'test', { similarity });
+  process.stdout.write(metricTable([{ name: model.name, report: test }, { name: 'MostPopular', report: evaluatePopularity(dataset, 'test') }], REPORT_KEYS) + '\n');
+  model.dispose();
+}
+
+export async function runRecommend(flags: CliFlags, log: Log): Promise<void> {
+  const dir = requireFlag(flags.model, 'model', 'recommend');
+  const historyFlag = requireFlag(flags.history, 'history', 'recommend');
+  const k = intFlag(flags.k, 'k', 10, 1);
+  const { model, vocabulary } = await loadModel(dir);
+  if (!vocabulary) throw new SeqrecError('bundle_invalid', `${dir} has no vocabulary.json: cannot map raw item ids`);
+  const raw = historyFlag.split(',').map((s) => s.trim()).filter(Boolean);
+  const known: number[] = [];
+  const unknown: string[] = [];
+  for (const id of raw) {
+    const index = vocabulary.encode(id);
+    if (index === undefined) unknown.push(id);
+    else known.push(index);
+  }
+  if (unknown.length) log(`unknown item ids skipped: ${unknown.join(', ')}`);
+  if (!known.length) throw new SeqrecError('unknown_item', `none of the history's item ids are in the model's vocabulary`);
+  const window = known.slice(-model.maxLen);
+  const history = new Int32Array(model.maxLen);
+  const mask = new Float32Array(model.maxLen);
+  history.set(window);
+  mask.fill(1, 0, window.length);
+  const queries = userMatrix(model, { batchSize: 1, maxLen: model.maxLen, history, mask, lengths: Int32Array.of(window.length) });
+  const retriever = new ExactRetriever(itemMatrix(model), model.embeddingDim);
+  const result = retriever.search(queries, { k, interests: model.numInterests, exclude: flags['exclude-seen'] ? [window] : undefined });
+  const rows = [...result.ids].map((id, i) => ({ item: id > 0 ? vocabulary.decode(id) : null, score: result.scores[i] })).filter((r) => r.item !== null);
+  process.stdout.write(JSON.stringify({ history: raw, unknown, recommendations: rows }, null, 2) + '\n');
+  retriever.dispose();
+  model.dispose();
+}

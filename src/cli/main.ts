@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * The `seqrec` command line: demo, train, eval, recommend.
+ * One precedence rule for settings: flags over defaults. Progress goes to stderr, results to stdout.
+ */
+import { parseArgs } from 'node:util';
+import { initBackend, reportBackendOnce, useBackend } from '../backend/index.js';
+import { SeqrecError } from '../errors.js';
+import { runDemo } from './demo.js';
+import { runEval, runRecommend, runTrain } from './commands.js';
+
+const USAGE = `seqrec — sequential recall for Node.js
+
+Usage:
+  seqrec demo [--epochs N] [--backend wasm|cpu|tensorflow]
+      Train GRU4Rec on the embedded synthetic dataset and compare it with MostPopular.
+  seqrec train --data FILE [--format auto|sequence|movielens-dat|movielens-udata|movielens-csv|csv|tsv|jsonl]
+               [--model gru4rec] [--protocol comirec|loo] [--dim 64] [--max-len 20] [--epochs 30]
+               [--patience 5] [--batch 256] [--lr 0.001] [--samples-per-user 1] [--min-count 5]
+               [--seed 42] [--split-seed 2020] [--similarity ip|cosine] [--out DIR] [--json FILE]
+      Train on your interaction log, report test recall/NDCG/hit rate @20 and @50.
+  seqrec eval --model DIR --data FILE [same data flags as train]
+      Evaluate a saved model on the test users of the same split.
+  seqrec recommend --model DIR --history ID,ID,... [--k 10] [--exclude-seen]
+      Top-k next items for a history of raw item ids.
+
+Common: --backend NAME forces a TF.js backend (also SEQREC_BACKEND); --help.
+`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  backend: { type: 'string' },
+  data: { type: 'string' },
+  format: { type: 'string' },
+  delimiter: { type: 'string' },
+  model: { type: 'string' },
+  protocol: { type: 'string' },
+  dim: { type: 'string' },
+  'max-len': { type: 'string' },
+  epochs: { type: 'string' },
+  patience: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  'samples-per-user': { type: 'string' },
+  'min-count': { type: 'string' },
+  seed: { type: 'string' },
+  'split-seed': { type: 'string' },
+  similarity: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'string' },
+  history: { type: 'string' },
+  k: { type: 'string' },
+  'exclude-seen': { type: 'boolean' },
+  'skip-malformed': { type: 'boolean' },
+} as const;
+
+export type CliFlags = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    process.stderr.write(`seqrec: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    if (values.backend) await useBackend(values.backend);
+    else await initBackend();
+    reportBackendOnce(log);
+    switch (command) {
+      case 'demo':
+        await runDemo(values, log);
+        return 0;
+      case 'train':
+        await runTrain(values, log);
+        return 0;
+      case 'eval':
+        await runEval(values, log);
+        return 0;
+      case 'recommend':
+        await runRecommend(values, log);
+        return 0;
+      default:
+        process.stderr.write(`seqrec: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof SeqrecError) {
+      process.stderr.write(`seqrec ${command}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

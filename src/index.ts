@@ -1,0 +1,33 @@
+/**
+ * seqrec public API. Only what is exported here is public.
+ */
+
+// Backend selection
+export { initBackend, useBackend, backendReport, describeBackend, type BackendName, type BackendReport } from './backend/index.js';
+
+// Data
+export * from './data/index.js';
+
+// Models
+export { BaseRecaller, type SequentialRecaller, type ModelBaseConfig, type UserEmbeddingOptions } from './models/base.js';
+export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
+export { MODELS, createModel, type ModelName } from './models/registry.js';
+
+// Losses
+export { LOSSES, softmaxCrossEntropy, resolveLoss, type LossName, type LossFunction, type LossInput } from './losses/index.js';
+
+// Retrieval
+export * from './retrieval/index.js';
+
+// Metrics, as a namespace: metrics.recall, metrics.ndcg, ...
+import * as metrics from './metrics/index.js';
+export { metrics };
+export type { MetricReport } from './metrics/index.js';
+
+// Training and evaluation
+export { Trainer, type TrainerOptions, type FitResult, type EpochRecord, type TrainerCallbacks } from './train/trainer.js';
+export { evaluateModel, evaluatePopularity, popularityRanking, type EvaluationOptions } from './train/evaluate.js';
+export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './train/checkpoint.js';
+
+// Errors
+export { SeqrecError, type SeqrecErrorCode } from './errors.js';

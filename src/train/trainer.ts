@@ -1,0 +1,197 @@
+/**
+ * A small training loop: Adam, per-epoch evaluation on the valid users, early stopping on a
+ * monitored metric with patience, best weights restored at the end, optional checkpoints.
+ * Variation goes through options and callbacks, not subclasses.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { SequenceDataset } from '../data/dataset.js';
+import { SeqrecError } from '../errors.js';
+import { resolveLoss, type LossName } from '../losses/index.js';
+import type { LossFunction } from '../losses/types.js';
+import type { MetricReport } from '../metrics/index.js';
+import type { BaseRecaller } from '../models/base.js';
+import { saveModel } from './checkpoint.js';
+import { evaluateModel, type EvaluationOptions } from './evaluate.js';
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss over the epoch's batches. */
+  loss: number;
+  steps: number;
+  samples: number;
+  /** Wall seconds of the training part (batching, forward, backward, Adam). */
+  trainSeconds: number;
+  samplesPerSecond: number;
+  /** Wall seconds of the validation pass. */
+  evalSeconds: number;
+  valid: MetricReport;
+  /** Whether this epoch improved the monitored metric. */
+  improved: boolean;
+}
+
+export interface TrainerCallbacks {
+  onEpochEnd?(record: EpochRecord): void | Promise<void>;
+  onBatchEnd?(step: number, loss: number): void;
+}
+
+export interface TrainerOptions {
+  /** Adam learning rate. Default 1e-3. */
+  learningRate?: number;
+  /** Training batch size. Default 256. */
+  batchSize?: number;
+  /** Maximum epochs. Default 30. */
+  epochs?: number;
+  /** Epochs without improvement before stopping. Default 5. */
+  patience?: number;
+  /** Metric of the valid split to maximise. Default 'recall@50'. */
+  monitor?: string;
+  /** Loss by name or function. Default 'softmax' (full softmax cross-entropy). */
+  loss?: LossName | LossFunction;
+  /** Evaluation settings (cutoffs, similarity). */
+  evaluation?: EvaluationOptions;
+  /** Save the best model here (with the dataset's vocabulary) whenever it improves. */
+  checkpointDir?: string;
+  /** Progress lines; default: none. Pass `console.error` or a logger. */
+  log?: (line: string) => void;
+  callbacks?: TrainerCallbacks;
+}
+
+export interface FitResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValid: MetricReport;
+  stoppedBy: 'early_stopping' | 'max_epochs';
+  seconds: number;
+}
+
+export class Trainer {
+  readonly model: BaseRecaller;
+  private readonly options: Required<Omit<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation'>> &
+    Pick<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation'>;
+  private readonly lossFn: LossFunction;
+
+  constructor(model: BaseRecaller, options: TrainerOptions = {}) {
+    this.model = model;
+    this.options = {
+      learningRate: 1e-3,
+      batchSize: 256,
+      epochs: 30,
+      patience: 5,
+      monitor: 'recall@50',
+      loss: 'softmax',
+      ...options,
+    };
+    const o = this.options;
+    const positiveInt = (v: number, name: string) => {
+      if (!Number.isInteger(v) || v < 1) throw new SeqrecError('invalid_config', `Trainer: ${name} must be an integer >= 1, got ${v}`, { field: name });
+    };
+    positiveInt(o.batchSize, 'batchSize');
+    positiveInt(o.epochs, 'epochs');
+    positiveInt(o.patience, 'patience');
+    if (!(o.learningRate > 0)) throw new SeqrecError('invalid_config', `Trainer: learningRate must be > 0, got ${o.learningRate}`, { field: 'learningRate' });
+    this.lossFn = resolveLoss(o.loss);
+  }
+
+  /** Trains on the dataset's training samples, validating after every epoch. */
+  async fit(dataset: SequenceDataset): Promise<FitResult> {
+    const o = this.options;
+    const model = this.model;
+    if (dataset.itemCount !== model.itemCount) {
+      throw new SeqrecError('shape_mismatch', `dataset has ${dataset.itemCount} item rows (with padding), the model ${model.itemCount}`);
+    }
+    const optimizer = tf.train.adam(o.learningRate);
+    const variables = model.trainableVariables();
+    const started = performance.now();
+    const history: EpochRecord[] = [];
+    let best = -Infinity;
+    let bestEpoch = 0;
+    let bestValid: MetricReport = {};
+    let bestWeights: Map<string, { shape: number[]; data: Float32Array }> | null = null;
+    let stale = 0;
+    let stoppedBy: FitResult['stoppedBy'] = 'max_epochs';
+    let step = 0;
+    try {
+      for (let epoch = 1; epoch <= o.epochs; epoch++) {
+        const t0 = performance.now();
+        let lossSum = 0;
+        let steps = 0;
+        let samples = 0;
+        for (const batch of dataset.trainBatches(epoch, o.batchSize)) {
+          const cost = optimizer.minimize(() => model.loss(batch, this.lossFn), true, variables);
+          const value = cost!.dataSync()[0];
+          cost!.dispose();
+          if (!Number.isFinite(value)) {
+            throw new SeqrecError('invalid_config', `loss became ${value} at epoch ${epoch}, step ${steps + 1}: lower the learning rate (now ${o.learningRate})`);
+          }
+          lossSum += value;
+          steps++;
+          step++;
+          samples += batch.batchSize;
+          o.callbacks?.onBatchEnd?.(step, value);
+        }
+        const trainSeconds = (performance.now() - t0) / 1000;
+        const t1 = performance.now();
+        const valid = evaluateModel(model, dataset, 'valid', o.evaluation);
+        const evalSeconds = (performance.now() - t1) / 1000;
+        const score = valid[o.monitor];
+        if (score === undefined) {
+          throw new SeqrecError('invalid_config', `Trainer: monitor '${o.monitor}' is not a reported metric (${Object.keys(valid).join(', ')})`, { field: 'monitor' });
+        }
+        const improved = score > best;
+        const record: EpochRecord = {
+          epoch,
+          loss: steps ? lossSum / steps : NaN,
+          steps,
+          samples,
+          trainSeconds,
+          samplesPerSecond: samples / trainSeconds,
+          evalSeconds,
+          valid,
+          improved,
+        };
+        history.push(record);
+        o.log?.(formatEpoch(record, o.monitor));
+        if (improved) {
+          best = score;
+          bestEpoch = epoch;
+          bestValid = valid;
+          stale = 0;
+          bestWeights = snapshot(model);
+          if (o.checkpointDir) await saveModel(model, o.checkpointDir, { vocabulary: dataset.vocabulary, meta: { epoch, valid } });
+        } else {
+          stale++;
+        }
+        await o.callbacks?.onEpochEnd?.(record);
+        // Let timers and I/O run between epochs (progress output, signals).
+        await new Promise((r) => setImmediate(r));
+        if (stale >= o.patience) {
+          stoppedBy = 'early_stopping';
+          break;
+        }
+      }
+    } finally {
+      optimizer.dispose();
+    }
+    if (bestWeights) model.setNamedWeights(bestWeights);
+    return { history, bestEpoch, bestValid, stoppedBy, seconds: (performance.now() - started) / 1000 };
+  }
+}
+
+function snapshot(model: BaseRecaller): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const { name, variable } of model.namedWeights()) {
+    out.set(name, { shape: variable.shape.slice(), data: (variable.dataSync() as Float32Array).slice() });
+  }
+  return out;
+}
+
+export function formatEpoch(r: EpochRecord, monitor: string): string {
+  const metrics = ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50']
+    .filter((k) => k in r.valid)
+    .map((k) => `${k} ${r.valid[k].toFixed(4)}`)
+    .join('  ');
+  return (
+    `epoch ${String(r.epoch).padStart(3)}  loss ${r.loss.toFixed(4)}  ${Math.round(r.samplesPerSecond)} samples/s  ` +
+    `${r.trainSeconds.toFixed(1)}s+${r.evalSeconds.toFixed(1)}s  valid ${metrics}${r.improved ? `  * best ${monitor}` : ''}`
+  );
+}
