@@ -1,0 +1,5 @@
+export type { SearchOptions, SearchResult, Retriever } from './types.js';
+export type { ExcludeList } from './exclude.js';
+export { TopKHeap, topK, type TopKResult, type TopKOptions } from './topk.js';
+export { mergeInterestCandidates, mergeInterestCandidatesBatch } from './merge.js';
+export { ExactRetriever, type ExactRetrieverOptions } from './exact.js';
