@@ -37,6 +37,10 @@ export interface LoadStats {
   skipped: number;
   /** The first few skip reasons, `line N: why`, for the report. */
   skipReasons: string[];
+  /** Input format actually used (after auto-detection), when read from a file. */
+  format?: string;
+  /** Well-formed interactions dropped by a filter such as `minRating`. */
+  filtered?: number;
 }
 
 /** Inputs every model consumes: a batch of right-padded history windows. */

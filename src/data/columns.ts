@@ -1,0 +1,57 @@
+/**
+ * Finding the user, item, time and rating columns of a header row (or JSON object keys).
+ */
+import { normalizeName } from './formats.js';
+import type { ColumnOptions } from './load-options.js';
+import { LineError } from './line-error.js';
+
+export type ColumnRole = 'user' | 'item' | 'time' | 'rating';
+
+/** Accepted default names, compared after `normalizeName` (so `user_id` matches `userid`). */
+const DEFAULT_NAMES: Record<ColumnRole, readonly string[]> = {
+  user: ['user', 'userid', 'uid', 'session', 'sessionid', 'visitor', 'visitorid', 'customer', 'customerid'],
+  item: ['item', 'itemid', 'iid', 'movie', 'movieid', 'product', 'productid', 'asin', 'sku'],
+  time: ['timestamp', 'time', 'ts', 'timeframe', 'unixtime', 'pos', 'position'],
+  rating: ['rating', 'score', 'stars'],
+};
+
+/** Index of each role's column in `names`; -1 for an optional role without a column. */
+export type ColumnIndices = Record<ColumnRole, number>;
+
+/**
+ * Resolves the columns. An explicit name must exist exactly; a default is the FIRST header
+ * (in header order) that matches any accepted name, so Diginetica's
+ * `session_id;user_id;item_id;...` groups by session. `user` and `item` are required,
+ * `rating` only when `needRating`. Throws a fatal `LineError` naming the available columns.
+ */
+export function resolveColumns(names: readonly string[], explicit: ColumnOptions, needRating: boolean): ColumnIndices {
+  const normalized = names.map(normalizeName);
+  const list = names.map((n) => `'${n}'`).join(', ');
+  const find = (role: ColumnRole, required: boolean): number => {
+    const wanted = explicit[role];
+    if (wanted !== undefined) {
+      const index = names.indexOf(wanted);
+      if (index < 0) throw new LineError(`no column '${wanted}' for ${role} (columns: ${list})`, role, true);
+      return index;
+    }
+    const index = normalized.findIndex((n) => DEFAULT_NAMES[role].includes(n));
+    if (index < 0 && required) {
+      throw new LineError(
+        `no ${role} column found among ${list}; name it with options.columns.${role}`,
+        role,
+        true,
+      );
+    }
+    return index;
+  };
+  const indices: ColumnIndices = {
+    user: find('user', true),
+    item: find('item', true),
+    time: find('time', false),
+    rating: find('rating', needRating),
+  };
+  if (indices.user === indices.item) {
+    throw new LineError(`user and item cannot both be column '${names[indices.user]}'`, 'item', true);
+  }
+  return indices;
+}

@@ -1,0 +1,24 @@
+/**
+ * The data layer: loading interaction files, vocabularies, filtering, splits, batching and
+ * the embedded synthetic dataset.
+ */
+export type { EvalBatch, InteractionLog, LoadStats, SequenceBatch, TrainBatch, UserSequence } from './types.js';
+export { Random } from './random.js';
+export { detectFormat, loadInteractions, type ColumnOptions, type DataFormat, type LoadOptions } from './loaders.js';
+export { ItemVocabulary, type VocabularyBuildOptions, type VocabularyJSON } from './vocabulary.js';
+export { kCore, type KCoreOptions, type KCoreReport } from './filter.js';
+export {
+  historyCut,
+  leaveOneOut,
+  splitUsers,
+  type LeaveOneOutPositions,
+  type SplitUsersOptions,
+  type UserSplit,
+} from './split.js';
+export {
+  SequenceDataset,
+  type DatasetDescription,
+  type ResolvedSequenceDatasetOptions,
+  type SequenceDatasetOptions,
+} from './dataset.js';
+export { generateSynthetic, type SyntheticLog, type SyntheticOptions, type SyntheticTruth } from './synthetic.js';

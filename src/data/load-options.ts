@@ -1,0 +1,75 @@
+/**
+ * Options of `loadInteractions`, and their validation.
+ */
+import { SeqrecError } from '../errors.js';
+import { DATA_FORMATS, type DataFormat } from './formats.js';
+
+/** Column (or JSON key) names for the `csv`, `tsv` and `jsonl` formats. */
+export interface ColumnOptions {
+  /** User or session id column. Default: the first header matching user/user_id/userId/session/session_id/... */
+  user?: string;
+  /** Item id column. Default: the first header matching item/item_id/itemId/movieId/product_id/... */
+  item?: string;
+  /** Numeric time column. Default: the first header matching timestamp/time/ts/timeframe/pos/...; without one, file order. */
+  time?: string;
+  /** Rating column, only read when `minRating` is set. Default: rating/score/stars. */
+  rating?: string;
+}
+
+export interface LoadOptions {
+  /** Input format; `'auto'` (default) detects it from the file name and first line (see `detectFormat`). */
+  format?: DataFormat | 'auto';
+  /**
+   * Field delimiter for `csv` (default: inferred from the header, `,` or `;`), `tsv` (default tab)
+   * and `sequence` (default: any whitespace). Ignored by the fixed MovieLens formats.
+   */
+  delimiter?: string;
+  /** Column names for `csv`, `tsv` and `jsonl`. */
+  columns?: ColumnOptions;
+  /** Keep only interactions rated at least this much (formats with ratings). Default: keep all. */
+  minRating?: number;
+  /** `'throw'` (default): a malformed line is an error. `'skip'`: count it in `stats.skipped` and go on. */
+  onMalformed?: 'throw' | 'skip';
+}
+
+export interface ResolvedLoadOptions {
+  format: DataFormat | 'auto';
+  delimiter: string | undefined;
+  columns: ColumnOptions;
+  minRating: number | undefined;
+  onMalformed: 'throw' | 'skip';
+}
+
+function invalid(field: string, message: string): SeqrecError {
+  return new SeqrecError('invalid_argument', `loadInteractions: ${message}`, { field });
+}
+
+/** Checks the options a caller passed (they may come from untyped JSON or a CLI). */
+export function resolveLoadOptions(options: LoadOptions = {}): ResolvedLoadOptions {
+  const format = options.format ?? 'auto';
+  if (format !== 'auto' && !DATA_FORMATS.includes(format)) {
+    throw invalid('format', `unknown format '${String(format)}' (expected 'auto' or one of ${DATA_FORMATS.join(', ')})`);
+  }
+  const onMalformed = options.onMalformed ?? 'throw';
+  if (onMalformed !== 'throw' && onMalformed !== 'skip') {
+    throw invalid('onMalformed', `onMalformed must be 'throw' or 'skip', got '${String(onMalformed)}'`);
+  }
+  const { delimiter, minRating } = options;
+  if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter === '' || /["\r\n]/.test(delimiter))) {
+    throw invalid('delimiter', `delimiter must be a non-empty string without quotes or newlines, got ${JSON.stringify(delimiter)}`);
+  }
+  if (minRating !== undefined && (typeof minRating !== 'number' || !Number.isFinite(minRating))) {
+    throw invalid('minRating', `minRating must be a finite number, got ${String(minRating)}`);
+  }
+  if (minRating !== undefined && format === 'sequence') {
+    throw invalid('minRating', "minRating needs ratings, but the 'sequence' format has none");
+  }
+  const columns = options.columns ?? {};
+  for (const role of ['user', 'item', 'time', 'rating'] as const) {
+    const name = columns[role];
+    if (name !== undefined && (typeof name !== 'string' || name === '')) {
+      throw invalid(`columns.${role}`, `columns.${role} must be a non-empty string, got ${JSON.stringify(name)}`);
+    }
+  }
+  return { format, delimiter, columns, minRating, onMalformed };
+}
