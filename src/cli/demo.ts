@@ -24,7 +24,7 @@ export async function runDemo(flags: CliFlags, log: (line: string) => void): Pro
 
   const model = new GRU4Rec({ itemCount: dataset.itemCount, embeddingDim: 64, maxLen: 20, seed });
   const trainer = new Trainer(model, {
-    epochs: intFlag(flags.epochs, 'epochs', 12, 1),
+    epochs: intFlag(flags.epochs, 'epochs', 20, 1),
     patience: 3,
     batchSize: 256,
     learningRate: 3e-3,
