@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, validateBaseConfig, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
+import { gruSequence } from './layers/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
 
 export interface GRU4RecConfig extends ModelBaseConfig {
@@ -32,6 +33,12 @@ export interface GRU4RecConfig extends ModelBaseConfig {
   numLayers: number;
   /** Drop probability on the input embeddings and between layers, training only. Default 0. */
   dropout: number;
+  /**
+   * How the recurrence runs: 'fused' (default) is one op per layer with a hand-written
+   * backward pass (src/models/layers/gru-sequence.ts); 'ops' composes TF.js ops step by step
+   * (slower; kept as the reference the fused op is tested against).
+   */
+  recurrence: 'fused' | 'ops';
 }
 
 export const DEFAULT_GRU4REC_CONFIG: Readonly<Omit<GRU4RecConfig, 'itemCount' | 'hiddenDim'>> = Object.freeze({
@@ -40,6 +47,7 @@ export const DEFAULT_GRU4REC_CONFIG: Readonly<Omit<GRU4RecConfig, 'itemCount' | 
   seed: 42,
   numLayers: 1,
   dropout: 0,
+  recurrence: 'fused',
 });
 
 export type GRU4RecOptions = Partial<GRU4RecConfig> & { itemCount: number };
@@ -70,6 +78,9 @@ export class GRU4Rec extends BaseRecaller {
     }
     if (!Number.isInteger(config.hiddenDim) || config.hiddenDim < 1) {
       throw new SeqrecError('invalid_config', `GRU4Rec: hiddenDim must be an integer >= 1, got ${config.hiddenDim}`, { field: 'hiddenDim' });
+    }
+    if (config.recurrence !== 'fused' && config.recurrence !== 'ops') {
+      throw new SeqrecError('invalid_config', `GRU4Rec: recurrence must be 'fused' or 'ops', got ${String(config.recurrence)}`, { field: 'recurrence' });
     }
     if (!(config.dropout >= 0 && config.dropout < 1)) {
       throw new SeqrecError('invalid_config', `GRU4Rec: dropout must be in [0, 1), got ${config.dropout}`, { field: 'dropout' });
@@ -110,7 +121,7 @@ export class GRU4Rec extends BaseRecaller {
         if (training && this.config.dropout > 0) {
           inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
         }
-        const { outputs, last } = this.runLayer(this.layers[li], inputs, stepMasks, b, l, li < this.layers.length - 1);
+        const { outputs, last } = this.runLayer(this.layers[li], inputs, mask, stepMasks, b, l, li < this.layers.length - 1);
         state = last;
         if (outputs) inputs = outputs;
       }
@@ -124,6 +135,7 @@ export class GRU4Rec extends BaseRecaller {
   private runLayer(
     layer: GRULayer,
     inputs: tf.Tensor3D,
+    mask: tf.Tensor2D,
     stepMasks: tf.Tensor[],
     b: number,
     l: number,
@@ -133,6 +145,11 @@ export class GRU4Rec extends BaseRecaller {
     const inDim = inputs.shape[2];
     // Input projections of all steps at once: [B*L, in] x [in, 3H], then time-major.
     const xProj = tf.reshape(tf.add(tf.matMul(tf.reshape(inputs, [b * l, inDim]), layer.wi), layer.bi), [b, l, 3 * h]);
+    if (this.config.recurrence === 'fused') {
+      const states = gruSequence(xProj as tf.Tensor3D, mask, layer.wh as tf.Tensor2D, layer.bh as tf.Tensor1D);
+      const last = tf.reshape(tf.slice(states, [0, l - 1, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
+      return { outputs: keepOutputs ? states : null, last };
+    }
     const xSteps = tf.unstack(tf.transpose(xProj, [1, 0, 2]));
     let state: tf.Tensor2D = tf.zeros([b, h]);
     const outputs: tf.Tensor2D[] = [];

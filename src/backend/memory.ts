@@ -1,0 +1,46 @@
+/**
+ * Zero-copy reads of tensor data for seqrec's JavaScript kernels.
+ *
+ * `dataSync()` copies a tensor out of the backend every call. The cpu backend keeps values in
+ * a JS typed array and the wasm backend in its linear memory, so both can be read in place.
+ * A view is valid only until the next TF.js operation (which may free the tensor or grow wasm
+ * memory and detach the buffer): read it, then drop it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface WasmLike {
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  wasm: { HEAPU8: Uint8Array };
+}
+interface CpuLike {
+  data: { get(id: object): { values?: ArrayLike<number> } | undefined };
+}
+
+function view(t: tf.Tensor): Float32Array | Int32Array | null {
+  const backend = tf.engine().backend as unknown;
+  const name = tf.getBackend();
+  if (name === 'wasm') {
+    const entry = (backend as WasmLike).dataIdMap.get(t.dataId);
+    if (!entry) return null;
+    const heap = (backend as WasmLike).wasm.HEAPU8;
+    const Ctor = t.dtype === 'int32' ? Int32Array : Float32Array;
+    return new Ctor(heap.buffer as ArrayBuffer, heap.byteOffset + entry.memoryOffset, t.size);
+  }
+  if (name === 'cpu') {
+    const values = (backend as CpuLike).data.get(t.dataId)?.values;
+    if (values instanceof Float32Array || values instanceof Int32Array) return values;
+  }
+  return null;
+}
+
+/** The float32 data of `t`, without copying where the backend allows it. Do not write to it. */
+export function readFloats(t: tf.Tensor): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`readFloats: expected float32, got ${t.dtype}`);
+  return (view(t) as Float32Array | null) ?? (t.dataSync() as Float32Array);
+}
+
+/** The int32 data of `t`, without copying where the backend allows it. Do not write to it. */
+export function readInts(t: tf.Tensor): Int32Array {
+  if (t.dtype !== 'int32') throw new Error(`readInts: expected int32, got ${t.dtype}`);
+  return (view(t) as Int32Array | null) ?? (t.dataSync() as Int32Array);
+}

@@ -1,0 +1,160 @@
+/**
+ * Capsule parts shared by MIND and ComiRec-DR: squash, stop-gradient and behaviour-to-interest
+ * dynamic routing.
+ *
+ * Notation (per user): behaviours i = 1..L with embeddings e_i and mask m_i (1 = real item),
+ * interests k = 1..K, predictions û_{k,i} (MIND: û_i = S e_i shared by every k; ComiRec-DR:
+ * û_{k,i} = W_{i,k} e_i), routing logits b_{k,i}. One routing iteration is
+ *
+ *   c_{k,i} = m_i · exp(b_{k,i}) / Σ_{k'} exp(b_{k',i})        softmax over the K INTERESTS
+ *   s_k     = Σ_i c_{k,i} û_{k,i}
+ *   v_k     = squash(s_k)
+ *   b_{k,i} ← b_{k,i} + û_{k,i} · v_k                            (not after the last iteration)
+ *
+ * Facts of the official implementation (THUDM/ComiRec src/model.py, CapsuleNetwork), followed
+ * here and tested:
+ * - the softmax runs over the interests for each behaviour (`softmax(capsule_weight, axis=1)`
+ *   on [B, K, L]), as in capsule networks; padded behaviours are set to 0 AFTER the softmax, so
+ *   they carry no weight in any capsule. Two popular PyTorch ports normalise over the
+ *   behaviours instead, which is a different model.
+ * - the logits never receive gradient, and every iteration but the last forms its capsules and
+ *   logit updates from a stop-gradient copy of û; only the last iteration's s_k = Σ c û lets
+ *   gradient reach the maps (and through them the item embeddings).
+ * - squash uses an epsilon under the square root: s · |s|²/(1+|s|²) / sqrt(|s|² + 1e-9).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The epsilon under the square root of squash, as in ComiRec's code. */
+export const SQUASH_EPSILON = 1e-9;
+
+/** Logit given to masked entries before a softmax, as in ComiRec (-2^32 + 1). */
+export const MASKED_LOGIT = -(2 ** 32) + 1;
+
+/**
+ * Squash over the last axis:
+ *
+ *   squash_p(s) = (|s|² / (1 + |s|²))^p · s / sqrt(|s|² + ε)
+ *
+ * p = 1 (default) is the capsule squash of MIND and ComiRec; 0 < p < 1 is the "sharpened"
+ * squash, which shrinks short capsules less (a remedy suggested for interests that collapse
+ * onto each other). The result has norm < 1 and the direction of s; s = 0 maps to 0.
+ */
+export function squash(s: tf.Tensor, sharpenPower = 1): tf.Tensor {
+  return tf.tidy(() => {
+    const n2 = tf.sum(tf.square(s), -1, true);
+    let gain = tf.div(n2, tf.add(n2, 1));
+    if (sharpenPower !== 1) gain = tf.pow(gain, sharpenPower);
+    return tf.mul(s, tf.div(gain, tf.sqrt(tf.add(n2, SQUASH_EPSILON))));
+  });
+}
+
+/**
+ * Identity in the forward pass, zero gradient in the backward pass (TensorFlow's
+ * stop_gradient; TF.js has none). The gradient of everything computed from the result is
+ * still evaluated during backprop but multiplied by zero here, so it never reaches `x`'s
+ * inputs. (The routing iterations this guards are cheap next to the bilinear maps.)
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([input]);
+    return { value: tf.clone(input), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as T;
+}
+
+/**
+ * Coupling coefficients c [B, K, L] from logits b [B, K, L]: a softmax over the K interests
+ * for each behaviour, then zero at padded behaviours (mask [B, L]). With `capsuleMask`
+ * ([B, K], 1 = capsule in use), unused capsules are excluded from the softmax, so each real
+ * behaviour's coefficients sum to 1 over the capsules in use.
+ */
+export function couplingCoefficients(logits: tf.Tensor3D, mask: tf.Tensor2D, capsuleMask?: tf.Tensor2D | null): tf.Tensor3D {
+  return tf.tidy(() => {
+    let b: tf.Tensor = logits;
+    if (capsuleMask) {
+      const off = tf.sub(1, tf.expandDims(capsuleMask, 2)); // [B, K, 1]
+      b = tf.add(tf.mul(b, tf.expandDims(capsuleMask, 2)), tf.mul(off, MASKED_LOGIT));
+    }
+    // softmax over axis 1 (TF.js's softmax only takes the last axis).
+    const shifted = tf.sub(b, tf.max(b, 1, true));
+    const e = tf.exp(shifted);
+    const c = tf.div(e, tf.sum(e, 1, true));
+    return tf.mul(c, tf.expandDims(mask, 1)) as tf.Tensor3D;
+  });
+}
+
+export interface RoutingInput {
+  /**
+   * Predictions û: [B, L, D] when one map is shared by every interest (MIND), or [B, K, L, D]
+   * with one prediction per interest (ComiRec-DR).
+   */
+  predictions: tf.Tensor3D | tf.Tensor4D;
+  /** Initial routing logits b⁰ [B, K, L]. They never receive gradient. */
+  logits: tf.Tensor3D;
+  /** [B, L] 1 = real behaviour, 0 = padding. */
+  mask: tf.Tensor2D;
+  /** [B, K] 1 = capsule in use (MIND's dynamic interest count); default: all in use. */
+  capsuleMask?: tf.Tensor2D | null;
+}
+
+export interface RoutingOptions {
+  /** Routing iterations, >= 1 (MIND and ComiRec: 3). */
+  iterations: number;
+  /** Exponent p of the (sharpened) squash; 1 = the standard squash. */
+  sharpenPower?: number;
+}
+
+export interface RoutingOutput {
+  /** Interest capsules v [B, K, D]. */
+  capsules: tf.Tensor3D;
+  /** The coupling coefficients used in each iteration, [B, K, L] each (for inspection and tests). */
+  coupling: tf.Tensor3D[];
+}
+
+/**
+ * Behaviour-to-interest dynamic routing (see the module comment for the equations). Call
+ * inside a tidy scope; every returned tensor is owned by it.
+ */
+export function dynamicRouting(input: RoutingInput, options: RoutingOptions): RoutingOutput {
+  const { predictions, mask, capsuleMask } = input;
+  const { iterations } = options;
+  const p = options.sharpenPower ?? 1;
+  const [batch, k, len] = input.logits.shape;
+  const shared = predictions.rank === 3;
+  const dim = predictions.shape[predictions.rank - 1];
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`dynamicRouting: iterations must be an integer >= 1, got ${iterations}`);
+  if (predictions.shape[0] !== batch || predictions.shape[predictions.rank - 2] !== len || (!shared && predictions.shape[1] !== k)) {
+    throw new Error(`dynamicRouting: predictions [${predictions.shape}] do not match logits [${input.logits.shape}]`);
+  }
+  // Per-interest predictions as [B*K, L, D], so both cases are batched matmuls.
+  const u: tf.Tensor3D = shared ? (predictions as tf.Tensor3D) : tf.reshape(predictions, [batch * k, len, dim]);
+  // Iterations before the last see û through a stop-gradient (ComiRec's item_emb_hat_iter).
+  const uFrozen = iterations > 1 ? stopGradient(u) : u;
+  // The initial logits are constants (ComiRec wraps them in stop_gradient too).
+  let b: tf.Tensor3D = stopGradient(input.logits);
+  const coupling: tf.Tensor3D[] = [];
+  let capsules: tf.Tensor3D | null = null;
+  for (let it = 0; it < iterations; it++) {
+    const last = it === iterations - 1;
+    const c = couplingCoefficients(b, mask, capsuleMask);
+    coupling.push(c);
+    const src = last ? u : uFrozen;
+    let s: tf.Tensor3D;
+    if (shared) {
+      s = tf.matMul(c, src); // [B, K, L] x [B, L, D] -> [B, K, D]
+    } else {
+      const c1 = tf.reshape(c, [batch * k, 1, len]);
+      s = tf.reshape(tf.matMul(c1, src), [batch, k, dim]); // Σ_i c_{k,i} û_{k,i}
+    }
+    const v = squash(s, p) as tf.Tensor3D;
+    capsules = v;
+    if (!last) {
+      // Agreement û_{k,i} · v_k: [B, K, L].
+      const agreement = shared
+        ? tf.matMul(v, src, false, true)
+        : tf.reshape(tf.matMul(tf.reshape(v, [batch * k, 1, dim]), src, false, true), [batch, k, len]);
+      b = tf.add(b, agreement);
+    }
+  }
+  return { capsules: capsules!, coupling };
+}
