@@ -1,0 +1,22 @@
+"""Runs the PyTorch peer's own micro-benchmark step (peer_torch.bench.bench_one) at a given shape.
+
+Usage: /usr/bin/python3 bench/peer_step.py PEER_DIR MODEL B L D N THREADS STEPS
+Prints one JSON line. The peer's CLI fixes its shapes; this calls the same function with ours.
+"""
+import json
+import os
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the peer's CLI does (--blas-threads 1)
+import os
+import resource
+import sys
+
+peer_dir, model, B, L, D, N, threads, steps = sys.argv[1:9]
+sys.path.insert(0, peer_dir)
+import torch  # noqa: E402
+from peer_torch.bench import bench_one  # noqa: E402
+
+torch.set_num_threads(int(threads))
+r = bench_one(model, int(B), int(L), int(D), int(N), warmup=3, steps=int(steps))
+r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+r["threads"] = int(threads)
+print(json.dumps(r))

@@ -1,0 +1,52 @@
+/**
+ * One training-speed measurement in a fresh process (so the backend and peak RSS are its own):
+ * forward + backward + Adam with full softmax on random histories with random lengths 1..L,
+ * the same recipe as the peer's micro-benchmark. Prints one JSON line.
+ *
+ *   node --import tsx bench/train-step.ts BACKEND MODEL B L D N STEPS
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../src/backend/index.js';
+import { Random } from '../src/data/random.js';
+import { createModel } from '../src/models/registry.js';
+import { batchOf } from '../test/helpers.js';
+
+const [backend, modelName, B, L, D, N, STEPS] = process.argv.slice(2);
+const [b, l, d, n, steps] = [B, L, D, N, STEPS].map(Number);
+await useBackend(backend);
+const rng = new Random(0);
+const histories = Array.from({ length: b }, () => Array.from({ length: 1 + rng.int(l) }, () => 1 + rng.int(n)));
+const batch = { ...batchOf(histories, l), targets: Int32Array.from({ length: b }, () => 1 + rng.int(n)), users: new Int32Array(b) };
+const model = createModel(modelName, { itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
+const optimizer = tf.train.adam(1e-3);
+const step = () => {
+  const cost = optimizer.minimize(() => model.loss(batch), true, model.trainableVariables());
+  cost!.dataSync();
+  cost!.dispose();
+};
+const warmup = 3;
+const times: number[] = [];
+for (let i = 0; i < warmup + steps; i++) {
+  const t0 = performance.now();
+  step();
+  if (i >= warmup) times.push(performance.now() - t0);
+}
+times.sort((x, y) => x - y);
+const median = times[Math.floor(times.length / 2)];
+console.log(
+  JSON.stringify({
+    backend,
+    model: modelName,
+    B: b,
+    L: l,
+    D: d,
+    N: n,
+    steps,
+    median_ms_per_step: +median.toFixed(2),
+    min_ms: +times[0].toFixed(2),
+    max_ms: +times[times.length - 1].toFixed(2),
+    samples_per_second: +((b * 1000) / median).toFixed(1),
+    peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
+    tensors: tf.memory().numTensors,
+  }),
+);

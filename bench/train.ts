@@ -1,0 +1,104 @@
+/**
+ * `npm run bench:train`: training throughput of every model on every loadable backend, next to
+ * the PyTorch peer measured in the same run, at the shapes of issue 3:
+ *   (B 256, L 20, D 64, N 3,706) and (B 256, L 50, D 64, N 30,000).
+ *
+ * Each measurement is a fresh process (bench/train-step.ts or bench/peer_step.py); seqrec and
+ * peer processes alternate, REPEATS times, and the table reports the median of the per-process
+ * medians, so machine noise hits both sides alike. Options (env):
+ *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered), BENCH_BACKENDS (wasm,cpu),
+ *   BENCH_SHAPES ("256x20x64x3706,256x50x64x30000"), PEER_DIR (../shared/peer-torch),
+ *   BENCH_OUT (bench/results/train.json).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { MODELS } from '../src/models/registry.js';
+
+const env = process.env;
+const repeats = Number(env.BENCH_REPEATS ?? 3);
+const steps = Number(env.BENCH_STEPS ?? 20);
+const models = (env.BENCH_MODELS ?? Object.keys(MODELS).join(',')).split(',');
+const backends = (env.BENCH_BACKENDS ?? 'wasm,cpu').split(',');
+const shapes = (env.BENCH_SHAPES ?? '256x20x64x3706,256x50x64x30000').split(',').map((s) => s.split('x').map(Number));
+const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
+const python = env.PEER_PYTHON ?? '/usr/bin/python3';
+const out = env.BENCH_OUT ?? 'bench/results/train.json';
+const peerModels = new Set(['gru4rec', 'youtubednn', 'mind', 'comirec-dr', 'comirec-sa']);
+const hasPeer = existsSync(`${peerDir}/peer_torch/bench.py`);
+
+interface Row {
+  side: string;
+  model: string;
+  shape: string;
+  median_ms_per_step: number;
+  samples_per_second: number;
+  peak_rss_mb: number;
+}
+
+function run(cmd: string, args: string[]): Record<string, number | string> | null {
+  try {
+    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    const line = text.trim().split('\n').pop()!;
+    return JSON.parse(line);
+  } catch (err) {
+    process.stderr.write(`  failed: ${cmd} ${args.join(' ')}: ${(err as Error).message.split('\n')[0]}\n`);
+    return null;
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const results: Row[] = [];
+const raw: unknown[] = [];
+for (const [b, l, d, n] of shapes) {
+  const shape = `B${b} L${l} D${d} N${n}`;
+  for (const model of models) {
+    const sides: { side: string; cmd: string; args: string[] }[] = [];
+    for (const backend of backends) {
+      // The plain-JS cpu backend is ~20x slower: fewer steps keep the run bounded.
+      const s = backend === 'cpu' ? Math.max(3, Math.floor(steps / 5)) : steps;
+      sides.push({ side: `seqrec ${backend}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`] });
+    }
+    if (hasPeer && peerModels.has(model)) {
+      for (const threads of [1, 2]) {
+        sides.push({ side: `peer torch ${threads}t`, cmd: python, args: ['bench/peer_step.py', peerDir, model, `${b}`, `${l}`, `${d}`, `${n}`, `${threads}`, `${steps}`] });
+      }
+    }
+    const per = new Map<string, Record<string, number | string>[]>();
+    for (let r = 0; r < repeats; r++) {
+      for (const s of sides) {
+        process.stderr.write(`${shape} ${model} ${s.side} (${r + 1}/${repeats})\n`);
+        const res = run(s.cmd, s.args);
+        if (res) {
+          raw.push({ ...res, side: s.side, repeat: r });
+          per.set(s.side, [...(per.get(s.side) ?? []), res]);
+        }
+      }
+    }
+    for (const [side, rs] of per) {
+      const ms = median(rs.map((x) => Number(x.median_ms_per_step)));
+      results.push({ side, model, shape, median_ms_per_step: ms, samples_per_second: (b * 1000) / ms, peak_rss_mb: Math.max(...rs.map((x) => Number(x.peak_rss_mb))) });
+    }
+  }
+}
+
+const lines: string[] = [];
+lines.push(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; node ${process.version}; ${repeats} processes per cell, ${steps} timed steps each after 3 warm-ups.`);
+lines.push('');
+lines.push('| shape | model | side | median ms/step | samples/s | peak RSS MB | seqrec / peer 2t throughput |');
+lines.push('|---|---|---|---|---|---|---|');
+for (const r of results) {
+  const peer = results.find((p) => p.shape === r.shape && p.model === r.model && p.side === 'peer torch 2t');
+  const ratio = peer && r.side.startsWith('seqrec') ? (r.samples_per_second / peer.samples_per_second).toFixed(3) : '';
+  lines.push(`| ${r.shape} | ${r.model} | ${r.side} | ${r.median_ms_per_step.toFixed(1)} | ${Math.round(r.samples_per_second)} | ${r.peak_rss_mb.toFixed(0)} | ${ratio} |`);
+}
+const table = lines.join('\n');
+process.stdout.write(table + '\n');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), repeats, steps, results, raw }, null, 2));
+process.stderr.write(`wrote ${out}\n`);
