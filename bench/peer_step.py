@@ -6,7 +6,6 @@ Prints one JSON line. The peer's CLI fixes its shapes; this calls the same funct
 import json
 import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the peer's CLI does (--blas-threads 1)
-import os
 import resource
 import sys
 

@@ -11,6 +11,13 @@ export * from './data/index.js';
 // Models
 export { BaseRecaller, type SequentialRecaller, type ModelBaseConfig, type UserEmbeddingOptions } from './models/base.js';
 export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
+export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, type YouTubeDNNConfig, type YouTubeDNNOptions } from './models/youtube-dnn.js';
+export { MultiInterestRecaller, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';
+export { MIND, DEFAULT_MIND_CONFIG, type MINDConfig, type MINDOptions } from './models/mind.js';
+export { ComiRecDR, DEFAULT_COMIREC_DR_CONFIG, type ComiRecDRConfig, type ComiRecDROptions } from './models/comirec-dr.js';
+export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
+export { squash, dynamicRouting, couplingCoefficients, type RoutingInput, type RoutingOptions, type RoutingOutput } from './models/layers/capsule.js';
+export { labelAwareAttention, interestSimilarity, type ReadoutMode, type ReadoutOptions } from './models/layers/attention.js';
 export { MODELS, createModel, type ModelName } from './models/registry.js';
 
 // Losses

@@ -78,6 +78,8 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     embeddingDim: intFlag(flags.dim, 'dim', 64, 1),
     maxLen: settings.dataset.maxLen!,
     seed: settings.dataset.seed!,
+    // K for the multi-interest models; absent = the model's default (single-interest models ignore it).
+    ...(flags.interests !== undefined ? { numInterests: intFlag(flags.interests, 'interests', 4, 1) } : {}),
   });
   const trainer = new Trainer(model, {
     learningRate: floatFlag(flags.lr, 'lr', 1e-3),

@@ -15,7 +15,8 @@ Usage:
   seqrec demo [--epochs N] [--backend wasm|cpu|tensorflow]
       Train GRU4Rec on the embedded synthetic dataset and compare it with MostPopular.
   seqrec train --data FILE [--format auto|sequence|movielens-dat|movielens-udata|movielens-csv|csv|tsv|jsonl]
-               [--model gru4rec] [--protocol comirec|loo] [--dim 64] [--max-len 20] [--epochs 30]
+               [--model gru4rec|youtubednn|mind|comirec-dr|comirec-sa] [--interests 4]
+               [--protocol comirec|loo] [--dim 64] [--max-len 20] [--epochs 30]
                [--patience 5] [--batch 256] [--lr 0.001] [--samples-per-user 1] [--min-count 5]
                [--seed 42] [--split-seed 2020] [--similarity ip|cosine] [--out DIR] [--json FILE]
       Train on your interaction log, report test recall/NDCG/hit rate @20 and @50.
@@ -34,6 +35,7 @@ const OPTIONS = {
   format: { type: 'string' },
   delimiter: { type: 'string' },
   model: { type: 'string' },
+  interests: { type: 'string' },
   protocol: { type: 'string' },
   dim: { type: 'string' },
   'max-len': { type: 'string' },

@@ -4,7 +4,11 @@
  */
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from './base.js';
+import { ComiRecDR, type ComiRecDROptions } from './comirec-dr.js';
+import { ComiRecSA, type ComiRecSAOptions } from './comirec-sa.js';
 import { GRU4Rec, type GRU4RecOptions } from './gru4rec.js';
+import { MIND, type MINDOptions } from './mind.js';
+import { YouTubeDNN, type YouTubeDNNOptions } from './youtube-dnn.js';
 
 export interface ModelFactory {
   /** One line for `--help` and docs. */
@@ -16,6 +20,22 @@ export const MODELS = {
   gru4rec: {
     description: 'GRU over the history; user vector = hidden state at the last real item (Hidasi et al. 2016)',
     create: (config) => new GRU4Rec(config as GRU4RecOptions),
+  },
+  youtubednn: {
+    description: 'Masked mean of the history embeddings -> dense D->D (YouTube DNN / ComiRec "DNN" baseline)',
+    create: (config) => new YouTubeDNN(config as YouTubeDNNOptions),
+  },
+  mind: {
+    description: 'K interests by dynamic routing with one shared bilinear map and random logits, ReLU layer (Li et al. 2019)',
+    create: (config) => new MIND(config as MINDOptions),
+  },
+  'comirec-dr': {
+    description: 'K interests by dynamic routing with per-position, per-interest bilinear maps (Cen et al. 2020)',
+    create: (config) => new ComiRecDR(config as ComiRecDROptions),
+  },
+  'comirec-sa': {
+    description: 'K interests by self-attention over the history with position embeddings (Cen et al. 2020)',
+    create: (config) => new ComiRecSA(config as ComiRecSAOptions),
   },
 } as const satisfies Record<string, ModelFactory>;
 

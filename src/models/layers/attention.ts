@@ -50,7 +50,8 @@ export function labelAwareAttention(interests: tf.Tensor3D, target: tf.Tensor2D,
       if (active) scores = tf.add(tf.mul(scores, active), tf.mul(tf.sub(1, active), MASKED_LOGIT));
       // A one-hot pick instead of a gather (the wasm backend has no gather gradient); ties go
       // to the lower index, like argmax.
-      weights = tf.oneHot(tf.argMax(scores, 1), k, 1, 0, 'float32');
+      // (int32 then cast: the wasm backend's OneHot returns zeros when asked for float32 directly.)
+      weights = tf.cast(tf.oneHot(tf.argMax(scores, 1), k), 'float32');
     } else {
       let logits = readoutPower(scores, options.power);
       if (active) logits = tf.add(tf.mul(logits, active), tf.mul(tf.sub(1, active), MASKED_LOGIT));
