@@ -4,7 +4,7 @@ import { SequenceDataset, type SequenceDatasetOptions } from '../data/dataset.js
 import { kCore } from '../data/filter.js';
 import { loadInteractions, type DataFormat } from '../data/loaders.js';
 import { SeqrecError } from '../errors.js';
-import { createModel, MODELS } from '../models/registry.js';
+import { createModel, modelFactory, MODELS } from '../models/registry.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
 import { evaluateModel, evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
@@ -68,9 +68,16 @@ export async function buildDataset(settings: DataSettings, log: Log, skipMalform
   return dataset;
 }
 
+function multiInterestModels(): string[] {
+  return Object.keys(MODELS).filter((name) => modelFactory(name).multiInterest);
+}
+
 export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
   const settings = dataSettings(flags, 'train');
   const modelName = choiceFlag(flags.model, 'model', Object.keys(MODELS) as (keyof typeof MODELS)[], 'gru4rec');
+  if (flags.interests !== undefined && !modelFactory(modelName).multiInterest) {
+    throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
+  }
   const dataset = await buildDataset(settings, log, flags['skip-malformed']);
   const similarity = choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip');
   const model = createModel(modelName, {
@@ -78,7 +85,7 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     embeddingDim: intFlag(flags.dim, 'dim', 64, 1),
     maxLen: settings.dataset.maxLen!,
     seed: settings.dataset.seed!,
-    // K for the multi-interest models; absent = the model's default (single-interest models ignore it).
+    // K of the multi-interest models; absent = the model's default.
     ...(flags.interests !== undefined ? { numInterests: intFlag(flags.interests, 'interests', 4, 1) } : {}),
   });
   const trainer = new Trainer(model, {

@@ -13,6 +13,8 @@ import { YouTubeDNN, type YouTubeDNNOptions } from './youtube-dnn.js';
 export interface ModelFactory {
   /** One line for `--help` and docs. */
   description: string;
+  /** Whether the model returns K > 1 interests and takes `numInterests` (`--interests`). */
+  multiInterest?: boolean;
   create(config: { itemCount: number } & Record<string, unknown>): BaseRecaller;
 }
 
@@ -26,14 +28,17 @@ export const MODELS = {
     create: (config) => new YouTubeDNN(config as YouTubeDNNOptions),
   },
   mind: {
+    multiInterest: true,
     description: 'K interests by dynamic routing with one shared bilinear map and random logits, ReLU layer (Li et al. 2019)',
     create: (config) => new MIND(config as MINDOptions),
   },
   'comirec-dr': {
+    multiInterest: true,
     description: 'K interests by dynamic routing with per-position, per-interest bilinear maps (Cen et al. 2020)',
     create: (config) => new ComiRecDR(config as ComiRecDROptions),
   },
   'comirec-sa': {
+    multiInterest: true,
     description: 'K interests by self-attention over the history with position embeddings (Cen et al. 2020)',
     create: (config) => new ComiRecSA(config as ComiRecSAOptions),
   },
