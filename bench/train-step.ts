@@ -3,15 +3,20 @@
  * forward + backward + Adam with full softmax on random histories with random lengths 1..L,
  * the same recipe as the peer's micro-benchmark. Prints one JSON line.
  *
- *   node --import tsx bench/train-step.ts BACKEND MODEL B L D N STEPS
+ *   node --import tsx bench/train-step.ts BACKEND MODEL B L D N STEPS [PARTS]
+ *
+ * PARTS > 1 splits each batch over that many cores (the Trainer's data-parallel path).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.js';
 import { Random } from '../src/data/random.js';
+import { resolveLoss } from '../src/losses/index.js';
 import { createModel } from '../src/models/registry.js';
+import { DataParallelGradients } from '../src/train/parallel.js';
 import { batchOf } from '../test/helpers.js';
 
-const [backend, modelName, B, L, D, N, STEPS] = process.argv.slice(2);
+const [backend, modelName, B, L, D, N, STEPS, PARTS = '1'] = process.argv.slice(2);
+const parts = Number(PARTS);
 const [b, l, d, n, steps] = [B, L, D, N, STEPS].map(Number);
 await useBackend(backend);
 const rng = new Random(0);
@@ -19,8 +24,17 @@ const histories = Array.from({ length: b }, () => Array.from({ length: 1 + rng.i
 const batch = { ...batchOf(histories, l), targets: Int32Array.from({ length: b }, () => 1 + rng.int(n)), users: new Int32Array(b) };
 const model = createModel(modelName, { itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
 const optimizer = tf.train.adam(1e-3);
-const step = () => {
-  const cost = optimizer.minimize(() => model.loss(batch), true, model.trainableVariables());
+const parallel = parts > 1 ? await DataParallelGradients.start(model, 'softmax', parts) : null;
+const lossFn = resolveLoss('softmax');
+const step = async () => {
+  if (parallel) {
+    const { grads } = await parallel.compute(batch, lossFn);
+    optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+    tf.dispose(Object.values(grads));
+    parallel.publishWeights();
+    return;
+  }
+  const cost = optimizer.minimize(() => model.loss(batch, lossFn), true, model.trainableVariables());
   cost!.dataSync();
   cost!.dispose();
 };
@@ -28,7 +42,7 @@ const warmup = 3;
 const times: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
   const t0 = performance.now();
-  step();
+  await step();
   if (i >= warmup) times.push(performance.now() - t0);
 }
 times.sort((x, y) => x - y);
@@ -36,6 +50,7 @@ const median = times[Math.floor(times.length / 2)];
 console.log(
   JSON.stringify({
     backend,
+    parts,
     model: modelName,
     B: b,
     L: l,
@@ -50,3 +65,4 @@ console.log(
     tensors: tf.memory().numTensors,
   }),
 );
+await parallel?.close();

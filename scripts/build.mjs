@@ -1,11 +1,38 @@
-// Builds the ESM and CommonJS outputs with tsc (no bundler: the package ships its modules as they are).
+// Builds dist/esm (tsc: ESM + declarations) and dist/cjs (esbuild: each module transformed to
+// CommonJS; tsc: declarations). No bundling: the package ships its modules as they are.
+// `import.meta.url` (used to locate worker scripts) is rewritten for CommonJS to the file's URL.
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 
 rmSync('dist', { recursive: true, force: true });
-const tsc = (project) => execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], { stdio: 'inherit' });
-tsc('tsconfig.build.json');
-tsc('tsconfig.cjs.json');
+const tsc = (...args) => execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', ...args], { stdio: 'inherit' });
+tsc('-p', 'tsconfig.build.json');
+
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) files.push(path);
+  }
+};
+walk('src');
+await build({
+  entryPoints: files,
+  outdir: 'dist/cjs',
+  outbase: 'src',
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  define: { 'import.meta.url': '__seqrecModuleUrl' },
+  banner: { js: 'const __seqrecModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  logLevel: 'warning',
+});
+// The declarations are the same for both formats; under dist/cjs they are read as CommonJS.
+cpSync('dist/esm', 'dist/cjs', { recursive: true, filter: (src) => statSync(src).isDirectory() || src.endsWith('.d.ts') });
 // dist/cjs holds CommonJS files under a "type": "module" package.
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
 chmodSync('dist/esm/cli/main.js', 0o755);

@@ -11,6 +11,7 @@ import type { LossFunction } from '../losses/types.js';
 import type { MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
 import { saveModel } from './checkpoint.js';
+import { DataParallelGradients, defaultParallelism } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
 
 export interface EpochRecord {
@@ -51,6 +52,12 @@ export interface TrainerOptions {
   evaluation?: EvaluationOptions;
   /** Save the best model here (with the dataset's vocabulary) whenever it improves. */
   checkpointDir?: string;
+  /**
+   * Split each batch over this many cores (worker threads, see src/train/parallel.ts).
+   * 'auto' (default): one part per core, at most 4, when the loss is given by name and parts
+   * keep >= 32 rows; 1 = single-threaded. Fix it for results reproducible across machines.
+   */
+  parallelism?: number | 'auto';
   /** Progress lines; default: none. Pass `console.error` or a logger. */
   log?: (line: string) => void;
   callbacks?: TrainerCallbacks;
@@ -66,7 +73,8 @@ export interface FitResult {
 
 export class Trainer {
   readonly model: BaseRecaller;
-  private readonly options: Required<Omit<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation'>> &
+  private readonly options: Required<Omit<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation' | 'parallelism'>> &
+    Pick<TrainerOptions, 'parallelism'> &
     Pick<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation'>;
   private readonly lossFn: LossFunction;
 
@@ -92,6 +100,20 @@ export class Trainer {
     this.lossFn = resolveLoss(o.loss);
   }
 
+  /** Number of batch parts (1 = single-threaded), from the `parallelism` option. */
+  resolveParallelism(): number {
+    const p = this.options.parallelism ?? 'auto';
+    if (p === 'auto') {
+      if (typeof this.options.loss !== 'string') return 1; // a function cannot be sent to a worker
+      return Math.max(1, Math.min(defaultParallelism(), Math.floor(this.options.batchSize / 32)));
+    }
+    if (!Number.isInteger(p) || p < 1) throw new SeqrecError('invalid_config', `Trainer: parallelism must be 'auto' or an integer >= 1, got ${p}`, { field: 'parallelism' });
+    if (p > 1 && typeof this.options.loss !== 'string') {
+      throw new SeqrecError('invalid_config', 'Trainer: parallelism > 1 needs the loss given by name (a function cannot be sent to worker threads)', { field: 'parallelism' });
+    }
+    return p;
+  }
+
   /** Trains on the dataset's training samples, validating after every epoch. */
   async fit(dataset: SequenceDataset): Promise<FitResult> {
     const o = this.options;
@@ -101,6 +123,8 @@ export class Trainer {
     }
     const optimizer = tf.train.adam(o.learningRate);
     const variables = model.trainableVariables();
+    const parts = this.resolveParallelism();
+    const parallel = parts > 1 ? await DataParallelGradients.start(model, o.loss as string, parts) : null;
     const started = performance.now();
     const history: EpochRecord[] = [];
     let best = -Infinity;
@@ -117,9 +141,19 @@ export class Trainer {
         let steps = 0;
         let samples = 0;
         for (const batch of dataset.trainBatches(epoch, o.batchSize)) {
-          const cost = optimizer.minimize(() => model.loss(batch, this.lossFn), true, variables);
-          const value = cost!.dataSync()[0];
-          cost!.dispose();
+          let value: number;
+          if (parallel && batch.batchSize >= parallel.parts) {
+            const { loss, grads } = await parallel.compute(batch, this.lossFn);
+            optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+            tf.dispose(Object.values(grads));
+            parallel.publishWeights();
+            value = loss;
+          } else {
+            const cost = optimizer.minimize(() => model.loss(batch, this.lossFn), true, variables);
+            value = cost!.dataSync()[0];
+            cost!.dispose();
+            parallel?.publishWeights();
+          }
           if (!Number.isFinite(value)) {
             throw new SeqrecError('invalid_config', `loss became ${value} at epoch ${epoch}, step ${steps + 1}: lower the learning rate (now ${o.learningRate})`);
           }
@@ -171,6 +205,7 @@ export class Trainer {
       }
     } finally {
       optimizer.dispose();
+      await parallel?.close();
     }
     if (bestWeights) model.setNamedWeights(bestWeights);
     return { history, bestEpoch, bestValid, stoppedBy, seconds: (performance.now() - started) / 1000 };

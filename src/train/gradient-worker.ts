@@ -1,0 +1,70 @@
+/**
+ * Worker thread of data-parallel training (src/train/parallel.ts). It holds a replica of the
+ * model, takes the latest weights from shared memory when they change, computes the loss
+ * gradients for its share of each batch and writes them to shared memory.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../backend/index.js';
+import { resolveLoss, type LossName } from '../losses/index.js';
+import type { LossFunction } from '../losses/types.js';
+import type { BaseRecaller } from '../models/base.js';
+import { createModel } from '../models/registry.js';
+import type { WorkerInit, WorkerStep, WorkerReply } from './parallel-protocol.js';
+
+let model: BaseRecaller;
+let lossFn: LossFunction;
+let weights: Float32Array;
+let grads: Float32Array;
+let layout: WorkerInit['layout'];
+let version = -1;
+
+function loadWeights(): void {
+  const values = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const w of layout) values.set(w.name, { shape: w.shape, data: weights.subarray(w.offset, w.offset + w.size) });
+  model.setNamedWeights(values);
+}
+
+async function init(msg: WorkerInit): Promise<void> {
+  await useBackend(msg.backend);
+  model = createModel(msg.model, msg.config as { itemCount: number });
+  lossFn = resolveLoss(msg.loss as LossName);
+  weights = new Float32Array(msg.weights);
+  grads = new Float32Array(msg.grads);
+  layout = msg.layout;
+}
+
+function step(msg: WorkerStep): WorkerReply {
+  if (msg.version !== version) {
+    loadWeights();
+    version = msg.version;
+  }
+  const named = model.namedWeights();
+  const { value, grads: g } = tf.variableGrads(() => model.loss(msg.batch, lossFn), named.map((n) => n.variable));
+  const loss = value.dataSync()[0];
+  for (let i = 0; i < named.length; i++) {
+    const entry = layout[i];
+    const grad = g[named[i].variable.name];
+    grads.set(grad.dataSync() as Float32Array, entry.offset);
+  }
+  tf.dispose([value, ...Object.values(g)]);
+  return { type: 'done', loss };
+}
+
+parentPort!.on('message', (msg: WorkerInit | WorkerStep | { type: 'close' }) => {
+  if (msg.type === 'init') {
+    init(msg).then(
+      () => parentPort!.postMessage({ type: 'ready' } satisfies WorkerReply),
+      (err: Error) => parentPort!.postMessage({ type: 'error', message: err.message } satisfies WorkerReply),
+    );
+  } else if (msg.type === 'step') {
+    try {
+      parentPort!.postMessage(step(msg));
+    } catch (err) {
+      parentPort!.postMessage({ type: 'error', message: (err as Error).message } satisfies WorkerReply);
+    }
+  } else if (msg.type === 'close') {
+    model?.dispose();
+    parentPort!.close();
+  }
+});
