@@ -98,6 +98,7 @@ export class Trainer {
     positiveInt(o.patience, 'patience');
     if (!(o.learningRate > 0)) throw new SeqrecError('invalid_config', `Trainer: learningRate must be > 0, got ${o.learningRate}`, { field: 'learningRate' });
     this.lossFn = resolveLoss(o.loss);
+    this.resolveParallelism(); // validates the option now rather than at fit()
   }
 
   /** Number of batch parts (1 = single-threaded), from the `parallelism` option. */
