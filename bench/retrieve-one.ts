@@ -1,0 +1,56 @@
+/**
+ * One retrieval measurement in a fresh process: top-K inner-product search over N random
+ * items of dimension DIM, queries in batches of BATCH. Prints one JSON line.
+ *
+ *   node --import tsx bench/retrieve-one.ts ENGINE N DIM BATCH QUERIES K
+ * ENGINE: exact | faiss:<factory> (e.g. faiss:Flat, faiss:HNSW32)
+ */
+import { Random } from '../src/data/random.js';
+import { ExactRetriever } from '../src/retrieval/exact.js';
+import type { Retriever } from '../src/retrieval/types.js';
+
+const [engine, N, DIM, BATCH, QUERIES, K] = process.argv.slice(2);
+const [n, dim, batch, queries, k] = [N, DIM, BATCH, QUERIES, K].map(Number);
+const rng = new Random(0);
+// Row 0 is padding, as in a model's item table.
+const items = new Float32Array((n + 1) * dim);
+for (let i = dim; i < items.length; i++) items[i] = rng.normal();
+const qs = new Float32Array(queries * dim);
+for (let i = 0; i < qs.length; i++) qs[i] = rng.normal();
+
+const t0 = performance.now();
+let retriever: Retriever;
+if (engine === 'exact') {
+  retriever = new ExactRetriever(items, dim);
+} else if (engine.startsWith('faiss:')) {
+  const mod = (await import('../src/retrieval/faiss.js')) as unknown as {
+    FaissRetriever: { create?(v: Float32Array, d: number, o: object): Promise<Retriever>; new (v: Float32Array, d: number, o: object): Retriever };
+  };
+  const options = { factory: engine.slice(6), metric: 'ip' };
+  retriever = mod.FaissRetriever.create ? await mod.FaissRetriever.create(items, dim, options) : new mod.FaissRetriever(items, dim, options);
+} else {
+  throw new Error(`unknown engine ${engine}`);
+}
+const buildSeconds = (performance.now() - t0) / 1000;
+retriever.search(qs.subarray(0, Math.min(batch, queries) * dim), { k }); // warm-up
+const perQuery: number[] = [];
+for (let start = 0; start < queries; start += batch) {
+  const end = Math.min(queries, start + batch);
+  const t = performance.now();
+  retriever.search(qs.subarray(start * dim, end * dim), { k });
+  perQuery.push((performance.now() - t) / 1000 / (end - start));
+}
+perQuery.sort((a, b) => a - b);
+console.log(
+  JSON.stringify({
+    side: `seqrec ${engine}`,
+    N: n,
+    dim,
+    batch,
+    k,
+    queries_per_second: 1 / perQuery[Math.floor(perQuery.length / 2)],
+    build_seconds: buildSeconds,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  }),
+);
+retriever.dispose();

@@ -1,0 +1,64 @@
+/**
+ * `npm run bench:retrieve`: queries/s of top-50 retrieval over 30,000 and 1,000,000 random
+ * items at dim 64, batch 1 and batch 256, for seqrec's exact retriever (and faiss-node when it
+ * loads), next to Python faiss IndexFlatIP (the peer's retrieval) in the same run. Each cell
+ * is a fresh process; sides alternate; the table shows the median over BENCH_REPEATS (3).
+ * Env: BENCH_SIZES ("30000,1000000"), BENCH_BATCHES ("1,256"), BENCH_ENGINES
+ * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_OUT (bench/results/retrieve.json).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const env = process.env;
+const repeats = Number(env.BENCH_REPEATS ?? 3);
+const sizes = (env.BENCH_SIZES ?? '30000,1000000').split(',').map(Number);
+const batches = (env.BENCH_BATCHES ?? '1,256').split(',').map(Number);
+const engines = (env.BENCH_ENGINES ?? 'exact,faiss:Flat,faiss:HNSW32').split(',');
+const python = env.PEER_PYTHON ?? '/usr/bin/python3';
+const out = env.BENCH_OUT ?? 'bench/results/retrieve.json';
+const dim = 64;
+const k = 50;
+
+function run(cmd: string, args: string[]): Record<string, number | string> | null {
+  try {
+    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    return JSON.parse(text.trim().split('\n').pop()!);
+  } catch (err) {
+    process.stderr.write(`  skipped ${args.slice(0, 3).join(' ')}: ${(err as Error).message.split('\n').find((l) => /Error|error/.test(l)) ?? 'failed'}\n`);
+    return null;
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const rows: { side: string; n: number; batch: number; qps: number; build: number; rss: number }[] = [];
+for (const n of sizes) {
+  for (const batch of batches) {
+    // Enough queries for a stable median, bounded for the slow cells (exact, 1M items).
+    const queries = batch === 1 ? (n > 100000 ? 20 : 200) : batch * (n > 100000 ? 2 : 8);
+    const sides: { side: string; cmd: string; args: string[] }[] = [];
+    for (const e of engines) sides.push({ side: `seqrec ${e}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`] });
+    for (const t of [1, 2]) sides.push({ side: `python faiss Flat ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`] });
+    sides.push({ side: 'python faiss HNSW32 1t', cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, '1', `${k}`, 'HNSW32'] });
+    const per = new Map<string, Record<string, number | string>[]>();
+    for (let r = 0; r < repeats; r++) {
+      for (const s of sides) {
+        process.stderr.write(`N=${n} batch=${batch} ${s.side} (${r + 1}/${repeats})\n`);
+        const res = run(s.cmd, s.args);
+        if (res) per.set(s.side, [...(per.get(s.side) ?? []), res]);
+      }
+    }
+    for (const [side, rs] of per) {
+      rows.push({ side, n, batch, qps: median(rs.map((x) => Number(x.queries_per_second))), build: median(rs.map((x) => Number(x.build_seconds))), rss: Math.max(...rs.map((x) => Number(x.peak_rss_mb))) });
+    }
+  }
+}
+const lines = ['| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss Flat (same threads) |', '|---|---|---|---|---|---|---|'];
+for (const r of rows) {
+  const peer = rows.find((p) => p.n === r.n && p.batch === r.batch && p.side === 'python faiss Flat 1t');
+  const ratio = peer && r.side.startsWith('seqrec') ? (r.qps / peer.qps).toFixed(3) : '';
+  lines.push(`| ${r.n} | ${r.batch} | ${r.side} | ${r.qps.toFixed(1)} | ${r.build.toFixed(2)} | ${r.rss.toFixed(0)} | ${ratio} |`);
+}
+process.stdout.write(lines.join('\n') + '\n');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), repeats, dim, k, rows }, null, 2));
