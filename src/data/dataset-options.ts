@@ -30,12 +30,18 @@ export interface SequenceDatasetOptions {
   evalRatio?: number;
   /** Item index order when the vocabulary is built from a log. Default 'frequency'. */
   vocabularyOrder?: 'frequency' | 'firstSeen';
+  /**
+   * An explicit comirec user split (user indices), e.g. the PyTorch peer's export, instead of
+   * the seeded `splitRatios` split. Lists must be disjoint and within range.
+   */
+  userSplit?: { train: ArrayLike<number>; valid: ArrayLike<number>; test: ArrayLike<number> };
 }
 
 export interface ResolvedSequenceDatasetOptions {
   readonly protocol: 'comirec' | 'loo';
   readonly splitRatios: readonly [number, number, number];
   readonly splitSeed: number;
+  readonly userSplit?: { readonly train: Int32Array; readonly valid: Int32Array; readonly test: Int32Array };
   readonly seed: number;
   readonly maxLen: number;
   readonly minPrefix: number;
@@ -83,6 +89,15 @@ export function resolveDatasetOptions(options: SequenceDatasetOptions = {}): Res
     protocol,
     splitRatios: Object.freeze([ratios[0], ratios[1], ratios[2]] as const),
     splitSeed: finite(options.splitSeed ?? 2020, 'splitSeed'),
+    ...(options.userSplit
+      ? {
+          userSplit: Object.freeze({
+            train: Int32Array.from(options.userSplit.train).sort(),
+            valid: Int32Array.from(options.userSplit.valid).sort(),
+            test: Int32Array.from(options.userSplit.test).sort(),
+          }),
+        }
+      : {}),
     seed: finite(options.seed ?? 42, 'seed'),
     maxLen,
     minPrefix,

@@ -99,7 +99,8 @@ export class SequenceDataset {
     const len = (u: number): number => this.offsets[u + 1] - this.offsets[u];
     const keep = (users: Int32Array, minLength: number): Int32Array => users.filter((u) => len(u) >= minLength);
     if (options.protocol === 'comirec') {
-      const split = splitUsers(this.numUsers, { ratios: options.splitRatios, seed: options.splitSeed });
+      const split = options.userSplit ?? splitUsers(this.numUsers, { ratios: options.splitRatios, seed: options.splitSeed });
+      if (options.userSplit) this.checkUserSplit(options.userSplit);
       this.trainUsers = keep(split.train, 2);
       this.validUsers = keep(split.valid, 2);
       this.testUsers = keep(split.test, 2);
@@ -110,6 +111,18 @@ export class SequenceDataset {
       this.validUsers = keep(all, 3);
       this.testUsers = this.validUsers.slice();
       this.excludedFromEval = this.numUsers - this.validUsers.length;
+    }
+  }
+
+  private checkUserSplit(split: { train: Int32Array; valid: Int32Array; test: Int32Array }): void {
+    const seen = new Uint8Array(this.numUsers);
+    for (const [name, users] of Object.entries(split)) {
+      for (const u of users) {
+        if (!(u >= 0 && u < this.numUsers)) {
+          throw new SeqrecError('invalid_config', `userSplit.${name}: user index ${u} is outside 0..${this.numUsers - 1}`, { field: 'userSplit' });
+        }
+        if (seen[u]++) throw new SeqrecError('invalid_config', `userSplit: user ${u} appears in more than one list`, { field: 'userSplit' });
+      }
     }
   }
 
