@@ -25,6 +25,10 @@ interface DataSettings {
   dataset: SequenceDatasetOptions;
 }
 
+export function dataSettingsFrom(flags: CliFlags, command: string): DataSettings {
+  return dataSettings(flags, command);
+}
+
 function dataSettings(flags: CliFlags, command: string): DataSettings {
   const protocol = choiceFlag(flags.protocol, 'protocol', ['comirec', 'loo'] as const, 'comirec');
   return {

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { initBackend, reportBackendOnce, useBackend } from '../backend/index.js';
 import { SeqrecError } from '../errors.js';
+import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runEval, runRecommend, runTrain } from './commands.js';
 
@@ -22,6 +23,10 @@ Usage:
       Train on your interaction log, report test recall/NDCG/hit rate @20 and @50.
   seqrec eval --model DIR --data FILE [same data flags as train]
       Evaluate a saved model on the test users of the same split.
+  seqrec bench --data FILE | --split PEER_EXPORT.json [--protocol comirec|loo]
+               [--models mostpopular,gru4rec,youtubednn,mind,comirec-dr,comirec-sa] [training flags]
+               [--out RUNS.jsonl] [--md TABLE.md]
+      Train and test several models on one split; a JSON line per run and a Markdown table.
   seqrec recommend --model DIR --history ID,ID,... [--k 10] [--exclude-seen]
       Top-k next items for a history of raw item ids.
 
@@ -54,6 +59,10 @@ const OPTIONS = {
   k: { type: 'string' },
   'exclude-seen': { type: 'boolean' },
   'skip-malformed': { type: 'boolean' },
+  models: { type: 'string' },
+  split: { type: 'string' },
+  md: { type: 'string' },
+  parallelism: { type: 'string' },
 } as const;
 
 export type CliFlags = ReturnType<typeof parse>['values'];
@@ -90,6 +99,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'eval':
         await runEval(values, log);
+        return 0;
+      case 'bench':
+        await runBench(values, log);
         return 0;
       case 'recommend':
         await runRecommend(values, log);
