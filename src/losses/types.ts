@@ -19,3 +19,25 @@ export interface LossInput {
 
 /** A training loss: a pure function from scores' ingredients to a scalar (mean over the batch). */
 export type LossFunction = (input: LossInput) => tf.Scalar;
+
+/** What a loss may need from the training data, given once when it is bound (see `resolveLoss`). */
+export interface LossContext {
+  /** Item rows including padding (`dataset.itemCount`). */
+  itemCount: number;
+  /** Training interaction counts by item id, index 0 = padding (`dataset.itemPopularity()`). */
+  itemPopularity?: ArrayLike<number>;
+}
+
+/**
+ * A loss whose negatives depend on the data (popularity samplers, in-batch logQ). It is a
+ * `LossFunction` (called unbound it builds its samplers from the item table's size alone, which
+ * is enough for uniform and log-uniform sampling) and `withContext(ctx)` returns the loss bound
+ * to the data's item counts. `resolveLoss(loss, ctx)` and the trainers bind it for you.
+ */
+export type ContextualLoss = LossFunction & {
+  /** Registry-style name, e.g. 'bpr-max'. */
+  readonly lossName: string;
+  /** The resolved settings, for reports. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  withContext(ctx: LossContext): LossFunction;
+};

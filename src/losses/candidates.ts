@@ -1,0 +1,251 @@
+/**
+ * The columns a sampled loss scores: each row's positive and a set of negatives SHARED by the
+ * whole batch (drawn before anything is scored: GRU4Rec's G2). Only these columns are scored:
+ * the negatives' rows are gathered from the item table with `embeddingLookup` (sparse
+ * gradient), so the cost is O(B · M · D) whatever the catalogue size.
+ *
+ * Negatives come from up to two sources:
+ * - in-batch: the other rows' targets (their embeddings are the `targetEmbeddings` the model
+ *   already looked up; no extra gather);
+ * - `numNegatives` (or `negativesPerRow` × B) extra ids drawn from a sampler, with replacement
+ *   or, with `unique`, without (TensorFlow's `unique=True`).
+ *
+ * Excluded columns (`valid` = 0): a row's own positive in the in-batch block, and, with
+ * `removeAccidentalHits` (default), every negative column whose id equals the row's target.
+ *
+ * logQ: the expected number of times id j appears among one row's candidate columns,
+ *   E(j) = (B − 1) · q_batch(j)  [in-batch]  +  M · Q(j)  [drawn]   or, with unique draws,
+ *          1 − (1 − Q(j))^tries in place of M · Q(j)                   (TensorFlow's formula),
+ * where q_batch(j) = count_j / Σ count and Q is the sampler's per-draw probability. Softmax
+ * losses subtract logq · log E(j) from every column's logit, the positive's included (as
+ * TensorFlow's sampled_softmax_loss, Yi et al. RecSys 2019 and the official GRU4Rec do); a
+ * constant factor of E (M, or B − 1) cancels in the softmax, so with one source this is the
+ * textbook "subtract log Q(j)".
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SeqrecError } from '../errors.js';
+import { embeddingLookup } from '../models/layers/embedding.js';
+import {
+  inBatchSampler,
+  isSampler,
+  resolveSampler,
+  sampleUnique,
+  type NegativeSampler,
+  type SamplerSpec,
+} from './samplers.js';
+import type { ContextualLoss, LossContext, LossFunction, LossInput } from './types.js';
+
+/** Where a loss gets its negatives. */
+export interface NegativeOptions {
+  /** Extra negatives drawn per batch from `sampler`, shared by every row. */
+  numNegatives?: number;
+  /** Alternative to `numNegatives`: draw this many per row, i.e. M = negativesPerRow × B (ComiRec). */
+  negativesPerRow?: number;
+  /** Sampler of the drawn negatives: a spec resolved against the data, or a built sampler. */
+  sampler?: SamplerSpec | NegativeSampler;
+  /** Use the other rows' targets as negatives too (GRU4Rec's scheme). */
+  inBatch?: boolean;
+  /** Draw distinct ids (TensorFlow's unique=True). Default false (with replacement, as GRU4Rec). */
+  unique?: boolean;
+  /** Exclude negatives equal to the row's positive. Default true. */
+  removeAccidentalHits?: boolean;
+}
+
+/** Softmax losses only: subtract `logQ` × log E(j) from the logits (true = 1, false = 0). */
+export interface LogQOption {
+  logQ?: boolean | number;
+}
+
+/** The resolved plan: samplers built, counts checked. */
+export interface NegativePlan {
+  inBatch: boolean;
+  numNegatives: number;
+  negativesPerRow: number;
+  sampler: NegativeSampler | null;
+  unique: boolean;
+  removeAccidentalHits: boolean;
+  /** logQ weight; 0 = off. */
+  logQ: number;
+  /** q_batch for in-batch logQ (only when inBatch and logQ > 0). */
+  batchSampler: NegativeSampler | null;
+}
+
+/** The scored columns of one batch. */
+export interface Candidates {
+  /** [B] score of each row's positive, u_b · e_{t_b}. */
+  positive: tf.Tensor1D;
+  /** [B, C] scores of the negative columns, u_b · e_{c}. */
+  negatives: tf.Tensor2D;
+  /** [B * C] 1 = usable negative, 0 = excluded; null when every column is usable. */
+  valid: Float32Array | null;
+  /** [C] item id of each negative column (in-batch block first). */
+  columnIds: Int32Array;
+  /** [B] / [C] log E(j) of the positives and the columns (present when logQ is on). */
+  logQPositive?: Float32Array;
+  logQNegatives?: Float32Array;
+}
+
+function nonNegativeInt(v: number | undefined, name: string): number {
+  const n = v ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new SeqrecError('invalid_config', `${name} must be an integer >= 0, got ${String(v)}`, { field: name });
+  return n;
+}
+
+/** Checks the options and builds the samplers against the data. */
+export function planNegatives(options: NegativeOptions & LogQOption, ctx: LossContext, lossName: string): NegativePlan {
+  const numNegatives = nonNegativeInt(options.numNegatives, 'numNegatives');
+  const negativesPerRow = nonNegativeInt(options.negativesPerRow, 'negativesPerRow');
+  if (numNegatives > 0 && negativesPerRow > 0) {
+    throw new SeqrecError('invalid_config', `${lossName}: give numNegatives or negativesPerRow, not both`, { field: 'numNegatives' });
+  }
+  let inBatch = options.inBatch ?? false;
+  let spec = options.sampler;
+  // The 'in-batch' sampler means: negatives from the batch (its probability gives logQ).
+  if (spec === 'in-batch' || (typeof spec === 'object' && !isSampler(spec) && spec.kind === 'in-batch') || (isSampler(spec) && spec.kind === 'in-batch')) {
+    inBatch = true;
+    spec = undefined;
+  }
+  const draws = numNegatives > 0 || negativesPerRow > 0;
+  if (draws && spec === undefined) throw new SeqrecError('invalid_config', `${lossName}: ${numNegatives || negativesPerRow} drawn negatives need a sampler`, { field: 'sampler' });
+  if (!draws && !inBatch) throw new SeqrecError('invalid_config', `${lossName}: no negatives (set numNegatives > 0 with a sampler, or inBatch)`, { field: 'numNegatives' });
+  const logQ = options.logQ === undefined || options.logQ === false ? 0 : options.logQ === true ? 1 : options.logQ;
+  if (!(logQ >= 0) || !Number.isFinite(logQ)) throw new SeqrecError('invalid_config', `${lossName}: logQ must be a boolean or a number >= 0, got ${String(options.logQ)}`, { field: 'logQ' });
+  const sampler = draws ? resolveSampler(spec!, ctx) : null;
+  if (sampler && options.unique && numNegatives > sampler.itemCount - 1) {
+    throw new SeqrecError('invalid_config', `${lossName}: cannot draw ${numNegatives} distinct negatives from ${sampler.itemCount - 1} items`, { field: 'numNegatives' });
+  }
+  return {
+    inBatch,
+    numNegatives,
+    negativesPerRow,
+    sampler,
+    unique: options.unique ?? false,
+    removeAccidentalHits: options.removeAccidentalHits ?? true,
+    logQ,
+    batchSampler: inBatch && logQ > 0 ? resolveSampler('in-batch', ctx) : null,
+  };
+}
+
+/** Floor of E(j) before the log, so an id the samplers cannot produce gives a finite logit. */
+const MIN_EXPECTED_COUNT = 1e-30;
+
+/**
+ * Draws the batch's negatives (from `input.rng`), gathers their embeddings and scores the
+ * positive and negative columns. Call inside a tidy.
+ */
+export function buildCandidates(input: LossInput, plan: NegativePlan): Candidates {
+  const { user, items, targetIds, targetEmbeddings, rng } = input;
+  const b = targetIds.length;
+  const itemCount = items.shape[0];
+  if (plan.sampler && plan.sampler.itemCount !== itemCount) {
+    throw new SeqrecError('shape_mismatch', `the loss's sampler covers ${plan.sampler.itemCount} item rows, the item table has ${itemCount}: bind the loss to this model's data`);
+  }
+  // 1. Draw (before scoring anything).
+  let m = plan.negativesPerRow > 0 ? plan.negativesPerRow * b : plan.numNegatives;
+  let drawn: Int32Array = new Int32Array(0);
+  let tries = 0;
+  if (plan.sampler && m > 0) {
+    if (plan.unique) {
+      m = Math.min(m, itemCount - 1);
+      const u = sampleUnique(plan.sampler, m, rng);
+      drawn = u.ids;
+      tries = u.tries;
+    } else {
+      drawn = plan.sampler.sample(m, rng);
+    }
+  }
+  const inB = plan.inBatch ? b : 0;
+  const c = inB + drawn.length;
+  const columnIds = new Int32Array(c);
+  if (plan.inBatch) columnIds.set(targetIds, 0);
+  columnIds.set(drawn, inB);
+
+  // 2. Gather only the drawn rows; score positive and negative columns.
+  const blocks: tf.Tensor2D[] = [];
+  if (plan.inBatch) blocks.push(targetEmbeddings);
+  if (drawn.length) blocks.push(embeddingLookup(items, tf.tensor1d(drawn, 'int32')) as tf.Tensor2D);
+  const negEmb = blocks.length === 1 ? blocks[0] : tf.concat(blocks, 0);
+  const negatives = tf.matMul(user, negEmb, false, true) as tf.Tensor2D;
+  const positive = tf.sum(tf.mul(user, targetEmbeddings), 1) as tf.Tensor1D;
+
+  // 3. Excluded columns.
+  let valid: Float32Array | null = null;
+  if (plan.inBatch || plan.removeAccidentalHits) {
+    valid = new Float32Array(b * c).fill(1);
+    let excluded = 0;
+    for (let r = 0; r < b; r++) {
+      const t = targetIds[r];
+      const base = r * c;
+      for (let k = 0; k < c; k++) {
+        const own = plan.inBatch && k === r;
+        if (own || (plan.removeAccidentalHits && columnIds[k] === t)) {
+          valid[base + k] = 0;
+          excluded++;
+        }
+      }
+    }
+    if (excluded === 0) valid = null;
+  }
+
+  const out: Candidates = { positive, negatives, valid, columnIds };
+  // 4. logQ terms.
+  if (plan.logQ > 0) {
+    const expected = (id: number): number => {
+      let e = 0;
+      if (plan.batchSampler) e += (b - 1) * plan.batchSampler.probability(id);
+      if (plan.sampler && drawn.length) {
+        const p = plan.sampler.probability(id);
+        e += plan.unique ? -Math.expm1(tries * Math.log1p(-Math.min(p, 1 - 1e-16))) : drawn.length * p;
+      }
+      return Math.log(Math.max(e, MIN_EXPECTED_COUNT)) * plan.logQ;
+    };
+    const cache = new Map<number, number>();
+    const logE = (id: number): number => {
+      let v = cache.get(id);
+      if (v === undefined) cache.set(id, (v = expected(id)));
+      return v;
+    };
+    out.logQPositive = Float32Array.from(targetIds, logE);
+    out.logQNegatives = Float32Array.from(columnIds, logE);
+  }
+  return out;
+}
+
+/**
+ * Wraps a loss whose build needs the data into a `ContextualLoss`: called unbound it builds
+ * itself from the item table's size alone (cached per size); `withContext` binds it to the
+ * data's counts.
+ */
+export function contextualLoss(lossName: string, settings: Record<string, unknown>, build: (ctx: LossContext) => LossFunction): ContextualLoss {
+  let cached: { itemCount: number; fn: LossFunction } | null = null;
+  const fn: LossFunction = (input) => {
+    const itemCount = input.items.shape[0];
+    if (!cached || cached.itemCount !== itemCount) cached = { itemCount, fn: build({ itemCount }) };
+    return cached.fn(input);
+  };
+  return Object.assign(fn, {
+    lossName,
+    settings: Object.freeze({ ...settings }),
+    withContext: (ctx: LossContext) => {
+      if (!Number.isInteger(ctx.itemCount) || ctx.itemCount < 2) {
+        throw new SeqrecError('invalid_config', `${lossName}: LossContext.itemCount must be an integer >= 2, got ${ctx.itemCount}`, { field: 'itemCount' });
+      }
+      return build(ctx);
+    },
+  });
+}
+
+/** A readable summary of where the negatives come from, for logs and reports. */
+export function describeNegatives(options: NegativeOptions & LogQOption): string {
+  const parts: string[] = [];
+  const spec = options.sampler;
+  const inBatch = options.inBatch || spec === 'in-batch';
+  if (inBatch) parts.push('in-batch');
+  const n = options.numNegatives ? `${options.numNegatives}` : options.negativesPerRow ? `${options.negativesPerRow}×B` : '';
+  if (n && spec !== undefined && spec !== 'in-batch') {
+    const name = isSampler(spec) ? spec.describe() : typeof spec === 'string' ? spec : spec.kind === 'popularity' ? `popularity^${spec.alpha ?? 'default'}` : spec.kind;
+    parts.push(`${n} ${name}${options.unique ? ' unique' : ''}`);
+  }
+  if (options.logQ) parts.push('logQ');
+  return parts.join(' + ');
+}
