@@ -34,6 +34,13 @@ export interface GRU4RecConfig extends ModelBaseConfig {
   /** Drop probability on the input embeddings and between layers, training only. Default 0. */
   dropout: number;
   /**
+   * Drop probability on each GRU layer's output (the state passed up and scored), training
+   * only: the official GRU4Rec's `dropout_p_hidden` (`dropout` is its `dropout_p_embed`).
+   * Default 0. In session-parallel steps the carried state is the dropped-out output, as in
+   * the official code; in padded windows the recurrence inside the window is not dropped.
+   */
+  hiddenDropout: number;
+  /**
    * How the recurrence runs: 'fused' (default) is one op per layer with a hand-written
    * backward pass (src/models/layers/gru-sequence.ts); 'ops' composes TF.js ops step by step
    * (slower; kept as the reference the fused op is tested against).
@@ -47,6 +54,7 @@ export const DEFAULT_GRU4REC_CONFIG: Readonly<Omit<GRU4RecConfig, 'itemCount' | 
   seed: 42,
   numLayers: 1,
   dropout: 0,
+  hiddenDropout: 0,
   recurrence: 'fused',
 });
 
@@ -84,6 +92,9 @@ export class GRU4Rec extends BaseRecaller {
     }
     if (!(config.dropout >= 0 && config.dropout < 1)) {
       throw new SeqrecError('invalid_config', `GRU4Rec: dropout must be in [0, 1), got ${config.dropout}`, { field: 'dropout' });
+    }
+    if (!(config.hiddenDropout >= 0 && config.hiddenDropout < 1)) {
+      throw new SeqrecError('invalid_config', `GRU4Rec: hiddenDropout must be in [0, 1), got ${config.hiddenDropout}`, { field: 'hiddenDropout' });
     }
     super(config);
     this.config = Object.freeze(config);
@@ -124,10 +135,69 @@ export class GRU4Rec extends BaseRecaller {
         const { outputs, last } = this.runLayer(this.layers[li], inputs, mask, stepMasks, b, l, li < this.layers.length - 1);
         state = last;
         if (outputs) inputs = outputs;
+        if (training && this.config.hiddenDropout > 0) {
+          if (outputs) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.hiddenDropout)) as tf.Tensor3D;
+          else state = tf.mul(last, dropoutMask(this.trainRng, last.shape, this.config.hiddenDropout)) as tf.Tensor2D;
+        }
       }
       let user = state as tf.Tensor2D;
       if (this.projection) user = tf.matMul(user, this.projection);
       return tf.expandDims(user, 1) as tf.Tensor3D;
+    });
+  }
+
+  /** Hidden-state sizes of the layers (for session-parallel state stores). */
+  stateSizes(): number[] {
+    return this.layers.map(() => this.config.hiddenDim);
+  }
+
+  /**
+   * One step of GRU4Rec's session-parallel mini-batches: each row is a lane that feeds its
+   * current item (`items`, [R]) from its carried per-layer states (`initialStates`, each
+   * [R, hiddenDim]); `reset[r] = 1` zeroes row r's states first (its lane starts a new session).
+   * Returns the user vectors [R, D] that score the next item and the new per-layer states
+   * (with `training`, after hidden dropout, as the official code carries them). Backprop
+   * through `initialStates` is up to the caller; trainSessionParallel passes constants
+   * (truncated after one step, as the official GRU4Rec).
+   */
+  sessionStep(
+    items: Int32Array,
+    initialStates: tf.Tensor2D[],
+    reset: Float32Array,
+    options: UserEmbeddingOptions = {},
+  ): { user: tf.Tensor2D; states: tf.Tensor2D[] } {
+    const rows = items.length;
+    if (initialStates.length !== this.layers.length) {
+      throw new SeqrecError('shape_mismatch', `GRU4Rec.sessionStep: ${initialStates.length} states for ${this.layers.length} layers`);
+    }
+    if (reset.length !== rows) throw new SeqrecError('shape_mismatch', `GRU4Rec.sessionStep: reset has ${reset.length} entries for ${rows} rows`);
+    return tf.tidy(() => {
+      const training = options.training ?? false;
+      const h = this.config.hiddenDim;
+      const resetT = tf.tensor2d(reset, [rows, 1]);
+      let x = this.embed(tf.tensor1d(items, 'int32')) as tf.Tensor2D; // [R, D]
+      const states: tf.Tensor2D[] = [];
+      for (let li = 0; li < this.layers.length; li++) {
+        const layer = this.layers[li];
+        if (training && this.config.dropout > 0) x = tf.mul(x, dropoutMask(this.trainRng, x.shape, this.config.dropout)) as tf.Tensor2D;
+        const xProj = tf.add(tf.matMul(x, layer.wi), layer.bi) as tf.Tensor2D; // [R, 3H]
+        let state: tf.Tensor2D;
+        if (this.config.recurrence === 'fused') {
+          const seq = gruSequence(tf.reshape(xProj, [rows, 1, 3 * h]) as tf.Tensor3D, tf.ones([rows, 1]) as tf.Tensor2D, layer.wh as tf.Tensor2D, layer.bh as tf.Tensor1D, {
+            initialState: initialStates[li],
+            reset: resetT,
+          });
+          state = tf.reshape(seq, [rows, h]) as tf.Tensor2D;
+        } else {
+          const prev = tf.mul(initialStates[li], tf.sub(1, resetT)) as tf.Tensor2D;
+          state = gruStepOps(xProj, prev, layer);
+        }
+        if (training && this.config.hiddenDropout > 0) state = tf.mul(state, dropoutMask(this.trainRng, state.shape, this.config.hiddenDropout)) as tf.Tensor2D;
+        states.push(state);
+        x = state;
+      }
+      const user = this.projection ? (tf.matMul(x, this.projection) as tf.Tensor2D) : x;
+      return { user, states };
     });
   }
 
@@ -154,18 +224,23 @@ export class GRU4Rec extends BaseRecaller {
     let state: tf.Tensor2D = tf.zeros([b, h]);
     const outputs: tf.Tensor2D[] = [];
     for (let t = 0; t < l; t++) {
-      const hProj = tf.add(tf.matMul(state, layer.wh), layer.bh);
-      const [xr, xz, xn] = tf.split(xSteps[t], 3, 1);
-      const [hr, hz, hn] = tf.split(hProj, 3, 1);
-      const r = tf.sigmoid(tf.add(xr, hr));
-      const z = tf.sigmoid(tf.add(xz, hz));
-      const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
-      // (1 − z)·n + z·h  ==  n + z·(h − n)
-      const candidate = tf.add(n, tf.mul(z, tf.sub(state, n)));
+      const candidate = gruStepOps(xSteps[t] as tf.Tensor2D, state, layer);
       // Padded steps keep the previous state.
       state = tf.add(state, tf.mul(stepMasks[t], tf.sub(candidate, state))) as tf.Tensor2D;
       if (keepOutputs) outputs.push(state);
     }
     return { outputs: keepOutputs ? (tf.stack(outputs, 1) as tf.Tensor3D) : null, last: state };
   }
+}
+
+/** One GRU step composed of TF.js ops (the reference the fused op is tested against). */
+function gruStepOps(xProj: tf.Tensor2D, state: tf.Tensor2D, layer: GRULayer): tf.Tensor2D {
+  const hProj = tf.add(tf.matMul(state, layer.wh), layer.bh);
+  const [xr, xz, xn] = tf.split(xProj, 3, 1);
+  const [hr, hz, hn] = tf.split(hProj, 3, 1);
+  const r = tf.sigmoid(tf.add(xr, hr));
+  const z = tf.sigmoid(tf.add(xz, hz));
+  const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+  // (1 − z)·n + z·h  ==  n + z·(h − n)
+  return tf.add(n, tf.mul(z, tf.sub(state, n))) as tf.Tensor2D;
 }

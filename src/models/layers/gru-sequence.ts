@@ -13,6 +13,13 @@
  *   r = σ(xr + hr),  z = σ(xz + hz),  n = tanh(xn + r ⊙ hn),  h' = (1 − z) ⊙ n + z ⊙ h_{t-1}
  *   h_t = h_{t-1} + m_t (h' − h_{t-1})          (padded steps carry the state unchanged)
  * Gate columns are ordered r | z | n in xProj, W_h and b_h.
+ *
+ * Session-parallel training (GRU4Rec's mini-batches) adds two optional inputs: an initial
+ * state h_{-1} (default 0) carried over from the previous mini-batch, and a per-step reset mask
+ * ρ [B, L]: where ρ_bt = 1 the row's state is zeroed BEFORE step t (a new session starts in
+ * that lane), i.e. h_{t-1} is replaced by (1 − ρ_t) ⊙ h_{t-1} everywhere above. The gradient
+ * reaches the initial state through the same recurrence (callers that truncate backprop pass
+ * a constant state and ignore it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloats } from '../../backend/memory.js';
@@ -22,14 +29,33 @@ import { readFloats } from '../../backend/memory.js';
  * [H, 3H], `bh` [3H]. Returns every step's state, [B, L, H]; with right padding the state at
  * step L−1 is the state after the last real item.
  */
-export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor2D, bh: tf.Tensor1D): tf.Tensor3D {
+export interface GRUSequenceOptions {
+  /** [B, H] state before step 0 (default zeros). */
+  initialState?: tf.Tensor2D;
+  /** [B, L] 1 = zero the row's state before step t (session boundary), 0 = carry it. */
+  reset?: tf.Tensor2D;
+}
+
+export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor2D, bh: tf.Tensor1D, options: GRUSequenceOptions = {}): tf.Tensor3D {
   const [b, l, h3] = xProj.shape;
   const h = h3 / 3;
-  const op = tf.customGrad(((xT: tf.Tensor3D, maskT: tf.Tensor2D, whT: tf.Tensor2D, bhT: tf.Tensor1D) => {
+  const hasInit = options.initialState !== undefined;
+  const hasReset = options.reset !== undefined;
+  if (hasInit && (options.initialState!.shape[0] !== b || options.initialState!.shape[1] !== h)) {
+    throw new Error(`gruSequence: initialState has shape [${options.initialState!.shape}], expected [${b}, ${h}]`);
+  }
+  if (hasReset && (options.reset!.shape[0] !== b || options.reset!.shape[1] !== l)) {
+    throw new Error(`gruSequence: reset has shape [${options.reset!.shape}], expected [${b}, ${l}]`);
+  }
+  const op = tf.customGrad(((xT: tf.Tensor3D, maskT: tf.Tensor2D, whT: tf.Tensor2D, bhT: tf.Tensor1D, ...extra: tf.Tensor2D[]) => {
+    const h0T = hasInit ? extra[0] : undefined;
+    const resetT = hasReset ? extra[hasInit ? 1 : 0] : undefined;
     // Copies: TF.js ops run below, which may invalidate zero-copy views.
     const x = readFloats(xT).slice();
     const m = readFloats(maskT).slice();
     const bias = readFloats(bhT).slice();
+    const h0 = hasInit ? readFloats(h0T!).slice() : null;
+    const rho = hasReset ? readFloats(resetT!).slice() : null;
     const bh = b * h;
     // Saved for the backward pass, time-major [L][B*H]: gates and the recurrent n-part.
     const rs = new Float32Array(l * bh);
@@ -38,11 +64,15 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
     const hns = new Float32Array(l * bh);
     const states = new Float32Array(b * l * h); // batch-major output [B, L, H]
     const prevAll = new Float32Array(l * bh); // h_{t-1} per step, time-major
-    let prev = new Float32Array(bh);
+    let prev = h0 ?? new Float32Array(bh);
     for (let t = 0; t < l; t++) {
+      if (rho) {
+        // Session boundaries: the lane starts from a zero state at this step.
+        for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) prev.fill(0, i * h, i * h + h);
+      }
       prevAll.set(prev, t * bh);
       let hp: Float32Array;
-      if (t === 0) {
+      if (t === 0 && !h0) {
         hp = new Float32Array(b * h3); // h_{-1} = 0: the recurrent product is 0
       } else {
         const prevT = tf.tensor2d(prev, [b, h]);
@@ -115,7 +145,7 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
             dPrev[k] = (1 - mt) * dh + dCand * z;
           }
         }
-        if (t > 0) {
+        if (t > 0 || h0) {
           // dL/dh_{t-1} += dhp_t W_hᵀ
           const dhpT = tf.tensor2d(dhpAll.subarray(dhpRowBase, dhpRowBase + b * h3), [b, h3]);
           const back = tf.matMul(dhpT, whT, false, true);
@@ -123,6 +153,8 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
           for (let k = 0; k < bh; k++) dPrev[k] += backData[k];
           tf.dispose([dhpT, back]);
         }
+        // A reset at step t cut h_{t-1} off: no gradient flows past it.
+        if (rho) for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) dPrev.fill(0, i * h, i * h + h);
         dNext = dPrev;
       }
       // dW_h = Σ_t h_{t-1}ᵀ dhp_t as one matmul over all steps; db_h = Σ rows of dhp.
@@ -135,9 +167,15 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
         for (let j = 0; j < h3; j++) dbh[j] += dhpAll[base + j];
       }
       tf.dispose([prevMat, dhpMat]);
-      return [tf.tensor3d(dx, [b, l, h3]), tf.zerosLike(maskT), dWh, tf.tensor1d(dbh)];
+      const grads: tf.Tensor[] = [tf.tensor3d(dx, [b, l, h3]), tf.zerosLike(maskT), dWh, tf.tensor1d(dbh)];
+      if (hasInit) grads.push(tf.tensor2d(dNext, [b, h])); // dL/dh_{-1}
+      if (hasReset) grads.push(tf.zerosLike(resetT!));
+      return grads;
     };
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op(xProj, mask, wh, bh) as tf.Tensor3D;
+  const inputs: tf.Tensor[] = [xProj, mask, wh, bh];
+  if (hasInit) inputs.push(options.initialState!);
+  if (hasReset) inputs.push(options.reset!);
+  return (op as unknown as (...t: tf.Tensor[]) => tf.Tensor)(...inputs) as tf.Tensor3D;
 }
