@@ -124,6 +124,15 @@ export function lossFromSettings(name: string, settings: { negatives?: number; s
 }
 
 /**
+ * Whether data-parallel training may split a batch across workers with this loss: only plain
+ * named losses (full softmax). Functions cannot be sent to workers, and sampled losses draw
+ * their negatives (and take in-batch negatives) over the WHOLE batch, which a split changes.
+ */
+export function lossSplitsAcrossWorkers(loss: LossName | LossFunction): boolean {
+  return typeof loss === 'string' && Object.prototype.hasOwnProperty.call(LOSSES, loss) && !isContextualLoss(LOSSES[loss]);
+}
+
+/**
  * A loss by name or function. With `ctx`, a `ContextualLoss` is bound to the data (its
  * popularity samplers built from `ctx.itemPopularity`); without, it is returned as is.
  */

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceDataset } from '../data/dataset.js';
 import { SeqrecError } from '../errors.js';
-import { resolveLoss, type LossName } from '../losses/index.js';
+import { lossSplitsAcrossWorkers, resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
@@ -105,12 +105,12 @@ export class Trainer {
   resolveParallelism(): number {
     const p = this.options.parallelism ?? 'auto';
     if (p === 'auto') {
-      if (typeof this.options.loss !== 'string') return 1; // a function cannot be sent to a worker
+      if (!lossSplitsAcrossWorkers(this.options.loss)) return 1; // a function cannot be sent to a worker; sampled losses span the batch
       return Math.max(1, Math.min(defaultParallelism(), Math.floor(this.options.batchSize / 32)));
     }
     if (!Number.isInteger(p) || p < 1) throw new SeqrecError('invalid_config', `Trainer: parallelism must be 'auto' or an integer >= 1, got ${p}`, { field: 'parallelism' });
-    if (p > 1 && typeof this.options.loss !== 'string') {
-      throw new SeqrecError('invalid_config', 'Trainer: parallelism > 1 needs the loss given by name (a function cannot be sent to worker threads)', { field: 'parallelism' });
+    if (p > 1 && !lossSplitsAcrossWorkers(this.options.loss)) {
+      throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs a full-softmax loss given by name (a function cannot be sent to worker threads; sampled losses draw their negatives over the whole batch)", { field: 'parallelism' });
     }
     return p;
   }
@@ -122,6 +122,8 @@ export class Trainer {
     if (dataset.itemCount !== model.itemCount) {
       throw new SeqrecError('shape_mismatch', `dataset has ${dataset.itemCount} item rows (with padding), the model ${model.itemCount}`);
     }
+    // Losses whose negatives depend on the data (popularity samplers, logQ) are bound to it here.
+    const lossFn = resolveLoss(this.lossFn, { itemCount: dataset.itemCount, itemPopularity: dataset.itemPopularity() });
     const optimizer = tf.train.adam(o.learningRate);
     const variables = model.trainableVariables();
     const parts = this.resolveParallelism();
@@ -144,13 +146,13 @@ export class Trainer {
         for (const batch of dataset.trainBatches(epoch, o.batchSize)) {
           let value: number;
           if (parallel && batch.batchSize >= parallel.parts) {
-            const { loss, grads } = await parallel.compute(batch, this.lossFn);
+            const { loss, grads } = await parallel.compute(batch, lossFn);
             optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
             tf.dispose(Object.values(grads));
             parallel.publishWeights();
             value = loss;
           } else {
-            const cost = optimizer.minimize(() => model.loss(batch, this.lossFn), true, variables);
+            const cost = optimizer.minimize(() => model.loss(batch, lossFn), true, variables);
             value = cost!.dataSync()[0];
             cost!.dispose();
             parallel?.publishWeights();

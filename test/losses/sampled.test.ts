@@ -32,6 +32,15 @@ import { maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
 
 before(setupBackend);
 
+/** Runs `f` in a TF.js scope (its tensors are freed) and returns its plain-data result. */
+function inScope<T>(f: () => T): T {
+  let out: T | undefined;
+  tf.tidy(() => {
+    out = f();
+  });
+  return out as T;
+}
+
 const N = 13; // item rows incl. padding
 const D = 5;
 
@@ -118,7 +127,7 @@ describe('sampled softmax', () => {
     counts[4] = 1;
     const plan = planNegatives({ numNegatives: 3, sampler: popularitySampler(counts, 1) }, { itemCount: N }, 't');
     const { input } = makeInput(2, [4, 6]);
-    const c = tf.tidy(() => {
+    const c = inScope(() => {
       const cand = buildCandidates(input, plan);
       return { valid: cand.valid, ids: cand.columnIds, shape: cand.negatives.shape };
     });
@@ -130,13 +139,13 @@ describe('sampled softmax', () => {
     assert.ok(Math.abs(only) < 1e-6);
     // Without removal the hit stays a negative.
     const kept = planNegatives({ numNegatives: 3, sampler: popularitySampler(counts, 1), removeAccidentalHits: false }, { itemCount: N }, 't');
-    assert.equal(tf.tidy(() => buildCandidates(makeInput(2, [4, 6]).input, kept).valid), null);
+    assert.equal(inScope(() => buildCandidates(makeInput(2, [4, 6]).input, kept).valid), null);
   });
 
   it('scores only the positive and the drawn columns (shapes), gathering M rows', () => {
     const plan = planNegatives({ numNegatives: 4, sampler: 'uniform' }, { itemCount: N }, 't');
     const { input } = makeInput(3, [1, 2, 3, 4, 5, 6]);
-    const shapes = tf.tidy(() => {
+    const shapes = inScope(() => {
       const c = buildCandidates(input, plan);
       return [c.positive.shape, c.negatives.shape];
     });
@@ -152,7 +161,7 @@ describe('in-batch negatives', () => {
     const plan = planNegatives({ inBatch: true, numNegatives: 2, sampler: uniformSampler(N), logQ: true }, { itemCount: N, itemPopularity: counts }, 'in-batch');
     const { input } = makeInput(6, targets, new Random(9));
     const drawn = uniformSampler(N).sample(2, new Random(9));
-    const c = tf.tidy(() => {
+    const c = inScope(() => {
       const x = buildCandidates(input, plan);
       return { ...x, negatives: x.negatives.arraySync() as number[][], positive: x.positive.arraySync() as number[] };
     });
