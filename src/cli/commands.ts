@@ -14,7 +14,7 @@ import type { CliFlags } from './main.js';
 
 type Log = (line: string) => void;
 
-const FORMATS = ['auto', 'sequence', 'movielens-dat', 'movielens-udata', 'movielens-csv', 'csv', 'tsv', 'jsonl'] as const;
+const FORMATS = ['auto', 'sequence', 'movielens-dat', 'movielens-udata', 'movielens-csv', 'csv', 'tsv', 'jsonl', 'amazon-csv', 'amazon-json', 'taobao', 'session', 'session-lines'] as const;
 export const REPORT_KEYS = ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'];
 
 interface DataSettings {

@@ -27,10 +27,18 @@ function stableSortByTime(acc: UserAccumulator): void {
  */
 export class SequenceCollector implements RecordSink {
   private readonly users = new Map<string, UserAccumulator>();
+  private categoryMap: Map<string, string> | undefined;
   interactions = 0;
   dropped = 0;
+  categoryConflicts = 0;
 
-  add(user: string, item: string, time: number | undefined): void {
+  add(user: string, item: string, time: number | undefined, category?: string): void {
+    if (category !== undefined) {
+      this.categoryMap ??= new Map();
+      const known = this.categoryMap.get(item);
+      if (known === undefined) this.categoryMap.set(item, category);
+      else if (known !== category) this.categoryConflicts++;
+    }
     let acc = this.users.get(user);
     if (!acc) {
       acc = { items: [], times: [] };
@@ -43,6 +51,11 @@ export class SequenceCollector implements RecordSink {
 
   drop(): void {
     this.dropped++;
+  }
+
+  /** Item -> first category seen, when the format gave categories. */
+  get categories(): Map<string, string> | undefined {
+    return this.categoryMap;
   }
 
   /** The sequences, each sorted by time (stable). */

@@ -1,19 +1,11 @@
 /**
  * Finding the user, item, time and rating columns of a header row (or JSON object keys).
  */
-import { normalizeName } from './formats.js';
 import type { ColumnOptions } from './load-options.js';
 import { LineError } from './line-error.js';
+import { DEFAULT_NAMES, normalizeName, type ColumnRole } from './names.js';
 
-export type ColumnRole = 'user' | 'item' | 'time' | 'rating';
-
-/** Accepted default names, compared after `normalizeName` (so `user_id` matches `userid`). */
-const DEFAULT_NAMES: Record<ColumnRole, readonly string[]> = {
-  user: ['user', 'userid', 'uid', 'session', 'sessionid', 'visitor', 'visitorid', 'customer', 'customerid'],
-  item: ['item', 'itemid', 'iid', 'movie', 'movieid', 'product', 'productid', 'asin', 'sku'],
-  time: ['timestamp', 'time', 'ts', 'timeframe', 'unixtime', 'pos', 'position'],
-  rating: ['rating', 'score', 'stars'],
-};
+export type { ColumnRole } from './names.js';
 
 /** Index of each role's column in `names`; -1 for an optional role without a column. */
 export type ColumnIndices = Record<ColumnRole, number>;

@@ -5,6 +5,8 @@
 export type { EvalBatch, InteractionLog, LoadStats, SequenceBatch, TrainBatch, UserSequence } from './types.js';
 export { Random } from './random.js';
 export { detectFormat, loadInteractions, type ColumnOptions, type DataFormat, type LoadOptions } from './loaders.js';
+export { TAOBAO_BEHAVIORS, type TaobaoBehavior } from './formats.js';
+export { categoryIndex, type CategoryIndex } from './categories.js';
 export { ItemVocabulary, type VocabularyBuildOptions, type VocabularyJSON } from './vocabulary.js';
 export { kCore, type KCoreOptions, type KCoreReport } from './filter.js';
 export {

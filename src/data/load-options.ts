@@ -2,9 +2,9 @@
  * Options of `loadInteractions`, and their validation.
  */
 import { SeqrecError } from '../errors.js';
-import { DATA_FORMATS, type DataFormat } from './formats.js';
+import { DATA_FORMATS, TAOBAO_BEHAVIORS, type DataFormat, type TaobaoBehavior } from './formats.js';
 
-/** Column (or JSON key) names for the `csv`, `tsv` and `jsonl` formats. */
+/** Column (or JSON key) names for the `csv`, `tsv`, `jsonl` and `session` formats. */
 export interface ColumnOptions {
   /** User or session id column. Default: the first header matching user/user_id/userId/session/session_id/... */
   user?: string;
@@ -30,6 +30,11 @@ export interface LoadOptions {
   minRating?: number;
   /** `'throw'` (default): a malformed line is an error. `'skip'`: count it in `stats.skipped` and go on. */
   onMalformed?: 'throw' | 'skip';
+  /**
+   * `taobao` only: the behaviors to keep (`pv` click, `buy`, `cart`, `fav`). Default `['pv']`,
+   * as ComiRec uses clicks only. Other rows are counted in `stats.filtered`.
+   */
+  behaviors?: readonly TaobaoBehavior[];
 }
 
 export interface ResolvedLoadOptions {
@@ -38,6 +43,8 @@ export interface ResolvedLoadOptions {
   columns: ColumnOptions;
   minRating: number | undefined;
   onMalformed: 'throw' | 'skip';
+  /** Undefined when the caller did not set it (the `taobao` parser then keeps `pv`). */
+  behaviors: readonly TaobaoBehavior[] | undefined;
 }
 
 function invalid(field: string, message: string): SeqrecError {
@@ -61,8 +68,21 @@ export function resolveLoadOptions(options: LoadOptions = {}): ResolvedLoadOptio
   if (minRating !== undefined && (typeof minRating !== 'number' || !Number.isFinite(minRating))) {
     throw invalid('minRating', `minRating must be a finite number, got ${String(minRating)}`);
   }
-  if (minRating !== undefined && format === 'sequence') {
-    throw invalid('minRating', "minRating needs ratings, but the 'sequence' format has none");
+  if (minRating !== undefined && (format === 'sequence' || format === 'session-lines' || format === 'taobao')) {
+    throw invalid('minRating', `minRating needs ratings, but the '${format}' format has none`);
+  }
+  const { behaviors } = options;
+  if (behaviors !== undefined) {
+    const ok =
+      Array.isArray(behaviors) &&
+      behaviors.length > 0 &&
+      behaviors.every((b) => (TAOBAO_BEHAVIORS as readonly unknown[]).includes(b));
+    if (!ok) {
+      throw invalid('behaviors', `behaviors must be a non-empty array of ${TAOBAO_BEHAVIORS.join(', ')}, got ${JSON.stringify(behaviors)}`);
+    }
+    if (format !== 'auto' && format !== 'taobao') {
+      throw invalid('behaviors', `behaviors only applies to the 'taobao' format, not '${format}'`);
+    }
   }
   const columns = options.columns ?? {};
   for (const role of ['user', 'item', 'time', 'rating'] as const) {
@@ -71,5 +91,5 @@ export function resolveLoadOptions(options: LoadOptions = {}): ResolvedLoadOptio
       throw invalid(`columns.${role}`, `columns.${role} must be a non-empty string, got ${JSON.stringify(name)}`);
     }
   }
-  return { format, delimiter, columns, minRating, onMalformed };
+  return { format, delimiter, columns, minRating, onMalformed, behaviors };
 }

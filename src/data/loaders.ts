@@ -109,7 +109,7 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
         }
         if (parser.headerConsumed) return;
       }
-      parser.parse(line);
+      parser.parse(line, stats.lines);
     } catch (e) {
       if (!(e instanceof LineError)) throw e;
       if (e.fatal || opts.onMalformed === 'throw') throw lineError(path, stats.lines, e);
@@ -122,13 +122,15 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
   stats.interactions = collector.interactions;
   stats.filtered = collector.dropped;
   stats.format = format ?? (opts.format === 'auto' ? undefined : opts.format);
+  const categories = collector.categories;
+  if (categories) stats.categoryConflicts = collector.categoryConflicts;
   if (collector.interactions === 0) {
     throw new SeqrecError(
       'data_empty',
       `${path}: no interactions found (${stats.lines} lines read, ${stats.skipped} malformed skipped, ` +
-        `${stats.filtered} dropped by minRating)`,
+        `${stats.filtered} dropped by minRating or behaviors)`,
       { file: path },
     );
   }
-  return { sequences: collector.finish(), stats };
+  return categories ? { sequences: collector.finish(), stats, categories } : { sequences: collector.finish(), stats };
 }

@@ -5,48 +5,26 @@
 import { SeqrecError } from '../errors.js';
 import { resolveColumns, type ColumnIndices } from './columns.js';
 import { splitDelimited } from './delimited.js';
+import { fieldCount, id, jsonId, jsonNumber, num } from './fields.js';
 import { inferDelimiter, isNumeric, type DataFormat } from './formats.js';
 import { LineError } from './line-error.js';
 import type { ResolvedLoadOptions } from './load-options.js';
+import { normalizeName, SESSION_NAMES } from './names.js';
+import { amazonCsvParser, amazonJsonParser, sessionLinesParser, taobaoParser } from './presets.js';
 
 /** Where parsed interactions go. */
 export interface RecordSink {
-  /** One interaction; `time` undefined means "file order". */
-  add(user: string, item: string, time: number | undefined): void;
-  /** A well-formed interaction removed by a filter (`minRating`). */
+  /** One interaction; `time` undefined means "file order"; `category` only from formats that have one. */
+  add(user: string, item: string, time: number | undefined, category?: string): void;
+  /** A well-formed interaction removed by a filter (`minRating`, `behaviors`). */
   drop(): void;
 }
 
 export interface LineParser {
   /** True when the first non-blank line was a header: it must not be parsed as data. */
   readonly headerConsumed: boolean;
-  /** Parses one non-blank line; throws `LineError` when it is malformed. */
-  parse(line: string): void;
-}
-
-function id(value: string, role: 'user' | 'item'): string {
-  const v = value.trim();
-  if (v === '') throw new LineError(`empty ${role} id`, role);
-  return v;
-}
-
-function num(value: string, field: 'timestamp' | 'rating'): number {
-  const v = value.trim();
-  if (v === '') throw new LineError(`empty ${field}`, field);
-  if (!isNumeric(v)) throw new LineError(`${field} '${v}' is not a number`, field);
-  return Number(v);
-}
-
-function describeDelimiter(d: string): string {
-  return d === '\t' ? 'tabs' : `'${d}'`;
-}
-
-function fieldCount(fields: string[], expected: number, delimiter: string, note = ''): void {
-  if (fields.length !== expected) {
-    throw new LineError(
-      `expected ${expected} fields separated by ${describeDelimiter(delimiter)}${note}, got ${fields.length}`,
-    );
-  }
+  /** Parses one non-blank line (1-based `lineNumber` in the file); throws `LineError` when it is malformed. */
+  parse(line: string, lineNumber: number): void;
 }
 
 /** `user item1 item2 ...`; the timestamp is the position (file order). */
@@ -116,18 +94,25 @@ function delimitedParser(format: 'csv' | 'tsv', header: string, options: Resolve
   };
 }
 
-function jsonId(value: unknown, key: string, role: 'user' | 'item'): string {
-  if (value === undefined) throw new LineError(`missing field '${key}'`, role);
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value !== 'string') throw new LineError(`field '${key}' must be a string or number`, role);
-  return id(value, role);
-}
-
-function jsonNumber(value: unknown, key: string, field: 'timestamp' | 'rating'): number {
-  if (value === undefined) throw new LineError(`missing field '${key}'`, field);
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string') return num(value, field);
-  throw new LineError(`field '${key}' (${field}) is not a number`, field);
+/**
+ * A session log with a header: the `csv` parser, grouped by the session column. That is
+ * `columns.user` when given, else the first header named `session`/`session_id`/`sessionId`
+ * (even when a user column comes first).
+ */
+function sessionParser(header: string, options: ResolvedLoadOptions, sink: RecordSink): LineParser {
+  if (options.columns.user !== undefined) return delimitedParser('csv', header, options, sink);
+  const delimiter = options.delimiter ?? inferDelimiter(header);
+  const names = splitDelimited(header, delimiter).map((n) => n.trim());
+  const session = names.find((n) => SESSION_NAMES.includes(normalizeName(n)));
+  if (session === undefined) {
+    throw new LineError(
+      `no session column found among ${names.map((n) => `'${n}'`).join(', ')}; name it with options.columns.user, ` +
+        "or use format 'csv' to group by user",
+      'session',
+      true,
+    );
+  }
+  return delimitedParser('csv', header, { ...options, columns: { ...options.columns, user: session } }, sink);
 }
 
 /** One JSON object per line; keys are resolved from the first object like a header. */
@@ -173,13 +158,19 @@ export function createLineParser(
   options: ResolvedLoadOptions,
   sink: RecordSink,
 ): LineParser {
+  // Checked here too because an auto-detected format is only known now.
+  if (options.minRating !== undefined && (format === 'sequence' || format === 'session-lines' || format === 'taobao')) {
+    throw new SeqrecError('invalid_argument', `loadInteractions: minRating needs ratings, but the '${format}' format has none`, {
+      field: 'minRating',
+    });
+  }
+  if (options.behaviors !== undefined && format !== 'taobao') {
+    throw new SeqrecError('invalid_argument', `loadInteractions: behaviors only applies to the 'taobao' format, not '${format}'`, {
+      field: 'behaviors',
+    });
+  }
   switch (format) {
     case 'sequence':
-      if (options.minRating !== undefined) {
-        throw new SeqrecError('invalid_argument', "loadInteractions: minRating needs ratings, but the 'sequence' format has none", {
-          field: 'minRating',
-        });
-      }
       return sequenceParser(options, sink);
     case 'movielens-dat':
     case 'movielens-udata':
@@ -190,5 +181,15 @@ export function createLineParser(
       return delimitedParser(format, firstLine, options, sink);
     case 'jsonl':
       return jsonlParser(options, sink);
+    case 'amazon-csv':
+      return amazonCsvParser(options, sink);
+    case 'amazon-json':
+      return amazonJsonParser(options, sink);
+    case 'taobao':
+      return taobaoParser(firstLine, options, sink);
+    case 'session':
+      return sessionParser(firstLine, options, sink);
+    case 'session-lines':
+      return sessionLinesParser(options, sink);
   }
 }

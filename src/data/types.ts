@@ -24,6 +24,13 @@ export interface UserSequence {
 export interface InteractionLog {
   sequences: UserSequence[];
   stats: LoadStats;
+  /**
+   * Raw item id -> raw category id, for formats that carry a category (`taobao`); absent
+   * otherwise. Holds every item of `sequences`; an item seen with several categories keeps
+   * the first (the others are counted in `stats.categoryConflicts`). Turn it into the
+   * index-keyed map of controllable aggregation with `categoryIndex(categories, vocabulary)`.
+   */
+  categories?: Map<string, string>;
 }
 
 export interface LoadStats {
@@ -39,8 +46,10 @@ export interface LoadStats {
   skipReasons: string[];
   /** Input format actually used (after auto-detection), when read from a file. */
   format?: string;
-  /** Well-formed interactions dropped by a filter such as `minRating`. */
+  /** Well-formed interactions dropped by a filter such as `minRating` or `behaviors`. */
   filtered?: number;
+  /** Kept rows whose item already had a different category (formats with categories only). */
+  categoryConflicts?: number;
 }
 
 /** Inputs every model consumes: a batch of right-padded history windows. */

@@ -252,7 +252,7 @@ describe('detectFormat', () => {
     ['x/u.data', '196\t242\t3\t881250949', 'movielens-udata'],
     ['x/u1.base', '196\t242\t3\t881250949', 'movielens-udata'],
     ['ratings.csv', 'userId,movieId,rating,timestamp', 'movielens-csv'],
-    ['train-item-views.csv', 'session_id;user_id;item_id;timeframe;eventdate', 'csv'],
+    ['train-item-views.csv', 'session_id;user_id;item_id;timeframe;eventdate', 'session'],
     ['log.tsv', 'user\titem', 'tsv'],
     ['log.txt', 'user\titem\ttime', 'tsv'],
     ['events.jsonl', '{"user":1}', 'jsonl'],

@@ -64,7 +64,7 @@ describe('real datasets', { skip: skipWithoutSharedData }, () => {
 
   test('diginetica-sample: semicolon CSV grouped by session and sorted by timeframe', async () => {
     const log = await loadInteractions(join(SHARED_DATA, 'diginetica-sample/train-item-views.csv'));
-    assert.equal(log.stats.format, 'csv');
+    assert.equal(log.stats.format, 'session'); // a session header: detected as the session preset
     assert.equal(log.stats.lines, 12392);
     assert.deepEqual(counts(log), { users: 2986, items: 7139, interactions: 12391 });
     assert.equal(log.sequences[0].user, '1');
