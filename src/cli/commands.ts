@@ -8,6 +8,10 @@ import { createModel, modelFactory, MODELS } from '../models/registry.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
 import { evaluateModel, evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
+import { loadSessions } from '../data/session-parallel.js';
+import { LOSS_NAMES, lossFromSettings, SAMPLER_NAMES, type LossFunction, type LossName } from '../losses/index.js';
+import { GRU4Rec } from '../models/gru4rec.js';
+import { evaluateSessionParallel, trainSessionParallel } from '../train/session-parallel.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import { choiceFlag, floatFlag, intFlag, metricTable, requireFlag } from './args.js';
 import type { CliFlags } from './main.js';
@@ -77,6 +81,8 @@ function multiInterestModels(): string[] {
 }
 
 export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
+  if (choiceFlag(flags.mode, 'mode', ['window', 'session-parallel'] as const, 'window') === 'session-parallel') return runTrainSessions(flags, log);
+  const loss = lossFlags(flags, 'softmax');
   const settings = dataSettings(flags, 'train');
   const modelName = choiceFlag(flags.model, 'model', Object.keys(MODELS) as (keyof typeof MODELS)[], 'gru4rec');
   if (flags.interests !== undefined && !modelFactory(modelName).multiInterest) {
@@ -97,6 +103,7 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     batchSize: intFlag(flags.batch, 'batch', 256, 1),
     epochs: intFlag(flags.epochs, 'epochs', 30, 1),
     patience: intFlag(flags.patience, 'patience', 5, 1),
+    loss,
     evaluation: { similarity },
     log,
   });
@@ -164,5 +171,57 @@ export async function runRecommend(flags: CliFlags, log: Log): Promise<void> {
   const rows = [...result.ids].map((id, i) => ({ item: id > 0 ? vocabulary.decode(id) : null, score: result.scores[i] })).filter((r) => r.item !== null);
   process.stdout.write(JSON.stringify({ history: raw, unknown, recommendations: rows }, null, 2) + '\n');
   retriever.dispose();
+  model.dispose();
+}
+
+/** `--loss NAME [--negatives N] [--sampler S] [--alpha A]`; the name alone when no setting is given. */
+function lossFlags(flags: CliFlags, fallback: LossName): LossName | LossFunction {
+  const name = choiceFlag(flags.loss, 'loss', LOSS_NAMES, fallback);
+  if (flags.negatives === undefined && flags.sampler === undefined && flags.alpha === undefined) return name;
+  return lossFromSettings(name, {
+    negatives: flags.negatives === undefined ? undefined : intFlag(flags.negatives, 'negatives', 0, 0),
+    sampler: flags.sampler === undefined ? undefined : choiceFlag(flags.sampler, 'sampler', SAMPLER_NAMES, 'popularity'),
+    alpha: flags.alpha === undefined ? undefined : floatFlag(flags.alpha, 'alpha', 0.75),
+  });
+}
+
+/** `seqrec train --mode session-parallel`: GRU4Rec on session files, GRU4Rec's own training mode. */
+async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
+  const data = requireFlag(flags.data, 'data', 'train');
+  choiceFlag(flags.model, 'model', ['gru4rec'] as const, 'gru4rec');
+  const loss = lossFlags(flags, 'bpr-max');
+  const optimizer = choiceFlag(flags.optimizer, 'optimizer', ['adam', 'adagrad'] as const, 'adam');
+  const { train, test, testDropped } = await loadSessions(data, flags.test);
+  log(`sessions ${data}: ${train.count} sessions, ${train.events} events, ${train.itemCount - 1} items; ${train.pairs()} training pairs per epoch`);
+  if (test) log(`test ${flags.test}: ${test.count} sessions, ${test.pairs()} next-item predictions (${testDropped!.events} events dropped: unknown items or sessions left shorter than 2)`);
+  const model = new GRU4Rec({
+    itemCount: train.itemCount,
+    embeddingDim: intFlag(flags.dim, 'dim', 64, 1),
+    maxLen: intFlag(flags['max-len'], 'max-len', 20, 1),
+    seed: intFlag(flags.seed, 'seed', 42, 0),
+  });
+  const result = await trainSessionParallel(model, train, {
+    loss,
+    batchSize: intFlag(flags.batch, 'batch', 128, 1),
+    epochs: intFlag(flags.epochs, 'epochs', 10, 1),
+    learningRate: flags.lr === undefined ? undefined : floatFlag(flags.lr, 'lr', 1e-3),
+    optimizer,
+    momentum: flags.momentum === undefined ? undefined : floatFlag(flags.momentum, 'momentum', 0),
+    log,
+  });
+  const sPerEpoch = result.history.reduce((s, r) => s + r.seconds, 0) / result.history.length;
+  const report = test ? evaluateSessionParallel(model, test, { cutoffs: [5, 10, 20] }) : undefined;
+  process.stdout.write(
+    `\ngru4rec (session-parallel) on ${data}, ${result.history.length} epochs, ${sPerEpoch.toFixed(2)} s/epoch, final training loss ${result.history[result.history.length - 1].loss.toFixed(4)}\n` +
+      (report ? metricTable([{ name: 'gru4rec', report }], ['recall@5', 'mrr@5', 'recall@10', 'mrr@10', 'recall@20', 'mrr@20']) + `\n(${report.events} test events, ties 'standard')\n` : '(no --test sessions: nothing evaluated)\n'),
+  );
+  if (flags.out) {
+    await saveModel(model, flags.out, { vocabulary: train.vocabulary, meta: { mode: 'session-parallel', data, test: report } });
+    log(`saved model to ${flags.out}`);
+  }
+  if (flags.json) {
+    const line = { data, testData: flags.test, mode: 'session-parallel', model: 'gru4rec', loss: flags.loss ?? 'bpr-max', epochs: result.history.length, secondsPerEpoch: sPerEpoch, history: result.history, test: report };
+    await appendFile(flags.json, JSON.stringify(line) + '\n');
+  }
   model.dispose();
 }

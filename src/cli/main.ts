@@ -20,7 +20,16 @@ Usage:
                [--protocol comirec|loo] [--dim 64] [--max-len 20] [--epochs 30]
                [--patience 5] [--batch 256] [--lr 0.001] [--samples-per-user 1] [--min-count 5]
                [--seed 42] [--split-seed 2020] [--similarity ip|cosine] [--out DIR] [--json FILE]
+               [--loss softmax|sampled-softmax|in-batch|bpr|top1|bpr-max|top1-max|comirec-sampled]
+               [--negatives N] [--sampler uniform|popularity|log-uniform|in-batch] [--alpha A]
       Train on your interaction log, report test recall/NDCG/hit rate @20 and @50.
+      --negatives: shared negatives per batch (comirec-sampled: per row); --sampler in-batch:
+      the other rows' targets plus N popularity^A samples (GRU4Rec's scheme).
+  seqrec train --mode session-parallel --data TRAIN_SESSIONS [--test TEST_SESSIONS]
+               [--loss bpr-max] [loss flags as above] [--dim 64] [--batch 128] [--epochs 10]
+               [--optimizer adam|adagrad] [--lr] [--momentum 0] [--seed 42] [--out DIR] [--json FILE]
+      GRU4Rec with session-parallel mini-batches on 'session_id item item ...' files; reports
+      next-item recall and MRR @5/10/20 over every test event (full ranking).
   seqrec eval --model DIR --data FILE [same data flags as train]
       Evaluate a saved model on the test users of the same split.
   seqrec bench --data FILE | --split PEER_EXPORT.json [--protocol comirec|loo]
@@ -63,6 +72,14 @@ const OPTIONS = {
   split: { type: 'string' },
   md: { type: 'string' },
   parallelism: { type: 'string' },
+  loss: { type: 'string' },
+  negatives: { type: 'string' },
+  sampler: { type: 'string' },
+  alpha: { type: 'string' },
+  mode: { type: 'string' },
+  test: { type: 'string' },
+  optimizer: { type: 'string' },
+  momentum: { type: 'string' },
 } as const;
 
 export type CliFlags = ReturnType<typeof parse>['values'];
