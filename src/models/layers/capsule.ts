@@ -126,8 +126,7 @@ export function dynamicRouting(input: RoutingInput, options: RoutingOptions): Ro
   if (predictions.shape[0] !== batch || predictions.shape[predictions.rank - 2] !== len || (!shared && predictions.shape[1] !== k)) {
     throw new Error(`dynamicRouting: predictions [${predictions.shape}] do not match logits [${input.logits.shape}]`);
   }
-  // Per-interest predictions as [B*K, L, D], so both cases are batched matmuls.
-  const u: tf.Tensor3D = shared ? (predictions as tf.Tensor3D) : tf.reshape(predictions, [batch * k, len, dim]);
+  const u = predictions;
   // Iterations before the last see û through a stop-gradient (ComiRec's item_emb_hat_iter).
   const uFrozen = iterations > 1 ? stopGradient(u) : u;
   // The initial logits are constants (ComiRec wraps them in stop_gradient too).
@@ -139,20 +138,18 @@ export function dynamicRouting(input: RoutingInput, options: RoutingOptions): Ro
     const c = couplingCoefficients(b, mask, capsuleMask);
     coupling.push(c);
     const src = last ? u : uFrozen;
-    let s: tf.Tensor3D;
-    if (shared) {
-      s = tf.matMul(c, src); // [B, K, L] x [B, L, D] -> [B, K, D]
-    } else {
-      const c1 = tf.reshape(c, [batch * k, 1, len]);
-      s = tf.reshape(tf.matMul(c1, src), [batch, k, dim]); // Σ_i c_{k,i} û_{k,i}
-    }
+    // s_k = Σ_i c_{k,i} û_{k,i}. Shared: [B, K, L] x [B, L, D]. Per interest: a multiply and a
+    // sum (B·K batched matmuls of one row each are much slower on the wasm backend).
+    const s = shared
+      ? tf.matMul(c, src as tf.Tensor3D)
+      : (tf.sum(tf.mul(tf.expandDims(c, 3), src), 2) as tf.Tensor3D);
     const v = squash(s, p) as tf.Tensor3D;
     capsules = v;
     if (!last) {
       // Agreement û_{k,i} · v_k: [B, K, L].
       const agreement = shared
-        ? tf.matMul(v, src, false, true)
-        : tf.reshape(tf.matMul(tf.reshape(v, [batch * k, 1, dim]), src, false, true), [batch, k, len]);
+        ? tf.matMul(v, src as tf.Tensor3D, false, true)
+        : (tf.sum(tf.mul(src, tf.expandDims(v, 2)), 3) as tf.Tensor3D);
       b = tf.add(b, agreement);
     }
   }
