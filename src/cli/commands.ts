@@ -1,27 +1,30 @@
 /** `seqrec train | eval | recommend`: thin wrappers over the library API. */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SequenceDataset, type SequenceDatasetOptions } from '../data/dataset.js';
 import { kCore } from '../data/filter.js';
 import { loadInteractions, type DataFormat } from '../data/loaders.js';
 import { SeqrecError } from '../errors.js';
 import { createModel, modelFactory, MODELS } from '../models/registry.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
-import { evaluateModel, evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
+import { evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
 import { loadSessions } from '../data/session-parallel.js';
 import { LOSS_NAMES, lossFromSettings, SAMPLER_NAMES, type LossFunction, type LossName } from '../losses/index.js';
 import { GRU4Rec } from '../models/gru4rec.js';
 import { evaluateSessionParallel, trainSessionParallel } from '../train/session-parallel.js';
 import { ExactRetriever } from '../retrieval/exact.js';
+import { exportBundle } from '../serve/bundle.js';
 import { choiceFlag, floatFlag, intFlag, metricTable, requireFlag } from './args.js';
 import type { CliFlags } from './main.js';
+import { cliProgress, evaluateWithProgress, trainingProgress } from './progress.js';
 
 type Log = (line: string) => void;
 
 const FORMATS = ['auto', 'sequence', 'movielens-dat', 'movielens-udata', 'movielens-csv', 'csv', 'tsv', 'jsonl', 'amazon-csv', 'amazon-json', 'taobao', 'session', 'session-lines'] as const;
 export const REPORT_KEYS = ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'];
 
-interface DataSettings {
+export interface DataSettings {
   data: string;
   format: (typeof FORMATS)[number];
   delimiter?: string;
@@ -33,7 +36,7 @@ export function dataSettingsFrom(flags: CliFlags, command: string): DataSettings
   return dataSettings(flags, command);
 }
 
-function dataSettings(flags: CliFlags, command: string): DataSettings {
+export function dataSettings(flags: CliFlags, command: string): DataSettings {
   const protocol = choiceFlag(flags.protocol, 'protocol', ['comirec', 'loo'] as const, 'comirec');
   return {
     data: requireFlag(flags.data, 'data', command),
@@ -53,11 +56,13 @@ function dataSettings(flags: CliFlags, command: string): DataSettings {
 /** Reads the log, applies the k-core filter and builds the split the same way every time. */
 export async function buildDataset(settings: DataSettings, log: Log, skipMalformed = false): Promise<SequenceDataset> {
   const t0 = performance.now();
-  const raw = await loadInteractions(settings.data, {
-    format: settings.format === 'auto' ? undefined : (settings.format as DataFormat),
-    delimiter: settings.delimiter,
-    onMalformed: skipMalformed ? 'skip' : 'throw',
-  });
+  const raw = await cliProgress().run(`loading ${settings.data}`, () =>
+    loadInteractions(settings.data, {
+      format: settings.format === 'auto' ? undefined : (settings.format as DataFormat),
+      delimiter: settings.delimiter,
+      onMalformed: skipMalformed ? 'skip' : 'throw',
+    }),
+  );
   if (raw.stats.skipped) log(`skipped ${raw.stats.skipped} malformed lines, e.g. ${raw.stats.skipReasons.slice(0, 3).join('; ')}`);
   let sequences = raw.sequences;
   if (settings.minCount > 0) {
@@ -98,17 +103,20 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     // K of the multi-interest models; absent = the model's default.
     ...(flags.interests !== undefined ? { numInterests: intFlag(flags.interests, 'interests', 4, 1) } : {}),
   });
+  const batchSize = intFlag(flags.batch, 'batch', 256, 1);
+  const epochs = intFlag(flags.epochs, 'epochs', 30, 1);
   const trainer = new Trainer(model, {
     learningRate: floatFlag(flags.lr, 'lr', 1e-3),
-    batchSize: intFlag(flags.batch, 'batch', 256, 1),
-    epochs: intFlag(flags.epochs, 'epochs', 30, 1),
+    batchSize,
+    epochs,
     patience: intFlag(flags.patience, 'patience', 5, 1),
     loss,
     evaluation: { similarity },
     log,
+    callbacks: trainingProgress(cliProgress(), { epochs, stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / batchSize), validUsers: dataset.validUsers.length }),
   });
   const fit = await trainer.fit(dataset);
-  const test = evaluateModel(model, dataset, 'test', { similarity });
+  const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity });
   const popular = evaluatePopularity(dataset, 'test');
   const sPerEpoch = fit.history.reduce((s, r) => s + r.trainSeconds, 0) / fit.history.length;
   const samplesPerSecond = fit.history.reduce((s, r) => s + r.samples, 0) / fit.history.reduce((s, r) => s + r.trainSeconds, 0);
@@ -119,8 +127,18 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
       '\n',
   );
   if (flags.out) {
-    await saveModel(model, flags.out, { vocabulary: dataset.vocabulary, meta: { settings, bestEpoch: fit.bestEpoch, test } });
-    log(`saved model to ${flags.out}`);
+    // A full serving bundle (a checkpoint plus popularity.json): `seqrec serve --model` reads it directly.
+    await exportBundle(model, flags.out, {
+      vocabulary: dataset.vocabulary,
+      popularity: dataset.itemPopularity(),
+      popularitySource: settings.data,
+      similarity,
+      meta: { settings, bestEpoch: fit.bestEpoch, test },
+    });
+    // The per-epoch record of the run, for `seqrec plot --history`.
+    await mkdir(flags.out, { recursive: true });
+    await writeFile(join(flags.out, 'history.json'), JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history }, null, 1) + '\n');
+    log(`saved model and history.json to ${flags.out}`);
   }
   if (flags.json) {
     const line = { data: settings.data, protocol: settings.dataset.protocol, model: modelName, settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, secondsPerEpoch: sPerEpoch, samplesPerSecond, valid: fit.bestValid, test, mostPopular: popular };
@@ -139,7 +157,7 @@ export async function runEval(flags: CliFlags, log: Log): Promise<void> {
     throw new SeqrecError('shape_mismatch', `the data gives ${dataset.itemCount} item rows but the model in ${dir} has ${model.itemCount}: use the same data and --min-count as in training`);
   }
   const similarity = choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip');
-  const test = evaluateModel(model, dataset, 'test', { similarity });
+  const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity });
   process.stdout.write(metricTable([{ name: model.name, report: test }, { name: 'MostPopular', report: evaluatePopularity(dataset, 'test') }], REPORT_KEYS) + '\n');
   model.dispose();
 }

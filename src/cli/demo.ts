@@ -6,10 +6,11 @@ import { SequenceDataset } from '../data/dataset.js';
 import { generateSynthetic } from '../data/synthetic.js';
 import { GRU4Rec } from '../models/gru4rec.js';
 import { ExactRetriever } from '../retrieval/exact.js';
-import { evaluateModel, evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
+import { evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
 import { intFlag, metricTable } from './args.js';
 import type { CliFlags } from './main.js';
+import { cliProgress, evaluateWithProgress, trainingProgress } from './progress.js';
 
 const KEYS = ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
 
@@ -23,18 +24,20 @@ export async function runDemo(flags: CliFlags, log: (line: string) => void): Pro
   log(`synthetic data: ${d.users} users, ${d.items} items, ${d.interactions} interactions; split ${d.trainUsers}/${d.validUsers}/${d.testUsers} users`);
 
   const model = new GRU4Rec({ itemCount: dataset.itemCount, embeddingDim: 64, maxLen: 20, seed });
+  const epochs = intFlag(flags.epochs, 'epochs', 20, 1);
   const trainer = new Trainer(model, {
-    epochs: intFlag(flags.epochs, 'epochs', 20, 1),
+    epochs,
     patience: 3,
     batchSize: 256,
     learningRate: 3e-3,
     log,
+    callbacks: trainingProgress(cliProgress(), { epochs, stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / 256), validUsers: dataset.validUsers.length }),
   });
   const fit = await trainer.fit(dataset);
   const rows = [
     { name: 'GRU4Rec valid', report: fit.bestValid },
     { name: 'MostPopular valid', report: evaluatePopularity(dataset, 'valid') },
-    { name: 'GRU4Rec test', report: evaluateModel(model, dataset, 'test') },
+    { name: 'GRU4Rec test', report: evaluateWithProgress(cliProgress(), model, dataset, 'test') },
     { name: 'MostPopular test', report: evaluatePopularity(dataset, 'test') },
   ];
   const out: string[] = [];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `seqrec` command line: demo, train, eval, recommend.
+ * The `seqrec` command line: demo, train, eval, recommend, export, serve.
  * One precedence rule for settings: flags over defaults. Progress goes to stderr, results to stdout.
  */
 import { parseArgs } from 'node:util';
@@ -9,6 +9,9 @@ import { SeqrecError } from '../errors.js';
 import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runEval, runRecommend, runTrain } from './commands.js';
+import { runExport, runServe } from '../serve/cli.js';
+import { runPlot } from './plot.js';
+import { cliProgress } from './progress.js';
 
 const USAGE = `seqrec — sequential recall for Node.js
 
@@ -38,6 +41,16 @@ Usage:
       Train and test several models on one split; a JSON line per run and a Markdown table.
   seqrec recommend --model DIR --history ID,ID,... [--k 10] [--exclude-seen]
       Top-k next items for a history of raw item ids.
+  seqrec export --model CHECKPOINT_DIR --out BUNDLE_DIR [--data FILE + data flags] [--faiss FACTORY]
+      Write a serving bundle (train --out already writes one).
+  seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] [--max-k 1000] [--max-history 1000]
+               [--max-batch 256] [--retriever auto|exact|faiss] [--admin-token T] [--coalesce on|off]
+      HTTP JSON API (docs/serving.md). SIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle.
+  seqrec plot embeddings --model DIR [--categories FILE | --data FILE] [--method umap|pca] [--max-items 5000] [--out PATH]
+  seqrec plot curves --model DIR | --run HISTORY.json [--out PATH]
+  seqrec plot interests --model DIR (--user ID --data FILE | --history ID,ID,...) [--categories FILE] [--k 5] [--out PATH]
+      PATH.svg and PATH.png (default PATH: DIR/embeddings, DIR/curves, DIR/interests). --categories takes
+      MovieLens u.item or movies.dat (colour = first genre) or 'item,category' lines; --title replaces the title.
 
 Common: --backend NAME forces a TF.js backend (also SEQREC_BACKEND); --help.
 `;
@@ -68,6 +81,22 @@ const OPTIONS = {
   k: { type: 'string' },
   'exclude-seen': { type: 'boolean' },
   'skip-malformed': { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'max-k': { type: 'string' },
+  'max-history': { type: 'string' },
+  'max-batch': { type: 'string' },
+  retriever: { type: 'string' },
+  'admin-token': { type: 'string' },
+  coalesce: { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  faiss: { type: 'string' },
+  categories: { type: 'string' },
+  method: { type: 'string' },
+  'max-items': { type: 'string' },
+  user: { type: 'string' },
+  run: { type: 'string' },
+  title: { type: 'string' },
   models: { type: 'string' },
   split: { type: 'string' },
   md: { type: 'string' },
@@ -102,7 +131,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 2;
   }
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Lines go through the progress reporter so they never garble a progress bar on stderr.
+  const log = cliProgress().log;
   try {
     if (values.backend) await useBackend(values.backend);
     else await initBackend();
@@ -122,6 +152,15 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'recommend':
         await runRecommend(values, log);
+        return 0;
+      case 'export':
+        await runExport(values, log);
+        return 0;
+      case 'serve':
+        await runServe(values, log);
+        return 0;
+      case 'plot':
+        await runPlot(positionals[1], values, log);
         return 0;
       default:
         process.stderr.write(`seqrec: unknown command '${command}'\n\n${USAGE}`);

@@ -1,0 +1,200 @@
+/**
+ * `seqrec plot embeddings | curves | interests`: SVG + PNG pictures of a saved model and its run.
+ *
+ *   embeddings  2-D map (UMAP, or PCA) of the item embeddings, coloured by category
+ *               (--categories FILE: MovieLens u.item / movies.dat, or item,category lines) or
+ *               else by popularity (log interaction count with --data, else frequency rank)
+ *   curves      training loss and valid recall@50 / recall@20 per epoch, from history.json
+ *   interests   one user's history coloured by the interest each item routes to (multi-interest models)
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { loadInteractions } from '../data/loaders.js';
+import type { ItemVocabulary } from '../data/vocabulary.js';
+import { SeqrecError } from '../errors.js';
+import type { BaseRecaller } from '../models/base.js';
+import { readItemInfo, type ItemInfo } from '../plot/categories.js';
+import { curvesSvg, parseHistory } from '../plot/curves.js';
+import { embeddingMapSvg, project2d, type PointColouring } from '../plot/embedding-map.js';
+import { interestsSvg, routeHistory } from '../plot/interests.js';
+import { writeSvgAndPng } from '../plot/png.js';
+import { loadModel } from '../train/checkpoint.js';
+import { choiceFlag, intFlag, requireFlag } from './args.js';
+import type { CliFlags } from './main.js';
+import { cliProgress } from './progress.js';
+
+type Log = (line: string) => void;
+
+const PLOTS = ['embeddings', 'curves', 'interests'] as const;
+
+const DISPLAY_NAMES: Record<string, string> = {
+  gru4rec: 'GRU4Rec',
+  youtubednn: 'YouTube DNN',
+  mind: 'MIND',
+  'comirec-dr': 'ComiRec-DR',
+  'comirec-sa': 'ComiRec-SA',
+};
+
+function displayName(model: string | undefined): string {
+  return model ? (DISPLAY_NAMES[model] ?? model) : 'model';
+}
+
+/** "../shared/data/ml-100k/u.data" -> "ml-100k/u.data". */
+function shortPath(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  return join(basename(dirname(path)), basename(path));
+}
+
+async function loadForPlot(dir: string): Promise<{ model: BaseRecaller; vocabulary: ItemVocabulary; data?: string }> {
+  const { model, vocabulary, meta } = await loadModel(dir);
+  if (!vocabulary) {
+    model.dispose();
+    throw new SeqrecError('bundle_invalid', `${dir} has no vocabulary.json: cannot map items to raw ids`);
+  }
+  const settings = meta.settings as { data?: string } | undefined;
+  return { model, vocabulary, data: settings?.data };
+}
+
+export async function runPlot(kind: string | undefined, flags: CliFlags, log: Log): Promise<void> {
+  if (!(PLOTS as readonly (string | undefined)[]).includes(kind)) {
+    throw new SeqrecError('invalid_argument', `seqrec plot: say which plot: seqrec plot ${PLOTS.join('|')} ...${kind ? ` (got '${kind}')` : ''}`, { field: 'plot' });
+  }
+  const which = kind as (typeof PLOTS)[number];
+  let files: { svg: string; png: string };
+  if (which === 'curves') files = await plotCurves(flags);
+  else if (which === 'embeddings') files = await plotEmbeddings(flags, log);
+  else files = await plotInterests(flags, log);
+  process.stdout.write(`${files.svg}\n${files.png}\n`);
+}
+
+async function plotCurves(flags: CliFlags): Promise<{ svg: string; png: string }> {
+  const source = flags.run ?? (flags.model ? join(flags.model, 'history.json') : undefined);
+  if (!source) throw new SeqrecError('invalid_argument', 'seqrec plot curves: --model DIR (with DIR/history.json) or --run HISTORY.json is required', { field: 'model' });
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(source, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SeqrecError('invalid_argument', `cannot read ${source}: ${code ?? (err as Error).message}${code === 'ENOENT' ? ' (seqrec train --out DIR writes it)' : ''}`, { file: source });
+  }
+  const run = parseHistory(json, source);
+  const data = shortPath(run.data);
+  const last = run.history[run.history.length - 1];
+  const svg = curvesSvg(run, {
+    title: flags.title ?? `${displayName(run.model)}${data ? ` on ${data}` : ''}: training curves`,
+    subtitle: [
+      `${run.history.length} epochs (${run.stoppedBy === 'early_stopping' ? 'early stopping' : 'max epochs'}), best epoch ${run.bestEpoch ?? '?'} by valid recall@50; ` +
+        `${'steps' in last ? `${(last as { steps: number }).steps} steps per epoch` : ''}`,
+    ],
+  });
+  return writeSvgAndPng(flags.out ?? join(dirname(source), 'curves'), svg);
+}
+
+async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string; png: string }> {
+  const dir = requireFlag(flags.model, 'model', 'plot embeddings');
+  const method = choiceFlag(flags.method, 'method', ['umap', 'pca'] as const, 'umap');
+  const maxItems = intFlag(flags['max-items'], 'max-items', 5000, 3);
+  const { model, vocabulary, data } = await loadForPlot(dir);
+  try {
+    const n = Math.min(vocabulary.numItems, maxItems);
+    const dim = model.embeddingDim;
+    // Items 1..n: the vocabulary is in frequency order, so these are the n most frequent.
+    const table = model.itemEmbeddings().dataSync() as Float32Array;
+    const rows = table.slice(dim, (n + 1) * dim);
+    const ids = vocabulary.items().slice(0, n);
+    let colouring: PointColouring;
+    let colourNote: string;
+    if (flags.categories) {
+      const info = await readItemInfo(flags.categories);
+      const labels = ids.map((id) => info.categories.get(id) ?? 'no category');
+      const missing = labels.filter((l) => l === 'no category').length;
+      if (missing === n) throw new SeqrecError('invalid_argument', `${flags.categories}: none of the model's item ids has a category (ids like '${ids[0]}')`);
+      if (missing) log(`${missing} of ${n} items have no category in ${flags.categories}`);
+      const what = info.format === 'item-category' ? 'category' : 'first genre';
+      colouring = { kind: 'category', labels, title: info.format === 'item-category' ? 'Category (items)' : 'First genre (items)' };
+      colourNote = `colour = ${what} from ${basename(flags.categories)}${info.format === 'movielens-item' ? ' (first set flag in u.genre order)' : ''}`;
+    } else if (flags.data) {
+      const counts = new Map<string, number>();
+      const raw = await cliProgress().run(`counting interactions in ${flags.data}`, () => loadInteractions(flags.data!));
+      for (const s of raw.sequences) for (const item of s.items) counts.set(item, (counts.get(item) ?? 0) + 1);
+      const values = ids.map((id) => Math.log10(Math.max(1, counts.get(id) ?? 0)));
+      colouring = { kind: 'continuous', values, title: 'interactions', format: (v) => String(Math.round(10 ** v)) };
+      colourNote = `colour = interactions per item in ${shortPath(flags.data)} (log scale)`;
+    } else {
+      const values = ids.map((_, i) => Math.log10(i + 1));
+      colouring = { kind: 'continuous', values, title: 'popularity rank', format: (v) => String(Math.round(10 ** v)) };
+      colourNote = 'colour = popularity rank in the training data (1 = most frequent; log scale)';
+    }
+    const label = `${method.toUpperCase()} of ${n} item embeddings`;
+    let task = cliProgress().task(label); // neighbour search first: size unknown
+    let points: Float64Array;
+    try {
+      points = await project2d(rows, dim, {
+        method,
+        seed: intFlag(flags.seed, 'seed', 42, 0),
+        onProgress: (done, total) => {
+          if (task.total === undefined) task = cliProgress().task(label, total, 'epochs');
+          task.update(done);
+        },
+      });
+    } finally {
+      task.finish();
+    }
+    const methodNote = method === 'umap' ? 'UMAP (umap-js; cosine distance, 15 neighbours, min-dist 0.1)' : 'PCA (top two principal components)';
+    const svg = embeddingMapSvg({
+      points,
+      colouring,
+      title: flags.title ?? `${displayName(model.name)} item embeddings${data ? ` (${shortPath(data)})` : ''}`,
+      subtitle: [`${n} items${n < vocabulary.numItems ? ` (the ${n} most frequent of ${vocabulary.numItems})` : ''}, ${methodNote}`, colourNote],
+      axisNames: method === 'umap' ? ['UMAP 1', 'UMAP 2'] : ['PC 1', 'PC 2'],
+    });
+    return await writeSvgAndPng(flags.out ?? join(dir, 'embeddings'), svg);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function plotInterests(flags: CliFlags, log: Log): Promise<{ svg: string; png: string }> {
+  const dir = requireFlag(flags.model, 'model', 'plot interests');
+  const { model, vocabulary, data } = await loadForPlot(dir);
+  try {
+    let rawHistory: string[];
+    let who: string;
+    if (flags.history) {
+      rawHistory = flags.history.split(',').map((s) => s.trim()).filter(Boolean);
+      who = 'the given history';
+    } else {
+      const user = requireFlag(flags.user, 'user', 'plot interests (or --history ID,ID,...)');
+      const file = flags.data ?? data;
+      if (!file) throw new SeqrecError('invalid_argument', 'seqrec plot interests --user needs --data FILE (the model does not record its data file)', { field: 'data' });
+      const raw = await cliProgress().run(`loading ${file}`, () => loadInteractions(file));
+      const seq = raw.sequences.find((s) => s.user === user);
+      if (!seq) throw new SeqrecError('invalid_argument', `user '${user}' is not in ${file}`, { field: 'user' });
+      rawHistory = seq.items;
+      who = `user ${user} of ${shortPath(file)}`;
+    }
+    const known = rawHistory.map((id) => vocabulary.encode(id)).filter((i): i is number => i !== undefined);
+    const unknown = rawHistory.length - known.length;
+    if (unknown) log(`${unknown} history items are not in the model's vocabulary and were skipped`);
+    const routing = routeHistory(model, Int32Array.from(known), intFlag(flags.k, 'k', 5, 1));
+    let info: ItemInfo | undefined;
+    if (flags.categories) info = await readItemInfo(flags.categories);
+    const itemLabel = (item: number) => {
+      const id = vocabulary.decode(item);
+      const name = info?.names.get(id);
+      return name ? `${name} (${id})` : `item ${id}`;
+    };
+    const svg = interestsSvg(routing, {
+      title: flags.title ?? `${displayName(model.name)}: a user's history routed to ${routing.numInterests} interests`,
+      subtitle: [
+        `${who}: the last ${routing.items.length} of ${known.length} known items (the model's window)`,
+        'item i goes to the interest k with the largest inner product ⟨v_k, e_i⟩ (interest vectors v_k from this window)',
+      ],
+      itemLabel,
+      itemCategory: info ? (item) => info!.categories.get(vocabulary.decode(item)) : undefined,
+    });
+    return await writeSvgAndPng(flags.out ?? join(dir, 'interests'), svg);
+  } finally {
+    model.dispose();
+  }
+}
