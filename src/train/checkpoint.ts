@@ -6,7 +6,12 @@
  *   vocabulary.json  the item vocabulary (raw id <-> index), when given
  *
  * Loading checks the format tag, version, sizes and shapes and names the file at fault.
+ * Since seqrec 0.1, model.json also records each data file's size and SHA-256 (`files`),
+ * checked on load when present (older checkpoints without it still load), and may carry a
+ * `bundle` section: a serving bundle (src/serve/bundle.ts) is a checkpoint plus a few files,
+ * not a second format.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ItemVocabulary } from '../data/vocabulary.js';
@@ -32,11 +37,43 @@ interface ModelManifest {
   weights: WeightEntry[];
   /** Free-form facts about the run (metrics, dataset), for people reading the file. */
   meta?: Record<string, unknown>;
+  /** Size and SHA-256 of each data file (weights.bin, vocabulary.json); absent in older checkpoints. */
+  files?: Record<string, FileDigest>;
+  /** Serving-bundle section (src/serve/bundle.ts); absent in plain checkpoints. */
+  bundle?: Record<string, unknown>;
+}
+
+/** Size and SHA-256 (hex) of a file's bytes. */
+export interface FileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+export function digestOf(bytes: Uint8Array): FileDigest {
+  return { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** Throws `bundle_invalid` naming `path` when `bytes` do not match the recorded digest. */
+export function verifyDigest(path: string, bytes: Uint8Array, expected: FileDigest | undefined): void {
+  if (!expected) return;
+  const got = digestOf(bytes);
+  if (got.bytes !== expected.bytes || got.sha256 !== expected.sha256) {
+    throw new SeqrecError(
+      'bundle_invalid',
+      `${path}: contents do not match model.json (${got.bytes} bytes, sha256 ${got.sha256.slice(0, 12)}…; ` +
+        `expected ${expected.bytes} bytes, sha256 ${String(expected.sha256).slice(0, 12)}…): the file is corrupt or from another model`,
+      { file: path },
+    );
+  }
 }
 
 export interface SaveOptions {
   vocabulary?: ItemVocabulary;
   meta?: Record<string, unknown>;
+  /** Extra data-file digests to record in `files` (files the caller writes itself). */
+  files?: Record<string, FileDigest>;
+  /** The serving-bundle section (written by `exportBundle`). */
+  bundle?: Record<string, unknown>;
 }
 
 /** Writes `model` (and the vocabulary) to `dir`, creating it if needed. */
@@ -51,6 +88,15 @@ export async function saveModel(model: BaseRecaller, dir: string, options: SaveO
   }
   const all = new Float32Array(offset);
   named.forEach(({ variable }, i) => all.set(variable.dataSync() as Float32Array, entries[i].offset));
+  // Float32Array is little-endian on every platform Node runs on.
+  const weightBytes = new Uint8Array(all.buffer);
+  const files: Record<string, FileDigest> = { 'weights.bin': digestOf(weightBytes) };
+  await writeFile(join(dir, 'weights.bin'), weightBytes);
+  if (options.vocabulary) {
+    const vocabBytes = Buffer.from(JSON.stringify(options.vocabulary.toJSON()));
+    files['vocabulary.json'] = digestOf(vocabBytes);
+    await writeFile(join(dir, 'vocabulary.json'), vocabBytes);
+  }
   const manifest: ModelManifest = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -58,10 +104,10 @@ export async function saveModel(model: BaseRecaller, dir: string, options: SaveO
     config: model.getConfig() as Record<string, unknown>,
     weights: entries,
     meta: options.meta,
+    files: { ...files, ...options.files },
+    ...(options.bundle ? { bundle: options.bundle } : {}),
   };
-  // Float32Array is little-endian on every platform Node runs on.
-  await writeFile(join(dir, 'weights.bin'), new Uint8Array(all.buffer));
-  if (options.vocabulary) await writeFile(join(dir, 'vocabulary.json'), JSON.stringify(options.vocabulary.toJSON()));
+  // model.json last: a directory with a model.json is complete.
   await writeFile(join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
 }
 
@@ -69,6 +115,10 @@ export interface LoadedModel {
   model: BaseRecaller;
   vocabulary: ItemVocabulary | null;
   meta: Record<string, unknown>;
+  /** Recorded data-file digests (empty for checkpoints written before they were recorded). */
+  files: Record<string, FileDigest>;
+  /** The serving-bundle section of model.json, when the directory is a bundle. */
+  bundle: Record<string, unknown> | null;
 }
 
 async function readOrThrow(path: string, what: string): Promise<Buffer> {
@@ -100,6 +150,13 @@ function parseManifest(text: string, path: string): ModelManifest {
   for (const w of m.weights!) {
     if (typeof w?.name !== 'string' || !Array.isArray(w.shape) || !Number.isInteger(w.offset)) fail(`bad weight entry ${JSON.stringify(w)}`);
   }
+  if (m.files !== undefined) {
+    if (!m.files || typeof m.files !== 'object' || Array.isArray(m.files)) fail('field "files" must be an object');
+    for (const [name, d] of Object.entries(m.files!)) {
+      if (!d || !Number.isInteger(d.bytes) || typeof d.sha256 !== 'string') fail(`bad digest for "${name}" in "files": ${JSON.stringify(d)}`);
+    }
+  }
+  if (m.bundle !== undefined && (!m.bundle || typeof m.bundle !== 'object' || Array.isArray(m.bundle))) fail('field "bundle" must be an object');
   return m as ModelManifest;
 }
 
@@ -117,6 +174,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       { file: weightsPath },
     );
   }
+  verifyDigest(weightsPath, bytes, manifest.files?.['weights.bin']);
   const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const model = createModel(manifest.model, manifest.config as { itemCount: number });
   const values = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -134,7 +192,17 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   let vocabulary: ItemVocabulary | null = null;
   const vocabPath = join(dir, 'vocabulary.json');
   const vocabBytes = await readFile(vocabPath).catch(() => null);
+  if (!vocabBytes && manifest.files?.['vocabulary.json']) {
+    model.dispose();
+    throw new SeqrecError('bundle_invalid', `${vocabPath}: missing, but model.json lists it`, { file: vocabPath });
+  }
   if (vocabBytes) {
+    try {
+      verifyDigest(vocabPath, vocabBytes, manifest.files?.['vocabulary.json']);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     let json: unknown;
     try {
       json = JSON.parse(vocabBytes.toString('utf8'));
@@ -142,7 +210,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       model.dispose();
       throw new SeqrecError('bundle_invalid', `${vocabPath}: not valid JSON (${(err as Error).message})`, { file: vocabPath });
     }
-    vocabulary = ItemVocabulary.fromJSON(json);
+    try {
+      vocabulary = ItemVocabulary.fromJSON(json);
+    } catch (err) {
+      model.dispose();
+      if (err instanceof SeqrecError) throw new SeqrecError('bundle_invalid', `${vocabPath}: ${err.message}`, { file: vocabPath });
+      throw err;
+    }
     if (vocabulary.size !== model.itemCount) {
       model.dispose();
       throw new SeqrecError(
@@ -152,5 +226,5 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       );
     }
   }
-  return { model, vocabulary, meta: manifest.meta ?? {} };
+  return { model, vocabulary, meta: manifest.meta ?? {}, files: manifest.files ?? {}, bundle: manifest.bundle ?? null };
 }
