@@ -10,3 +10,14 @@ export {
   type CategoryMap,
   type ControllableOptions,
 } from './controllable.js';
+export {
+  FaissRetriever,
+  faissAvailable,
+  faissNodeVersion,
+  FAISS_INSTALL_HINT,
+  FAISS_SIDECAR_FORMAT,
+  FAISS_SIDECAR_VERSION,
+  type FaissRetrieverOptions,
+  type FaissLoadOptions,
+  type FaissIndexSidecar,
+} from './faiss.js';

@@ -11,8 +11,10 @@ import type { SequenceDataset } from '../data/dataset.js';
 import type { EvalBatch } from '../data/types.js';
 import { MetricAccumulator, type MetricReport } from '../metrics/index.js';
 import { ExactRetriever } from '../retrieval/exact.js';
+import { FaissRetriever, faissAvailable } from '../retrieval/faiss.js';
 import type { Retriever } from '../retrieval/types.js';
 import type { SequentialRecaller } from '../models/base.js';
+import { SeqrecError } from '../errors.js';
 
 export interface EvaluationOptions {
   /** Cutoffs. Default [20, 50]. */
@@ -25,6 +27,13 @@ export interface EvaluationOptions {
   excludeHistory?: boolean;
   /** A retriever over the model's item embeddings to use instead of a fresh exact one. */
   retriever?: Retriever;
+  /**
+   * How to build the retriever when `retriever` is not given: 'exact' (ExactRetriever),
+   * 'faiss' (FaissRetriever over an IndexFlatIP; fails if faiss-node does not load), or
+   * 'auto' (default): faiss when faiss-node loads, else exact. Both give identical metrics:
+   * FaissRetriever re-scores its candidates with ExactRetriever's arithmetic.
+   */
+  retrieval?: 'auto' | 'exact' | 'faiss';
 }
 
 const DEFAULT_NS = [20, 50];
@@ -50,6 +59,18 @@ function historyRows(batch: EvalBatch): Int32Array[] {
   return rows;
 }
 
+function createRetriever(model: SequentialRecaller, options: EvaluationOptions): Retriever {
+  const mode = options.retrieval ?? 'auto';
+  if (mode !== 'auto' && mode !== 'exact' && mode !== 'faiss') {
+    throw new SeqrecError('invalid_argument', `retrieval must be 'auto', 'exact' or 'faiss', got ${String(mode)}`, { field: 'retrieval' });
+  }
+  const metric = options.similarity ?? 'ip';
+  if (mode === 'faiss' || (mode === 'auto' && faissAvailable())) {
+    return new FaissRetriever(itemMatrix(model), model.embeddingDim, { metric });
+  }
+  return new ExactRetriever(itemMatrix(model), model.embeddingDim, { metric });
+}
+
 /** Evaluates `model` on the valid or test users of `dataset`. */
 export function evaluateModel(
   model: SequentialRecaller,
@@ -59,7 +80,7 @@ export function evaluateModel(
 ): MetricReport {
   const ns = options.ns ?? DEFAULT_NS;
   const k = Math.max(...ns);
-  const retriever = options.retriever ?? new ExactRetriever(itemMatrix(model), model.embeddingDim, { metric: options.similarity ?? 'ip' });
+  const retriever = options.retriever ?? createRetriever(model, options);
   const acc = new MetricAccumulator({ ns });
   try {
     for (const batch of dataset.evalBatches(split, options.batchSize ?? 512)) {
