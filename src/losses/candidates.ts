@@ -5,8 +5,7 @@
  * gradient), so the cost is O(B · M · D) whatever the catalogue size.
  *
  * Negatives come from up to two sources:
- * - in-batch: the other rows' targets (their embeddings are the `targetEmbeddings` the model
- *   already looked up; no extra gather);
+ * - in-batch: the other rows' targets (the positives' own rows);
  * - `numNegatives` (or `negativesPerRow` × B) extra ids drawn from a sampler, with replacement
  *   or, with `unique`, without (TensorFlow's `unique=True`).
  *
@@ -160,13 +159,24 @@ export function buildCandidates(input: LossInput, plan: NegativePlan): Candidate
   if (plan.inBatch) columnIds.set(targetIds, 0);
   columnIds.set(drawn, inB);
 
-  // 2. Gather only the drawn rows; score positive and negative columns.
+  // 2. Gather only the positives' and the drawn rows, in ONE lookup (each lookup's gradient is
+  //    a dense [itemCount, D] array, so one lookup instead of two halves that cost); score them.
+  let positiveEmb = targetEmbeddings;
+  let drawnEmb: tf.Tensor2D | null = null;
+  if (drawn.length) {
+    const ids = new Int32Array(b + drawn.length);
+    ids.set(targetIds, 0);
+    ids.set(drawn, b);
+    const rows = embeddingLookup(items, tf.tensor1d(ids, 'int32')) as tf.Tensor2D;
+    positiveEmb = tf.slice(rows, [0, 0], [b, -1]);
+    drawnEmb = tf.slice(rows, [b, 0], [-1, -1]);
+  }
   const blocks: tf.Tensor2D[] = [];
-  if (plan.inBatch) blocks.push(targetEmbeddings);
-  if (drawn.length) blocks.push(embeddingLookup(items, tf.tensor1d(drawn, 'int32')) as tf.Tensor2D);
+  if (plan.inBatch) blocks.push(positiveEmb);
+  if (drawnEmb) blocks.push(drawnEmb);
   const negEmb = blocks.length === 1 ? blocks[0] : tf.concat(blocks, 0);
   const negatives = tf.matMul(user, negEmb, false, true) as tf.Tensor2D;
-  const positive = tf.sum(tf.mul(user, targetEmbeddings), 1) as tf.Tensor1D;
+  const positive = tf.sum(tf.mul(user, positiveEmb), 1) as tf.Tensor1D;
 
   // 3. Excluded columns.
   let valid: Float32Array | null = null;

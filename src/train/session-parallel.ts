@@ -65,11 +65,10 @@ export interface SessionTrainOptions {
   /** Default 1e-3 for Adam, 0.05 for Adagrad. */
   learningRate?: number;
   /**
-   * 'adam' (default, as the Trainer) or 'adagrad': the official GRU4Rec's update (Adagrad with
-   * a zero accumulator, ε = 1e-6 inside the square root, plus `momentum`). seqrec applies it
-   * densely: with momentum > 0, rows of the item table outside the batch keep moving with
-   * their decaying momentum, where the official sparse update freezes them (identical when
-   * momentum = 0).
+   * 'adam' (default, as the Trainer; dense) or 'adagrad': the official GRU4Rec's update
+   * (Adagrad with a zero accumulator, ε = 1e-6 inside the square root, plus `momentum`), with
+   * the item table updated row-sparsely as the official IndexedAdagradM does (rows with a
+   * nonzero gradient; untouched rows keep their value, accumulator and momentum).
    */
   optimizer?: 'adam' | 'adagrad';
   /** Adagrad momentum. Default 0. */
@@ -90,30 +89,40 @@ export interface SessionTrainResult {
   seconds: number;
 }
 
-interface StepOptimizer {
+export interface StepOptimizer {
   minimize(f: () => tf.Scalar, returnCost: true, varList: tf.Variable[]): tf.Scalar | null;
   dispose(): void;
 }
 
 /**
- * The official GRU4Rec's update rule (IndexedAdagradM, dense form):
- *   acc += g²;  v = μ·v − lr · g / √(acc + ε);  θ += v     (μ = 0: plain Adagrad)
+ * The official GRU4Rec's update rule (IndexedAdagradM):
+ *   acc += g²;  v = μ·v − lr · g / √(acc + ε);  θ += v     (μ = 0: plain Adagrad, ε = 1e-6)
+ * The item table (`sparse`) is updated row-sparsely, as the official sparse embedding update:
+ * only rows with a nonzero gradient change (accumulator, momentum and value), in JavaScript on
+ * a mirror of the table that is uploaded once per step. That also skips the ~10 dense passes
+ * over [items, D] a tensor-op update would take. Other weights are updated densely.
  */
-class AdagradMomentum implements StepOptimizer {
+export class AdagradMomentum implements StepOptimizer {
   private readonly acc = new Map<string, tf.Variable>();
   private readonly mom = new Map<string, tf.Variable>();
+  private table: { param: Float32Array; acc: Float32Array; mom: Float32Array | null; rows: number; dim: number } | null = null;
   constructor(
     private readonly lr: number,
     private readonly momentum: number,
+    private readonly sparse: tf.Variable | null = null,
     private readonly eps = 1e-6,
   ) {}
 
   minimize(f: () => tf.Scalar, _returnCost: true, varList: tf.Variable[]): tf.Scalar {
     const { value, grads } = tf.variableGrads(f, varList);
-    tf.tidy(() => {
-      for (const v of varList) {
-        const g = grads[v.name];
-        if (!g) continue;
+    for (const v of varList) {
+      const g = grads[v.name];
+      if (!g) continue;
+      if (v === this.sparse) {
+        this.sparseUpdate(v, g);
+        continue;
+      }
+      tf.tidy(() => {
         let acc = this.acc.get(v.name);
         if (!acc) this.acc.set(v.name, (acc = tf.variable(tf.zerosLike(v), false)));
         acc.assign(tf.add(acc, tf.square(g)));
@@ -126,10 +135,43 @@ class AdagradMomentum implements StepOptimizer {
         } else {
           v.assign(tf.add(v, step));
         }
-      }
-    });
+      });
+    }
     tf.dispose(Object.values(grads));
     return value;
+  }
+
+  private sparseUpdate(v: tf.Variable, g: tf.Tensor): void {
+    const [rows, dim] = v.shape;
+    if (!this.table) {
+      const n = rows * dim;
+      this.table = { param: (v.dataSync() as Float32Array).slice(), acc: new Float32Array(n), mom: this.momentum > 0 ? new Float32Array(n) : null, rows, dim };
+    }
+    const { param, acc, mom } = this.table;
+    const grad = readFloats(g); // a view: no TF.js op until the loop is done
+    for (let r = 0; r < rows; r++) {
+      const base = r * dim;
+      let touched = false;
+      for (let d = 0; d < dim; d++) {
+        if (grad[base + d] !== 0) {
+          touched = true;
+          break;
+        }
+      }
+      if (!touched) continue;
+      for (let i = base; i < base + dim; i++) {
+        const gi = grad[i];
+        acc[i] += gi * gi;
+        const step = (-this.lr * gi) / Math.sqrt(acc[i] + this.eps);
+        if (mom) {
+          mom[i] = this.momentum * mom[i] + step;
+          param[i] += mom[i];
+        } else {
+          param[i] += step;
+        }
+      }
+    }
+    tf.tidy(() => v.assign(tf.tensor(param, v.shape, 'float32')));
   }
 
   dispose(): void {
@@ -188,9 +230,9 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
     itemCount: sessions.itemCount,
     itemPopularity: options.itemPopularity ?? sessions.itemPopularity(),
   });
-  const optimizer: StepOptimizer = optimizerName === 'adam' ? tf.train.adam(learningRate) : new AdagradMomentum(learningRate, momentum);
   const variables = model.trainableVariables();
   const table = model.itemEmbeddings();
+  const optimizer: StepOptimizer = optimizerName === 'adam' ? tf.train.adam(learningRate) : new AdagradMomentum(learningRate, momentum, table instanceof tf.Variable ? table : null);
   const started = performance.now();
   const history: SessionEpochRecord[] = [];
   let step = 0;

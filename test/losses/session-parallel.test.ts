@@ -12,7 +12,8 @@ import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import { bprMax } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { gruSequence } from '../../src/models/layers/gru-sequence.js';
-import { evaluateSessionParallel, trainSessionParallel } from '../../src/train/session-parallel.js';
+import { AdagradMomentum, evaluateSessionParallel, trainSessionParallel } from '../../src/train/session-parallel.js';
+import { embeddingLookup } from '../../src/models/layers/embedding.js';
 import { batchOf, maxAbsDiff, setupBackend } from '../helpers.js';
 
 before(setupBackend);
@@ -257,5 +258,46 @@ describe('session-parallel GRU4Rec', () => {
     const med = evaluateSessionParallel(model, sessions, { cutoffs: [30], ties: 'median' });
     assert.ok(Math.abs(med['mrr@30'] - 1 / 15.5) < 1e-12);
     model.dispose();
+  });
+});
+
+describe("the official GRU4Rec's Adagrad + momentum", () => {
+  it('follows acc += g², v = μv − lr·g/√(acc+ε), θ += v; the item table only where a row has a gradient', () => {
+    const lr = 0.1;
+    const mu = 0.5;
+    const table = tf.variable(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]));
+    const w = tf.variable(tf.tensor1d([0.5, -1]));
+    const opt = new AdagradMomentum(lr, mu, table);
+    // Step 1 touches rows 0 and 2, step 2 only row 1: row 0 and 2 must then stay put (sparse),
+    // while the dense weight w keeps moving with its momentum.
+    const loss = (rows: number[]) => () => tf.sum(tf.mul(embeddingLookup(table, tf.tensor1d(rows, 'int32')), w)) as tf.Scalar;
+    const ref = { t: [1, 2, 3, 4, 5, 6], ta: new Array(6).fill(0), tm: new Array(6).fill(0), w: [0.5, -1], wa: [0, 0], wm: [0, 0] };
+    const refStep = (rows: number[]) => {
+      const gw = [0, 0];
+      const gt = new Array(6).fill(0);
+      for (const r of rows) for (let d = 0; d < 2; d++) {
+        gt[r * 2 + d] += ref.w[d];
+        gw[d] += ref.t[r * 2 + d];
+      }
+      for (let i = 0; i < 6; i++) {
+        if (gt[(i >> 1) * 2] === 0 && gt[(i >> 1) * 2 + 1] === 0) continue; // untouched row
+        ref.ta[i] += gt[i] ** 2;
+        ref.tm[i] = mu * ref.tm[i] - (lr * gt[i]) / Math.sqrt(ref.ta[i] + 1e-6);
+        ref.t[i] += ref.tm[i];
+      }
+      for (let d = 0; d < 2; d++) {
+        ref.wa[d] += gw[d] ** 2;
+        ref.wm[d] = mu * ref.wm[d] - (lr * gw[d]) / Math.sqrt(ref.wa[d] + 1e-6);
+        ref.w[d] += ref.wm[d];
+      }
+    };
+    for (const rows of [[0, 2], [1], [1]]) {
+      opt.minimize(loss(rows), true, [table, w]).dispose();
+      refStep(rows);
+      assert.ok(maxAbsDiff(table.dataSync(), ref.t) < 1e-5, `table ${[...table.dataSync()]} vs ${ref.t}`);
+      assert.ok(maxAbsDiff(w.dataSync(), ref.w) < 1e-5);
+    }
+    opt.dispose();
+    tf.dispose([table, w]);
   });
 });
