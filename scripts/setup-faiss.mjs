@@ -182,9 +182,9 @@ function hasTool(tool) {
   const missing = APT_PACKAGES.filter((p) => !dpkgInstalled(p));
   for (const [tool, pkg] of Object.entries(TOOLS)) if (!hasTool(tool)) missing.push(pkg);
   if (missing.length > 0) {
-    const line = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
     if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-      fail(`missing system packages: ${missing.join(', ')}. Run as root:\n  sudo sh -c '${line}'\nthen run \`npm run setup:faiss\` again.`, 2);
+      const line = `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+      fail(`missing system packages: ${missing.join(', ')}. Install them with:\n  ${line}\nthen run \`npm run setup:faiss\` again.`, 2);
     }
     say(`installing system packages: ${missing.join(' ')}`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
