@@ -137,7 +137,7 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     });
     // The per-epoch record of the run, for `seqrec plot --history`.
     await mkdir(flags.out, { recursive: true });
-    await writeFile(join(flags.out, 'history.json'), JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history }, null, 1) + '\n');
+    await writeFile(join(flags.out, 'history.json'), JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history, baselines: { MostPopular: { valid: evaluatePopularity(dataset, 'valid') } } }, null, 1) + '\n');
     log(`saved model and history.json to ${flags.out}`);
   }
   if (flags.json) {

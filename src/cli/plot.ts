@@ -18,6 +18,7 @@ import { curvesSvg, parseHistory } from '../plot/curves.js';
 import { embeddingMapSvg, project2d, type PointColouring } from '../plot/embedding-map.js';
 import { interestsSvg, routeHistory } from '../plot/interests.js';
 import { writeSvgAndPng } from '../plot/png.js';
+import { logTicks } from '../plot/svg.js';
 import { loadModel } from '../train/checkpoint.js';
 import { choiceFlag, intFlag, requireFlag } from './args.js';
 import type { CliFlags } from './main.js';
@@ -118,11 +119,11 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string;
       const raw = await cliProgress().run(`counting interactions in ${flags.data}`, () => loadInteractions(flags.data!));
       for (const s of raw.sequences) for (const item of s.items) counts.set(item, (counts.get(item) ?? 0) + 1);
       const values = ids.map((id) => Math.log10(Math.max(1, counts.get(id) ?? 0)));
-      colouring = { kind: 'continuous', values, title: 'interactions', format: (v) => String(Math.round(10 ** v)) };
+      colouring = { kind: 'continuous', values, title: 'interactions (log)', format: (v) => String(Math.round(10 ** v)), ticks: logTicks(Math.min(...values), Math.max(...values)) };
       colourNote = `colour = interactions per item in ${shortPath(flags.data)} (log scale)`;
     } else {
       const values = ids.map((_, i) => Math.log10(i + 1));
-      colouring = { kind: 'continuous', values, title: 'popularity rank', format: (v) => String(Math.round(10 ** v)) };
+      colouring = { kind: 'continuous', values, title: 'popularity rank (log)', format: (v) => String(Math.round(10 ** v)), ticks: logTicks(0, Math.log10(n)) };
       colourNote = 'colour = popularity rank in the training data (1 = most frequent; log scale)';
     }
     const label = `${method.toUpperCase()} of ${n} item embeddings`;

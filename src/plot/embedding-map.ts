@@ -107,7 +107,7 @@ export async function project2d(rows: Float32Array, dim: number, options: Projec
 
 export type PointColouring =
   | { kind: 'category'; /** Per point. */ labels: string[]; title: string; /** Named categories at most (rest = "other"). Default 11. */ maxCategories?: number }
-  | { kind: 'continuous'; /** Per point. */ values: number[]; title: string; format?: (v: number) => string };
+  | { kind: 'continuous'; /** Per point. */ values: number[]; title: string; format?: (v: number) => string; /** Colour-bar ticks (value units). */ ticks?: number[] };
 
 export interface EmbeddingMapInput {
   /** [n * 2] projected points. */
@@ -189,7 +189,7 @@ export function embeddingMapSvg(input: EmbeddingMapInput): string {
       const t = hi > lo ? (vals[i] - lo) / (hi - lo) : 0.5;
       doc.circle(sx(points[2 * i]), sy(points[2 * i + 1]), 3.2, { fill: viridis(t), 'fill-opacity': 0.85 });
     }
-    drawColorBar(doc, legendX + 10, frame.y + 30, 300, [lo, hi], colouring.title, colouring.format ?? ((v) => String(v)));
+    drawColorBar(doc, legendX + 10, frame.y + 30, 300, [lo, hi], colouring.title, colouring.format ?? ((v) => String(v)), colouring.ticks);
   }
   return doc.toString();
 }

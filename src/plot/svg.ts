@@ -104,9 +104,34 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const raw = (max - min) / Math.max(1, count);
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const decimals = Math.max(0, 1 - Math.floor(Math.log10(step)));
   const ticks: number[] = [];
-  for (let v = Math.ceil(min / step - 1e-9) * step; v <= max + step * 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+  for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i++) ticks.push(Number((i * step).toFixed(decimals)) + 0);
   return ticks;
+}
+
+/** Round ticks whose range COVERS [min, max] (first tick <= min, last >= max). */
+export function niceDomain(min: number, max: number, count = 5): number[] {
+  const inner = niceTicks(min, max, count);
+  if (inner.length < 2) return inner;
+  const step = inner[1] - inner[0];
+  const decimals = Math.max(0, 1 - Math.floor(Math.log10(step)));
+  const ticks = inner.slice();
+  while (ticks[0] > min + 1e-12) ticks.unshift(Number((ticks[0] - step).toFixed(decimals)) + 0);
+  while (ticks[ticks.length - 1] < max - 1e-12) ticks.push(Number((ticks[ticks.length - 1] + step).toFixed(decimals)) + 0);
+  return ticks;
+}
+
+/** Tick values for a log10 axis: log10 of 1, 2 and 5 times the powers of ten within [lo, hi] (lo, hi in log10 units). */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = e + Math.log10(m);
+      if (v >= lo - 1e-9 && v <= hi + 1e-9) out.push(v);
+    }
+  }
+  return out;
 }
 
 /** Formats a tick value with just enough decimals for its step. */
@@ -172,8 +197,8 @@ export function drawAxes(doc: SvgDoc, f: Frame, xAxis: AxisSpec, yAxis: AxisSpec
 export interface LegendEntry {
   label: string;
   color: string;
-  /** 'dot' (default), 'line' or 'dashed'. */
-  shape?: 'dot' | 'line' | 'dashed';
+  /** 'dot' (default), 'line', 'dashed' or 'dotted'. */
+  shape?: 'dot' | 'line' | 'dashed' | 'dotted';
 }
 
 /** A vertical legend box at (x, y); returns its height. */
@@ -187,8 +212,9 @@ export function drawLegend(doc: SvgDoc, x: number, y: number, entries: LegendEnt
   cy += 4;
   for (const e of entries) {
     const my = cy + rowH / 2;
-    if (e.shape === 'line' || e.shape === 'dashed') {
-      doc.line(x + 8, my, x + 26, my, { stroke: e.color, 'stroke-width': 2.5, 'stroke-dasharray': e.shape === 'dashed' ? '5,3' : undefined });
+    if (e.shape === 'line' || e.shape === 'dashed' || e.shape === 'dotted') {
+      const dash = e.shape === 'dashed' ? '5,3' : e.shape === 'dotted' ? '2,3' : undefined;
+      doc.line(x + 8, my, x + 26, my, { stroke: e.color, 'stroke-width': 2.5, 'stroke-dasharray': dash });
     } else {
       doc.circle(x + 17, my, 5, { fill: e.color });
     }
@@ -196,6 +222,22 @@ export function drawLegend(doc: SvgDoc, x: number, y: number, entries: LegendEnt
     cy += rowH;
   }
   return h;
+}
+
+/** A one-row legend centred on `cx` at baseline `y` (no box). */
+export function drawLegendRow(doc: SvgDoc, cx: number, y: number, entries: LegendEntry[]): void {
+  const widths = entries.map((e) => e.label.length * 7.2 + 44);
+  let x = cx - widths.reduce((a, b) => a + b, 0) / 2;
+  entries.forEach((e, i) => {
+    if (e.shape === 'line' || e.shape === 'dashed' || e.shape === 'dotted') {
+      const dash = e.shape === 'dashed' ? '5,3' : e.shape === 'dotted' ? '2,3' : undefined;
+      doc.line(x, y - 4, x + 20, y - 4, { stroke: e.color, 'stroke-width': 2.5, 'stroke-dasharray': dash });
+    } else {
+      doc.circle(x + 10, y - 4, 5, { fill: e.color });
+    }
+    doc.text(x + 26, y + 0.5, e.label, { 'font-size': 12.5 });
+    x += widths[i];
+  });
 }
 
 /** Viridis, sampled at 9 stops (matplotlib's values), interpolated linearly. */
