@@ -22,6 +22,43 @@ export { MODELS, createModel, type ModelName } from './models/registry.js';
 
 // Losses
 export { LOSSES, softmaxCrossEntropy, resolveLoss, type LossName, type LossFunction, type LossInput } from './losses/index.js';
+export {
+  LOSS_NAMES,
+  createLoss,
+  lossFromSettings,
+  isContextualLoss,
+  sampledSoftmax,
+  sampledSoftmaxFromScores,
+  inBatchSoftmax,
+  bpr,
+  top1,
+  bprMax,
+  top1Max,
+  bprFromScores,
+  top1FromScores,
+  bprMaxFromScores,
+  top1MaxFromScores,
+  comirecSampledSoftmax,
+  buildCandidates,
+  uniformSampler,
+  popularitySampler,
+  logUniformSampler,
+  inBatchSampler,
+  mixedSampler,
+  sampleUnique,
+  resolveSampler,
+  AliasTable,
+  type ContextualLoss,
+  type LossContext,
+  type LossOptions,
+  type NegativeOptions,
+  type NegativeSampler,
+  type SamplerSpec,
+  type SampledSoftmaxOptions,
+  type InBatchOptions,
+  type MaxLossOptions,
+  type ComiRecLossOptions,
+} from './losses/index.js';
 
 // Retrieval
 export * from './retrieval/index.js';
@@ -35,6 +72,17 @@ export type { MetricReport } from './metrics/index.js';
 export { Trainer, type TrainerOptions, type FitResult, type EpochRecord, type TrainerCallbacks } from './train/trainer.js';
 export { evaluateModel, evaluatePopularity, popularityRanking, type EvaluationOptions } from './train/evaluate.js';
 export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './train/checkpoint.js';
+export { SessionSet, loadSessions, sessionParallelSteps, type SessionStep } from './data/session-parallel.js';
+export {
+  trainSessionParallel,
+  evaluateSessionParallel,
+  type SessionTrainOptions,
+  type SessionTrainResult,
+  type SessionEpochRecord,
+  type SessionEvaluationOptions,
+  type SessionMetrics,
+  type TieMode,
+} from './train/session-parallel.js';
 
 // Errors
 export { SeqrecError, type SeqrecErrorCode } from './errors.js';
