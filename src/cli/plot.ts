@@ -194,7 +194,7 @@ async function plotInterests(flags: CliFlags, log: Log): Promise<{ svg: string; 
       itemLabel,
       itemCategory: info ? (item) => info!.categories.get(vocabulary.decode(item)) : undefined,
     });
-    return await writeSvgAndPng(flags.out ?? join(dir, 'interests'), svg);
+    return await writeSvgAndPng(flags.out ?? join(dir, 'interests'), svg, 1.25);
   } finally {
     model.dispose();
   }
