@@ -32,5 +32,11 @@ export function size(shape: number[]): number {
 
 /** A trainable variable with the given values and a stable name (used by checkpoints). */
 export function variable(values: Float32Array, shape: number[], name: string): tf.Variable {
-  return tf.variable(tf.tensor(values, shape, 'float32'), true, name);
+  // tf.variable shares the initial tensor's data and keeps its own reference: dispose the
+  // initial tensor, or every model construction leaks one tensor (the full initial values)
+  // per weight, which shows as growth across a server's hot reloads.
+  const initial = tf.tensor(values, shape, 'float32');
+  const v = tf.variable(initial, true, name);
+  initial.dispose();
+  return v;
 }
