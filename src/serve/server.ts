@@ -333,6 +333,18 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
   app.removeContentTypeParser('text/plain');
   app.decorate('seqrec', { recommender, metrics, reload } satisfies SeqrecServerState);
 
+  // Graceful close: fastify stops accepting connections and closes idle keep-alive ones; a
+  // request still in flight is answered with `Connection: close`, so its socket closes after
+  // the response instead of idling until the keep-alive timeout (72 s in fastify).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
   const started = new WeakMap<FastifyRequest, bigint>();
   app.addHook('onRequest', async (req) => {
     started.set(req, process.hrtime.bigint());

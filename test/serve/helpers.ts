@@ -107,3 +107,49 @@ export async function waitForOutput(p: CliProcess, predicate: (stdout: string) =
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+export interface LoadResult {
+  /** Count of responses by status code ('error: ...' for transport errors). */
+  statuses: Map<string, number>;
+  total: number;
+}
+
+/**
+ * `clients` concurrent loops of POST /recommend (and /similar every 4th request) against
+ * `base` until `during()` settles; returns every outcome.
+ */
+export async function loadDuring(base: string, items: readonly string[], during: () => Promise<void>, clients = 8): Promise<LoadResult> {
+  const statuses = new Map<string, number>();
+  let total = 0;
+  let done = false;
+  const note = (s: string) => {
+    statuses.set(s, (statuses.get(s) ?? 0) + 1);
+    total++;
+  };
+  const loop = async (c: number) => {
+    let i = 0;
+    while (!done) {
+      const n = (c * 31 + i++) % items.length;
+      try {
+        const r =
+          i % 4 === 0
+            ? await post(base, '/similar', { item: items[n], k: 5 })
+            : await post(base, '/recommend', { history: [items[n], items[(n + 1) % items.length]], k: 20 });
+        note(String(r.status));
+      } catch (err) {
+        note(`error: ${(err as Error).message}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: clients }, (_, c) => loop(c));
+  try {
+    // Let the clients get going before the event.
+    await new Promise((r) => setTimeout(r, 200));
+    await during();
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    done = true;
+    await Promise.all(loops);
+  }
+  return { statuses, total };
+}

@@ -1,0 +1,113 @@
+/**
+ * `seqrec serve` as users run it: a child process on a random loopback port, real HTTP,
+ * signals.
+ */
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parsePrometheus } from '../../src/serve/metrics.js';
+import { get, loadDuring, post, runCli, trainTinyBundle, waitForOutput, type CliProcess } from './helpers.js';
+
+let root: string;
+let bundle: string;
+
+before(async () => {
+  bundle = (await trainTinyBundle({ seed: 9, epochs: 2 })).dir;
+  root = dirname(bundle);
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+/** Starts `seqrec serve` on port 0 and returns its base URL once it listens. */
+async function serve(args: string[]): Promise<{ p: CliProcess; base: string }> {
+  const p = runCli(['serve', '--port', '0', ...args]);
+  await waitForOutput(p, (out) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out));
+  const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.stdout())![1];
+  return { p, base };
+}
+
+describe('seqrec serve', () => {
+  it('serves valid and invalid requests on a random loopback port, reloads under load, stops gracefully', async () => {
+    const { p, base } = await serve(['--model', bundle, '--max-k', '50', '--max-history', '40']);
+    try {
+      const items = (JSON.parse(await readFile(join(bundle, 'vocabulary.json'), 'utf8')) as { items: string[] }).items;
+      const health = await get(base, '/health');
+      assert.equal(health.status, 200);
+      assert.equal(health.body.numItems, items.length);
+
+      // Valid requests.
+      const r = await post(base, '/recommend', { history: [items[0], items[1], 'unknown-item'], k: 50 });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.items.length, 50);
+      assert.deepEqual(r.body.unknown, ['unknown-item']);
+      assert.equal(r.body.fallback, null);
+      assert.ok(!r.body.items.some((x: { id: string }) => x.id === items[0] || x.id === items[1]));
+      const empty = await post(base, '/recommend', { history: [] });
+      assert.equal(empty.body.fallback, 'popularity');
+      const sim = await post(base, '/similar', { item: items[4], k: 3 });
+      assert.equal(sim.status, 200);
+      assert.equal(sim.body.items.length, 3);
+      const batch = await post(base, '/recommend/batch', { histories: [[items[0]], ['zz']], k: 2 });
+      assert.equal(batch.status, 200);
+      assert.equal(batch.body.results.length, 2);
+
+      // Invalid requests: bad JSON, k too large, history too long, wrong types, missing fields, unknown item.
+      const bad: [unknown, number, RegExp][] = [
+        ['{"history": [1,', 400, /not valid JSON/],
+        [{ history: [items[0]], k: 51 }, 400, /body\.k must be <= 50/],
+        [{ history: new Array(41).fill(items[0]) }, 400, /body\.history has too many entries \(at most 40\)/],
+        [{ history: [true] }, 400, /body\.history\[0\] must be a string or an integer/],
+        [{ history: [items[0]], k: 'ten' }, 400, /body\.k must be an integer/],
+        [{ k: 3 }, 400, /missing the required field 'history'/],
+        [{ history: [], filter: 'x' }, 400, /unknown field 'filter'/],
+      ];
+      for (const [body, status, message] of bad) {
+        const res = await post(base, '/recommend', body);
+        assert.equal(res.status, status, JSON.stringify(body));
+        assert.match(res.body.message, message);
+        assert.equal(typeof res.body.error, 'string');
+      }
+      const unknownSimilar = await post(base, '/similar', { item: 'zz' });
+      assert.equal(unknownSimilar.status, 404);
+      assert.equal(unknownSimilar.body.error, 'unknown_item');
+      assert.equal((await get(base, '/health')).status, 200);
+
+      // Hot reload under load: SIGHUP once, POST /admin/reload once, 8 clients throughout.
+      const load = await loadDuring(base, items, async () => {
+        p.child.kill('SIGHUP');
+        await waitForOutput(p, () => /reloaded .* \(generation 2\)/.test(p.stderr()));
+        await new Promise((res) => setTimeout(res, 150));
+        const rr = await post(base, '/admin/reload', {});
+        assert.equal(rr.status, 200);
+        assert.equal(rr.body.info.generation, 3);
+      });
+      assert.deepEqual([...load.statuses.keys()], ['200'], JSON.stringify([...load.statuses]));
+      assert.ok(load.total > 50, `${load.total} requests`);
+      const metrics = parsePrometheus((await get(base, '/metrics')).text);
+      assert.equal(metrics.get('seqrec_reloads_total{result="success"}'), 2);
+      assert.equal(metrics.get('seqrec_model_generation'), 3);
+
+      // Graceful stop.
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0, p.stderr());
+      assert.match(p.stderr(), /SIGTERM: no longer accepting connections, finishing in-flight requests/);
+      assert.match(p.stderr(), /shut down cleanly/);
+      await assert.rejects(fetch(`${base}/health`));
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  });
+
+  it('fails clearly on a bad bundle and on a busy port', async () => {
+    let p = runCli(['serve', '--model', join(root, 'missing'), '--port', '0']);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stderr(), /seqrec serve: .*missing: no such bundle directory/);
+    const first = await serve(['--model', bundle]);
+    const port = new URL(first.base).port;
+    p = runCli(['serve', '--model', bundle, '--port', port]);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stderr(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
+    first.p.child.kill('SIGINT');
+    assert.equal(await first.p.exited, 0);
+  });
+});
