@@ -84,5 +84,27 @@ export {
   type TieMode,
 } from './train/session-parallel.js';
 
+// Serving
+export {
+  Recommender,
+  type RecommenderOptions,
+  type RecommendOptions,
+  type Recommendation,
+  type ScoredItem,
+  type ItemId,
+  type RecommenderInfo,
+} from './serve/recommender.js';
+export {
+  exportBundle,
+  loadBundle,
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  type ExportBundleOptions,
+  type LoadedBundle,
+  type BundleSection,
+  type FaissIndexWriter,
+} from './serve/bundle.js';
+export { createServer, type ServerOptions, type SeqrecServerState, type ErrorBody } from './serve/server.js';
+
 // Errors
 export { SeqrecError, type SeqrecErrorCode } from './errors.js';
