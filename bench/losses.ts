@@ -22,7 +22,8 @@
  *
  * Env: BENCH_QUICK=1 (tiny slices, 1 epoch, 3 steps: proves the script runs, numbers mean
  * nothing), BENCH_PARTS (default "a,b,c"), BENCH_A_EPOCHS (30, early stopping patience 5 on
- * valid recall@50), BENCH_A_DIM (64), BENCH_B_EPOCHS (10), BENCH_B_DIM (128), BENCH_STEPS (20),
+ * valid recall@50), BENCH_A_DIM (64), BENCH_A_SAMPLES (random targets per train user per epoch,
+ * 1 as ComiRec), BENCH_B_EPOCHS (10), BENCH_B_DIM (128), BENCH_STEPS (20),
  * BENCH_OUT (bench/results/losses.json), DATA_DIR (../shared/data).
  */
 import { execFileSync } from 'node:child_process';
@@ -128,7 +129,8 @@ if (parts.has('a')) {
   let sequences = raw.sequences;
   if (quick) sequences = sequences.slice(0, 1500);
   else sequences = kCore(sequences, { minUserInteractions: 5, minItemInteractions: 5 }).sequences; // already 5-core: a no-op check
-  const dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, { protocol: 'comirec', maxLen: 20, seed: 42, splitSeed: 2020 });
+  const samplesPerUser = Number(env.BENCH_A_SAMPLES ?? 1);
+  const dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, { protocol: 'comirec', maxLen: 20, seed: 42, splitSeed: 2020, samplesPerUser });
   const desc = dataset.describe();
   log(`(a) ${path}: ${desc.users} users, ${desc.items} items; comirec split ${desc.trainUsers}/${desc.validUsers}/${desc.testUsers}`);
   const epochs = quick ? 1 : Number(env.BENCH_A_EPOCHS ?? 30);
@@ -150,8 +152,8 @@ if (parts.has('a')) {
     log(`  ${l.name}: test recall@50 ${test['recall@50'].toFixed(4)}, ${sPerEpoch.toFixed(2)} s/epoch`);
     model.dispose();
   }
-  results.a = { data: path, protocol: 'comirec (8/1/1 users, 80/20 history/targets, maxLen 20)', dim, batchSize: 256, optimizer: 'adam 1e-3', maxEpochs: epochs, patience: 5, users: desc.users, items: desc.items, rows };
-  md.push(`### (a) GRU4Rec on amazon-beauty, ComiRec protocol (D ${dim}, B 256, Adam 1e-3, ≤ ${epochs} epochs, patience 5 on valid recall@50, 1 thread)`, '');
+  results.a = { data: path, protocol: 'comirec (8/1/1 users, 80/20 history/targets, maxLen 20)', samplesPerUser, dim, batchSize: 256, optimizer: 'adam 1e-3', maxEpochs: epochs, patience: 5, users: desc.users, items: desc.items, rows };
+  md.push(`### (a) GRU4Rec on amazon-beauty, ComiRec protocol (D ${dim}, B 256, Adam 1e-3, ${samplesPerUser} random target(s) per train user per epoch, ≤ ${epochs} epochs, patience 5 on valid recall@50, 1 thread)`, '');
   md.push('| loss | negatives | test recall@50 | recall@20 | hit rate@50 | s/epoch | epochs (best) |', '|---|---|---|---|---|---|---|');
   for (const r of rows as { loss: string; settings: string; test: Record<string, number>; secondsPerEpoch: number; epochs: number; bestEpoch: number }[]) {
     md.push(`| ${r.loss} | ${r.settings} | ${r.test['recall@50'].toFixed(4)} | ${r.test['recall@20'].toFixed(4)} | ${r.test['hitRate@50'].toFixed(4)} | ${r.secondsPerEpoch.toFixed(2)} | ${r.epochs} (${r.bestEpoch}) |`);

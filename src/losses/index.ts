@@ -94,8 +94,8 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
 /**
  * The CLI's view of the settings: `--negatives N --sampler uniform|popularity|log-uniform|in-batch
  * --alpha A`. `in-batch` means the other rows' targets plus N extra popularity^A samples;
- * any other sampler means N shared samples from it and no in-batch negatives. Unset flags keep
- * the loss's defaults.
+ * any other sampler means N shared samples from it and no in-batch negatives (except for the
+ * 'in-batch' loss, which always has them). Unset flags keep the loss's defaults.
  */
 export function lossFromSettings(name: string, settings: { negatives?: number; sampler?: string; alpha?: number } = {}): LossFunction {
   checkName(name);
