@@ -188,6 +188,10 @@ interface State {
   index: FaissIndex;
   /** Item rows (normalised for cosine) for re-scoring, or null. */
   items: Float32Array | null;
+  /** Largest L2 norm among `items` (0 when items is null). */
+  maxItemNorm: number;
+  /** The index is exhaustive (IndexFlat): with `items`, results are made exactly ExactRetriever's. */
+  exhaustive: boolean;
   itemsSha256: string;
   nprobe: number | null;
   nlist: number | null;
@@ -208,6 +212,11 @@ interface State {
 export class FaissRetriever implements Retriever {
   private s!: State;
   private disposed = false;
+  /**
+   * Query rows that an exhaustive ('Flat') index re-scanned exactly because faiss's float32
+   * ranking could not settle the cut (near-ties); counted since construction.
+   */
+  exactFallbacks = 0;
 
   constructor(itemVectors: Float32Array, dim: number, options: FaissRetrieverOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -289,6 +298,8 @@ export class FaissRetriever implements Retriever {
       factory,
       index,
       items: rescore ? rows : null,
+      maxItemNorm: rescore ? maxRowNorm(rows, dim) : 0,
+      exhaustive: kind === 'flat',
       itemsSha256,
       nprobe: null,
       nlist: null,
@@ -342,7 +353,7 @@ export class FaissRetriever implements Retriever {
 
   search(queries: Float32Array, options: SearchOptions): SearchResult {
     this.checkLive();
-    const { dim, numItems, index, items } = this.s;
+    const { dim, numItems, index, items, exhaustive, maxItemNorm } = this.s;
     const { k, interests, numQueries, exclude } = checkSearch(queries, options, dim);
     let rows = queries;
     if (this.s.metric === 'cosine') {
@@ -390,6 +401,20 @@ export class FaissRetriever implements Retriever {
             s = distances[base + j];
           }
           heap.push(id, Math.fround(s));
+        }
+        if (items && exhaustive && fetch < numReal && labels[base + fetch - 1] >= 0) {
+          // faiss ranked by float32 scores, which differ from the exact ones by at most
+          // `bound`. An item faiss did not return scores at most (its k'-th score) + bound; if
+          // that could reach the k-th exact score (near-ties, or many exactly tied items at
+          // the cut), scan this row exactly so the result is ExactRetriever's.
+          let qq = 0;
+          for (let t = 0; t < dim; t++) qq += rows[q + t] * rows[q + t];
+          const bound = 2 * (dim + 1) * 2 ** -24 * Math.sqrt(qq) * maxItemNorm;
+          if (heap.size < k || distances[base + fetch - 1] + bound >= heap.threshold) {
+            heap.reset();
+            exactScan(items, dim, rows, q, ex, heap);
+            this.exactFallbacks++;
+          }
         }
         heap.drainInto(ids, scores, r * k);
       }
@@ -492,6 +517,7 @@ export class FaissRetriever implements Retriever {
     }
     const r = Object.create(FaissRetriever.prototype) as FaissRetriever;
     r.disposed = false;
+    r.exactFallbacks = 0;
     r.s = {
       dim: sidecar.dim,
       numItems: sidecar.numItems,
@@ -499,6 +525,8 @@ export class FaissRetriever implements Retriever {
       factory: sidecar.factory,
       index,
       items: rows,
+      maxItemNorm: rows ? maxRowNorm(rows, sidecar.dim) : 0,
+      exhaustive: indexKind(header.fourcc) === 'flat',
       itemsSha256: sidecar.itemsSha256,
       nprobe: null,
       nlist: null,
@@ -590,6 +618,33 @@ function normaliseRows(rows: Float32Array, dim: number): void {
     if (ss === 0) continue;
     const inv = 1 / Math.sqrt(ss);
     for (let j = 0; j < dim; j++) rows[base + j] *= inv;
+  }
+}
+
+function maxRowNorm(rows: Float32Array, dim: number): number {
+  let max = 0;
+  for (let base = 0; base < rows.length; base += dim) {
+    let ss = 0;
+    for (let j = 0; j < dim; j++) ss += rows[base + j] * rows[base + j];
+    if (ss > max) max = ss;
+  }
+  return Math.sqrt(max);
+}
+
+/**
+ * Exact top-k of query row `rows[q, q + dim)` over all items (`items` row i = item i + 1),
+ * as ExactRetriever computes it, into `heap`.
+ */
+function exactScan(items: Float32Array, dim: number, rows: Float32Array, q: number, ex: ReadonlySet<number> | null, heap: TopKHeap): void {
+  let threshold = heap.threshold;
+  for (let b = 0, id = 1; b < items.length; b += dim, id++) {
+    let s = 0;
+    for (let t = 0; t < dim; t++) s += items[b + t] * rows[q + t];
+    const f = Math.fround(s);
+    if (f >= threshold && (ex === null || !ex.has(id))) {
+      heap.push(id, f);
+      threshold = heap.threshold;
+    }
   }
 }
 

@@ -159,6 +159,8 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
         assertSameResult(got, exact.search(q, { k }), `${metric} k=${k}`);
         assert.ok(!got.ids.includes(0), 'padding returned');
       }
+      // On untied random data faiss's own ranking settles every cut: no exact re-scans.
+      assert.equal(faiss.exactFallbacks, 0);
     });
 
     it(`${metric}: with exclusions (over-fetch, then filter)`, () => {
@@ -190,6 +192,21 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
     const got = new FaissRetriever(small, 4).search(q, { k: 10, exclude: [[1, 2], null, [7]] });
     assertSameResult(got, new ExactRetriever(small, 4).search(q, { k: 10, exclude: [[1, 2], null, [7]] }), 'k > items');
     assert.deepEqual(Array.from(got.ids.subarray(5, 10)), [-1, -1, -1, -1, -1]);
+  });
+
+  it('many exactly tied items at the cut (duplicate vectors, a zero query) still give the exact lists', () => {
+    // faiss's float32 scores break these ties arbitrarily; the retriever must notice and fall back.
+    const d = 4;
+    const dup = new Float32Array(2001 * d);
+    for (let i = d; i < dup.length; i++) dup[i] = (i % 3) - 1;
+    const q = new Float32Array(30 * d);
+    for (let i = 4 * d; i < q.length; i++) q[i] = ((i * 7) % 5) - 2;
+    for (const metric of ['ip', 'cosine'] as const) {
+      const faiss = new FaissRetriever(dup, d, { metric });
+      const exclude = Array.from({ length: 30 }, (_, u) => (u % 2 ? [1, 2, 3, 4, 5, 6] : null));
+      assertSameResult(faiss.search(q, { k: 20, exclude }), new ExactRetriever(dup, d, { metric }).search(q, { k: 20, exclude }), `ties ${metric}`);
+      if (metric === 'cosine') assert.ok(faiss.exactFallbacks > 0, 'expected exact fallbacks on tied data');
+    }
   });
 
   it('a catalogue of only the padding row returns nothing', () => {
