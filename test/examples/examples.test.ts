@@ -1,7 +1,7 @@
 /**
  * Runs every script in examples/ in a child process with EXAMPLE_QUICK=1 (small data, one
  * epoch), so the examples cannot rot: each must exit 0 and print what it promises. Examples
- * import ../src/index.js (and ../src/serve/*) directly, so no build is needed; tsx runs them.
+ * import ../src/index.js directly, so no build is needed; tsx runs them.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
