@@ -9,7 +9,7 @@ export { initBackend, useBackend, backendReport, describeBackend, type BackendNa
 export * from './data/index.js';
 
 // Models
-export { BaseRecaller, type SequentialRecaller, type ModelBaseConfig, type UserEmbeddingOptions } from './models/base.js';
+export { BaseRecaller, type SequentialRecaller, type ModelBaseConfig, type UserEmbeddingOptions, type BatchTensors } from './models/base.js';
 export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
 export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, type YouTubeDNNConfig, type YouTubeDNNOptions } from './models/youtube-dnn.js';
 export { MultiInterestRecaller, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';
@@ -107,4 +107,4 @@ export {
 export { createServer, type ServerOptions, type SeqrecServerState, type ErrorBody } from './serve/server.js';
 
 // Errors
-export { SeqrecError, type SeqrecErrorCode } from './errors.js';
+export { SeqrecError, type SeqrecErrorCode, type SeqrecErrorDetails } from './errors.js';
