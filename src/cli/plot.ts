@@ -122,8 +122,9 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string;
       colouring = { kind: 'continuous', values, title: 'interactions (log)', format: (v) => String(Math.round(10 ** v)), ticks: logTicks(Math.min(...values), Math.max(...values)) };
       colourNote = `colour = interactions per item in ${shortPath(flags.data)} (log scale)`;
     } else {
-      const values = ids.map((_, i) => Math.log10(i + 1));
-      colouring = { kind: 'continuous', values, title: 'popularity rank (log)', format: (v) => String(Math.round(10 ** v)), ticks: logTicks(0, Math.log10(n)) };
+      // -log10(rank): the most frequent items get the bright end of the scale, as with counts.
+      const values = ids.map((_, i) => -Math.log10(i + 1));
+      colouring = { kind: 'continuous', values, title: 'popularity rank (log)', format: (v) => String(Math.round(10 ** -v)), ticks: logTicks(0, Math.log10(n)).map((t) => -t) };
       colourNote = 'colour = popularity rank in the training data (1 = most frequent; log scale)';
     }
     const label = `${method.toUpperCase()} of ${n} item embeddings`;
