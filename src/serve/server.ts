@@ -345,16 +345,16 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
     return payload;
   });
 
-  const started = new WeakMap<FastifyRequest, bigint>();
-  app.addHook('onRequest', async (req) => {
-    started.set(req, process.hrtime.bigint());
+  // Counted when the response closes: after it was sent, or when the client went away first
+  // (status 499, nginx's "client closed request"), so the in-flight gauge cannot drift.
+  app.addHook('onRequest', async (req, reply) => {
+    const t0 = process.hrtime.bigint();
     inFlight++;
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    inFlight--;
-    const t0 = started.get(req);
-    const seconds = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e9;
-    metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, seconds);
+    reply.raw.once('close', () => {
+      inFlight--;
+      const status = reply.raw.writableFinished ? reply.statusCode : 499;
+      metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, status, Number(process.hrtime.bigint() - t0) / 1e9);
+    });
   });
 
   app.setNotFoundHandler((req, reply) => {

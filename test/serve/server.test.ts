@@ -222,6 +222,30 @@ describe('HTTP server', () => {
     await guarded.close();
   });
 
+  it('counts requests the client abandoned as 499 and keeps the in-flight gauge right', async () => {
+    const slow = createServer(rec, { coalesce: false });
+    slow.addHook('preHandler', async (req) => {
+      if (req.url === '/recommend') await new Promise((r) => setTimeout(r, 300));
+    });
+    const url = await slow.listen({ port: 0, host: '127.0.0.1' });
+    const controller = new AbortController();
+    const pending = fetch(`${url}/recommend`, {
+      method: 'POST',
+      body: JSON.stringify({ history: [items[0]] }),
+      headers: { 'content-type': 'application/json' },
+      signal: controller.signal,
+    });
+    await new Promise((r) => setTimeout(r, 80));
+    controller.abort();
+    await assert.rejects(pending);
+    await new Promise((r) => setTimeout(r, 400));
+    const text = (await get(url, '/metrics')).text;
+    const m = parsePrometheus(text);
+    assert.equal(m.get('seqrec_http_requests_total{route="/recommend",method="POST",status="499"}'), 1);
+    assert.equal(m.get('seqrec_http_requests_in_flight'), 1); // the /metrics request itself
+    await slow.close();
+  });
+
   it('closes gracefully: in-flight requests finish, new connections are refused', async () => {
     const slow = createServer(rec, { coalesce: false });
     slow.addHook('preHandler', async (req) => {
