@@ -10,6 +10,7 @@ import { lossSplitsAcrossWorkers, resolveLoss, type LossName } from '../losses/i
 import type { LossFunction } from '../losses/types.js';
 import type { MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
+import { MODELS } from '../models/registry.js';
 import { saveModel } from './checkpoint.js';
 import { DataParallelGradients, defaultParallelism } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
@@ -106,9 +107,13 @@ export class Trainer {
     const p = this.options.parallelism ?? 'auto';
     if (p === 'auto') {
       if (!lossSplitsAcrossWorkers(this.options.loss)) return 1; // a function cannot be sent to a worker; sampled losses span the batch
+      if (!replicable(this.model)) return 1; // workers rebuild the model from the registry
       return Math.max(1, Math.min(defaultParallelism(), Math.floor(this.options.batchSize / 32)));
     }
     if (!Number.isInteger(p) || p < 1) throw new SeqrecError('invalid_config', `Trainer: parallelism must be 'auto' or an integer >= 1, got ${p}`, { field: 'parallelism' });
+    if (p > 1 && !replicable(this.model)) {
+      throw new SeqrecError('invalid_config', `Trainer: parallelism > 1 needs a model from the registry (${Object.keys(MODELS).join(', ')}); worker threads rebuild it by name. Use parallelism: 1 for '${this.model.name}'.`, { field: 'parallelism' });
+    }
     if (p > 1 && !lossSplitsAcrossWorkers(this.options.loss)) {
       throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs a full-softmax loss given by name (a function cannot be sent to worker threads; sampled losses draw their negatives over the whole batch)", { field: 'parallelism' });
     }
@@ -213,6 +218,16 @@ export class Trainer {
     if (bestWeights) model.setNamedWeights(bestWeights);
     return { history, bestEpoch, bestValid, stoppedBy, seconds: (performance.now() - started) / 1000 };
   }
+}
+
+/** Whether worker threads can rebuild this model: its name is registered and builds the same class. */
+function replicable(model: BaseRecaller): boolean {
+  const factory = (MODELS as Record<string, { create(c: { itemCount: number }): BaseRecaller }>)[model.name];
+  if (!factory) return false;
+  const probe = factory.create({ ...(model.getConfig() as { itemCount: number }) });
+  const same = probe.constructor === model.constructor;
+  probe.dispose();
+  return same;
 }
 
 function snapshot(model: BaseRecaller): Map<string, { shape: number[]; data: Float32Array }> {

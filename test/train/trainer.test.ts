@@ -59,3 +59,15 @@ describe('Trainer', () => {
     model.dispose();
   });
 });
+
+describe('Trainer parallelism', () => {
+  it('falls back to one thread for a model the workers cannot rebuild', async () => {
+    class Custom extends GRU4Rec {
+      override readonly name = 'my-custom';
+    }
+    const model = new Custom({ itemCount: 20 });
+    assert.equal(new Trainer(model).resolveParallelism(), 1);
+    assert.throws(() => new Trainer(model, { parallelism: 2 }), /needs a model from the registry/);
+    model.dispose();
+  });
+});
