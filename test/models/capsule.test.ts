@@ -50,6 +50,14 @@ describe('squash', () => {
     }
   });
 
+  it('has finite gradients at s = 0, sharpened too (empty capsules must not poison training)', () => {
+    for (const p of [1, 0.5]) {
+      const g = tf.grad((x: tf.Tensor) => tf.sum(squash(x, p)))(tf.tensor2d([0, 0, 0, 1, 2, 3], [2, 3]));
+      assert.ok(g.dataSync().every(Number.isFinite), `p=${p}: ${g.dataSync()}`);
+      g.dispose();
+    }
+  });
+
   it('works over the last axis of a batch', () => {
     const x = tf.tensor3d([3, 4, 0, 0, 1, 0], [1, 3, 2]);
     const out = squash(x).arraySync() as number[][][];

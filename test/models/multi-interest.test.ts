@@ -91,7 +91,7 @@ describe('multi-interest models: shared behaviour', () => {
 
     it(`${name}: gradients reach every trainable variable`, () => {
       const options: Record<string, unknown> =
-        name === 'MIND' ? { bilinearBias: true, dynamicInterests: true, diversityWeight: 0.1 } : name === 'YouTubeDNN' ? {} : { diversityWeight: 0.1 };
+        name === 'MIND' ? { bilinearBias: true, dynamicInterests: true, diversityWeight: 0.1, sharpenPower: 0.5 } : name === 'YouTubeDNN' ? {} : { diversityWeight: 0.1 };
       const model = make(options);
       const batch = fullTrainBatch(5);
       const { value, grads } = tf.variableGrads(() => model.loss(batch), model.trainableVariables());

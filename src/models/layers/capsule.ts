@@ -27,6 +27,9 @@ import * as tf from '@tensorflow/tfjs-core';
 /** The epsilon under the square root of squash, as in ComiRec's code. */
 export const SQUASH_EPSILON = 1e-9;
 
+/** Smallest |s|²/(1+|s|²) the sharpened squash raises to a power below 1. */
+const SHARPEN_FLOOR = 1e-12;
+
 /** Logit given to masked entries before a softmax, as in ComiRec (-2^32 + 1). */
 export const MASKED_LOGIT = -(2 ** 32) + 1;
 
@@ -43,7 +46,10 @@ export function squash(s: tf.Tensor, sharpenPower = 1): tf.Tensor {
   return tf.tidy(() => {
     const n2 = tf.sum(tf.square(s), -1, true);
     let gain = tf.div(n2, tf.add(n2, 1));
-    if (sharpenPower !== 1) gain = tf.pow(gain, sharpenPower);
+    // x^p with p < 1 has an infinite slope at 0, and empty capsules (s = 0: switched off, or
+    // every coupling underflowed to 0) would turn it into NaN gradients; the floor keeps the
+    // slope finite and changes no value that matters (the result is multiplied by s).
+    if (sharpenPower !== 1) gain = tf.pow(tf.maximum(gain, SHARPEN_FLOOR), sharpenPower);
     return tf.mul(s, tf.div(gain, tf.sqrt(tf.add(n2, SQUASH_EPSILON))));
   });
 }
