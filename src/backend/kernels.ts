@@ -41,16 +41,39 @@ function wasmBatchMatMulFastTranspose(): KernelConfig {
     perm[rank - 1] = rank - 2;
     return transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as TensorInfo;
   };
+  const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
   const kernelFunc: KernelFunc = (args) => {
     const { inputs, backend, attrs } = args;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
     if (!transposeA && !transposeB) return stockFunc(args);
     const disposeData = (info: TensorInfo) => (backend as { disposeData(id: object): void }).disposeData(info.dataId);
-    const a = transposeA ? transposeLast2(inputs.a as TensorInfo, backend) : (inputs.a as TensorInfo);
-    const b = transposeB ? transposeLast2(inputs.b as TensorInfo, backend) : (inputs.b as TensorInfo);
-    const out = stockFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
-    if (transposeA) disposeData(a);
-    if (transposeB) disposeData(b);
+    const a = inputs.a as TensorInfo;
+    const b = inputs.b as TensorInfo;
+    const rank = a.shape.length;
+    const rows = transposeA ? a.shape[rank - 1] : a.shape[rank - 2];
+    const cols = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    const outSize = (size(a) / (a.shape[rank - 1] * a.shape[rank - 2])) * rows * cols;
+    // Two ways to reach the fast path: transpose the inputs that are marked transposed, or use
+    // op(A)·op(B) = (op'(B)·op'(A))ᵀ, transposing the other inputs and the output instead.
+    // Each costs a memory pass over what it transposes; take the smaller (for the softmax
+    // gradient Gᵀ·U with G = [batch, items] the second is ~4x less memory traffic).
+    const direct = (transposeA ? size(a) : 0) + (transposeB ? size(b) : 0);
+    const swapped = (transposeA ? 0 : size(a)) + (transposeB ? 0 : size(b)) + outSize;
+    if (direct <= swapped || a.shape.length !== b.shape.length) {
+      const at = transposeA ? transposeLast2(a, backend) : a;
+      const bt = transposeB ? transposeLast2(b, backend) : b;
+      const out = stockFunc({ inputs: { a: at, b: bt }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      if (transposeA) disposeData(at);
+      if (transposeB) disposeData(bt);
+      return out;
+    }
+    const bt = transposeB ? b : transposeLast2(b, backend);
+    const at = transposeA ? a : transposeLast2(a, backend);
+    const outT = stockFunc({ inputs: { a: bt, b: at }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as TensorInfo;
+    const out = transposeLast2(outT, backend);
+    if (!transposeB) disposeData(bt);
+    if (!transposeA) disposeData(at);
+    disposeData(outT);
     return out;
   };
   return { kernelName: 'BatchMatMul', backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };

@@ -30,6 +30,11 @@ describe('BatchMatMul override', () => {
       [[2, 4, 6], [2, 6, 3], false, false],
       [[2, 6, 4], [2, 3, 6], true, true],
       [[0, 5], [5, 3], false, false],
+      // Shapes where transposing the output instead of the big input is cheaper.
+      [[40, 7], [40, 3], true, false],
+      [[2, 50], [4, 50], false, true],
+      [[50, 2], [4, 50], true, true],
+      [[2, 30, 4], [2, 30, 3], true, false],
     ];
     for (const [sa, sb, ta, tb] of cases) {
       const a = randn(rng, sa);
