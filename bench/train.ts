@@ -7,7 +7,9 @@
  * peer processes alternate, REPEATS times, and the table reports the median of the per-process
  * medians, so machine noise hits both sides alike. Options (env):
  *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered), BENCH_BACKENDS (wasm,cpu),
- *   BENCH_SHAPES ("256x20x64x3706,256x50x64x30000"), PEER_DIR (../shared/peer-torch),
+ *   BENCH_SHAPES ("256x20x64x3706,256x50x64x30000"), BENCH_PARTS ("1,2": seqrec single-threaded and
+ *   data-parallel over 2 cores), BENCH_CPU_SHAPES (shapes the slow cpu backend runs, default the
+ *   first), PEER_DIR (../shared/peer-torch),
  *   BENCH_OUT (bench/results/train.json).
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +24,8 @@ const steps = Number(env.BENCH_STEPS ?? 20);
 const models = (env.BENCH_MODELS ?? Object.keys(MODELS).join(',')).split(',');
 const backends = (env.BENCH_BACKENDS ?? 'wasm,cpu').split(',');
 const shapes = (env.BENCH_SHAPES ?? '256x20x64x3706,256x50x64x30000').split(',').map((s) => s.split('x').map(Number));
+const partsList = (env.BENCH_PARTS ?? '1,2').split(',').map(Number);
+const cpuShapes = new Set((env.BENCH_CPU_SHAPES ?? '256x20x64x3706').split(','));
 const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/train.json';
@@ -60,9 +64,12 @@ for (const [b, l, d, n] of shapes) {
   for (const model of models) {
     const sides: { side: string; cmd: string; args: string[] }[] = [];
     for (const backend of backends) {
-      // The plain-JS cpu backend is ~20x slower: fewer steps keep the run bounded.
+      // The plain-JS cpu backend is ~20x slower: fewer steps and shapes keep the run bounded.
+      if (backend === 'cpu' && !cpuShapes.has(`${b}x${l}x${d}x${n}`)) continue;
       const s = backend === 'cpu' ? Math.max(3, Math.floor(steps / 5)) : steps;
-      sides.push({ side: `seqrec ${backend}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`] });
+      for (const parts of backend === 'cpu' ? [1] : partsList) {
+        sides.push({ side: `seqrec ${backend}${parts > 1 ? ` x${parts} cores` : ''}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`] });
+      }
     }
     if (hasPeer && peerModels.has(model)) {
       for (const threads of [1, 2]) {
