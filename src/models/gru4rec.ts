@@ -68,7 +68,7 @@ interface GRULayer {
 }
 
 export class GRU4Rec extends BaseRecaller {
-  readonly name = 'gru4rec';
+  readonly name: string = 'gru4rec';
   readonly numInterests = 1;
   readonly config: Readonly<GRU4RecConfig>;
   private readonly layers: GRULayer[] = [];
