@@ -21,6 +21,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { SeqrecError } from '../errors.js';
+import { ExactRetriever } from './exact.js';
 import { toExcludeSet } from './exclude.js';
 import { indexKind, readHeader, readHnswParams, readIvfParams, withHnswParams, withNprobe } from './faiss-format.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
@@ -109,13 +110,30 @@ export interface FaissRetrieverOptions {
   factory?: string;
   /** 'ip' (default): inner product. 'cosine': items and queries are L2-normalised first. */
   metric?: 'ip' | 'cosine';
-  /** IVF indexes: inverted lists visited per query, 1..nlist. Default ceil(nlist / 16). */
+  /**
+   * IVF indexes: inverted lists visited per query, 1..nlist. Default: calibrated to
+   * `targetRecall` (see there), starting from ceil(nlist / 16).
+   */
   nprobe?: number;
   /**
-   * HNSW indexes: size of the candidate list during search. Default 512. faiss uses
-   * max(efSearch, k') where k' is the number of candidates fetched (k plus over-fetch).
+   * HNSW indexes: size of the candidate list during search. Default: calibrated to
+   * `targetRecall`, starting from 64. faiss uses max(efSearch, k') where k' is the number of
+   * candidates fetched (k plus over-fetch).
    */
   efSearch?: number;
+  /**
+   * When nprobe (IVF) or efSearch (HNSW) is not given, the smallest power-of-two multiple of
+   * the starting value whose recall@`calibrationK` against exact search reaches this target on
+   * `calibrationQueries` item vectors used as queries. Default 0.95; 0 turns calibration off
+   * (then nprobe = ceil(nlist / 16), efSearch = 512). How many lists or candidates a target
+   * needs depends on the data (random vectors have no clusters and need most IVF lists), so a
+   * fixed default is either slow on clustered data or inaccurate on diffuse data.
+   */
+  targetRecall?: number;
+  /** Cut-off of the calibration recall. Default 50. */
+  calibrationK?: number;
+  /** Item vectors (evenly spaced rows) used as calibration queries. Default 200. */
+  calibrationQueries?: number;
   /** HNSW indexes: candidate list size while building. Default faiss's 40. */
   efConstruction?: number;
   /**
@@ -170,6 +188,10 @@ export const FAISS_SIDECAR_VERSION = 1;
 
 /** HNSW efSearch unless given (faiss's own default, 16, gives recall@50 of about 0.3 on random data). */
 const DEFAULT_EF_SEARCH = 512;
+/** Recall@50 that nprobe / efSearch are calibrated to when not given. */
+const DEFAULT_TARGET_RECALL = 0.95;
+const CALIBRATION_START_EF = 64;
+const MAX_EF_SEARCH = 4096;
 /** IVF nprobe unless given: a sixteenth of the lists (faiss's own default is 1). */
 function defaultNprobe(nlist: number): number {
   return Math.max(1, Math.ceil(nlist / 16));
@@ -212,6 +234,7 @@ interface State {
 export class FaissRetriever implements Retriever {
   private s!: State;
   private disposed = false;
+  private calibrationSteps: { parameter: string; target: number; k: number; queries: number; steps: { value: number; recall: number }[] } | null = null;
   /**
    * Query rows that an exhaustive ('Flat') index re-scanned exactly because faiss's float32
    * ranking could not settle the cut (near-ties); counted since construction.
@@ -306,6 +329,65 @@ export class FaissRetriever implements Retriever {
       efSearch: null,
     };
     this.applySearchParams(kind, { nprobe: options.nprobe, efSearch: options.efSearch }, true);
+    const target = options.targetRecall ?? DEFAULT_TARGET_RECALL;
+    if (!(target >= 0 && target <= 1)) {
+      throw new SeqrecError('invalid_config', `targetRecall must be in [0, 1], got ${String(target)}`, { field: 'targetRecall' });
+    }
+    const tunable = (kind === 'ivf' && options.nprobe === undefined) || (kind === 'hnsw' && options.efSearch === undefined);
+    if (tunable && target > 0) {
+      this.calibrate(kind, itemVectors, target, options.calibrationK ?? 50, options.calibrationQueries ?? 200);
+    }
+  }
+
+  /**
+   * Raises nprobe / efSearch by doubling until recall@k against exact search on item vectors
+   * used as queries reaches `target` (or the parameter's maximum). Recorded in `calibration`.
+   */
+  private calibrate(kind: string, itemVectors: Float32Array, target: number, k: number, numQueries: number): void {
+    const { dim, numItems } = this.s;
+    const real = numItems - 1;
+    const q = Math.min(numQueries, real);
+    const kk = Math.min(k, real);
+    const queries = new Float32Array(q * dim);
+    for (let i = 0; i < q; i++) {
+      const row = 1 + Math.floor((i * real) / q);
+      queries.set(itemVectors.subarray(row * dim, row * dim + dim), i * dim);
+    }
+    const exactRetriever = new ExactRetriever(itemVectors, dim, { metric: this.s.metric });
+    const exact = exactRetriever.search(queries, { k: kk });
+    exactRetriever.dispose();
+    const recallOf = (): number => {
+      const got = this.search(queries, { k: kk });
+      let hits = 0;
+      for (let i = 0; i < q; i++) {
+        const truth = new Set(exact.ids.subarray(i * kk, i * kk + kk));
+        for (let j = 0; j < kk; j++) if (truth.has(got.ids[i * kk + j])) hits++;
+      }
+      return hits / (q * kk);
+    };
+    const steps: { value: number; recall: number }[] = [];
+    if (kind === 'ivf') {
+      const nlist = this.s.nlist!;
+      for (let nprobe = this.s.nprobe!; ; nprobe = Math.min(nlist, nprobe * 2)) {
+        this.applySearchParams(kind, { nprobe }, false);
+        const recall = recallOf();
+        steps.push({ value: nprobe, recall });
+        if (recall >= target || nprobe === nlist) break;
+      }
+    } else {
+      for (let ef = CALIBRATION_START_EF; ; ef *= 2) {
+        this.applySearchParams(kind, { efSearch: ef }, false);
+        const recall = recallOf();
+        steps.push({ value: ef, recall });
+        if (recall >= target || ef >= MAX_EF_SEARCH) break;
+      }
+    }
+    this.calibrationSteps = { parameter: kind === 'ivf' ? 'nprobe' : 'efSearch', target, k: kk, queries: q, steps };
+  }
+
+  /** What calibration tried (parameter values and the recall each gave), or null. */
+  get calibration(): { parameter: string; target: number; k: number; queries: number; steps: { value: number; recall: number }[] } | null {
+    return this.calibrationSteps;
   }
 
   get dim(): number {

@@ -232,14 +232,18 @@ describe('FaissRetriever: approximate indexes on 100k random vectors (dim 64)', 
   const queries = randomVectors(rng, 100 * dim);
   const k = 50;
 
-  it('HNSW32 (cosine), default settings: recall@50 >= 0.95', () => {
+  it('HNSW32 (cosine), default settings: recall@50 >= 0.95 on held-out queries', () => {
     const truth = new ExactRetriever(items, dim, { metric: 'cosine' }).search(queries, { k });
     const hnsw = new FaissRetriever(items, dim, { factory: 'HNSW32', metric: 'cosine' });
-    assert.deepEqual(hnsw.searchParams, { nprobe: null, nlist: null, efSearch: 512 });
+    // efSearch was calibrated on item vectors as queries (not these queries) to recall 0.95.
+    const cal = hnsw.calibration!;
+    assert.equal(cal.parameter, 'efSearch');
+    assert.equal(hnsw.searchParams.efSearch, cal.steps[cal.steps.length - 1].value);
+    console.log(`# HNSW32 calibration: ${cal.steps.map((s) => `efSearch ${s.value} -> ${s.recall.toFixed(3)}`).join(', ')}`);
     const got = hnsw.search(queries, { k });
     assertValidIds(got, numItems, 'HNSW32');
     const recall = recallAgainst(got, truth);
-    console.log(`# HNSW32 cosine, efSearch 512: recall@50 = ${recall.toFixed(4)}`);
+    console.log(`# HNSW32 cosine, default (efSearch ${hnsw.searchParams.efSearch}): recall@50 = ${recall.toFixed(4)}`);
     assert.ok(recall >= 0.95, `recall@50 ${recall}`);
     // The parameter really reaches faiss: faiss's own default (16) finds far less.
     hnsw.setSearchParams({ efSearch: 16 });
@@ -249,20 +253,34 @@ describe('FaissRetriever: approximate indexes on 100k random vectors (dim 64)', 
     hnsw.dispose();
   });
 
-  it('IVF1024,Flat (ip): trains on the items; nprobe 768 gives recall@50 >= 0.95, the default 64 less', () => {
+  it('IVF1024,Flat (ip), default settings: trains on the items; recall@50 >= 0.95 on held-out queries', () => {
     const truth = new ExactRetriever(items, dim).search(queries, { k });
-    const ivf = new FaissRetriever(items, dim, { factory: 'IVF1024,Flat', nprobe: 768 });
-    assert.deepEqual(ivf.searchParams, { nprobe: 768, nlist: 1024, efSearch: null });
+    const ivf = new FaissRetriever(items, dim, { factory: 'IVF1024,Flat' });
+    const cal = ivf.calibration!;
+    assert.equal(cal.parameter, 'nprobe');
+    console.log(`# IVF1024 calibration: ${cal.steps.map((s) => `nprobe ${s.value} -> ${s.recall.toFixed(3)}`).join(', ')}`);
     const got = ivf.search(queries, { k });
     assertValidIds(got, numItems, 'IVF');
     const recall = recallAgainst(got, truth);
-    console.log(`# IVF1024,Flat ip, nprobe 768: recall@50 = ${recall.toFixed(4)}`);
+    console.log(`# IVF1024,Flat ip, default (nprobe ${ivf.searchParams.nprobe}): recall@50 = ${recall.toFixed(4)}`);
     assert.ok(recall >= 0.95, `recall@50 ${recall}`);
-    ivf.setSearchParams({ nprobe: 64 }); // = the default, ceil(1024 / 16)
+    ivf.setSearchParams({ nprobe: 64 }); // the uncalibrated starting point, ceil(1024 / 16)
     const low = recallAgainst(ivf.search(queries, { k }), truth);
-    console.log(`# IVF1024,Flat ip, nprobe 64 (default): recall@50 = ${low.toFixed(4)}`);
+    console.log(`# IVF1024,Flat ip, nprobe 64: recall@50 = ${low.toFixed(4)}`);
     assert.ok(low < recall - 0.2, `nprobe 64 recall ${low}`);
     ivf.dispose();
+  });
+
+  it('calibration can be turned off (targetRecall 0) and is skipped when the parameter is given', () => {
+    const small = items.subarray(0, 20001 * dim);
+    const off = new FaissRetriever(small, dim, { factory: 'IVF64,Flat', targetRecall: 0 });
+    assert.equal(off.calibration, null);
+    assert.equal(off.searchParams.nprobe, 4);
+    const given = new FaissRetriever(small, dim, { factory: 'IVF64,Flat', nprobe: 8 });
+    assert.equal(given.calibration, null);
+    assert.equal(given.searchParams.nprobe, 8);
+    off.dispose();
+    given.dispose();
   });
 });
 
