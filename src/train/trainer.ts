@@ -12,7 +12,7 @@ import type { MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
 import { MODELS } from '../models/registry.js';
 import { saveModel } from './checkpoint.js';
-import { DataParallelGradients, defaultParallelism } from './parallel.js';
+import { DataParallelGradients } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
 
 export interface EpochRecord {
@@ -55,8 +55,10 @@ export interface TrainerOptions {
   checkpointDir?: string;
   /**
    * Split each batch over this many cores (worker threads, see src/train/parallel.ts).
-   * 'auto' (default): one part per core, at most 4, when the loss is given by name and parts
-   * keep >= 32 rows; 1 = single-threaded. Fix it for results reproducible across machines.
+   * 'auto' (default) is 1 = single-threaded: on the 2-core machines seqrec is benchmarked on,
+   * 2 parts gave 1.2-1.4x for MIND and YouTubeDNN but made GRU4Rec slower (0.67x; see
+   * docs/benchmarks.md), so the gain has to be measured per model and machine. Results are
+   * reproducible for a fixed number of parts.
    */
   parallelism?: number | 'auto';
   /** Progress lines; default: none. Pass `console.error` or a logger. */
@@ -105,11 +107,7 @@ export class Trainer {
   /** Number of batch parts (1 = single-threaded), from the `parallelism` option. */
   resolveParallelism(): number {
     const p = this.options.parallelism ?? 'auto';
-    if (p === 'auto') {
-      if (!lossSplitsAcrossWorkers(this.options.loss)) return 1; // a function cannot be sent to a worker; sampled losses span the batch
-      if (!replicable(this.model)) return 1; // workers rebuild the model from the registry
-      return Math.max(1, Math.min(defaultParallelism(), Math.floor(this.options.batchSize / 32)));
-    }
+    if (p === 'auto') return 1;
     if (!Number.isInteger(p) || p < 1) throw new SeqrecError('invalid_config', `Trainer: parallelism must be 'auto' or an integer >= 1, got ${p}`, { field: 'parallelism' });
     if (p > 1 && !replicable(this.model)) {
       throw new SeqrecError('invalid_config', `Trainer: parallelism > 1 needs a model from the registry (${Object.keys(MODELS).join(', ')}); worker threads rebuild it by name. Use parallelism: 1 for '${this.model.name}'.`, { field: 'parallelism' });
