@@ -6,6 +6,7 @@
  */
 import { SeqrecError } from '../errors.js';
 import { toExcludeSet } from './exclude.js';
+import { checkSearch, firstNonFinite, typeName } from './validate.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
 import { TopKHeap } from './topk.js';
 import type { Retriever, SearchOptions, SearchResult } from './types.js';
@@ -35,10 +36,7 @@ function normaliseRows(rows: Float32Array, dim: number): void {
 }
 
 /** Index of the first non-finite value, or -1. */
-function firstNonFinite(a: Float32Array): number {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
-  return -1;
-}
+
 
 /**
  * Exact top-k over an item-embedding matrix whose row 0 is padding (never returned).
@@ -96,51 +94,8 @@ export class ExactRetriever implements Retriever {
     if (this.disposed) {
       throw new SeqrecError('invalid_argument', 'this ExactRetriever has been disposed; create a new one to search');
     }
-    if (options === null || typeof options !== 'object') {
-      throw new SeqrecError('invalid_argument', `options must be an object with k, got ${String(options)}`, { field: 'options' });
-    }
-    const { k } = options;
-    const interests = options.interests ?? 1;
-    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
-      throw new SeqrecError('invalid_argument', `k must be an integer >= 1, got ${String(k)}`, { field: 'k' });
-    }
-    if (typeof interests !== 'number' || !Number.isInteger(interests) || interests < 1) {
-      throw new SeqrecError('invalid_argument', `interests must be an integer >= 1, got ${String(interests)}`, {
-        field: 'interests',
-      });
-    }
-    if (!(queries instanceof Float32Array)) {
-      throw new SeqrecError('invalid_argument', `queries must be a Float32Array, got ${typeName(queries)}`, { field: 'queries' });
-    }
     const dim = this.dim;
-    const rowLen = interests * dim;
-    if (queries.length % rowLen !== 0) {
-      throw new SeqrecError(
-        'shape_mismatch',
-        `queries.length must be a multiple of interests * dim = ${interests} * ${dim} = ${rowLen} ([numQueries, K, dim] flattened), got ${queries.length}` +
-          (queries.length % dim === 0 ? '' : ` (not even a multiple of the item dim ${dim}: query vectors of another size?)`),
-        { field: 'queries' },
-      );
-    }
-    const numQueries = queries.length / rowLen;
-    const exclude = options.exclude;
-    if (exclude !== undefined && exclude !== null) {
-      if (!Array.isArray(exclude) || exclude.length !== numQueries) {
-        throw new SeqrecError(
-          'shape_mismatch',
-          `exclude must have one entry per query row (${numQueries}), got ${Array.isArray(exclude) ? exclude.length : typeName(exclude)}`,
-          { field: 'exclude' },
-        );
-      }
-    }
-    const bad = firstNonFinite(queries);
-    if (bad >= 0) {
-      throw new SeqrecError(
-        'invalid_argument',
-        `queries must be finite, got ${queries[bad]} at query ${Math.floor(bad / rowLen)}, interest ${Math.floor((bad % rowLen) / dim)}, component ${bad % dim}`,
-        { field: 'queries' },
-      );
-    }
+    const { k, interests, numQueries, exclude } = checkSearch(queries, options, dim);
 
     let rows = queries;
     if (this.metric === 'cosine') {
@@ -298,8 +253,4 @@ function offer(h: TopKHeap, exclude: ReadonlySet<number> | null, id: number, s: 
   return h.threshold;
 }
 
-function typeName(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return typeof v;
-}
+

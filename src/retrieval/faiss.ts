@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { SeqrecError } from '../errors.js';
 import { ExactRetriever } from './exact.js';
+import { checkSearch, firstNonFinite, typeName } from './validate.js';
 import { toExcludeSet } from './exclude.js';
 import { indexKind, readHeader, readHnswParams, readIvfParams, withHnswParams, withNprobe } from './faiss-format.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
@@ -821,53 +822,6 @@ function checkItems(itemVectors: unknown, dim: unknown): asserts itemVectors is 
 }
 
 /** The same argument checks (and messages) as ExactRetriever.search. */
-function checkSearch(
-  queries: unknown,
-  options: SearchOptions,
-  dim: number,
-): { k: number; interests: number; numQueries: number; exclude: SearchOptions['exclude'] | null } {
-  if (options === null || typeof options !== 'object') {
-    throw new SeqrecError('invalid_argument', `options must be an object with k, got ${String(options)}`, { field: 'options' });
-  }
-  const { k } = options;
-  const interests = options.interests ?? 1;
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
-    throw new SeqrecError('invalid_argument', `k must be an integer >= 1, got ${String(k)}`, { field: 'k' });
-  }
-  if (typeof interests !== 'number' || !Number.isInteger(interests) || interests < 1) {
-    throw new SeqrecError('invalid_argument', `interests must be an integer >= 1, got ${String(interests)}`, { field: 'interests' });
-  }
-  if (!(queries instanceof Float32Array)) {
-    throw new SeqrecError('invalid_argument', `queries must be a Float32Array, got ${typeName(queries)}`, { field: 'queries' });
-  }
-  const rowLen = interests * dim;
-  if (queries.length % rowLen !== 0) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `queries.length must be a multiple of interests * dim = ${interests} * ${dim} = ${rowLen} ([numQueries, K, dim] flattened), got ${queries.length}` +
-        (queries.length % dim === 0 ? '' : ` (not even a multiple of the item dim ${dim}: query vectors of another size?)`),
-      { field: 'queries' },
-    );
-  }
-  const numQueries = queries.length / rowLen;
-  const exclude = options.exclude ?? null;
-  if (exclude !== null && (!Array.isArray(exclude) || exclude.length !== numQueries)) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `exclude must have one entry per query row (${numQueries}), got ${Array.isArray(exclude) ? exclude.length : typeName(exclude)}`,
-      { field: 'exclude' },
-    );
-  }
-  const bad = firstNonFinite(queries);
-  if (bad >= 0) {
-    throw new SeqrecError(
-      'invalid_argument',
-      `queries must be finite, got ${queries[bad]} at query ${Math.floor(bad / rowLen)}, interest ${Math.floor((bad % rowLen) / dim)}, component ${bad % dim}`,
-      { field: 'queries' },
-    );
-  }
-  return { k, interests, numQueries, exclude };
-}
 
 function readSidecar(path: string): FaissIndexSidecar {
   let text: string;
@@ -911,13 +865,4 @@ function readSidecar(path: string): FaissIndexSidecar {
   return s as FaissIndexSidecar;
 }
 
-function firstNonFinite(a: Float32Array): number {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
-  return -1;
-}
 
-function typeName(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return typeof v;
-}

@@ -326,8 +326,8 @@ describe('FaissRetriever: other factories, parameters and errors', { skip }, () 
     throwsSeqrec(() => new FaissRetriever(items, dim, { factory: 'IVF16,Flat', efSearch: 4 }), 'invalid_config', /efSearch\/efConstruction apply to HNSW/);
     throwsSeqrec(() => new FaissRetriever(items, dim, { factory: 'IVF16,Flat', nprobe: 17 }), 'invalid_config', /nprobe must be in \[1, nlist = 16\]/);
     throwsSeqrec(() => new FaissRetriever(items, dim, { factory: 'HNSW8', efSearch: 0 }), 'invalid_argument', /efSearch must be an integer >= 1/);
-    const ivf = new FaissRetriever(items, dim, { factory: 'IVF16,Flat' });
-    assert.deepEqual(ivf.searchParams, { nprobe: 1, nlist: 16, efSearch: null });
+    const ivf = new FaissRetriever(items, dim, { factory: 'IVF16,Flat', targetRecall: 0 });
+    assert.deepEqual(ivf.searchParams, { nprobe: 1, nlist: 16, efSearch: null }); // ceil(16 / 16), uncalibrated
     throwsSeqrec(() => ivf.setSearchParams({ efSearch: 10 }), 'invalid_config', /efSearch applies to HNSW/);
   });
 
