@@ -27,6 +27,7 @@
  */
 import { SeqrecError } from '../errors.js';
 import { toExcludeSet, type ExcludeList } from './exclude.js';
+import { checkCandidateArrays } from './merge.js';
 import type { TopKResult } from './topk.js';
 import type { SearchResult } from './types.js';
 
@@ -144,14 +145,7 @@ export function controllableAggregate(
   options: ControllableOptions & { exclude?: ExcludeList | null },
 ): TopKResult {
   check(interests, perInterest, k, options);
-  const count = interests * perInterest;
-  if (ids.length !== count || scores.length !== count) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `ids and scores must hold interests * perInterest = ${interests} * ${perInterest} = ${count} candidates, got ids.length=${ids.length}, scores.length=${scores.length}`,
-      { field: 'ids' },
-    );
-  }
+  const count = checkCandidateArrays(ids, scores, interests, perInterest);
   const out: TopKResult = { ids: new Int32Array(k), scores: new Float32Array(k) };
   selectInto(ids, scores, 0, count, k, options, toExcludeSet(options.exclude), out.ids, out.scores, 0);
   return out;

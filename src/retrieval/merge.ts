@@ -70,14 +70,7 @@ export function mergeInterestCandidates(
   exclude?: ExcludeList | null,
 ): TopKResult {
   checkCounts(interests, perInterest, k);
-  const count = interests * perInterest;
-  if (ids.length !== count || scores.length !== count) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `ids and scores must hold interests * perInterest = ${interests} * ${perInterest} = ${count} candidates, got ids.length=${ids.length}, scores.length=${scores.length}`,
-      { field: 'ids' },
-    );
-  }
+  const count = checkCandidateArrays(ids, scores, interests, perInterest);
   const out: TopKResult = { ids: new Int32Array(k), scores: new Float32Array(k) };
   mergeInto(ids, scores, 0, count, toExcludeSet(exclude), new Map(), new TopKHeap(k), out.ids, out.scores, 0);
   return out;
@@ -124,4 +117,17 @@ export function mergeInterestCandidatesBatch(
     mergeInto(ids, scores, u * count, count, ex, best, heap, result.ids, result.scores, u * k);
   }
   return result;
+}
+
+/** Checks that `ids` and `scores` hold interests x perInterest candidates; returns that count. */
+export function checkCandidateArrays(ids: Int32Array, scores: Float32Array, interests: number, perInterest: number): number {
+  const count = interests * perInterest;
+  if (ids.length !== count || scores.length !== count) {
+    throw new SeqrecError(
+      'shape_mismatch',
+      `ids and scores must hold interests * perInterest = ${interests} * ${perInterest} = ${count} candidates, got ids.length=${ids.length}, scores.length=${scores.length}`,
+      { field: 'ids' },
+    );
+  }
+  return count;
 }
