@@ -4,7 +4,8 @@
  * loads), next to Python faiss IndexFlatIP (the peer's retrieval) in the same run. Each cell
  * is a fresh process; sides alternate; the table shows the median over BENCH_REPEATS (3).
  * Env: BENCH_SIZES ("30000,1000000"), BENCH_BATCHES ("1,256"), BENCH_ENGINES
- * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_OUT (bench/results/retrieve.json).
+ * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_HNSW_MAX (100000: largest N with HNSW rows),
+ * BENCH_OUT (bench/results/retrieve.json).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ const batches = (env.BENCH_BATCHES ?? '1,256').split(',').map(Number);
 const engines = (env.BENCH_ENGINES ?? 'exact,faiss:Flat,faiss:HNSW32').split(',');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/retrieve.json';
+const hnswMax = Number(env.BENCH_HNSW_MAX ?? 100000);
 const dim = 64;
 const k = 50;
 
@@ -37,10 +39,11 @@ for (const n of sizes) {
     // Enough queries for a stable median, bounded for the slow cells (exact, 1M items).
     const queries = batch === 1 ? (n > 100000 ? 20 : 200) : batch * (n > 100000 ? 2 : 8);
     const sides: { side: string; cmd: string; args: string[] }[] = [];
-    // Building HNSW over 1M vectors takes many minutes on 2 cores: graph indexes run at <= 100k.
-    for (const e of engines.filter((x) => n <= 100000 || !x.includes('HNSW'))) sides.push({ side: `seqrec ${e}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`] });
+    // Building HNSW over 1M vectors takes many minutes on 2 cores: graph indexes run only up to
+    // BENCH_HNSW_MAX items (default 100,000).
+    for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) sides.push({ side: `seqrec ${e}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`] });
     for (const t of [1, 2]) sides.push({ side: `python faiss Flat ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`] });
-    if (n <= 100000) sides.push({ side: 'python faiss HNSW32 1t', cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, '1', `${k}`, 'HNSW32'] });
+    if (n <= hnswMax) sides.push({ side: 'python faiss HNSW32 1t', cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, '1', `${k}`, 'HNSW32'] });
     const per = new Map<string, Record<string, number | string>[]>();
     for (let r = 0; r < repeats; r++) {
       for (const s of sides) {
