@@ -4,7 +4,11 @@
  *
  *   node --import tsx bench/retrieve-one.ts ENGINE N DIM BATCH QUERIES K
  * ENGINE: exact | faiss:<factory> (e.g. faiss:Flat, faiss:HNSW32)
+ * BENCH_INDEX_CACHE=dir: save a built faiss index there and load it in later processes (the
+ * random data is the same for the same N and DIM), so slow builds (HNSW over 1M) happen once.
  */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Random } from '../src/data/random.js';
 import { ExactRetriever } from '../src/retrieval/exact.js';
 import type { Retriever } from '../src/retrieval/types.js';
@@ -23,11 +27,20 @@ let retriever: Retriever;
 if (engine === 'exact') {
   retriever = new ExactRetriever(items, dim);
 } else if (engine.startsWith('faiss:')) {
-  const mod = (await import('../src/retrieval/faiss.js')) as unknown as {
-    FaissRetriever: { create?(v: Float32Array, d: number, o: object): Promise<Retriever>; new (v: Float32Array, d: number, o: object): Retriever };
-  };
-  const options = { factory: engine.slice(6), metric: 'ip' };
-  retriever = mod.FaissRetriever.create ? await mod.FaissRetriever.create(items, dim, options) : new mod.FaissRetriever(items, dim, options);
+  const { FaissRetriever } = await import('../src/retrieval/faiss.js');
+  const factory = engine.slice(6);
+  const cache = process.env.BENCH_INDEX_CACHE;
+  const path = cache ? join(cache, `${factory.replace(/[^A-Za-z0-9]/g, '_')}-${n}-${dim}.faiss`) : null;
+  if (path && existsSync(path)) {
+    retriever = FaissRetriever.load(path, { itemVectors: items });
+  } else {
+    const built = new FaissRetriever(items, dim, { factory, metric: 'ip' });
+    if (path) {
+      mkdirSync(cache!, { recursive: true });
+      built.save(path);
+    }
+    retriever = built;
+  }
 } else {
   throw new Error(`unknown engine ${engine}`);
 }

@@ -5,6 +5,7 @@
  * is a fresh process; sides alternate; the table shows the median over BENCH_REPEATS (3).
  * Env: BENCH_SIZES ("30000,1000000"), BENCH_BATCHES ("1,256"), BENCH_ENGINES
  * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_HNSW_MAX (100000: largest N with HNSW rows),
+ * BENCH_PEER_HNSW ("0" skips the Python HNSW rows), BENCH_INDEX_CACHE (see retrieve-one.ts),
  * BENCH_OUT (bench/results/retrieve.json).
  */
 import { execFileSync } from 'node:child_process';
@@ -43,7 +44,7 @@ for (const n of sizes) {
     // BENCH_HNSW_MAX items (default 100,000).
     for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) sides.push({ side: `seqrec ${e}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`] });
     for (const t of [1, 2]) sides.push({ side: `python faiss Flat ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`] });
-    if (n <= hnswMax) sides.push({ side: 'python faiss HNSW32 1t', cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, '1', `${k}`, 'HNSW32'] });
+    if (n <= hnswMax && env.BENCH_PEER_HNSW !== '0') sides.push({ side: 'python faiss HNSW32 1t', cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, '1', `${k}`, 'HNSW32'] });
     const per = new Map<string, Record<string, number | string>[]>();
     for (let r = 0; r < repeats; r++) {
       for (const s of sides) {
