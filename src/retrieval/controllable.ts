@@ -27,7 +27,7 @@
  */
 import { SeqrecError } from '../errors.js';
 import { toExcludeSet, type ExcludeList } from './exclude.js';
-import { checkCandidateArrays } from './merge.js';
+import { checkCandidateArrays, checkCandidateBatch } from './merge.js';
 import type { TopKResult } from './topk.js';
 import type { SearchResult } from './types.js';
 
@@ -165,18 +165,8 @@ export function controllableAggregateBatch(
 ): SearchResult {
   check(interests, perInterest, k, options);
   const count = interests * perInterest;
-  if (ids.length % count !== 0 || scores.length !== ids.length) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `ids and scores must have the same length, a multiple of interests * perInterest = ${count}, got ids.length=${ids.length}, scores.length=${scores.length}`,
-      { field: 'ids' },
-    );
-  }
-  const numQueries = ids.length / count;
   const exclude = options.exclude;
-  if (exclude !== undefined && exclude !== null && exclude.length !== numQueries) {
-    throw new SeqrecError('shape_mismatch', `exclude must have one entry per user (${numQueries}), got ${exclude.length}`, { field: 'exclude' });
-  }
+  const numQueries = checkCandidateBatch(ids, scores, count, exclude);
   const result: SearchResult = { k, numQueries, ids: new Int32Array(numQueries * k), scores: new Float32Array(numQueries * k) };
   for (let u = 0; u < numQueries; u++) {
     selectInto(ids, scores, u * count, count, k, options, exclude ? toExcludeSet(exclude[u]) : null, result.ids, result.scores, u * k);

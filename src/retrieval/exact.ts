@@ -6,7 +6,7 @@
  */
 import { SeqrecError } from '../errors.js';
 import { toExcludeSet } from './exclude.js';
-import { checkSearch, firstNonFinite, typeName } from './validate.js';
+import { checkSearch, firstNonFinite, normaliseRows, prepareQueries, typeName } from './validate.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
 import { TopKHeap } from './topk.js';
 import type { Retriever, SearchOptions, SearchResult } from './types.js';
@@ -24,16 +24,6 @@ const QUERY_BLOCK = 32;
  */
 const ITEM_BLOCK_BYTES = 128 * 1024;
 
-/** Normalises `rows` (of `dim` floats each) in place to unit L2 norm; zero rows stay zero. */
-function normaliseRows(rows: Float32Array, dim: number): void {
-  for (let base = 0; base < rows.length; base += dim) {
-    let ss = 0;
-    for (let j = 0; j < dim; j++) ss += rows[base + j] * rows[base + j];
-    if (ss === 0) continue;
-    const inv = 1 / Math.sqrt(ss);
-    for (let j = 0; j < dim; j++) rows[base + j] *= inv;
-  }
-}
 
 /** Index of the first non-finite value, or -1. */
 
@@ -97,14 +87,7 @@ export class ExactRetriever implements Retriever {
     const dim = this.dim;
     const { k, interests, numQueries, exclude } = checkSearch(queries, options, dim);
 
-    let rows = queries;
-    if (this.metric === 'cosine') {
-      rows = Float32Array.from(queries);
-      normaliseRows(rows, dim);
-    }
-    // One exclusion set per user, shared by its K interest rows.
-    const userSets = new Array<ReadonlySet<number> | null>(numQueries);
-    for (let u = 0; u < numQueries; u++) userSets[u] = exclude ? toExcludeSet(exclude[u]) : null;
+    const { rows, userSets } = prepareQueries(queries, this.metric, dim, numQueries, exclude);
 
     const numRows = numQueries * interests;
     const ids = new Int32Array(numRows * k);

@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { SeqrecError } from '../errors.js';
 import { ExactRetriever } from './exact.js';
-import { checkSearch, firstNonFinite, typeName } from './validate.js';
+import { checkSearch, firstNonFinite, normaliseRows, prepareQueries, typeName } from './validate.js';
 import { toExcludeSet } from './exclude.js';
 import { indexKind, readHeader, readHnswParams, readIvfParams, withHnswParams, withNprobe } from './faiss-format.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
@@ -438,13 +438,7 @@ export class FaissRetriever implements Retriever {
     this.checkLive();
     const { dim, numItems, index, items, exhaustive, maxItemNorm } = this.s;
     const { k, interests, numQueries, exclude } = checkSearch(queries, options, dim);
-    let rows = queries;
-    if (this.s.metric === 'cosine') {
-      rows = Float32Array.from(queries);
-      normaliseRows(rows, dim);
-    }
-    const userSets = new Array<ReadonlySet<number> | null>(numQueries);
-    for (let u = 0; u < numQueries; u++) userSets[u] = exclude ? toExcludeSet(exclude[u]) : null;
+    const { rows, userSets } = prepareQueries(queries, this.s.metric, dim, numQueries, exclude);
 
     const numRows = numQueries * interests;
     const ids = new Int32Array(numRows * k);
@@ -693,16 +687,6 @@ function faissMessage(err: unknown): string {
   return (m ? m[1] : msg).trim();
 }
 
-/** Must match exact.ts: normalises rows in place to unit L2 norm; zero rows stay zero. */
-function normaliseRows(rows: Float32Array, dim: number): void {
-  for (let base = 0; base < rows.length; base += dim) {
-    let ss = 0;
-    for (let j = 0; j < dim; j++) ss += rows[base + j] * rows[base + j];
-    if (ss === 0) continue;
-    const inv = 1 / Math.sqrt(ss);
-    for (let j = 0; j < dim; j++) rows[base + j] *= inv;
-  }
-}
 
 function maxRowNorm(rows: Float32Array, dim: number): number {
   let max = 0;

@@ -91,19 +91,7 @@ export function mergeInterestCandidatesBatch(
 ): SearchResult {
   checkCounts(interests, perInterest, k);
   const count = interests * perInterest;
-  if (ids.length % count !== 0 || scores.length !== ids.length) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `ids and scores must have the same length, a multiple of interests * perInterest = ${count}, got ids.length=${ids.length}, scores.length=${scores.length}`,
-      { field: 'ids' },
-    );
-  }
-  const numQueries = ids.length / count;
-  if (exclude !== undefined && exclude !== null && exclude.length !== numQueries) {
-    throw new SeqrecError('shape_mismatch', `exclude must have one entry per user (${numQueries}), got ${exclude.length}`, {
-      field: 'exclude',
-    });
-  }
+  const numQueries = checkCandidateBatch(ids, scores, count, exclude);
   const result: SearchResult = {
     k,
     numQueries,
@@ -130,4 +118,28 @@ export function checkCandidateArrays(ids: Int32Array, scores: Float32Array, inte
     );
   }
   return count;
+}
+
+/**
+ * Checks a batch of candidate lists (`count` per user) and its exclusion lists; returns the
+ * number of users.
+ */
+export function checkCandidateBatch(
+  ids: Int32Array,
+  scores: Float32Array,
+  count: number,
+  exclude: ReadonlyArray<ExcludeList | null | undefined> | null | undefined,
+): number {
+  if (ids.length % count !== 0 || scores.length !== ids.length) {
+    throw new SeqrecError(
+      'shape_mismatch',
+      `ids and scores must have the same length, a multiple of interests * perInterest = ${count}, got ids.length=${ids.length}, scores.length=${scores.length}`,
+      { field: 'ids' },
+    );
+  }
+  const numQueries = ids.length / count;
+  if (exclude !== undefined && exclude !== null && exclude.length !== numQueries) {
+    throw new SeqrecError('shape_mismatch', `exclude must have one entry per user (${numQueries}), got ${exclude.length}`, { field: 'exclude' });
+  }
+  return numQueries;
 }

@@ -3,6 +3,7 @@
  * the same messages.
  */
 import { SeqrecError } from '../errors.js';
+import { toExcludeSet } from './exclude.js';
 import type { SearchOptions } from './types.js';
 
 /** Index of the first NaN or infinity in `a`, or -1. */
@@ -65,4 +66,36 @@ export function checkSearch(
     );
   }
   return { k, interests, numQueries, exclude };
+}
+
+/** Normalises `rows` (of `dim` floats each) in place to unit L2 norm; zero rows stay zero. */
+export function normaliseRows(rows: Float32Array, dim: number): void {
+  for (let base = 0; base < rows.length; base += dim) {
+    let ss = 0;
+    for (let j = 0; j < dim; j++) ss += rows[base + j] * rows[base + j];
+    if (ss === 0) continue;
+    const inv = 1 / Math.sqrt(ss);
+    for (let j = 0; j < dim; j++) rows[base + j] *= inv;
+  }
+}
+
+/**
+ * The query rows a retriever scores (a normalised copy for cosine) and one exclusion set per
+ * user, shared by its K interest rows.
+ */
+export function prepareQueries(
+  queries: Float32Array,
+  metric: 'ip' | 'cosine',
+  dim: number,
+  numQueries: number,
+  exclude: SearchOptions['exclude'] | null | undefined,
+): { rows: Float32Array; userSets: (ReadonlySet<number> | null)[] } {
+  let rows = queries;
+  if (metric === 'cosine') {
+    rows = Float32Array.from(queries);
+    normaliseRows(rows, dim);
+  }
+  const userSets = new Array<ReadonlySet<number> | null>(numQueries);
+  for (let u = 0; u < numQueries; u++) userSets[u] = exclude ? toExcludeSet(exclude[u]) : null;
+  return { rows, userSets };
 }
