@@ -2,12 +2,16 @@
  * `npm run bench:peer`: seqrec and the PyTorch peer (../shared/peer-torch) side by side on
  * identical data — the peer exports its re-indexed sequences and user split, seqrec trains on
  * that export — model by model, alternating, on this machine. Writes the JSON lines of both
- * sides to bench/results/ and prints a Markdown table with ratios.
+ * sides to bench/results/ and Markdown tables with ratios to bench/results/peer-comparison.md
+ * (rewritten after every run, so a long run can be read while it goes).
  *
- * Env: BENCH_DATASETS ("amazon-beauty=../shared/data/amazon-beauty/Beauty.txt,ml-100k=../shared/data/ml-100k/u.data"),
- * BENCH_PROTOCOLS ("comirec"), BENCH_MODELS ("gru4rec,youtubednn,mind,comirec-dr,comirec-sa"),
- * BENCH_EPOCHS (30), BENCH_PATIENCE (5), BENCH_SPU (samples per user, 1), PEER_DIR, PEER_PYTHON,
- * BENCH_SIDES ("seqrec,peer").
+ * Env:
+ *   BENCH_DATASETS   "amazon-beauty=../shared/data/amazon-beauty/Beauty.txt,ml-100k=../shared/data/ml-100k/u.data"
+ *   BENCH_PROTOCOLS  "comirec" (comma list of comirec, loo)
+ *   BENCH_MODELS     "mostpopular,gru4rec,youtubednn,mind,comirec-dr,comirec-sa"
+ *   BENCH_EPOCHS (30), BENCH_LOO_EPOCHS (BENCH_EPOCHS), BENCH_PATIENCE (5)
+ *   BENCH_SPU        training samples per train user per epoch, ComiRec protocol (1)
+ *   BENCH_SIDES ("seqrec,peer"), PEER_DIR, PEER_PYTHON, BENCH_TAG (suffix of the output files)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,67 +23,98 @@ const datasets = (env.BENCH_DATASETS ?? 'amazon-beauty=../shared/data/amazon-bea
   .map((s) => s.split('='))
   .map(([name, path]) => ({ name, path: resolve(path) }));
 const protocols = (env.BENCH_PROTOCOLS ?? 'comirec').split(',');
-const models = (env.BENCH_MODELS ?? 'gru4rec,youtubednn,mind,comirec-dr,comirec-sa').split(',');
-const epochs = env.BENCH_EPOCHS ?? '30';
+const models = (env.BENCH_MODELS ?? 'mostpopular,gru4rec,youtubednn,mind,comirec-dr,comirec-sa').split(',');
+const epochsFor = (protocol: string) => (protocol === 'loo' ? env.BENCH_LOO_EPOCHS ?? env.BENCH_EPOCHS ?? '30' : env.BENCH_EPOCHS ?? '30');
 const patience = env.BENCH_PATIENCE ?? '5';
 const spu = env.BENCH_SPU ?? '1';
 const sides = (env.BENCH_SIDES ?? 'seqrec,peer').split(',');
+const tag = env.BENCH_TAG ? `-${env.BENCH_TAG}` : '';
 const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const outDir = resolve('bench/results');
 mkdirSync(outDir, { recursive: true });
 
+/** Test metrics under one naming (the peer's keys are mapped onto seqrec's). */
 type Metrics = Record<string, number>;
-interface Side { recall50: number; hr50: number; ndcg50: number; ndcgc50: number; hr10: number; ndcg10: number; sPerEpoch: number; epochs: string; seconds: number }
+interface Side { test: Metrics; validR50: number; sPerEpoch: number; epochs: string; seconds: number }
+
+const PEER_KEYS: Record<string, string> = { hitrate: 'hitRate', ndcg_comirec: 'ndcgComiRec', recall: 'recall', ndcg: 'ndcg' };
+function fromPeer(m: Record<string, number>): Metrics {
+  const out: Metrics = {};
+  for (const [k, v] of Object.entries(m)) {
+    const [name, n] = k.split('@');
+    if (n && PEER_KEYS[name]) out[`${PEER_KEYS[name]}@${n}`] = v;
+  }
+  return out;
+}
 
 function lastJson(text: string): Record<string, unknown> {
   return JSON.parse(text.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
 }
 
 function runPeer(data: string, protocol: string, model: string, name: string): Side {
-  const out = `${outDir}/peer-${name}-${protocol}.jsonl`;
+  const out = `${outDir}/peer-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
+  if (model === 'mostpopular') {
+    const text = execFileSync(python, ['scripts/mostpop.py', '--data', data, '--name', name, '--protocol', protocol, '--out', out],
+      { cwd: peerDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+    const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number> };
+    return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: 0, epochs: '-', seconds: (performance.now() - t0) / 1000 };
+  }
   const text = execFileSync(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', 'softmax',
-    '--dim', '64', '--max-len', '20', '--max-epochs', epochs, '--patience', patience, '--samples-per-user', spu, '--threads', '2', '--no-normalize', '--out', out],
+    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', '2', '--no-normalize', '--out', out],
   { cwd: peerDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
-  const r = lastJson(text) as { test: Metrics; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
-  return { recall50: r.test['recall@50'], hr50: r.test['hitrate@50'], ndcg50: r.test['ndcg@50'], ndcgc50: r.test['ndcg_comirec@50'], hr10: r.test['hitrate@10'], ndcg10: r.test['ndcg@10'],
-    sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
+  const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number>; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
+  return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
 }
 
-function runSeqrec(split: string | null, data: string, protocol: string, model: string, name: string): Side {
-  const out = `${outDir}/seqrec-${name}-${protocol}.jsonl`;
-  const source = split ? ['--split', split, '--data', name] : ['--data', data];
+function runSeqrec(split: string, protocol: string, model: string, name: string): Side {
+  const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
-  execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...source, '--protocol', protocol, '--models', model,
-    '--dim', '64', '--max-len', '20', '--epochs', epochs, '--patience', patience, '--samples-per-user', spu, '--out', out],
+  execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--split', split, '--data', name, '--protocol', protocol, '--models', model,
+    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out],
   { encoding: 'utf8', stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 26 });
   const lines = readFileSync(out, 'utf8').trim().split('\n');
-  const r = JSON.parse(lines[lines.length - 1]) as { test: Metrics; epochs: number; bestEpoch: number; secondsPerEpoch: number };
-  return { recall50: r.test['recall@50'], hr50: r.test['hitRate@50'], ndcg50: r.test['ndcg@50'], ndcgc50: r.test['ndcgComiRec@50'], hr10: r.test['hitRate@10'], ndcg10: r.test['ndcg@10'],
-    sPerEpoch: r.secondsPerEpoch, epochs: `${r.epochs} (${r.bestEpoch})`, seconds: (performance.now() - t0) / 1000 };
+  const r = JSON.parse(lines[lines.length - 1]) as { test: Metrics; valid: Metrics; epochs: number; bestEpoch: number; secondsPerEpoch: number };
+  return { test: r.test, validR50: r.valid['recall@50'], sPerEpoch: r.secondsPerEpoch, epochs: r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-', seconds: (performance.now() - t0) / 1000 };
 }
 
 const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
-const lines: string[] = [];
+const sections: string[] = [];
 for (const ds of datasets) {
   const split = `${outDir}/${ds.name}-split.json`;
   if (!existsSync(split)) {
     execFileSync(python, ['-m', 'peer_torch', 'export', '--data', ds.path, '--out', split], { cwd: peerDir, stdio: ['ignore', 'inherit', 'inherit'] });
   }
   for (const protocol of protocols) {
-    lines.push(`\n**${ds.name}, ${protocol} protocol** (seqrec on the peer's exported split${protocol === 'loo' ? '; leave-one-out needs no split list' : ''})\n`);
-    lines.push('| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec HR@50 | peer HR@50 | seqrec NDCG@50 | peer NDCG@50 | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |');
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const ks = protocol === 'loo' ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
+    const head = [
+      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; seqrec on the peer's exported data)\n`,
+      '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
+      '|---|---|---|---|---|---|---|---|',
+    ];
+    const detail = [
+      '',
+      `All test metrics, seqrec / peer (${ds.name}, ${protocol}):`,
+      '',
+      `| model | ${ks.join(' | ')} |`,
+      `|---|${ks.map(() => '---').join('|')}|`,
+    ];
+    const rows: string[] = [];
+    const details: string[] = [];
     for (const model of models) {
       process.stderr.write(`\n=== ${ds.name} ${protocol} ${model}\n`);
-      const s = sides.includes('seqrec') ? runSeqrec(split, ds.path, protocol, model, ds.name) : null;
+      const s = sides.includes('seqrec') ? runSeqrec(split, protocol, model, ds.name) : null;
       const p = sides.includes('peer') ? runPeer(ds.path, protocol, model, ds.name) : null;
-      const ratio = s && p ? (s.recall50 / p.recall50).toFixed(3) : '';
-      const tratio = s && p ? (s.sPerEpoch / p.sPerEpoch).toFixed(2) : '';
-      lines.push(`| ${model} | ${f(s?.recall50)} | ${f(p?.recall50)} | ${ratio} | ${f(s?.hr50)} | ${f(p?.hr50)} | ${f(s?.ndcg50)} | ${f(p?.ndcg50)} | ${s?.sPerEpoch.toFixed(2) ?? '-'} | ${p?.sPerEpoch.toFixed(2) ?? '-'} | ${tratio} | ${s?.epochs ?? '-'} / ${p?.epochs ?? '-'} |`);
-      writeFileSync(`${outDir}/peer-comparison.md`, lines.join('\n') + '\n');
+      const ratio = s && p ? (s.test['recall@50'] / p.test['recall@50']).toFixed(3) : '';
+      const tratio = s && p && p.sPerEpoch > 0 ? (s.sPerEpoch / p.sPerEpoch).toFixed(2) : '';
+      const sec = (x: Side | null) => (x && x.sPerEpoch > 0 ? x.sPerEpoch.toFixed(2) : '-');
+      rows.push(`| ${model} | ${f(s?.test['recall@50'])} | ${f(p?.test['recall@50'])} | ${ratio} | ${sec(s)} | ${sec(p)} | ${tratio} | ${s?.epochs ?? '-'} / ${p?.epochs ?? '-'} |`);
+      details.push(`| ${model} | ${ks.map((k) => `${f(s?.test[k])} / ${f(p?.test[k])}`).join(' | ')} |`);
+      const current = [...head, ...rows, ...detail, ...details].join('\n');
+      writeFileSync(`${outDir}/peer-comparison${tag}.md`, [...sections, current].join('\n') + '\n');
     }
+    sections.push([...head, ...rows, ...detail, ...details].join('\n'));
   }
 }
-process.stdout.write(lines.join('\n') + '\n');
+process.stdout.write(sections.join('\n') + '\n');

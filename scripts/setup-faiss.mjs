@@ -188,12 +188,14 @@ function hasTool(tool) {
     }
     say(`installing system packages: ${missing.join(' ')}`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const apt = ['install', '-y', '--no-install-recommends', ...missing];
+    // Wait for another apt/dpkg run (unattended upgrades, a parallel install) instead of failing.
+    const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+    const apt = [...lock, 'install', '-y', '--no-install-recommends', ...missing];
     try {
       run('apt-get', apt, { env });
     } catch {
       say('apt-get install failed; running apt-get update and retrying');
-      run('apt-get', ['update'], { env });
+      run('apt-get', [...lock, 'update'], { env });
       run('apt-get', apt, { env });
     }
   }

@@ -44,3 +44,20 @@ export function readInts(t: tf.Tensor): Int32Array {
   if (t.dtype !== 'int32') throw new Error(`readInts: expected int32, got ${t.dtype}`);
   return (view(t) as Int32Array | null) ?? (t.dataSync() as Int32Array);
 }
+
+/**
+ * Runs `update` on the float32 data of variable `v` in place where the backend keeps it in
+ * reach (wasm linear memory, the cpu backend's array); elsewhere on a copy that is assigned
+ * back (correct, but a full pass over the variable). `update` must not call TF.js.
+ */
+export function updateInPlace(v: tf.Variable, update: (values: Float32Array) => void): void {
+  if (v.dtype !== 'float32') throw new Error(`updateInPlace: expected float32, got ${v.dtype}`);
+  const inPlace = view(v) as Float32Array | null;
+  if (inPlace) {
+    update(inPlace);
+    return;
+  }
+  const copy = (v.dataSync() as Float32Array).slice();
+  update(copy);
+  tf.tidy(() => v.assign(tf.tensor(copy, v.shape, 'float32')));
+}

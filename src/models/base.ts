@@ -13,7 +13,7 @@ import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
-import { embeddingLookup } from './layers/embedding.js';
+import { embeddingLookup, tableForLoss } from './layers/embedding.js';
 import { glorotUniform, variable } from './layers/init.js';
 
 /** The tensors of a `SequenceBatch`. Owned by the caller's tidy scope. */
@@ -161,7 +161,7 @@ export abstract class BaseRecaller implements SequentialRecaller {
       const targetEmbeddings = this.embed(targets) as tf.Tensor2D;
       const users = this.userEmbeddings(batch, { training: true });
       const user = this.trainingUserVector(users, targetEmbeddings);
-      return lossFn({ user, items: this.itemTable, targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
+      return lossFn({ user, items: tableForLoss(this.itemTable), targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
     });
   }
 

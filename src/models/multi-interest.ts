@@ -19,6 +19,7 @@ import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
 import { BaseRecaller, validateBaseConfig, type BatchTensors, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
 import { interestSimilarity, labelAwareAttention, type ReadoutMode } from './layers/attention.js';
+import { tableForLoss } from './layers/embedding.js';
 
 export interface MultiInterestConfig extends ModelBaseConfig {
   /** K, interests per user. Default 4. */
@@ -86,7 +87,7 @@ export abstract class MultiInterestRecaller extends BaseRecaller {
       const targetEmbeddings = this.embed(targets) as tf.Tensor2D;
       const { interests, active } = this.extractInterests(batch, this.toTensors(batch), true);
       const user = labelAwareAttention(interests, targetEmbeddings, { mode: this.config.readout, power: this.config.readoutPower, active });
-      let loss = lossFn({ user, items: this.itemTable, targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
+      let loss = lossFn({ user, items: tableForLoss(this.itemTable), targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
       if (this.config.diversityWeight > 0) {
         loss = tf.add(loss, tf.mul(interestSimilarity(interests, active), this.config.diversityWeight));
       }

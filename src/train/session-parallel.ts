@@ -15,13 +15,13 @@
  * `'conservative'` rank = #{items scoring ≥ the target}; `'median'` the average of the two.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats } from '../backend/memory.js';
+import { readFloats, updateInPlace } from '../backend/memory.js';
 import { sessionParallelSteps, type SessionSet } from '../data/session-parallel.js';
 import { SeqrecError } from '../errors.js';
 import { resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { GRU4Rec } from '../models/gru4rec.js';
-import { embeddingLookup } from '../models/layers/embedding.js';
+import { embeddingLookup, RowGradientCapture, tableForLoss, type RowGradients } from '../models/layers/embedding.js';
 
 /** What a model needs for session-parallel training (GRU4Rec implements it). */
 export type SessionRecurrentModel = Pick<GRU4Rec, 'sessionStep' | 'stateSizes' | 'itemEmbeddings' | 'trainableVariables' | 'itemCount' | 'trainRng'>;
@@ -98,30 +98,39 @@ export interface StepOptimizer {
  * The official GRU4Rec's update rule (IndexedAdagradM):
  *   acc += g²;  v = μ·v − lr · g / √(acc + ε);  θ += v     (μ = 0: plain Adagrad, ε = 1e-6)
  * The item table (`sparse`) is updated row-sparsely, as the official sparse embedding update:
- * only rows with a nonzero gradient change (accumulator, momentum and value), in JavaScript on
- * a mirror of the table that is uploaded once per step. That also skips the ~10 dense passes
- * over [items, D] a tensor-op update would take. Other weights are updated densely.
+ * its gradient is captured as (rows touched, their gradients) (see RowGradientCapture) and
+ * only those rows change (accumulator, momentum and value), in place; step cost does not
+ * depend on the item count. Other weights are updated densely.
  */
 export class AdagradMomentum implements StepOptimizer {
   private readonly acc = new Map<string, tf.Variable>();
   private readonly mom = new Map<string, tf.Variable>();
-  private table: { param: Float32Array; acc: Float32Array; mom: Float32Array | null; rows: number; dim: number } | null = null;
+  private table: { acc: Float32Array; mom: Float32Array | null } | null = null;
+  private readonly capture: RowGradientCapture | null;
   constructor(
     private readonly lr: number,
     private readonly momentum: number,
-    private readonly sparse: tf.Variable | null = null,
+    private readonly sparse: tf.Variable<tf.Rank.R2> | null = null,
     private readonly eps = 1e-6,
-  ) {}
+  ) {
+    this.capture = sparse ? new RowGradientCapture(sparse) : null;
+  }
 
   minimize(f: () => tf.Scalar, _returnCost: true, varList: tf.Variable[]): tf.Scalar {
-    const { value, grads } = tf.variableGrads(f, varList);
-    for (const v of varList) {
+    const dense = varList.filter((v) => v !== this.sparse);
+    let value: tf.Scalar;
+    let grads: tf.NamedTensorMap;
+    if (this.capture && dense.length < varList.length) {
+      const r = this.capture.gradients(f, dense);
+      value = r.value;
+      grads = r.grads;
+      this.sparseUpdate(r.rows);
+    } else {
+      ({ value, grads } = tf.variableGrads(f, dense));
+    }
+    for (const v of dense) {
       const g = grads[v.name];
       if (!g) continue;
-      if (v === this.sparse) {
-        this.sparseUpdate(v, g);
-        continue;
-      }
       tf.tidy(() => {
         let acc = this.acc.get(v.name);
         if (!acc) this.acc.set(v.name, (acc = tf.variable(tf.zerosLike(v), false)));
@@ -141,45 +150,37 @@ export class AdagradMomentum implements StepOptimizer {
     return value;
   }
 
-  private sparseUpdate(v: tf.Variable, g: tf.Tensor): void {
-    const [rows, dim] = v.shape;
-    if (!this.table) {
-      const n = rows * dim;
-      this.table = { param: (v.dataSync() as Float32Array).slice(), acc: new Float32Array(n), mom: this.momentum > 0 ? new Float32Array(n) : null, rows, dim };
-    }
-    const { param, acc, mom } = this.table;
-    const grad = readFloats(g); // a view: no TF.js op until the loop is done
-    for (let r = 0; r < rows; r++) {
-      const base = r * dim;
-      let touched = false;
-      for (let d = 0; d < dim; d++) {
-        if (grad[base + d] !== 0) {
-          touched = true;
-          break;
+  private sparseUpdate(rows: RowGradients): void {
+    const v = this.sparse!;
+    const [n, dim] = v.shape;
+    if (!this.table) this.table = { acc: new Float32Array(n * dim), mom: this.momentum > 0 ? new Float32Array(n * dim) : null };
+    const { acc, mom } = this.table;
+    updateInPlace(v, (param) => {
+      for (let k = 0; k < rows.indices.length; k++) {
+        const base = rows.indices[k] * dim;
+        const src = k * dim;
+        for (let d = 0; d < dim; d++) {
+          const gi = rows.values[src + d];
+          const i = base + d;
+          acc[i] += gi * gi;
+          const step = (-this.lr * gi) / Math.sqrt(acc[i] + this.eps);
+          if (mom) {
+            mom[i] = this.momentum * mom[i] + step;
+            param[i] += mom[i];
+          } else {
+            param[i] += step;
+          }
         }
       }
-      if (!touched) continue;
-      for (let i = base; i < base + dim; i++) {
-        const gi = grad[i];
-        acc[i] += gi * gi;
-        const step = (-this.lr * gi) / Math.sqrt(acc[i] + this.eps);
-        if (mom) {
-          mom[i] = this.momentum * mom[i] + step;
-          param[i] += mom[i];
-        } else {
-          param[i] += step;
-        }
-      }
-    }
-    tf.tidy(() => v.assign(tf.tensor(param, v.shape, 'float32')));
+    });
   }
 
   dispose(): void {
     for (const v of [...this.acc.values(), ...this.mom.values()]) v.dispose();
+    this.capture?.dispose();
   }
 }
 
-/** Per-lane, per-layer hidden states kept in JavaScript between steps. */
 class LaneStates {
   readonly data: Float32Array[];
   constructor(
@@ -232,7 +233,7 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
   });
   const variables = model.trainableVariables();
   const table = model.itemEmbeddings();
-  const optimizer: StepOptimizer = optimizerName === 'adam' ? tf.train.adam(learningRate) : new AdagradMomentum(learningRate, momentum, table instanceof tf.Variable ? table : null);
+  const optimizer: StepOptimizer = optimizerName === 'adam' ? tf.train.adam(learningRate) : new AdagradMomentum(learningRate, momentum, table instanceof tf.Variable ? (table as tf.Variable<tf.Rank.R2>) : null);
   const started = performance.now();
   const history: SessionEpochRecord[] = [];
   let step = 0;
@@ -253,7 +254,7 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
             carried = out.states.map((t) => tf.keep(t));
             const targets = tf.tensor1d(s.targets, 'int32');
             const targetEmbeddings = embeddingLookup(table, targets) as tf.Tensor2D;
-            return lossFn({ user: out.user, items: table, targets, targetIds: s.targets, targetEmbeddings, rng: model.trainRng });
+            return lossFn({ user: out.user, items: tableForLoss(table), targets, targetIds: s.targets, targetEmbeddings, rng: model.trainRng });
           },
           true,
           variables,

@@ -14,6 +14,7 @@ import { MODELS } from '../models/registry.js';
 import { saveModel } from './checkpoint.js';
 import { DataParallelGradients } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
+import { AdamStep, resolveItemGradients, type ItemGradients } from './step.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -61,6 +62,12 @@ export interface TrainerOptions {
    * reproducible for a fixed number of parts.
    */
   parallelism?: number | 'auto';
+  /**
+   * How the item table's gradient is kept: 'dense' (one more Adam variable), 'sparse' (only
+   * the rows a batch touches, row-wise Adam: step cost independent of the item count) or
+   * 'auto' (default: sparse for sampled losses, dense for full softmax). See src/train/step.ts.
+   */
+  itemGradients?: ItemGradients;
   /** Progress lines; default: none. Pass `console.error` or a logger. */
   log?: (line: string) => void;
   callbacks?: TrainerCallbacks;
@@ -76,8 +83,8 @@ export interface FitResult {
 
 export class Trainer {
   readonly model: BaseRecaller;
-  private readonly options: Required<Omit<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation' | 'parallelism'>> &
-    Pick<TrainerOptions, 'parallelism'> &
+  private readonly options: Required<Omit<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation' | 'parallelism' | 'itemGradients'>> &
+    Pick<TrainerOptions, 'parallelism' | 'itemGradients'> &
     Pick<TrainerOptions, 'checkpointDir' | 'log' | 'callbacks' | 'evaluation'>;
   private readonly lossFn: LossFunction;
 
@@ -102,6 +109,7 @@ export class Trainer {
     if (!(o.learningRate > 0)) throw new SeqrecError('invalid_config', `Trainer: learningRate must be > 0, got ${o.learningRate}`, { field: 'learningRate' });
     this.lossFn = resolveLoss(o.loss);
     this.resolveParallelism(); // validates the option now rather than at fit()
+    resolveItemGradients(o.itemGradients ?? 'auto', o.loss);
   }
 
   /** Number of batch parts (1 = single-threaded), from the `parallelism` option. */
@@ -127,9 +135,12 @@ export class Trainer {
     }
     // Losses whose negatives depend on the data (popularity samplers, logQ) are bound to it here.
     const lossFn = resolveLoss(this.lossFn, { itemCount: dataset.itemCount, itemPopularity: dataset.itemPopularity() });
-    const optimizer = tf.train.adam(o.learningRate);
-    const variables = model.trainableVariables();
     const parts = this.resolveParallelism();
+    const itemGradients = resolveItemGradients(o.itemGradients ?? 'auto', o.loss);
+    if (parts > 1 && itemGradients === 'sparse') {
+      throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs itemGradients 'dense' (worker gradients are summed as dense tensors)", { field: 'itemGradients' });
+    }
+    const optimizer = new AdamStep(model, lossFn, { learningRate: o.learningRate, itemGradients });
     const parallel = parts > 1 ? await DataParallelGradients.start(model, o.loss as string, parts) : null;
     const started = performance.now();
     const history: EpochRecord[] = [];
@@ -150,14 +161,12 @@ export class Trainer {
           let value: number;
           if (parallel && batch.batchSize >= parallel.parts) {
             const { loss, grads } = await parallel.compute(batch, lossFn);
-            optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+            optimizer.applyGradients(grads);
             tf.dispose(Object.values(grads));
             parallel.publishWeights();
             value = loss;
           } else {
-            const cost = optimizer.minimize(() => model.loss(batch, lossFn), true, variables);
-            value = cost!.dataSync()[0];
-            cost!.dispose();
+            value = optimizer.run(batch);
             parallel?.publishWeights();
           }
           if (!Number.isFinite(value)) {

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloats, readInts } from '../../backend/memory.js';
+import { SeqrecError } from '../../errors.js';
 
 /** Adds row i of `dy` ([n, dim]) into row indices[i] of a [rows, dim] zero matrix. */
 export function scatterAddRows(dy: Float32Array, indices: Int32Array, rows: number, dim: number): Float32Array {
@@ -40,10 +41,139 @@ export function gatherRows(table: Float32Array, indices: Int32Array, rows: numbe
 export function embeddingLookup(table: tf.Tensor2D, indices: tf.Tensor): tf.Tensor {
   const [rows, dim] = table.shape;
   const idx = readInts(indices).slice();
+  if (activeCapture?.covers(table)) return capturedLookup(activeCapture, activeCapture.table, idx, indices.shape);
   const lookup = tf.customGrad(((t: tf.Tensor2D) => {
     const value = tf.tensor2d(gatherRows(readFloats(t), idx, rows, dim), [idx.length, dim]);
     const gradFunc = (dy: tf.Tensor) => [tf.tensor2d(scatterAddRows(readFloats(dy), idx, rows, dim), [rows, dim])];
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return tf.reshape(lookup(table) as tf.Tensor2D, [...indices.shape, dim]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row-sparse gradients for one table.
+//
+// TF.js wants a gradient of the table's full shape, [rows, dim], for every step: at a million
+// items that is 256 MB of zeros written, scanned and updated by the optimizer each step, even
+// though a sampled loss touches a few thousand rows. Inside `RowGradientCapture.gradients`
+// lookups of the captured table hang off a scalar "anchor" variable instead of the table: the
+// backward pass then records (row indices, row gradients) pairs and hands TF.js a scalar zero.
+// The caller updates the table's rows itself (src/train/row-adam.ts).
+
+/** The summed gradient of the rows a step touched: `values` is [indices.length, dim]. */
+export interface RowGradients {
+  /** Distinct row indices, ascending. */
+  indices: Int32Array;
+  values: Float32Array;
+  dim: number;
+}
+
+let activeCapture: RowGradientCapture | null = null;
+let anchorCounter = 0;
+
+export class RowGradientCapture {
+  private readonly anchor: tf.Variable;
+  private records: { indices: Int32Array; grads: Float32Array }[] = [];
+  private readonly guards = new WeakSet<tf.Tensor>();
+
+  constructor(readonly table: tf.Variable<tf.Rank.R2>) {
+    this.anchor = tf.variable(tf.scalar(0), true, `seqrec/row-gradient-anchor/${anchorCounter++}`);
+  }
+
+  /**
+   * Value and gradients of `f` w.r.t. `variables` (which must not include the table), plus the
+   * table's row-sparse gradient. A dense use of the table inside `f` whose gradient is needed
+   * (e.g. full-softmax logits against every item) is an error, not a silently frozen table.
+   */
+  gradients(f: () => tf.Scalar, variables: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap; rows: RowGradients } {
+    if (variables.includes(this.table)) throw new Error('RowGradientCapture: the captured table must not be among the dense variables');
+    if (activeCapture) throw new Error('RowGradientCapture: captures do not nest');
+    this.records = [];
+    activeCapture = this;
+    let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    try {
+      result = tf.variableGrads(f, [...variables, this.anchor]);
+    } finally {
+      activeCapture = null;
+    }
+    const { [this.anchor.name]: anchorGrad, ...grads } = result.grads;
+    anchorGrad?.dispose();
+    const rows = mergeRows(this.records, this.table.shape[1]);
+    this.records = [];
+    return { value: result.value, grads, rows };
+  }
+
+  /** Stands in for the table where a loss receives it whole (see `denseUse`). */
+  guard(table: tf.Tensor2D): tf.Tensor2D {
+    const anchor = this.anchor;
+    const op = tf.customGrad(((a: tf.Tensor) => ({
+      value: tf.clone(table),
+      gradFunc: () => {
+        throw new SeqrecError(
+          'invalid_config',
+          'this loss scores the whole item table, which row-sparse item gradients cannot train; use a sampled loss or itemGradients: \'dense\'',
+          { field: 'itemGradients' },
+        );
+        return [tf.zerosLike(a)];
+      },
+    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    const guarded = op(anchor) as tf.Tensor2D;
+    this.guards.add(guarded);
+    return guarded;
+  }
+
+  /** Whether `t` is the captured table or a guarded stand-in for it. */
+  covers(t: tf.Tensor): boolean {
+    return t.dataId === this.table.dataId || this.guards.has(t);
+  }
+
+  record(indices: Int32Array, grads: Float32Array): void {
+    this.records.push({ indices, grads });
+  }
+
+  get anchorVariable(): tf.Variable {
+    return this.anchor;
+  }
+
+  dispose(): void {
+    this.anchor.dispose();
+  }
+}
+
+/**
+ * The table as a loss should receive it: itself normally, a guarded stand-in while its row
+ * gradients are being captured (so a dense use fails loudly instead of training nothing).
+ */
+export function tableForLoss(table: tf.Tensor2D): tf.Tensor2D {
+  return activeCapture?.covers(table) ? activeCapture.guard(table) : table;
+}
+
+function capturedLookup(capture: RowGradientCapture, table: tf.Tensor2D, idx: Int32Array, shape: number[]): tf.Tensor {
+  const [rows, dim] = table.shape;
+  const lookup = tf.customGrad(((a: tf.Tensor) => {
+    const value = tf.tensor2d(gatherRows(readFloats(table), idx, rows, dim), [idx.length, dim]);
+    const gradFunc = (dy: tf.Tensor) => {
+      capture.record(idx, readFloats(dy).slice());
+      return [tf.zerosLike(a)];
+    };
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return tf.reshape(lookup(capture.anchorVariable) as tf.Tensor2D, [...shape, dim]);
+}
+
+/** Sums the recorded row gradients per distinct row (ascending row order). */
+export function mergeRows(records: { indices: Int32Array; grads: Float32Array }[], dim: number): RowGradients {
+  const slot = new Map<number, number>();
+  for (const r of records) for (const i of r.indices) if (!slot.has(i)) slot.set(i, 0);
+  const indices = Int32Array.from(slot.keys()).sort();
+  indices.forEach((row, k) => slot.set(row, k));
+  const values = new Float32Array(indices.length * dim);
+  for (const r of records) {
+    for (let i = 0; i < r.indices.length; i++) {
+      const dst = slot.get(r.indices[i])! * dim;
+      const src = i * dim;
+      for (let d = 0; d < dim; d++) values[dst + d] += r.grads[src + d];
+    }
+  }
+  return { indices, values, dim };
 }

@@ -1,0 +1,56 @@
+/**
+ * Adam for an embedding table updated only in the rows a step touched ("lazy" Adam, as
+ * TensorFlow Addons' LazyAdam and PyTorch's SparseAdam do). For the touched rows the update is
+ * exactly TF.js's `tf.train.adam` (same bias correction, epsilon = the backend's epsilon);
+ * untouched rows keep their value and moments, where dense Adam would keep moving them by
+ * their momentum. Step time depends on the rows touched, not on the table size; the moments
+ * are two arrays of the table's size, allocated on the first step.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { updateInPlace } from '../backend/memory.js';
+import type { RowGradients } from '../models/layers/embedding.js';
+
+export class RowSparseAdam {
+  private m: Float32Array | null = null;
+  private v: Float32Array | null = null;
+  private step = 0;
+  private readonly epsilon: number;
+
+  constructor(
+    private readonly table: tf.Variable<tf.Rank.R2>,
+    private readonly learningRate: number,
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    epsilon?: number,
+  ) {
+    this.epsilon = epsilon ?? tf.backend().epsilon();
+  }
+
+  apply(grad: RowGradients): void {
+    const [rows, dim] = this.table.shape;
+    if (grad.dim !== dim) throw new Error(`RowSparseAdam: gradient rows have dim ${grad.dim}, the table ${dim}`);
+    if (!this.m || !this.v) {
+      this.m = new Float32Array(rows * dim);
+      this.v = new Float32Array(rows * dim);
+    }
+    this.step++;
+    const { beta1: b1, beta2: b2, epsilon: eps, learningRate: lr } = this;
+    const c1 = 1 - b1 ** this.step;
+    const c2 = 1 - b2 ** this.step;
+    const m = this.m;
+    const v = this.v;
+    updateInPlace(this.table, (values) => {
+      for (let k = 0; k < grad.indices.length; k++) {
+        const base = grad.indices[k] * dim;
+        const src = k * dim;
+        for (let d = 0; d < dim; d++) {
+          const g = grad.values[src + d];
+          const i = base + d;
+          m[i] = b1 * m[i] + (1 - b1) * g;
+          v[i] = b2 * v[i] + (1 - b2) * g * g;
+          values[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+        }
+      }
+    });
+  }
+}

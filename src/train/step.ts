@@ -1,0 +1,92 @@
+/**
+ * One optimisation step of a model under a loss: forward, backward and Adam. The Trainer runs
+ * it every batch; benchmarks call it directly.
+ *
+ * Item gradients come in two kinds:
+ * - 'dense': the item table is one more variable of `tf.train.adam`. Needed when the loss
+ *   scores every item (full softmax: every row has a gradient every step anyway).
+ * - 'sparse': the table's gradient is kept as (rows touched, their gradients) and the table is
+ *   updated by row-wise ("lazy") Adam; step time and memory then depend on the rows a batch
+ *   touches (history, targets, drawn negatives), not on the item count. Untouched rows keep
+ *   their Adam moments, so results differ slightly from dense Adam (as with TF's LazyAdam).
+ * - 'auto' (default): sparse for the sampled losses (every named loss but 'softmax'), dense for
+ *   full softmax and for loss functions seqrec does not know.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TrainBatch } from '../data/types.js';
+import { SeqrecError } from '../errors.js';
+import { isContextualLoss, type LossName } from '../losses/index.js';
+import type { LossFunction } from '../losses/types.js';
+import type { BaseRecaller } from '../models/base.js';
+import { RowGradientCapture } from '../models/layers/embedding.js';
+import { RowSparseAdam } from './row-adam.js';
+
+export type ItemGradients = 'auto' | 'dense' | 'sparse';
+
+/** What 'auto' means for this loss (see the module comment). */
+export function resolveItemGradients(mode: ItemGradients, loss: LossName | LossFunction): 'dense' | 'sparse' {
+  if (mode !== 'auto' && mode !== 'dense' && mode !== 'sparse') {
+    throw new SeqrecError('invalid_config', `itemGradients must be 'auto', 'dense' or 'sparse', got '${String(mode)}'`, { field: 'itemGradients' });
+  }
+  if (mode !== 'auto') return mode;
+  if (typeof loss === 'string') return loss === 'softmax' ? 'dense' : 'sparse';
+  return isContextualLoss(loss) ? 'sparse' : 'dense';
+}
+
+export class AdamStep {
+  private readonly optimizer: tf.AdamOptimizer;
+  private readonly denseVariables: tf.Variable[];
+  private readonly capture: RowGradientCapture | null = null;
+  private readonly tableAdam: RowSparseAdam | null = null;
+
+  constructor(
+    private readonly model: BaseRecaller,
+    private readonly lossFn: LossFunction,
+    options: { learningRate: number; itemGradients: 'dense' | 'sparse' },
+  ) {
+    this.optimizer = tf.train.adam(options.learningRate);
+    const variables = model.trainableVariables();
+    if (options.itemGradients === 'sparse') {
+      const table = model.itemEmbeddings();
+      if (!(table instanceof tf.Variable) || !variables.includes(table)) {
+        throw new SeqrecError('invalid_config', `${model.name}: row-sparse item gradients need the item table to be one of the model's variables`, { field: 'itemGradients' });
+      }
+      this.capture = new RowGradientCapture(table as tf.Variable<tf.Rank.R2>);
+      this.tableAdam = new RowSparseAdam(table as tf.Variable<tf.Rank.R2>, options.learningRate);
+      this.denseVariables = variables.filter((v) => v !== table);
+    } else {
+      this.denseVariables = variables;
+    }
+  }
+
+  /** One step on `batch`; returns the loss value. */
+  run(batch: TrainBatch): number {
+    if (!this.capture) {
+      const cost = this.optimizer.minimize(() => this.model.loss(batch, this.lossFn), true, this.denseVariables)!;
+      const value = cost.dataSync()[0];
+      cost.dispose();
+      return value;
+    }
+    const { value, grads, rows } = this.capture.gradients(() => this.model.loss(batch, this.lossFn), this.denseVariables);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    // A non-finite loss must leave the weights as they were (the Trainer reports it).
+    if (Number.isFinite(loss)) {
+      this.optimizer.applyGradients(grads as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
+      this.tableAdam!.apply(rows);
+    }
+    tf.dispose(Object.values(grads));
+    return loss;
+  }
+
+  /** For the data-parallel path: apply gradients computed elsewhere (dense mode only). */
+  applyGradients(grads: tf.NamedTensorMap): void {
+    if (this.capture) throw new Error('AdamStep.applyGradients: only in dense mode');
+    this.optimizer.applyGradients(grads as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.capture?.dispose();
+  }
+}
