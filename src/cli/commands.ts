@@ -111,6 +111,7 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     epochs,
     patience: intFlag(flags.patience, 'patience', 5, 1),
     loss,
+    itemGradients: choiceFlag(flags['item-gradients'], 'item-gradients', ['auto', 'dense', 'sparse'] as const, 'auto'),
     evaluation: { similarity },
     log,
     callbacks: trainingProgress(cliProgress(), { epochs, stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / batchSize), validUsers: dataset.validUsers.length }),

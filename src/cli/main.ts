@@ -25,9 +25,12 @@ Usage:
                [--seed 42] [--split-seed 2020] [--similarity ip|cosine] [--out DIR] [--json FILE]
                [--loss softmax|sampled-softmax|in-batch|bpr|top1|bpr-max|top1-max|comirec-sampled]
                [--negatives N] [--sampler uniform|popularity|log-uniform|in-batch] [--alpha A]
+               [--item-gradients auto|dense|sparse]
       Train on your interaction log, report test recall/NDCG/hit rate @20 and @50.
       --negatives: shared negatives per batch (comirec-sampled: per row); --sampler in-batch:
       the other rows' targets plus N popularity^A samples (GRU4Rec's scheme).
+      --item-gradients sparse: update only the item rows a batch touches (row-wise Adam; the
+      default for sampled losses), so a step does not grow with the catalogue.
   seqrec train --mode session-parallel --data TRAIN_SESSIONS [--test TEST_SESSIONS]
                [--loss bpr-max] [loss flags as above] [--dim 64] [--batch 128] [--epochs 10]
                [--optimizer adam|adagrad] [--lr] [--momentum 0] [--seed 42] [--out DIR] [--json FILE]
@@ -109,6 +112,7 @@ const OPTIONS = {
   test: { type: 'string' },
   optimizer: { type: 'string' },
   momentum: { type: 'string' },
+  'item-gradients': { type: 'string' },
 } as const;
 
 export type CliFlags = ReturnType<typeof parse>['values'];
