@@ -6,10 +6,13 @@
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceDataset } from '../data/dataset.js';
 import { loadPeerExport } from '../data/peer-export.js';
 import { SeqrecError } from '../errors.js';
 import type { MetricReport } from '../metrics/index.js';
+import type { BaseRecaller } from '../models/base.js';
+import { interestSimilarity } from '../models/layers/attention.js';
 import { MODELS, modelFactory } from '../models/registry.js';
 import { evaluateModel, evaluatePopularity } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
@@ -33,6 +36,8 @@ export interface BenchRun {
   valid: MetricReport;
   test: MetricReport;
   secondsTotal: number;
+  /** Multi-interest models: mean pairwise cosine between a test user's interests (1 = collapsed). */
+  interestCosine?: number;
 }
 
 const NS = [10, 20, 50];
@@ -69,6 +74,9 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
     seed,
     similarity: choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip'),
     parallelism: flags.parallelism === undefined ? 'auto' : intFlag(flags.parallelism, 'parallelism', 1, 1),
+    // Remedies for interests that collapse onto each other (multi-interest models only).
+    diversityWeight: floatFlag(flags.diversity, 'diversity', 0),
+    sharpenPower: floatFlag(flags.sharpen, 'sharpen', 1),
   };
   const runs: BenchRun[] = [];
   const emit = async (run: BenchRun) => {
@@ -93,7 +101,8 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
       embeddingDim: hyper.dim,
       maxLen,
       seed,
-      ...(factory.multiInterest ? { numInterests: hyper.interests } : {}),
+      ...(factory.multiInterest ? { numInterests: hyper.interests, diversityWeight: hyper.diversityWeight } : {}),
+      ...(hyper.sharpenPower !== 1 && (name === 'mind' || name === 'comirec-dr') ? { sharpenPower: hyper.sharpenPower } : {}),
     });
     log(`--- ${name}`);
     const trainer = new Trainer(model, {
@@ -114,6 +123,7 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
       epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy,
       secondsPerEpoch: trainSeconds / fit.history.length, samplesPerSecond: samples / trainSeconds,
       valid: fit.bestValid, test, secondsTotal: (performance.now() - t0) / 1000,
+      ...(factory.multiInterest ? { interestCosine: meanInterestCosine(model, dataset) } : {}),
     });
     model.dispose();
   }
@@ -121,6 +131,24 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
   process.stdout.write(table + '\n');
   if (flags.md) await writeFile(flags.md, table + '\n');
   return runs;
+}
+
+/** Mean pairwise cosine between the interests of each test user (in-use interests only). */
+function meanInterestCosine(model: BaseRecaller, dataset: SequenceDataset): number {
+  let sum = 0;
+  let users = 0;
+  for (const batch of dataset.evalBatches('test', 512)) {
+    const value = tf.tidy(() => {
+      const interests = model.userEmbeddings(batch);
+      const counts = (model as BaseRecaller & { activeInterestCounts?(b: typeof batch): Int32Array }).activeInterestCounts?.(batch);
+      const k = interests.shape[1];
+      const active = counts ? tf.tensor2d(Float32Array.from({ length: batch.batchSize * k }, (_, i) => (i % k < counts[Math.floor(i / k)] ? 1 : 0)), [batch.batchSize, k]) : null;
+      return interestSimilarity(interests, active).dataSync()[0];
+    });
+    sum += value * batch.batchSize;
+    users += batch.batchSize;
+  }
+  return users ? sum / users : NaN;
 }
 
 /** The Markdown table of a set of runs (test metrics at the protocol's usual cutoffs). */

@@ -40,8 +40,10 @@ Usage:
       Evaluate a saved model on the test users of the same split.
   seqrec bench --data FILE | --split PEER_EXPORT.json [--protocol comirec|loo]
                [--models mostpopular,gru4rec,youtubednn,mind,comirec-dr,comirec-sa] [training flags]
-               [--out RUNS.jsonl] [--md TABLE.md]
+               [--diversity W] [--sharpen P] [--out RUNS.jsonl] [--md TABLE.md]
       Train and test several models on one split; a JSON line per run and a Markdown table.
+      --diversity W: add W x mean pairwise cosine of the interests to the loss; --sharpen P:
+      squash (|s|²/(1+|s|²))^P · s/|s| in MIND and ComiRec-DR (both against collapsed interests).
   seqrec recommend --model DIR --history ID,ID,... [--k 10] [--exclude-seen]
       Top-k next items for a history of raw item ids.
   seqrec export --model CHECKPOINT_DIR --out BUNDLE_DIR [--data FILE + data flags] [--faiss FACTORY]
@@ -113,6 +115,8 @@ const OPTIONS = {
   optimizer: { type: 'string' },
   momentum: { type: 'string' },
   'item-gradients': { type: 'string' },
+  diversity: { type: 'string' },
+  sharpen: { type: 'string' },
 } as const;
 
 export type CliFlags = ReturnType<typeof parse>['values'];
