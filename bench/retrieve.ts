@@ -5,8 +5,11 @@
  * is a fresh process; sides alternate; the table shows the median over BENCH_REPEATS (3).
  * Env: BENCH_SIZES ("30000,1000000"), BENCH_BATCHES ("1,256"), BENCH_ENGINES
  * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_HNSW_MAX (100000: largest N with HNSW rows),
- * BENCH_PEER_HNSW ("0" skips the Python HNSW rows), BENCH_INDEX_CACHE (see retrieve-one.ts),
- * BENCH_OUT (bench/results/retrieve.json).
+ * BENCH_PEER_HNSW ("0" skips the Python HNSW rows), BENCH_INDEX_CACHE (bench/results/index-cache;
+ * see retrieve-one.ts), BENCH_OUT (bench/results/retrieve.json).
+ * Python's HNSW rows read the index seqrec built and saved in the cache (same graph, same
+ * calibrated efSearch): faiss's own default efSearch (16) would compare a recall of ~0.3 with
+ * seqrec's 0.95.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,8 @@ const engines = (env.BENCH_ENGINES ?? 'exact,faiss:Flat,faiss:HNSW32').split(','
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/retrieve.json';
 const hnswMax = Number(env.BENCH_HNSW_MAX ?? 100000);
+const indexCache = env.BENCH_INDEX_CACHE ?? 'bench/results/index-cache';
+process.env.BENCH_INDEX_CACHE = indexCache; // read by retrieve-one.ts
 const dim = 64;
 const k = 50;
 
@@ -44,7 +49,9 @@ for (const n of sizes) {
     // BENCH_HNSW_MAX items (default 100,000).
     for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) sides.push({ side: `seqrec ${e}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`] });
     for (const t of [1, 2]) sides.push({ side: `python faiss Flat ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`] });
-    if (n <= hnswMax && env.BENCH_PEER_HNSW !== '0') sides.push({ side: 'python faiss HNSW32 1t', cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, '1', `${k}`, 'HNSW32'] });
+    if (n <= hnswMax && env.BENCH_PEER_HNSW !== '0' && engines.includes('faiss:HNSW32')) {
+      for (const t of [1, 2]) sides.push({ side: `python faiss HNSW32 ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`, 'HNSW32', `${indexCache}/HNSW32-${n}-${dim}.faiss`] });
+    }
     const per = new Map<string, Record<string, number | string>[]>();
     for (let r = 0; r < repeats; r++) {
       for (const s of sides) {
@@ -58,9 +65,11 @@ for (const n of sizes) {
     }
   }
 }
-const lines = ['| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss Flat (same threads) |', '|---|---|---|---|---|---|---|'];
+const lines = ['| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss (same index kind, 2 threads) |', '|---|---|---|---|---|---|---|'];
 for (const r of rows) {
-  const peer = rows.find((p) => p.n === r.n && p.batch === r.batch && p.side === 'python faiss Flat 1t');
+  // Flat against Flat, HNSW against HNSW (the same saved graph); python with 2 threads, as faiss-node's OpenMP pool.
+  const kind = r.side.includes('HNSW') ? 'HNSW32' : 'Flat';
+  const peer = rows.find((p) => p.n === r.n && p.batch === r.batch && p.side === `python faiss ${kind} 2t`);
   const ratio = peer && r.side.startsWith('seqrec') ? (r.qps / peer.qps).toFixed(3) : '';
   lines.push(`| ${r.n} | ${r.batch} | ${r.side} | ${r.qps.toFixed(1)} | ${r.build.toFixed(2)} | ${r.rss.toFixed(0)} | ${ratio} |`);
 }
