@@ -159,8 +159,8 @@ export function buildCandidates(input: LossInput, plan: NegativePlan): Candidate
   if (plan.inBatch) columnIds.set(targetIds, 0);
   columnIds.set(drawn, inB);
 
-  // 2. Gather only the positives' and the drawn rows, in ONE lookup (each lookup's gradient is
-  //    a dense [itemCount, D] array, so one lookup instead of two halves that cost); score them.
+  // 2. Gather only the positives' and the drawn rows, in ONE lookup (with dense item gradients
+  //    each lookup's gradient is a full [itemCount, D] array, so one lookup, not two); score them.
   let positiveEmb = targetEmbeddings;
   let drawnEmb: tf.Tensor2D | null = null;
   if (drawn.length) {
