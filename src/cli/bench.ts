@@ -11,8 +11,8 @@ import type { SequenceDataset } from '../data/dataset.js';
 import { loadPeerExport } from '../data/peer-export.js';
 import { SeqrecError } from '../errors.js';
 import type { MetricReport } from '../metrics/index.js';
-import type { BaseRecaller } from '../models/base.js';
 import { interestSimilarity } from '../models/layers/attention.js';
+import type { MultiInterestRecaller } from '../models/multi-interest.js';
 import { MODELS, modelFactory } from '../models/registry.js';
 import { evaluateModel, evaluatePopularity } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
@@ -123,7 +123,7 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
       epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy,
       secondsPerEpoch: trainSeconds / fit.history.length, samplesPerSecond: samples / trainSeconds,
       valid: fit.bestValid, test, secondsTotal: (performance.now() - t0) / 1000,
-      ...(factory.multiInterest ? { interestCosine: meanInterestCosine(model, dataset) } : {}),
+      ...(factory.multiInterest ? { interestCosine: meanInterestCosine(model as MultiInterestRecaller, dataset) } : {}),
     });
     model.dispose();
   }
@@ -134,15 +134,15 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
 }
 
 /** Mean pairwise cosine between the interests of each test user (in-use interests only). */
-function meanInterestCosine(model: BaseRecaller, dataset: SequenceDataset): number {
+function meanInterestCosine(model: MultiInterestRecaller, dataset: SequenceDataset): number {
   let sum = 0;
   let users = 0;
   for (const batch of dataset.evalBatches('test', 512)) {
     const value = tf.tidy(() => {
       const interests = model.userEmbeddings(batch);
-      const counts = (model as BaseRecaller & { activeInterestCounts?(b: typeof batch): Int32Array }).activeInterestCounts?.(batch);
+      const counts = model.activeInterestCounts(batch);
       const k = interests.shape[1];
-      const active = counts ? tf.tensor2d(Float32Array.from({ length: batch.batchSize * k }, (_, i) => (i % k < counts[Math.floor(i / k)] ? 1 : 0)), [batch.batchSize, k]) : null;
+      const active = tf.tensor2d(Float32Array.from({ length: batch.batchSize * k }, (_, i) => (i % k < counts[Math.floor(i / k)] ? 1 : 0)), [batch.batchSize, k]);
       return interestSimilarity(interests, active).dataSync()[0];
     });
     sum += value * batch.batchSize;

@@ -41,7 +41,7 @@ export function gatherRows(table: Float32Array, indices: Int32Array, rows: numbe
 export function embeddingLookup(table: tf.Tensor2D, indices: tf.Tensor): tf.Tensor {
   const [rows, dim] = table.shape;
   const idx = readInts(indices).slice();
-  if (activeCapture?.covers(table)) return capturedLookup(activeCapture, activeCapture.table, idx, indices.shape);
+  if (activeCapture?.covers(table)) return activeCapture.lookup(idx, indices.shape);
   const lookup = tf.customGrad(((t: tf.Tensor2D) => {
     const value = tf.tensor2d(gatherRows(readFloats(t), idx, rows, dim), [idx.length, dim]);
     const gradFunc = (dy: tf.Tensor) => [tf.tensor2d(scatterAddRows(readFloats(dy), idx, rows, dim), [rows, dim])];
@@ -103,18 +103,17 @@ export class RowGradientCapture {
     return { value: result.value, grads, rows };
   }
 
-  /** Stands in for the table where a loss receives it whole (see `denseUse`). */
+  /** Stands in for the table where a loss receives it whole (see `tableForLoss`). */
   guard(table: tf.Tensor2D): tf.Tensor2D {
     const anchor = this.anchor;
-    const op = tf.customGrad(((a: tf.Tensor) => ({
+    const op = tf.customGrad((() => ({
       value: tf.clone(table),
-      gradFunc: () => {
+      gradFunc: (): never => {
         throw new SeqrecError(
           'invalid_config',
           'this loss scores the whole item table, which row-sparse item gradients cannot train; use a sampled loss or itemGradients: \'dense\'',
           { field: 'itemGradients' },
         );
-        return [tf.zerosLike(a)];
       },
     })) as unknown as Parameters<typeof tf.customGrad>[0]);
     const guarded = op(anchor) as tf.Tensor2D;
@@ -127,12 +126,18 @@ export class RowGradientCapture {
     return t.dataId === this.table.dataId || this.guards.has(t);
   }
 
-  record(indices: Int32Array, grads: Float32Array): void {
-    this.records.push({ indices, grads });
-  }
-
-  get anchorVariable(): tf.Variable {
-    return this.anchor;
+  /** Rows `idx` of the table, their gradient recorded instead of handed to TF.js. */
+  lookup(idx: Int32Array, shape: number[]): tf.Tensor {
+    const [rows, dim] = this.table.shape;
+    const op = tf.customGrad(((a: tf.Tensor) => {
+      const value = tf.tensor2d(gatherRows(readFloats(this.table), idx, rows, dim), [idx.length, dim]);
+      const gradFunc = (dy: tf.Tensor) => {
+        this.records.push({ indices: idx, grads: readFloats(dy).slice() });
+        return [tf.zerosLike(a)];
+      };
+      return { value, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return tf.reshape(op(this.anchor) as tf.Tensor2D, [...shape, dim]);
   }
 
   dispose(): void {
@@ -146,19 +151,6 @@ export class RowGradientCapture {
  */
 export function tableForLoss(table: tf.Tensor2D): tf.Tensor2D {
   return activeCapture?.covers(table) ? activeCapture.guard(table) : table;
-}
-
-function capturedLookup(capture: RowGradientCapture, table: tf.Tensor2D, idx: Int32Array, shape: number[]): tf.Tensor {
-  const [rows, dim] = table.shape;
-  const lookup = tf.customGrad(((a: tf.Tensor) => {
-    const value = tf.tensor2d(gatherRows(readFloats(table), idx, rows, dim), [idx.length, dim]);
-    const gradFunc = (dy: tf.Tensor) => {
-      capture.record(idx, readFloats(dy).slice());
-      return [tf.zerosLike(a)];
-    };
-    return { value, gradFunc };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return tf.reshape(lookup(capture.anchorVariable) as tf.Tensor2D, [...shape, dim]);
 }
 
 /** Sums the recorded row gradients per distinct row (ascending row order). */
