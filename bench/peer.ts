@@ -12,8 +12,12 @@
  *   BENCH_EPOCHS (30), BENCH_LOO_EPOCHS (BENCH_EPOCHS), BENCH_PATIENCE (5)
  *   BENCH_SPU        training samples per train user per epoch, ComiRec protocol (1)
  *   BENCH_SIDES ("seqrec,peer"), PEER_DIR, PEER_PYTHON, BENCH_TAG (suffix of the output files)
+ *   BENCH_JOBS       runs at once (1). seqrec's wasm backend uses one core, so on 2 cores
+ *                    BENCH_JOBS=2 runs two trainings side by side, one per core; the peer then
+ *                    gets --threads 1 (two 2-thread OpenMP pools on 2 cores spin against each
+ *                    other; at these shapes the peer's 1-thread and 2-thread speeds are close).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -31,6 +35,8 @@ const sides = (env.BENCH_SIDES ?? 'seqrec,peer').split(',');
 const tag = env.BENCH_TAG ? `-${env.BENCH_TAG}` : '';
 const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
+const jobs = Math.max(1, Number(env.BENCH_JOBS ?? 1));
+const peerThreads = jobs > 1 ? '1' : '2';
 const outDir = resolve('bench/results');
 mkdirSync(outDir, { recursive: true });
 
@@ -48,73 +54,95 @@ function fromPeer(m: Record<string, number>): Metrics {
   return out;
 }
 
+/** Runs a child process to completion; its stderr goes to ours, its stdout is returned. */
+function run(cmd: string, args: string[], cwd?: string): Promise<string> {
+  return new Promise((done, fail) => {
+    const child = execFile(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 26 }, (error, stdout) => (error ? fail(error) : done(stdout)));
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
 function lastJson(text: string): Record<string, unknown> {
   return JSON.parse(text.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
 }
 
-function runPeer(data: string, protocol: string, model: string, name: string): Side {
+async function runPeer(data: string, protocol: string, model: string, name: string): Promise<Side> {
   const out = `${outDir}/peer-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
   if (model === 'mostpopular') {
-    const text = execFileSync(python, ['scripts/mostpop.py', '--data', data, '--name', name, '--protocol', protocol, '--out', out],
-      { cwd: peerDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+    const text = await run(python, ['scripts/mostpop.py', '--data', data, '--name', name, '--protocol', protocol, '--out', out], peerDir);
     const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number> };
     return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: 0, epochs: '-', seconds: (performance.now() - t0) / 1000 };
   }
-  const text = execFileSync(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', 'softmax',
-    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', '2', '--no-normalize', '--out', out],
-  { cwd: peerDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  const text = await run(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', 'softmax',
+    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', '--out', out], peerDir);
   const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number>; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
   return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
 }
 
-function runSeqrec(split: string, protocol: string, model: string, name: string): Side {
+async function runSeqrec(split: string, protocol: string, model: string, name: string): Promise<Side> {
   const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
-  execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--split', split, '--data', name, '--protocol', protocol, '--models', model,
-    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out],
-  { encoding: 'utf8', stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 26 });
-  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--split', split, '--data', name, '--protocol', protocol, '--models', model,
+    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out]);
+  // Runs of other models may append to the same file meanwhile: take this model's last line.
+  const lines = readFileSync(out, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { model: string }).model === model);
   const r = JSON.parse(lines[lines.length - 1]) as { test: Metrics; valid: Metrics; epochs: number; bestEpoch: number; secondsPerEpoch: number };
   return { test: r.test, validR50: r.valid['recall@50'], sPerEpoch: r.secondsPerEpoch, epochs: r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-', seconds: (performance.now() - t0) / 1000 };
 }
 
 const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
 const sections: string[] = [];
+const started = performance.now();
+
+/** Runs the tasks `jobs` at a time, in order; each task starts when a slot frees up. */
+async function pool(tasks: (() => Promise<void>)[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) await tasks[next++]();
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
+}
+
 for (const ds of datasets) {
   const split = `${outDir}/${ds.name}-split.json`;
   if (!existsSync(split)) {
     execFileSync(python, ['-m', 'peer_torch', 'export', '--data', ds.path, '--out', split], { cwd: peerDir, stdio: ['ignore', 'inherit', 'inherit'] });
   }
   for (const protocol of protocols) {
+    const sectionStart = performance.now();
     const ks = protocol === 'loo' ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
     const head = [
-      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; seqrec on the peer's exported data)\n`,
+      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads})\n`,
       '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
       '|---|---|---|---|---|---|---|---|',
     ];
-    const detail = [
-      '',
-      `All test metrics, seqrec / peer (${ds.name}, ${protocol}):`,
-      '',
-      `| model | ${ks.join(' | ')} |`,
-      `|---|${ks.map(() => '---').join('|')}|`,
-    ];
-    const rows: string[] = [];
-    const details: string[] = [];
-    for (const model of models) {
-      process.stderr.write(`\n=== ${ds.name} ${protocol} ${model}\n`);
-      const s = sides.includes('seqrec') ? runSeqrec(split, protocol, model, ds.name) : null;
-      const p = sides.includes('peer') ? runPeer(ds.path, protocol, model, ds.name) : null;
-      const ratio = s && p ? (s.test['recall@50'] / p.test['recall@50']).toFixed(3) : '';
-      const tratio = s && p && p.sPerEpoch > 0 ? (s.sPerEpoch / p.sPerEpoch).toFixed(2) : '';
-      const sec = (x: Side | null) => (x && x.sPerEpoch > 0 ? x.sPerEpoch.toFixed(2) : '-');
-      rows.push(`| ${model} | ${f(s?.test['recall@50'])} | ${f(p?.test['recall@50'])} | ${ratio} | ${sec(s)} | ${sec(p)} | ${tratio} | ${s?.epochs ?? '-'} / ${p?.epochs ?? '-'} |`);
-      details.push(`| ${model} | ${ks.map((k) => `${f(s?.test[k])} / ${f(p?.test[k])}`).join(' | ')} |`);
-      const current = [...head, ...rows, ...detail, ...details].join('\n');
-      writeFileSync(`${outDir}/peer-comparison${tag}.md`, [...sections, current].join('\n') + '\n');
-    }
-    sections.push([...head, ...rows, ...detail, ...details].join('\n'));
+    const results = new Map<string, Side>();
+    const table = (): string => {
+      const rows: string[] = [];
+      const details: string[] = [];
+      for (const model of models) {
+        const s = results.get(`seqrec ${model}`) ?? null;
+        const p = results.get(`peer ${model}`) ?? null;
+        if (!s && !p) continue;
+        const ratio = s && p ? (s.test['recall@50'] / p.test['recall@50']).toFixed(3) : '';
+        const tratio = s && p && p.sPerEpoch > 0 ? (s.sPerEpoch / p.sPerEpoch).toFixed(2) : '';
+        const sec = (x: Side | null) => (x && x.sPerEpoch > 0 ? x.sPerEpoch.toFixed(2) : '-');
+        rows.push(`| ${model} | ${f(s?.test['recall@50'])} | ${f(p?.test['recall@50'])} | ${ratio} | ${sec(s)} | ${sec(p)} | ${tratio} | ${s?.epochs ?? '-'} / ${p?.epochs ?? '-'} |`);
+        details.push(`| ${model} | ${ks.map((k) => `${f(s?.test[k])} / ${f(p?.test[k])}`).join(' | ')} |`);
+      }
+      const wall = (performance.now() - sectionStart) / 60000;
+      const detail = ['', `All test metrics, seqrec / peer (${ds.name}, ${protocol}):`, '', `| model | ${ks.join(' | ')} |`, `|---|${ks.map(() => '---').join('|')}|`];
+      return [...head, ...rows, ...detail, ...details, '', `Wall time of this comparison: ${wall.toFixed(1)} min.`].join('\n');
+    };
+    // seqrec's runs first (the longest), then the peer's: with 2 jobs the slots stay busy.
+    const tasks = sides.flatMap((side) => models.map((model) => async () => {
+      process.stderr.write(`\n=== ${ds.name} ${protocol} ${side} ${model}\n`);
+      results.set(`${side} ${model}`, side === 'seqrec' ? await runSeqrec(split, protocol, model, ds.name) : await runPeer(ds.path, protocol, model, ds.name));
+      writeFileSync(`${outDir}/peer-comparison${tag}.md`, [...sections, table()].join('\n') + '\n');
+    }));
+    await pool(tasks);
+    sections.push(table());
   }
 }
-process.stdout.write(sections.join('\n') + '\n');
+process.stdout.write(sections.join('\n') + `\n\nTotal wall time: ${((performance.now() - started) / 60000).toFixed(1)} min.\n`);
