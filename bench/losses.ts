@@ -49,6 +49,7 @@ const quick = env.BENCH_QUICK === '1';
 const dataDir = resolve(env.DATA_DIR ?? '../shared/data');
 const out = env.BENCH_OUT ?? (quick ? 'bench/results/losses-quick.json' : 'bench/results/losses.json');
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ---------------------------------------------------------------------------------------------
 // (c) child process: one item count, one loss.
@@ -157,14 +158,15 @@ if (parts.has('a')) {
     const trainer = new Trainer(model, { loss: l.loss, epochs, patience: 5, batchSize: 256, learningRate: 1e-3, parallelism: 1, log: (s) => log(`  ${l.name}: ${s}`) });
     const fit = await trainer.fit(dataset);
     const test = evaluateModel(model, dataset, 'test');
-    const sPerEpoch = fit.history.reduce((s, r) => s + r.trainSeconds, 0) / fit.history.length;
-    rows.push({ loss: l.name, settings: l.settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, secondsPerEpoch: sPerEpoch, test });
+    // Median over epochs: one slow epoch (another process waking up) does not move it.
+    const sPerEpoch = median(fit.history.map((r) => r.trainSeconds));
+    rows.push({ loss: l.name, settings: l.settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, secondsPerEpoch: sPerEpoch, epochSeconds: fit.history.map((r) => r.trainSeconds), test });
     log(`  ${l.name}: test recall@50 ${test['recall@50'].toFixed(4)}, ${sPerEpoch.toFixed(2)} s/epoch`);
     model.dispose();
   }
   results.a = { data: path, protocol: 'comirec (8/1/1 users, 80/20 history/targets, maxLen 20)', samplesPerUser, dim, batchSize: 256, optimizer: 'adam 1e-3', maxEpochs: epochs, patience: 5, users: desc.users, items: desc.items, rows };
   md.push(`### (a) GRU4Rec on amazon-beauty, ComiRec protocol (D ${dim}, B 256, Adam 1e-3, ${samplesPerUser} random target(s) per train user per epoch, ≤ ${epochs} epochs, patience 5 on valid recall@50, 1 thread)`, '');
-  md.push('| loss | negatives | test recall@50 | recall@20 | hit rate@50 | s/epoch | epochs (best) |', '|---|---|---|---|---|---|---|');
+  md.push('| loss | negatives | test recall@50 | recall@20 | hit rate@50 | s/epoch (median) | epochs (best) |', '|---|---|---|---|---|---|---|');
   for (const r of rows as { loss: string; settings: string; test: Record<string, number>; secondsPerEpoch: number; epochs: number; bestEpoch: number }[]) {
     md.push(`| ${r.loss} | ${r.settings} | ${r.test['recall@50'].toFixed(4)} | ${r.test['recall@20'].toFixed(4)} | ${r.test['hitRate@50'].toFixed(4)} | ${r.secondsPerEpoch.toFixed(2)} | ${r.epochs} (${r.bestEpoch}) |`);
   }
@@ -200,7 +202,7 @@ if (parts.has('b')) {
   const t0 = performance.now();
   const report = evaluateSessionParallel(model, test!, { cutoffs: [5, 10, 20] });
   const evalSeconds = (performance.now() - t0) / 1000;
-  const sPerEpoch = fit.history.reduce((s, r) => s + r.seconds, 0) / fit.history.length;
+  const sPerEpoch = median(fit.history.map((r) => r.seconds));
   results.b = { train: trainPath, test: testPath, settings, history: fit.history, report, evalSeconds, secondsPerEpoch: sPerEpoch };
   md.push(`### (b) GRU4Rec, session-parallel mini-batches, BPR-max, diginetica (SR-GNN split)`, '');
   md.push(`Settings: ${Object.entries(settings).map(([k, v]) => `${k} ${v}`).join(', ')}. Next item only, ranked against all ${train.itemCount - 1} items, ties 'standard', ${report.events} test events.`, '');
