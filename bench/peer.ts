@@ -135,8 +135,8 @@ for (const ds of datasets) {
       const detail = ['', `All test metrics, seqrec / peer (${ds.name}, ${protocol}):`, '', `| model | ${ks.join(' | ')} |`, `|---|${ks.map(() => '---').join('|')}|`];
       return [...head, ...rows, ...detail, ...details, '', `Wall time of this comparison: ${wall.toFixed(1)} min.`].join('\n');
     };
-    // seqrec's runs first (the longest), then the peer's: with 2 jobs the slots stay busy.
-    const tasks = sides.flatMap((side) => models.map((model) => async () => {
+    // Model by model, both sides: a run stopped half way still has complete rows.
+    const tasks = models.flatMap((model) => sides.map((side) => async () => {
       process.stderr.write(`\n=== ${ds.name} ${protocol} ${side} ${model}\n`);
       results.set(`${side} ${model}`, side === 'seqrec' ? await runSeqrec(split, protocol, model, ds.name) : await runPeer(ds.path, protocol, model, ds.name));
       writeFileSync(`${outDir}/peer-comparison${tag}.md`, [...sections, table()].join('\n') + '\n');
