@@ -12,10 +12,11 @@
  *   BENCH_EPOCHS (30), BENCH_LOO_EPOCHS (BENCH_EPOCHS), BENCH_PATIENCE (5)
  *   BENCH_SPU        training samples per train user per epoch, ComiRec protocol (1)
  *   BENCH_SIDES ("seqrec,peer"), PEER_DIR, PEER_PYTHON, BENCH_TAG (suffix of the output files)
- *   BENCH_JOBS       runs at once (1). seqrec's wasm backend uses one core, so on 2 cores
- *                    BENCH_JOBS=2 runs two trainings side by side, one per core; the peer then
- *                    gets --threads 1 (two 2-thread OpenMP pools on 2 cores spin against each
- *                    other; at these shapes the peer's 1-thread and 2-thread speeds are close).
+ *   BENCH_JOBS       runs at once (1). seqrec's wasm backend uses one core, so a machine with
+ *                    cores to spare can run several trainings side by side; the peer then gets
+ *                    --threads 1 (OpenMP pools spin against each other when they share cores).
+ *                    On the 2-core machines here two trainings slowed each other ~1.8x, so 2
+ *                    jobs gain ~10% wall time and their seconds per epoch are not speeds.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
