@@ -43,13 +43,13 @@ import { evaluateModel } from '../src/train/evaluate.js';
 import { AdagradMomentum, evaluateSessionParallel, trainSessionParallel } from '../src/train/session-parallel.js';
 import { AdamStep } from '../src/train/step.js';
 import { Trainer } from '../src/train/trainer.js';
+import { median } from './stats.js';
 
 const env = process.env;
 const quick = env.BENCH_QUICK === '1';
 const dataDir = resolve(env.DATA_DIR ?? '../shared/data');
 const out = env.BENCH_OUT ?? (quick ? 'bench/results/losses-quick.json' : 'bench/results/losses.json');
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ---------------------------------------------------------------------------------------------
 // (c) child process: one item count, one loss.
@@ -159,8 +159,9 @@ if (parts.has('a')) {
     const fit = await trainer.fit(dataset);
     const test = evaluateModel(model, dataset, 'test');
     // Median over epochs: one slow epoch (another process waking up) does not move it.
-    const sPerEpoch = median(fit.history.map((r) => r.trainSeconds));
-    rows.push({ loss: l.name, settings: l.settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, secondsPerEpoch: sPerEpoch, epochSeconds: fit.history.map((r) => r.trainSeconds), test });
+    const epochSeconds = fit.history.map((r) => r.trainSeconds);
+    const sPerEpoch = median(epochSeconds);
+    rows.push({ loss: l.name, settings: l.settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, secondsPerEpoch: sPerEpoch, epochSeconds, test });
     log(`  ${l.name}: test recall@50 ${test['recall@50'].toFixed(4)}, ${sPerEpoch.toFixed(2)} s/epoch`);
     model.dispose();
   }

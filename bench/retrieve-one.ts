@@ -24,6 +24,7 @@ for (let i = dim; i < items.length; i++) items[i] = rng.normal();
 const qs = new Float32Array(queries * dim);
 for (let i = 0; i < qs.length; i++) qs[i] = rng.normal();
 
+const buildSecondsFile = (indexPath: string) => `${indexPath}.build-seconds`;
 const t0 = performance.now();
 let retriever: Retriever;
 let cachedBuildSeconds: number | null = null;
@@ -36,14 +37,14 @@ if (engine === 'exact') {
   const path = cache ? join(cache, `${factory.replace(/[^A-Za-z0-9]/g, '_')}-${n}-${dim}.faiss`) : null;
   if (path && existsSync(path)) {
     retriever = FaissRetriever.load(path, { itemVectors: items });
-    if (existsSync(`${path}.build-seconds`)) cachedBuildSeconds = Number(readFileSync(`${path}.build-seconds`, 'utf8'));
+    if (existsSync(buildSecondsFile(path))) cachedBuildSeconds = Number(readFileSync(buildSecondsFile(path), 'utf8'));
   } else {
     const built = new FaissRetriever(items, dim, { factory, metric: 'ip' });
     if (path) {
       const seconds = (performance.now() - t0) / 1000;
       mkdirSync(cache!, { recursive: true });
       built.save(path);
-      writeFileSync(`${path}.build-seconds`, `${seconds}\n`);
+      writeFileSync(buildSecondsFile(path), `${seconds}\n`);
     }
     retriever = built;
   }

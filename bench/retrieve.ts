@@ -14,6 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { median } from './stats.js';
 
 const env = process.env;
 const repeats = Number(env.BENCH_REPEATS ?? 3);
@@ -37,7 +38,6 @@ function run(cmd: string, args: string[]): Record<string, number | string> | nul
     return null;
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rows: { side: string; n: number; batch: number; qps: number; build: number; rss: number }[] = [];
 for (const n of sizes) {
