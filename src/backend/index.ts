@@ -15,7 +15,9 @@ import * as tf from '@tensorflow/tfjs-core';
 // cannot import); the union package's Node bundle registers them all.
 import '@tensorflow/tfjs';
 import { SeqrecError } from '../errors.js';
+import { availableParallelism } from 'node:os';
 import { registerSeqrecKernels } from './kernels.js';
+import { planWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -53,6 +55,7 @@ async function tryBackend(name: BackendName): Promise<string> {
     await import(specifier);
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
+    return initWasm();
   } else {
     await import('@tensorflow/tfjs-backend-cpu');
   }
@@ -60,11 +63,49 @@ async function tryBackend(name: BackendName): Promise<string> {
   if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
   await tf.ready();
   registerSeqrecKernels(name);
-  if (name === 'wasm') {
-    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    return `SIMD ${simd ? 'on' : 'off'}, 1 thread`;
-  }
   return '';
+}
+
+/**
+ * The number of threads the wasm backend should use: `SEQREC_WASM_THREADS`, else every core
+ * Node reports (XNNPACK splits matmuls and convolutions over them; seqrec's own JavaScript
+ * kernels stay on the main thread).
+ */
+export function wasmThreadsWanted(): number {
+  const env = process.env.SEQREC_WASM_THREADS;
+  if (env === undefined || env === '') return availableParallelism();
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new SeqrecError('invalid_config', `SEQREC_WASM_THREADS must be a whole number >= 1, got '${env}'`, { field: 'SEQREC_WASM_THREADS' });
+  }
+  return n;
+}
+
+async function initWasm(): Promise<string> {
+  const wanted = wasmThreadsWanted();
+  const plan = wanted > 1 ? planWasmThreads() : 'SEQREC_WASM_THREADS=1';
+  const setWasm = async () => {
+    const ok = await tf.setBackend('wasm');
+    if (!ok) throw new Error(`tf.setBackend('wasm') returned false`);
+    await tf.ready();
+  };
+  // Emscripten's loader adds process-wide uncaughtException/unhandledRejection handlers that
+  // rethrow from inside its own (minified) code; Node's default handling does the same
+  // without burying the user's error under it, so they are removed again.
+  const before = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
+  if (typeof plan === 'string') await setWasm();
+  else await withWasmThreads(plan, wanted, setWasm);
+  for (const listener of process.listeners('uncaughtException')) {
+    if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
+  }
+  for (const listener of process.listeners('unhandledRejection')) {
+    if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
+  }
+  registerSeqrecKernels('wasm');
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = await wasmThreadCount();
+  const why = typeof plan === 'string' && wanted > 1 ? ` (threads off: ${plan})` : '';
+  return `SIMD ${simd ? 'on' : 'off'}, ${threads} thread${threads === 1 ? '' : 's'}${why}`;
 }
 
 function parseBackendName(value: string, source: string): BackendName {

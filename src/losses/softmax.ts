@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { logSumExpRows } from './log-sum-exp.js';
+import { softmaxNormaliser } from './log-sum-exp.js';
 import type { LossInput } from './types.js';
 
 /**
@@ -15,8 +15,7 @@ export function softmaxCrossEntropy(input: LossInput): tf.Scalar {
   return tf.tidy(() => {
     const { user, items, targetEmbeddings } = input;
     const realItems = tf.slice(items, [1, 0], [-1, -1]);
-    const logits = tf.matMul(user, realItems, false, true);
-    const logNormaliser = logSumExpRows(logits as tf.Tensor2D);
+    const logNormaliser = softmaxNormaliser(user, realItems as tf.Tensor2D);
     const targetLogit = tf.sum(tf.mul(user, targetEmbeddings), 1);
     return tf.mean(tf.sub(logNormaliser, targetLogit)) as tf.Scalar;
   });

@@ -28,6 +28,7 @@ import { SeqrecError } from '../errors.js';
 import type { BatchTensors } from './base.js';
 import { dynamicRouting } from './layers/capsule.js';
 import { glorotUniform, normalArray } from './layers/init.js';
+import { positionwiseMatMul } from './layers/position-matmul.js';
 import { MultiInterestRecaller, validateMultiInterestConfig, type InterestOutput, type MultiInterestConfig } from './multi-interest.js';
 
 export interface ComiRecDRConfig extends MultiInterestConfig {
@@ -93,11 +94,9 @@ export class ComiRecDR extends MultiInterestRecaller {
     const [b, l] = t.history.shape;
     const { embeddingDim: d, numInterests: k } = this.config;
     const e = this.embedHistory(t); // [B, L, D], zero at padding
-    // Position-major: [L, B, D] x [L, D, K·D] -> [L, B, K·D] -> [B, K, L, D]. One 2-D matmul per
-    // position: the wasm backend's batched matmul runs batch > 1 through a slow generic loop
-    // (about 2x slower here, forward and backward).
-    const maps = tf.unstack(this.maps);
-    const byPosition = tf.stack(tf.unstack(tf.transpose(e, [1, 0, 2])).map((x, i) => tf.matMul(x, maps[i])));
+    // Position-major: [L, B, D] x [L, D, K·D] -> [L, B, K·D] -> [B, K, L, D], one 2-D matmul per
+    // position (see positionwiseMatMul for why not a batched matmul).
+    const byPosition = positionwiseMatMul(tf.transpose(e, [1, 0, 2]) as tf.Tensor3D, this.maps as tf.Tensor3D);
     const u = tf.transpose(tf.reshape(byPosition, [l, b, k, d]), [1, 2, 0, 3]) as tf.Tensor4D;
     // ComiRec-DR starts the routing logits at zero.
     const { capsules } = dynamicRouting(

@@ -26,6 +26,8 @@ function loadWeights(): void {
 }
 
 async function init(msg: WorkerInit): Promise<void> {
+  // One XNNPACK thread per replica: the replicas are the parallelism here.
+  process.env.SEQREC_WASM_THREADS = '1';
   await useBackend(msg.backend);
   model = createModel(msg.model, msg.config as { itemCount: number });
   lossFn = resolveLoss(msg.loss as LossName);

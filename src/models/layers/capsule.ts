@@ -82,11 +82,24 @@ export function couplingCoefficients(logits: tf.Tensor3D, mask: tf.Tensor2D, cap
       b = tf.add(tf.mul(b, tf.expandDims(capsuleMask, 2)), tf.mul(off, MASKED_LOGIT));
     }
     // softmax over axis 1 (TF.js's softmax only takes the last axis).
-    const shifted = tf.sub(b, tf.max(b, 1, true));
+    const shifted = tf.sub(b, shiftOverInterests(b));
     const e = tf.exp(shifted);
     const c = tf.div(e, tf.sum(e, 1, true));
     return tf.mul(c, tf.expandDims(mask, 1)) as tf.Tensor3D;
   });
+}
+
+/**
+ * max over axis 1, as a constant: the shift only keeps exp from overflowing and the softmax
+ * does not depend on it, so its exact gradient is zero. (TF.js's Max gradient would spend an
+ * Equal over the whole [B, K, L] tensor to compute contributions that cancel.)
+ */
+function shiftOverInterests(b: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad(((x: tf.Tensor) => ({
+    value: tf.max(x, 1, true),
+    gradFunc: () => tf.zeros(x.shape),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (x: tf.Tensor) => tf.Tensor)(b);
 }
 
 export interface RoutingInput {

@@ -5,7 +5,8 @@
  * Why: built from TF.js ops, a 20-step GRU is ~1,000 tiny kernels per training step (split,
  * sigmoid, mul, add, ... forward and backward), and on the wasm and cpu backends their
  * dispatch cost dominates the step. Here each time step costs one recurrent matmul on the
- * backend (fast XNNPACK on wasm) plus a fused element-wise pass in JavaScript over [B, H];
+ * backend (fast XNNPACK on wasm) plus one fused element-wise kernel over [B, H] (WebAssembly
+ * SIMD, src/backend/simd/kernels.c, gru_forward_step and gru_backward_step);
  * the backward pass is the same plus one matmul for dW_h over all steps at once.
  *
  * Equations (PyTorch / cuDNN layout, "reset after"), with xProj_t = x_t W_i + b_i precomputed
@@ -23,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloats } from '../../backend/memory.js';
+import { simdKernels, tensorFromArena } from '../../backend/simd.js';
 
 /**
  * Runs the GRU over all steps. `xProj` [B, L, 3H], `mask` [B, L] (1 = real item), `wh`
@@ -50,125 +52,83 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
   const op = tf.customGrad(((xT: tf.Tensor3D, maskT: tf.Tensor2D, whT: tf.Tensor2D, bhT: tf.Tensor1D, ...extra: tf.Tensor2D[]) => {
     const h0T = hasInit ? extra[0] : undefined;
     const resetT = hasReset ? extra[hasInit ? 1 : 0] : undefined;
-    // Copies: TF.js ops run below, which may invalidate zero-copy views.
-    const x = readFloats(xT).slice();
-    const m = readFloats(maskT).slice();
-    const bias = readFloats(bhT).slice();
-    const h0 = hasInit ? readFloats(h0T!).slice() : null;
-    const rho = hasReset ? readFloats(resetT!).slice() : null;
+    const k = simdKernels();
     const bh = b * h;
-    // Saved for the backward pass, time-major [L][B*H]: gates and the recurrent n-part.
-    const rs = new Float32Array(l * bh);
-    const zs = new Float32Array(l * bh);
-    const ns = new Float32Array(l * bh);
-    const hns = new Float32Array(l * bh);
-    const states = new Float32Array(b * l * h); // batch-major output [B, L, H]
-    const prevAll = new Float32Array(l * bh); // h_{t-1} per step, time-major
-    let prev = h0 ?? new Float32Array(bh);
+    // Mask and resets time-major ([L][B]) so each step reads one contiguous column.
+    const m = readFloats(maskT);
+    const maskTime = new Float32Array(l * b);
+    for (let i = 0; i < b; i++) for (let t = 0; t < l; t++) maskTime[t * b + i] = m[i * l + t];
+    const rho = hasReset ? readFloats(resetT!).slice() : null;
+    // Forward arena: x, b_h, mask, h_{t-1} per step (slot L = final state), hp, r, z, n, hn, output.
+    const fa = k.arena(b * l * h3, h3, l * b, (l + 1) * bh, b * h3, l * bh, l * bh, l * bh, l * bh, b * l * h);
+    const [X, BIAS, MASK, PREV, HP, RS, ZS, NS, HNS, OUT] = fa.offsets;
+    fa.view(0).set(readFloats(xT));
+    fa.view(1).set(readFloats(bhT));
+    fa.view(2).set(maskTime);
+    const prevAll = fa.view(3);
+    if (h0T) prevAll.set(readFloats(h0T));
+    else prevAll.fill(0, 0, bh);
     for (let t = 0; t < l; t++) {
-      if (rho) {
-        // Session boundaries: the lane starts from a zero state at this step.
-        for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) prev.fill(0, i * h, i * h + h);
-      }
-      prevAll.set(prev, t * bh);
-      let hp: Float32Array;
-      if (t === 0 && !h0) {
-        hp = new Float32Array(b * h3); // h_{-1} = 0: the recurrent product is 0
+      const slot = prevAll.subarray(t * bh, (t + 1) * bh);
+      // Session boundaries: the lane starts from a zero state at this step.
+      if (rho) for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) slot.fill(0, i * h, i * h + h);
+      if (t === 0 && !h0T) {
+        fa.view(4).fill(0); // h_{-1} = 0: the recurrent product is 0
       } else {
-        const prevT = tf.tensor2d(prev, [b, h]);
+        const prevT = tensorFromArena<tf.Rank.R2>(slot, [b, h]);
         const hpT = tf.matMul(prevT, whT);
-        hp = readFloats(hpT).slice();
+        fa.view(4).set(readFloats(hpT));
         tf.dispose([prevT, hpT]);
       }
-      const next = new Float32Array(bh);
-      const o = t * bh;
-      for (let i = 0; i < b; i++) {
-        const mt = m[i * l + t];
-        const xRow = (i * l + t) * h3;
-        const hRow = i * h3;
-        for (let j = 0; j < h; j++) {
-          const hr = hp[hRow + j] + bias[j];
-          const hz = hp[hRow + h + j] + bias[h + j];
-          const hn = hp[hRow + 2 * h + j] + bias[2 * h + j];
-          const r = 1 / (1 + Math.exp(-(x[xRow + j] + hr)));
-          const z = 1 / (1 + Math.exp(-(x[xRow + h + j] + hz)));
-          const n = Math.tanh(x[xRow + 2 * h + j] + r * hn);
-          const k = i * h + j;
-          const hPrev = prev[k];
-          const cand = n + z * (hPrev - n);
-          const hNew = hPrev + mt * (cand - hPrev);
-          next[k] = hNew;
-          rs[o + k] = r;
-          zs[o + k] = z;
-          ns[o + k] = n;
-          hns[o + k] = hn;
-          states[(i * l + t) * h + j] = hNew;
-        }
-      }
-      prev = next;
+      const f4 = 4;
+      k.fn.gru_forward_step(X + t * h3 * f4, l * h3, HP, BIAS, PREV + t * bh * f4, MASK + t * b * f4, b, h,
+        PREV + (t + 1) * bh * f4, RS + t * bh * f4, ZS + t * bh * f4, NS + t * bh * f4, HNS + t * bh * f4, OUT + t * h * f4, l * h);
     }
-    const value = tf.tensor3d(states, [b, l, h]);
+    const value = tensorFromArena<tf.Rank.R3>(fa.view(9), [b, l, h]);
+    // Saved for the backward pass (the arena is reused by the next kernel call).
+    const saved = [5, 6, 7, 8].map((i) => fa.view(i).slice());
+    const prevSaved = prevAll.slice(0, l * bh);
 
     const gradFunc = (dy: tf.Tensor) => {
-      const g = readFloats(dy).slice();
-      const dx = new Float32Array(b * l * h3);
-      const dhpAll = new Float32Array(l * b * h3); // time-major [L*B, 3H]
-      let dNext = new Float32Array(bh); // gradient reaching h_t from later steps
+      // Backward arena: dy, r, z, n, hn, h_{t-1}, mask, dx, dhp (all steps), dNext, dPrev, W_h term, db_h.
+      const ba = k.arena(b * l * h, l * bh, l * bh, l * bh, l * bh, l * bh, l * b, b * l * h3, l * b * h3, bh, bh, bh, h3);
+      const [G, BRS, BZS, BNS, BHNS, BPREV, BMASK, DX, DHP, DNEXT0, DPREV0, BACK, DBH] = ba.offsets;
+      ba.view(0).set(readFloats(dy));
+      saved.forEach((arr, i) => ba.view(1 + i).set(arr));
+      ba.view(5).set(prevSaved);
+      ba.view(6).set(maskTime);
+      ba.view(9).fill(0); // nothing reaches h_{L-1} from later steps
+      let [dNext, dPrev] = [DNEXT0, DPREV0];
+      let [dNextIndex, dPrevIndex] = [9, 10];
+      const f4 = 4;
       for (let t = l - 1; t >= 0; t--) {
-        const o = t * bh;
-        const dPrev = new Float32Array(bh);
-        const dhpRowBase = t * b * h3;
-        for (let i = 0; i < b; i++) {
-          const mt = m[i * l + t];
-          const xRow = (i * l + t) * h3;
-          const dRow = dhpRowBase + i * h3;
-          for (let j = 0; j < h; j++) {
-            const k = i * h + j;
-            const dh = g[(i * l + t) * h + j] + dNext[k];
-            const r = rs[o + k];
-            const z = zs[o + k];
-            const n = ns[o + k];
-            const hPrev = prevAll[o + k];
-            const dCand = mt * dh;
-            const dn = dCand * (1 - z);
-            const dz = dCand * (hPrev - n);
-            const dPreN = dn * (1 - n * n);
-            const dr = dPreN * hns[o + k];
-            const dPreZ = dz * z * (1 - z);
-            const dPreR = dr * r * (1 - r);
-            dx[xRow + j] = dPreR;
-            dx[xRow + h + j] = dPreZ;
-            dx[xRow + 2 * h + j] = dPreN;
-            dhpAll[dRow + j] = dPreR;
-            dhpAll[dRow + h + j] = dPreZ;
-            dhpAll[dRow + 2 * h + j] = dPreN * r;
-            dPrev[k] = (1 - mt) * dh + dCand * z;
-          }
-        }
-        if (t > 0 || h0) {
+        const o = t * bh * f4;
+        k.fn.gru_backward_step(G + t * h * f4, l * h, dNext, BRS + o, BZS + o, BNS + o, BHNS + o, BPREV + o, BMASK + t * b * f4, b, h,
+          DX + t * h3 * f4, l * h3, DHP + t * b * h3 * f4, dPrev);
+        if (t > 0 || h0T) {
           // dL/dh_{t-1} += dhp_t W_hᵀ
-          const dhpT = tf.tensor2d(dhpAll.subarray(dhpRowBase, dhpRowBase + b * h3), [b, h3]);
+          const dhpT = tensorFromArena<tf.Rank.R2>(ba.view(8).subarray(t * b * h3, (t + 1) * b * h3), [b, h3]);
           const back = tf.matMul(dhpT, whT, false, true);
-          const backData = readFloats(back);
-          for (let k = 0; k < bh; k++) dPrev[k] += backData[k];
+          ba.view(11).set(readFloats(back));
           tf.dispose([dhpT, back]);
+          k.fn.add_inplace(dPrev, BACK, bh);
         }
         // A reset at step t cut h_{t-1} off: no gradient flows past it.
-        if (rho) for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) dPrev.fill(0, i * h, i * h + h);
-        dNext = dPrev;
+        if (rho) {
+          const dp = ba.view(dPrevIndex);
+          for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) dp.fill(0, i * h, i * h + h);
+        }
+        [dNext, dPrev] = [dPrev, dNext];
+        [dNextIndex, dPrevIndex] = [dPrevIndex, dNextIndex];
       }
       // dW_h = Σ_t h_{t-1}ᵀ dhp_t as one matmul over all steps; db_h = Σ rows of dhp.
-      const prevMat = tf.tensor2d(prevAll, [l * b, h]);
-      const dhpMat = tf.tensor2d(dhpAll, [l * b, h3]);
+      k.fn.column_sums(DHP, l * b, h3, DBH);
+      const prevMat = tensorFromArena<tf.Rank.R2>(ba.view(5), [l * b, h]);
+      const dhpMat = tensorFromArena<tf.Rank.R2>(ba.view(8), [l * b, h3]);
       const dWh = tf.matMul(prevMat, dhpMat, true, false);
-      const dbh = new Float32Array(h3);
-      for (let row = 0; row < l * b; row++) {
-        const base = row * h3;
-        for (let j = 0; j < h3; j++) dbh[j] += dhpAll[base + j];
-      }
       tf.dispose([prevMat, dhpMat]);
-      const grads: tf.Tensor[] = [tf.tensor3d(dx, [b, l, h3]), tf.zerosLike(maskT), dWh, tf.tensor1d(dbh)];
-      if (hasInit) grads.push(tf.tensor2d(dNext, [b, h])); // dL/dh_{-1}
+      const grads: tf.Tensor[] = [tensorFromArena(ba.view(7), [b, l, h3]), tf.zerosLike(maskT), dWh, tensorFromArena(ba.view(12), [h3])];
+      if (hasInit) grads.push(tf.tensor2d(ba.view(dNextIndex).slice(), [b, h])); // dL/dh_{-1}
       if (hasReset) grads.push(tf.zerosLike(resetT!));
       return grads;
     };
