@@ -12,11 +12,9 @@
  *   BENCH_EPOCHS (30), BENCH_LOO_EPOCHS (BENCH_EPOCHS), BENCH_PATIENCE (5)
  *   BENCH_SPU        training samples per train user per epoch, ComiRec protocol (1)
  *   BENCH_SIDES ("seqrec,peer"), PEER_DIR, PEER_PYTHON, BENCH_TAG (suffix of the output files)
- *   BENCH_JOBS       runs at once (1). seqrec's wasm backend uses one core, so a machine with
- *                    cores to spare can run several trainings side by side; the peer then gets
- *                    --threads 1 (OpenMP pools spin against each other when they share cores).
- *                    On the 2-core machines here two trainings slowed each other ~1.8x, so 2
- *                    jobs gain ~10% wall time and their seconds per epoch are not speeds.
+ *   BENCH_JOBS       runs at once (1). With more than one, every run gets one core: the peer
+ *                    --threads 1 (OpenMP pools spin against each other when they share cores)
+ *                    and seqrec SEQREC_WASM_THREADS=1. Alone, each side uses 2 threads.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +36,9 @@ const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const jobs = Math.max(1, Number(env.BENCH_JOBS ?? 1));
 const peerThreads = jobs > 1 ? '1' : '2';
+// With several runs at once each side gets one core: the peer --threads 1, seqrec's wasm
+// backend one XNNPACK thread (unless SEQREC_WASM_THREADS says otherwise).
+const seqrecEnv: Record<string, string> = jobs > 1 && !env.SEQREC_WASM_THREADS ? { SEQREC_WASM_THREADS: '1' } : {};
 const outDir = resolve('bench/results');
 mkdirSync(outDir, { recursive: true });
 
@@ -56,9 +57,10 @@ function fromPeer(m: Record<string, number>): Metrics {
 }
 
 /** Runs a child process to completion; its stderr goes to ours, its stdout is returned. */
-function run(cmd: string, args: string[], cwd?: string): Promise<string> {
+function run(cmd: string, args: string[], cwd?: string, extraEnv: Record<string, string> = {}): Promise<string> {
   return new Promise((done, fail) => {
-    const child = execFile(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 26 }, (error, stdout) => (error ? fail(error) : done(stdout)));
+    const options = { cwd, encoding: 'utf8' as const, maxBuffer: 1 << 26, env: { ...process.env, ...extraEnv } };
+    const child = execFile(cmd, args, options, (error, stdout) => (error ? fail(error) : done(stdout)));
     child.stderr?.pipe(process.stderr);
   });
 }
@@ -85,7 +87,8 @@ async function runSeqrec(split: string, protocol: string, model: string, name: s
   const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
   await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--split', split, '--data', name, '--protocol', protocol, '--models', model,
-    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out]);
+    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out],
+    undefined, seqrecEnv);
   // Runs of other models may append to the same file meanwhile: take this model's last line.
   const lines = readFileSync(out, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { model: string }).model === model);
   const r = JSON.parse(lines[lines.length - 1]) as { test: Metrics; valid: Metrics; epochs: number; bestEpoch: number; secondsPerEpoch: number };
@@ -114,7 +117,7 @@ for (const ds of datasets) {
     const sectionStart = performance.now();
     const ks = protocol === 'loo' ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
     const head = [
-      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads})\n`,
+      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
       '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
       '|---|---|---|---|---|---|---|---|',
     ];

@@ -7,6 +7,7 @@
  * peer processes alternate, REPEATS times, and the table reports the median of the per-process
  * medians, so machine noise hits both sides alike. Options (env):
  *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered), BENCH_BACKENDS (wasm,cpu),
+ *   BENCH_THREADS (wasm thread counts, "1,<cores>"),
  *   BENCH_SHAPES ("256x20x64x3706,256x50x64x30000"), BENCH_PARTS ("1,2": seqrec single-threaded and
  *   data-parallel over 2 cores), BENCH_CPU_SHAPES (shapes the slow cpu backend runs, default the
  *   first), PEER_DIR (../shared/peer-torch),
@@ -25,6 +26,7 @@ const models = (env.BENCH_MODELS ?? Object.keys(MODELS).join(',')).split(',');
 const backends = (env.BENCH_BACKENDS ?? 'wasm,cpu').split(',');
 const shapes = (env.BENCH_SHAPES ?? '256x20x64x3706,256x50x64x30000').split(',').map((s) => s.split('x').map(Number));
 const partsList = (env.BENCH_PARTS ?? '1,2').split(',').map(Number);
+const threadsList = (env.BENCH_THREADS ?? `1,${cpus().length}`).split(',').map(Number);
 const cpuShapes = new Set((env.BENCH_CPU_SHAPES ?? '256x20x64x3706').split(','));
 const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
@@ -41,9 +43,9 @@ interface Row {
   peak_rss_mb: number;
 }
 
-function run(cmd: string, args: string[]): Record<string, number | string> | null {
+function run(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Record<string, number | string> | null {
   try {
-    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24, env: { ...process.env, ...extraEnv } });
     const line = text.trim().split('\n').pop()!;
     return JSON.parse(line);
   } catch (err) {
@@ -62,13 +64,18 @@ const raw: unknown[] = [];
 for (const [b, l, d, n] of shapes) {
   const shape = `B${b} L${l} D${d} N${n}`;
   for (const model of models) {
-    const sides: { side: string; cmd: string; args: string[] }[] = [];
+    const sides: { side: string; cmd: string; args: string[]; env?: Record<string, string> }[] = [];
     for (const backend of backends) {
       // The plain-JS cpu backend is ~20x slower: fewer steps and shapes keep the run bounded.
       if (backend === 'cpu' && !cpuShapes.has(`${b}x${l}x${d}x${n}`)) continue;
       const s = backend === 'cpu' ? Math.max(3, Math.floor(steps / 5)) : steps;
       for (const parts of backend === 'cpu' ? [1] : partsList) {
-        sides.push({ side: `seqrec ${backend}${parts > 1 ? ` x${parts} cores` : ''}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`] });
+        // The wasm backend at each thread count (data-parallel parts run one thread each).
+        for (const threads of backend === 'wasm' && parts === 1 ? threadsList : [1]) {
+          const label = `seqrec ${backend}${backend === 'wasm' && parts === 1 ? ` ${threads}t` : ''}${parts > 1 ? ` x${parts} cores` : ''}`;
+          const args = ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
+          sides.push({ side: label, cmd: process.execPath, args, env: { SEQREC_WASM_THREADS: `${threads}` } });
+        }
       }
     }
     if (hasPeer && peerModels.has(model)) {
@@ -80,7 +87,7 @@ for (const [b, l, d, n] of shapes) {
     for (let r = 0; r < repeats; r++) {
       for (const s of sides) {
         process.stderr.write(`${shape} ${model} ${s.side} (${r + 1}/${repeats})\n`);
-        const res = run(s.cmd, s.args);
+        const res = run(s.cmd, s.args, s.env);
         if (res) {
           raw.push({ ...res, side: s.side, repeat: r });
           per.set(s.side, [...(per.get(s.side) ?? []), res]);

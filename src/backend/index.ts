@@ -93,8 +93,19 @@ async function initWasm(): Promise<string> {
   // rethrow from inside its own (minified) code; Node's default handling does the same
   // without burying the user's error under it, so they are removed again.
   const before = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
-  if (typeof plan === 'string') await setWasm();
-  else await withWasmThreads(plan, wanted, setWasm);
+  let threadsOff = typeof plan === 'string' && wanted > 1 ? plan : '';
+  if (typeof plan === 'string') {
+    await setWasm();
+  } else {
+    try {
+      await withWasmThreads(plan, wanted, setWasm);
+    } catch (err) {
+      // The threaded build did not come up: the single-threaded one still can.
+      threadsOff = (err as Error).message.split('\n')[0];
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      await setWasm();
+    }
+  }
   for (const listener of process.listeners('uncaughtException')) {
     if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
   }
@@ -104,7 +115,7 @@ async function initWasm(): Promise<string> {
   registerSeqrecKernels('wasm');
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await wasmThreadCount();
-  const why = typeof plan === 'string' && wanted > 1 ? ` (threads off: ${plan})` : '';
+  const why = threadsOff ? ` (threads off: ${threadsOff})` : '';
   return `SIMD ${simd ? 'on' : 'off'}, ${threads} thread${threads === 1 ? '' : 's'}${why}`;
 }
 
@@ -126,6 +137,7 @@ async function select(forcedName: BackendName | null): Promise<BackendReport> {
       const details = await tryBackend(forcedName);
       return { name: forcedName, forced: true, skipped, details };
     } catch (err) {
+      if (err instanceof SeqrecError && err.code === 'invalid_config') throw err; // e.g. SEQREC_WASM_THREADS
       throw new SeqrecError(
         'backend_unavailable',
         `Backend '${forcedName}' was requested but could not be loaded: ${(err as Error).message}. ` +
@@ -138,6 +150,7 @@ async function select(forcedName: BackendName | null): Promise<BackendReport> {
       const details = await tryBackend(name);
       return { name, forced: false, skipped, details };
     } catch (err) {
+      if (err instanceof SeqrecError && err.code === 'invalid_config') throw err;
       const message = (err as Error).message.split('\n')[0];
       skipped.push({ name, reason: /Cannot find (package|module)/.test(message) ? 'not installed' : message });
     }

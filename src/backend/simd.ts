@@ -108,22 +108,23 @@ let loaded: SimdKernels | undefined;
  * time. Callers do not need to know which they got.
  */
 export function simdKernels(): SimdKernels {
-  if (loaded) return loaded;
-  let instance: WasmInstance | null = null;
-  if (process.env.SEQREC_SIMD !== '0') {
-    try {
-      instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')), {});
-    } catch {
-      instance = null; // a runtime without SIMD rejects the module
-    }
-  }
-  loaded = new SimdKernels(instance ?? { exports: javascriptKernels() as unknown as Record<string, unknown> });
+  loaded ??= process.env.SEQREC_SIMD === '0' ? createKernels('javascript') : createKernels('simd') ?? createKernels('javascript');
   return loaded;
 }
 
-/** Whether `simdKernels()` runs WebAssembly SIMD (false: the JavaScript twins). */
-export function simdActive(): boolean {
-  return !simdKernels().javascript;
+/**
+ * A fresh instance of the kernels: 'simd' (null where the runtime rejects WebAssembly SIMD) or
+ * 'javascript'. Tests compare the two; everything else uses `simdKernels()`.
+ */
+export function createKernels(kind: 'simd'): SimdKernels | null;
+export function createKernels(kind: 'javascript'): SimdKernels;
+export function createKernels(kind: 'simd' | 'javascript'): SimdKernels | null {
+  if (kind === 'javascript') return new SimdKernels({ exports: javascriptKernels() as unknown as Record<string, unknown> });
+  try {
+    return new SimdKernels(new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')), {}));
+  } catch {
+    return null;
+  }
 }
 
 /** The kernels of kernels.c in plain JavaScript over a growable memory (same byte offsets). */

@@ -29,6 +29,9 @@ describe('BatchMatMul override', () => {
       [[5, 7], [3, 5], true, true],
       [[2, 4, 6], [2, 6, 3], false, false],
       [[2, 6, 4], [2, 3, 6], true, true],
+      [[3, 4, 6], [3, 5, 6], false, true],
+      [[3, 6, 4], [3, 6, 5], true, false],
+      [[256, 4, 20], [256, 20, 64], false, false], // MIND's routing shape (seqrec's SIMD kernel on wasm)
       [[0, 5], [5, 3], false, false],
       // Shapes where transposing the output instead of the big input is cheaper.
       [[40, 7], [40, 3], true, false],
