@@ -9,7 +9,6 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceDataset } from '../data/dataset.js';
 import { loadPeerExport } from '../data/peer-export.js';
-import { SeqrecError } from '../errors.js';
 import type { MetricReport } from '../metrics/index.js';
 import { interestSimilarity } from '../models/layers/attention.js';
 import type { MultiInterestRecaller } from '../models/multi-interest.js';

@@ -25,7 +25,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
 import { embeddingLookup } from '../models/layers/embedding.js';
 import {
-  inBatchSampler,
   isSampler,
   resolveSampler,
   sampleUnique,

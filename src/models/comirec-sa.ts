@@ -82,7 +82,7 @@ export class ComiRecSA extends MultiInterestRecaller {
 
   protected extractInterests(_batch: SequenceBatch, t: BatchTensors, _training: boolean): InterestOutput {
     const [b, l] = t.history.shape;
-    const { maxLen, embeddingDim: d, attentionDim: h, numInterests: k } = this.config;
+    const { maxLen, embeddingDim: d, numInterests: k } = this.config;
     if (l > maxLen) {
       throw new SeqrecError('shape_mismatch', `comirec-sa has position embeddings for ${maxLen} positions, got a batch with maxLen ${l}`);
     }

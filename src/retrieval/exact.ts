@@ -5,7 +5,6 @@
  * items.
  */
 import { SeqrecError } from '../errors.js';
-import { toExcludeSet } from './exclude.js';
 import { checkSearch, firstNonFinite, normaliseRows, prepareQueries, typeName } from './validate.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
 import { TopKHeap } from './topk.js';

@@ -23,7 +23,6 @@ import { dirname } from 'node:path';
 import { SeqrecError } from '../errors.js';
 import { ExactRetriever } from './exact.js';
 import { checkSearch, firstNonFinite, normaliseRows, prepareQueries, typeName } from './validate.js';
-import { toExcludeSet } from './exclude.js';
 import { indexKind, readHeader, readHnswParams, readIvfParams, withHnswParams, withNprobe } from './faiss-format.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
 import { TopKHeap } from './topk.js';
