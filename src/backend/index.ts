@@ -14,8 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients (they live in its ESM build, which Node
 // cannot import); the union package's Node bundle registers them all.
 import '@tensorflow/tfjs';
-import { SeqrecError } from '../errors.js';
 import { availableParallelism } from 'node:os';
+import { SeqrecError } from '../errors.js';
 import { registerSeqrecKernels } from './kernels.js';
 import { planWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads.js';
 
@@ -48,28 +48,34 @@ const INSTALL_HINT: Record<BackendName, string> = {
 // own backend choice once instead.
 tf.env().set('PROD', true);
 
-async function tryBackend(name: BackendName): Promise<string> {
+async function activate(name: BackendName): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+}
+
+/** Loads and activates `name`; returns the details for the report line. */
+async function tryBackend(name: BackendName, wasmThreads: number): Promise<string> {
+  let details = '';
   if (name === 'tensorflow') {
     // A variable specifier keeps bundlers from resolving the optional package.
     const specifier = '@tensorflow/tfjs-node';
     await import(specifier);
+    await activate(name);
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    return initWasm();
+    details = await activateWasm(wasmThreads);
   } else {
     await import('@tensorflow/tfjs-backend-cpu');
+    await activate(name);
   }
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
-  await tf.ready();
   registerSeqrecKernels(name);
-  return '';
+  return details;
 }
 
 /**
  * The number of threads the wasm backend should use: `SEQREC_WASM_THREADS`, else every core
- * Node reports (XNNPACK splits matmuls and convolutions over them; seqrec's own JavaScript
- * kernels stay on the main thread).
+ * Node reports (XNNPACK splits matmuls over them; seqrec's own kernels stay on the main thread).
  */
 export function wasmThreadsWanted(): number {
   const env = process.env.SEQREC_WASM_THREADS;
@@ -81,38 +87,33 @@ export function wasmThreadsWanted(): number {
   return n;
 }
 
-async function initWasm(): Promise<string> {
-  const wanted = wasmThreadsWanted();
-  const plan = wanted > 1 ? planWasmThreads() : 'SEQREC_WASM_THREADS=1';
-  const setWasm = async () => {
-    const ok = await tf.setBackend('wasm');
-    if (!ok) throw new Error(`tf.setBackend('wasm') returned false`);
-    await tf.ready();
-  };
+/** The wasm backend, threaded when `wanted` > 1 and the threaded build loads here. */
+async function activateWasm(wanted: number): Promise<string> {
+  const plan = wanted > 1 ? planWasmThreads() : null;
+  let threadsOff = typeof plan === 'string' ? plan : '';
   // Emscripten's loader adds process-wide uncaughtException/unhandledRejection handlers that
   // rethrow from inside its own (minified) code; Node's default handling does the same
   // without burying the user's error under it, so they are removed again.
-  const before = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
-  let threadsOff = typeof plan === 'string' && wanted > 1 ? plan : '';
-  if (typeof plan === 'string') {
-    await setWasm();
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const emitter = process as unknown as NodeJS.EventEmitter; // plain event names, no overloads
+  const before = events.map((event) => emitter.listeners(event));
+  if (plan === null || typeof plan === 'string') {
+    await activate('wasm');
   } else {
     try {
-      await withWasmThreads(plan, wanted, setWasm);
+      await withWasmThreads(plan, wanted, () => activate('wasm'));
     } catch (err) {
       // The threaded build did not come up: the single-threaded one still can.
       threadsOff = (err as Error).message.split('\n')[0];
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-      await setWasm();
+      await activate('wasm');
     }
   }
-  for (const listener of process.listeners('uncaughtException')) {
-    if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
-  }
-  for (const listener of process.listeners('unhandledRejection')) {
-    if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
-  }
-  registerSeqrecKernels('wasm');
+  events.forEach((event, i) => {
+    for (const listener of emitter.listeners(event)) {
+      if (!before[i].includes(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  });
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await wasmThreadCount();
   const why = threadsOff ? ` (threads off: ${threadsOff})` : '';
@@ -132,12 +133,13 @@ function parseBackendName(value: string, source: string): BackendName {
 
 async function select(forcedName: BackendName | null): Promise<BackendReport> {
   const skipped: BackendReport['skipped'] = [];
+  // Read with the other settings, before any backend is tried: a bad value is a config error.
+  const wasmThreads = forcedName === null || forcedName === 'wasm' ? wasmThreadsWanted() : 1;
   if (forcedName) {
     try {
-      const details = await tryBackend(forcedName);
+      const details = await tryBackend(forcedName, wasmThreads);
       return { name: forcedName, forced: true, skipped, details };
     } catch (err) {
-      if (err instanceof SeqrecError && err.code === 'invalid_config') throw err; // e.g. SEQREC_WASM_THREADS
       throw new SeqrecError(
         'backend_unavailable',
         `Backend '${forcedName}' was requested but could not be loaded: ${(err as Error).message}. ` +
@@ -147,10 +149,9 @@ async function select(forcedName: BackendName | null): Promise<BackendReport> {
   }
   for (const name of BACKEND_NAMES) {
     try {
-      const details = await tryBackend(name);
+      const details = await tryBackend(name, wasmThreads);
       return { name, forced: false, skipped, details };
     } catch (err) {
-      if (err instanceof SeqrecError && err.code === 'invalid_config') throw err;
       const message = (err as Error).message.split('\n')[0];
       skipped.push({ name, reason: /Cannot find (package|module)/.test(message) ? 'not installed' : message });
     }

@@ -103,7 +103,7 @@ function batchedSmallMatMul(a: TensorInfo, b: TensorInfo, ta: boolean, tb: boole
   const arena = simd.arena(batch * m * k, batch * k * n, batch * m * n);
   arena.view(0).set(backend.typedArrayFromHeap(a));
   arena.view(1).set(backend.typedArrayFromHeap(b));
-  simd.fn.batch_matmul(arena.offsets[0], arena.offsets[1], arena.offsets[2], batch, m, k, n, ta ? 1 : 0, tb ? 1 : 0);
+  simd.fn.batch_matmul(arena.at(0), arena.at(1), arena.at(2), batch, m, k, n, ta ? 1 : 0, tb ? 1 : 0);
   const out = backend.makeOutput([batch, m, n], 'float32');
   backend.typedArrayFromHeap(out).set(arena.view(2));
   return out;

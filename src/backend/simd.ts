@@ -55,6 +55,11 @@ export class SimdArena {
     private readonly lengths: number[],
   ) {}
 
+  /** Byte offset of element `index` of the i-th array (what the kernels take as a pointer). */
+  at(i: number, index = 0): number {
+    return this.offsets[i] + 4 * index;
+  }
+
   /** The i-th array as a Float32Array over the module's memory. */
   view(i: number): Float32Array {
     return new Float32Array(this.memory.buffer, this.offsets[i], this.lengths[i]);

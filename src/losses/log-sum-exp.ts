@@ -12,33 +12,58 @@ import { simdKernels, tensorFromArena, type SimdKernels } from '../backend/simd.
 
 export function logSumExpRows(logits: tf.Tensor2D): tf.Tensor1D {
   const [rows, cols] = logits.shape;
-  const op = tf.customGrad(((x: tf.Tensor2D) => {
-    return expShiftedRows(simdKernels(), readFloats(x), rows, cols);
+  const op = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([x]);
+    const simd = simdKernels();
+    const exps = shiftedExponentials(simd, rows, cols, [rows], (dst, [xT]) => dst.set(readFloats(xT)), [x]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const g = readFloats(dy).slice();
+      const arena = exps.current(saved);
+      exps.scales(g, arena.view(3));
+      simd.fn.scale_rows(arena.at(0), rows, cols, arena.at(3));
+      return [tensorFromArena(arena.view(0), [rows, cols])];
+    };
+    return { value: tf.tensor1d(exps.lse), gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(logits) as tf.Tensor1D;
 }
 
-/** Forward and backward, with the exponentials in WebAssembly SIMD (src/backend/simd/kernels.c). */
-function expShiftedRows(simd: SimdKernels, data: Float32Array, rows: number, cols: number) {
-  const arena = simd.arena(rows * cols, rows, rows);
-  arena.view(0).set(data);
-  simd.fn.exp_shift_rows(arena.offsets[0], rows, cols, arena.offsets[1], arena.offsets[2]);
-  // exp(x − max) is kept for the backward pass; the module's memory is reused by the next call.
-  const expShifted = arena.view(0).slice();
-  const maxes = arena.view(1);
-  const sums = arena.view(2).slice();
+/**
+ * exp(x − row max) of a [rows, cols] logit matrix, in the kernels' memory (arrays 0-2 of the
+ * arena: exponentials, row maxima, row sums; `extra` arrays follow), and lse per row. The
+ * exponentials are left there for the backward pass, which normally comes next (the loss is
+ * the last op of the forward pass); `current(saved)` returns them, recomputed from the saved
+ * inputs if another kernel call has reused the memory since. `writeLogits` copies the
+ * logits of `inputs` into its first argument.
+ */
+function shiftedExponentials(
+  simd: SimdKernels,
+  rows: number,
+  cols: number,
+  extra: number[],
+  writeLogits: (dst: Float32Array, inputs: tf.Tensor[]) => void,
+  inputs: tf.Tensor[],
+) {
+  const compute = (from: tf.Tensor[]) => {
+    const arena = simd.arena(rows * cols, rows, rows, ...extra);
+    writeLogits(arena.view(0), from);
+    simd.fn.exp_shift_rows(arena.at(0), rows, cols, arena.at(1), arena.at(2));
+    return arena;
+  };
+  const first = compute(inputs);
+  const generation = simd.generation;
+  const maxes = first.view(1);
+  const sums = first.view(2).slice();
   const lse = new Float32Array(rows);
   for (let r = 0; r < rows; r++) lse[r] = maxes[r] + Math.log(sums[r]);
-  const gradFunc = (dy: tf.Tensor) => {
-    const g = readFloats(dy);
-    const back = simd.arena(rows * cols, rows);
-    const scale = back.view(1);
-    for (let r = 0; r < rows; r++) scale[r] = g[r] / sums[r];
-    back.view(0).set(expShifted);
-    simd.fn.scale_rows(back.offsets[0], rows, cols, back.offsets[1]);
-    return [tensorFromArena(back.view(0), [rows, cols])];
+  return {
+    lse,
+    current: (saved: tf.Tensor[]) => (simd.generation === generation ? first : compute(saved)),
+    /** out[r] = dy[r] / Σ_j exp(x_rj − max_r): the row factor of the softmax gradient. */
+    scales(dy: Float32Array, out: Float32Array) {
+      for (let r = 0; r < rows; r++) out[r] = dy[r] / sums[r];
+    },
   };
-  return { value: tf.tensor1d(lse), gradFunc };
 }
 
 /**
@@ -55,30 +80,18 @@ export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D): tf.Ten
   const op = tf.customGrad(((u: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
     save([u, e]);
     const simd = simdKernels();
-    // exp(x − max) and the row sums, left in the kernels' memory for the backward pass: it
-    // normally comes next (the loss is the last op of the forward pass); if another kernel
-    // call reused the memory meanwhile, the backward pass recomputes them.
-    const expRows = (uT: tf.Tensor2D, eT: tf.Tensor2D, extra: number[]) => {
+    const writeLogits = (dst: Float32Array, [uT, eT]: tf.Tensor[]) => {
       const logits = tf.matMul(uT, eT, false, true);
-      const arena = simd.arena(rows * cols, rows, rows, ...extra);
-      arena.view(0).set(readFloats(logits));
+      dst.set(readFloats(logits));
       logits.dispose();
-      simd.fn.exp_shift_rows(arena.offsets[0], rows, cols, arena.offsets[1], arena.offsets[2]);
-      return arena;
     };
-    const forward = expRows(u, e, [rows, rows * cols, cols * rows]);
-    const generation = simd.generation;
-    const maxes = forward.view(1);
-    const sums = forward.view(2).slice();
-    const lse = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) lse[r] = maxes[r] + Math.log(sums[r]);
+    const exps = shiftedExponentials(simd, rows, cols, [rows, rows * cols, cols * rows], writeLogits, [u, e]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [uSaved, eSaved] = saved;
       const g = readFloats(dy).slice();
-      const arena = simd.generation === generation ? forward : expRows(uSaved as tf.Tensor2D, eSaved as tf.Tensor2D, [rows, rows * cols, cols * rows]);
-      const scale = arena.view(3);
-      for (let r = 0; r < rows; r++) scale[r] = g[r] / sums[r];
-      simd.fn.scale_rows_both(arena.offsets[0], rows, cols, arena.offsets[3], arena.offsets[4], arena.offsets[5]);
+      const arena = exps.current(saved);
+      exps.scales(g, arena.view(3));
+      simd.fn.scale_rows_both(arena.at(0), rows, cols, arena.at(3), arena.at(4), arena.at(5));
       const gradient = tensorFromArena<tf.Rank.R2>(arena.view(4), [rows, cols]);
       const gradientT = tensorFromArena<tf.Rank.R2>(arena.view(5), [cols, rows]);
       const dUser = tf.matMul(gradient, eSaved);
@@ -86,7 +99,7 @@ export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D): tf.Ten
       tf.dispose([gradient, gradientT]);
       return [dUser, dItems];
     };
-    return { value: tf.tensor1d(lse), gradFunc };
+    return { value: tf.tensor1d(exps.lse), gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return (op as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(user, items) as tf.Tensor1D;
 }

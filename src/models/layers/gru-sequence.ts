@@ -61,11 +61,11 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
     const rho = hasReset ? readFloats(resetT!).slice() : null;
     // Forward arena: x, b_h, mask, h_{t-1} per step (slot L = final state), hp, r, z, n, hn, output.
     const fa = k.arena(b * l * h3, h3, l * b, (l + 1) * bh, b * h3, l * bh, l * bh, l * bh, l * bh, b * l * h);
-    const [X, BIAS, MASK, PREV, HP, RS, ZS, NS, HNS, OUT] = fa.offsets;
-    fa.view(0).set(readFloats(xT));
-    fa.view(1).set(readFloats(bhT));
-    fa.view(2).set(maskTime);
-    const prevAll = fa.view(3);
+    const [X, BIAS, MASK, PREV, HP, RS, ZS, NS, HNS, OUT] = fa.offsets.keys();
+    fa.view(X).set(readFloats(xT));
+    fa.view(BIAS).set(readFloats(bhT));
+    fa.view(MASK).set(maskTime);
+    const prevAll = fa.view(PREV);
     if (h0T) prevAll.set(readFloats(h0T));
     else prevAll.fill(0, 0, bh);
     for (let t = 0; t < l; t++) {
@@ -73,62 +73,60 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
       // Session boundaries: the lane starts from a zero state at this step.
       if (rho) for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) slot.fill(0, i * h, i * h + h);
       if (t === 0 && !h0T) {
-        fa.view(4).fill(0); // h_{-1} = 0: the recurrent product is 0
+        fa.view(HP).fill(0); // h_{-1} = 0: the recurrent product is 0
       } else {
         const prevT = tensorFromArena<tf.Rank.R2>(slot, [b, h]);
         const hpT = tf.matMul(prevT, whT);
-        fa.view(4).set(readFloats(hpT));
+        fa.view(HP).set(readFloats(hpT));
         tf.dispose([prevT, hpT]);
       }
-      const f4 = 4;
-      k.fn.gru_forward_step(X + t * h3 * f4, l * h3, HP, BIAS, PREV + t * bh * f4, MASK + t * b * f4, b, h,
-        PREV + (t + 1) * bh * f4, RS + t * bh * f4, ZS + t * bh * f4, NS + t * bh * f4, HNS + t * bh * f4, OUT + t * h * f4, l * h);
+      const s = t * bh; // this step's slot in the per-step arrays
+      k.fn.gru_forward_step(fa.at(X, t * h3), l * h3, fa.at(HP), fa.at(BIAS), fa.at(PREV, s), fa.at(MASK, t * b), b, h,
+        fa.at(PREV, s + bh), fa.at(RS, s), fa.at(ZS, s), fa.at(NS, s), fa.at(HNS, s), fa.at(OUT, t * h), l * h);
     }
-    const value = tensorFromArena<tf.Rank.R3>(fa.view(9), [b, l, h]);
+    const value = tensorFromArena<tf.Rank.R3>(fa.view(OUT), [b, l, h]);
     // Saved for the backward pass (the arena is reused by the next kernel call).
-    const saved = [5, 6, 7, 8].map((i) => fa.view(i).slice());
+    const saved = [RS, ZS, NS, HNS].map((i) => fa.view(i).slice());
     const prevSaved = prevAll.slice(0, l * bh);
 
     const gradFunc = (dy: tf.Tensor) => {
       // Backward arena: dy, r, z, n, hn, h_{t-1}, mask, dx, dhp (all steps), dNext, dPrev, W_h term, db_h.
       const ba = k.arena(b * l * h, l * bh, l * bh, l * bh, l * bh, l * bh, l * b, b * l * h3, l * b * h3, bh, bh, bh, h3);
-      const [G, BRS, BZS, BNS, BHNS, BPREV, BMASK, DX, DHP, DNEXT0, DPREV0, BACK, DBH] = ba.offsets;
-      ba.view(0).set(readFloats(dy));
-      saved.forEach((arr, i) => ba.view(1 + i).set(arr));
-      ba.view(5).set(prevSaved);
-      ba.view(6).set(maskTime);
-      ba.view(9).fill(0); // nothing reaches h_{L-1} from later steps
-      let [dNext, dPrev] = [DNEXT0, DPREV0];
-      let [dNextIndex, dPrevIndex] = [9, 10];
-      const f4 = 4;
+      const [G, BRS, BZS, BNS, BHNS, BPREV, BMASK, DX, DHP, DNEXT, DPREV, BACK, DBH] = ba.offsets.keys();
+      ba.view(G).set(readFloats(dy));
+      [BRS, BZS, BNS, BHNS].forEach((i, j) => ba.view(i).set(saved[j]));
+      ba.view(BPREV).set(prevSaved);
+      ba.view(BMASK).set(maskTime);
+      ba.view(DNEXT).fill(0); // nothing reaches h_{L-1} from later steps
+      // The two [B, H] gradient buffers swap roles every step.
+      let [dNext, dPrev] = [DNEXT, DPREV];
       for (let t = l - 1; t >= 0; t--) {
-        const o = t * bh * f4;
-        k.fn.gru_backward_step(G + t * h * f4, l * h, dNext, BRS + o, BZS + o, BNS + o, BHNS + o, BPREV + o, BMASK + t * b * f4, b, h,
-          DX + t * h3 * f4, l * h3, DHP + t * b * h3 * f4, dPrev);
+        const s = t * bh;
+        k.fn.gru_backward_step(ba.at(G, t * h), l * h, ba.at(dNext), ba.at(BRS, s), ba.at(BZS, s), ba.at(BNS, s), ba.at(BHNS, s), ba.at(BPREV, s),
+          ba.at(BMASK, t * b), b, h, ba.at(DX, t * h3), l * h3, ba.at(DHP, t * b * h3), ba.at(dPrev));
         if (t > 0 || h0T) {
           // dL/dh_{t-1} += dhp_t W_hᵀ
-          const dhpT = tensorFromArena<tf.Rank.R2>(ba.view(8).subarray(t * b * h3, (t + 1) * b * h3), [b, h3]);
+          const dhpT = tensorFromArena<tf.Rank.R2>(ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3), [b, h3]);
           const back = tf.matMul(dhpT, whT, false, true);
-          ba.view(11).set(readFloats(back));
+          ba.view(BACK).set(readFloats(back));
           tf.dispose([dhpT, back]);
-          k.fn.add_inplace(dPrev, BACK, bh);
+          k.fn.add_inplace(ba.at(dPrev), ba.at(BACK), bh);
         }
         // A reset at step t cut h_{t-1} off: no gradient flows past it.
         if (rho) {
-          const dp = ba.view(dPrevIndex);
+          const dp = ba.view(dPrev);
           for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) dp.fill(0, i * h, i * h + h);
         }
         [dNext, dPrev] = [dPrev, dNext];
-        [dNextIndex, dPrevIndex] = [dPrevIndex, dNextIndex];
       }
       // dW_h = Σ_t h_{t-1}ᵀ dhp_t as one matmul over all steps; db_h = Σ rows of dhp.
-      k.fn.column_sums(DHP, l * b, h3, DBH);
-      const prevMat = tensorFromArena<tf.Rank.R2>(ba.view(5), [l * b, h]);
-      const dhpMat = tensorFromArena<tf.Rank.R2>(ba.view(8), [l * b, h3]);
+      k.fn.column_sums(ba.at(DHP), l * b, h3, ba.at(DBH));
+      const prevMat = tensorFromArena<tf.Rank.R2>(ba.view(BPREV), [l * b, h]);
+      const dhpMat = tensorFromArena<tf.Rank.R2>(ba.view(DHP), [l * b, h3]);
       const dWh = tf.matMul(prevMat, dhpMat, true, false);
       tf.dispose([prevMat, dhpMat]);
-      const grads: tf.Tensor[] = [tensorFromArena(ba.view(7), [b, l, h3]), tf.zerosLike(maskT), dWh, tensorFromArena(ba.view(12), [h3])];
-      if (hasInit) grads.push(tf.tensor2d(ba.view(dNextIndex).slice(), [b, h])); // dL/dh_{-1}
+      const grads: tf.Tensor[] = [tensorFromArena(ba.view(DX), [b, l, h3]), tf.zerosLike(maskT), dWh, tensorFromArena(ba.view(DBH), [h3])];
+      if (hasInit) grads.push(tf.tensor2d(ba.view(dNext).slice(), [b, h])); // dL/dh_{-1}
       if (hasReset) grads.push(tf.zerosLike(resetT!));
       return grads;
     };
