@@ -12,7 +12,8 @@
  *   0 uniform, 0.75 word2vec's choice; GRU4Rec's `sample_alpha`. Items with count 0 are never
  *   drawn when alpha > 0.
  * - `logUniformSampler(itemCount)`: TensorFlow's log-uniform (Zipfian) candidate sampler over
- *   ids, Q(j) = log((j + 1) / j) / log(itemCount). It approximates popularity sampling only
+ *   ids with range_max = itemCount, conditioned on not drawing padding:
+ *   Q(j) = log((j + 2) / (j + 1)) / log((itemCount + 1) / 2). It approximates popularity sampling only
  *   when ids are ranked by decreasing frequency, which is what seqrec's vocabulary does by
  *   default (`vocabularyOrder: 'frequency'`, index 1 = most frequent item), as ComiRec's
  *   preprocessing does.
@@ -172,26 +173,36 @@ export function popularitySampler(counts: ArrayLike<number>, alpha = 1): Negativ
 }
 
 /**
- * TensorFlow's `log_uniform_candidate_sampler` over ids: with K = itemCount − 1 real items,
- * Q(j) = log((j + 1) / j) / log(K + 1), drawn by inverting the CDF in O(1):
- * j = ⌊exp(u · log(K + 1))⌋ (u uniform in [0, 1)), clamped to 1..K.
+ * TensorFlow's `log_uniform_candidate_sampler` with range_max = itemCount (what ComiRec passes:
+ * its item table, padding row included), whose class c has P(c) = log((c + 2) / (c + 1)) /
+ * log(range_max + 1) and is drawn as ⌊exp(u · log(range_max + 1))⌋ − 1. seqrec's item index j
+ * is TensorFlow's class j (both put padding at 0). TensorFlow can draw class 0 (ComiRec then
+ * scores the padding row as a negative); seqrec never draws padding, so it draws from P
+ * conditioned on c ≥ 1, by the same inversion with u restricted to [log 2, log(itemCount + 1)):
+ *
+ *   Q(j) = log((j + 2) / (j + 1)) / log((itemCount + 1) / 2),   j = 1..itemCount − 1,
+ *
+ * the same ratios Q(i) / Q(j) as TensorFlow's. (seqrec used to give j log((j + 1) / j) /
+ * log(itemCount), i.e. TensorFlow's probability of class j − 1.)
  */
 export function logUniformSampler(itemCount: number): NegativeSampler {
   checkItemCount(itemCount, 'logUniformSampler');
   const k = itemCount - 1;
-  const logRange = Math.log(k + 1);
+  const low = Math.log(2);
+  const width = Math.log(itemCount + 1) - low;
   return {
     kind: 'log-uniform',
     itemCount,
     sample(n, rng, out = new Int32Array(n)) {
       checkCount(n);
       for (let i = 0; i < n; i++) {
-        const j = Math.floor(Math.exp(rng.next() * logRange));
+        const j = Math.floor(Math.exp(low + rng.next() * width)) - 1;
+        // Round-off can only push j one step outside 1..k.
         out[i] = j < 1 ? 1 : j > k ? k : j;
       }
       return out;
     },
-    probability: (id) => (id >= 1 && id <= k && Number.isInteger(id) ? Math.log((id + 1) / id) / logRange : 0),
+    probability: (id) => (id >= 1 && id <= k && Number.isInteger(id) ? Math.log((id + 2) / (id + 1)) / width : 0),
     describe: () => 'log-uniform',
   };
 }

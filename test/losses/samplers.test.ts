@@ -66,9 +66,21 @@ describe('negative samplers: frequencies match the target distribution (χ² at 
   it('log-uniform over frequency-ranked ids (TensorFlow formula)', () => {
     const s = logUniformSampler(1001);
     assertFits(s);
-    const k = 1000;
-    assert.ok(Math.abs(s.probability(1) - Math.log(2) / Math.log(k + 1)) < 1e-12);
-    assert.ok(Math.abs(s.probability(k) - Math.log((k + 1) / k) / Math.log(k + 1)) < 1e-12);
+    // TensorFlow, range_max = 1001: P(c) = log((c + 2) / (c + 1)) / log(1002); seqrec = P(j | j ≥ 1).
+    const tf = (c: number) => Math.log((c + 2) / (c + 1)) / Math.log(1002);
+    for (const j of [1, 2, 500, 1000]) assert.ok(Math.abs(s.probability(j) - tf(j) / (1 - tf(0))) < 1e-12, `j=${j}`);
+    assert.equal(s.probability(0), 0);
+    assert.equal(s.probability(1001), 0);
+  });
+  it('log-uniform by hand: itemCount 4 (3 items), item j is TensorFlow class j, not j − 1', () => {
+    const s = logUniformSampler(4);
+    // TF range_max 4: P(0..3) = ln 2, ln 1.5, ln(4/3), ln 1.25 over ln 5 = .430677 .251929 .178747 .138647;
+    // without class 0: .251929 / .569323 = .442507, .313964, .243529 (ln 1.5 / ln 2.5 etc.).
+    const expected = [0, 0.442507, 0.313964, 0.243529];
+    for (let j = 1; j <= 3; j++) assert.ok(Math.abs(s.probability(j) - expected[j]) < 1e-6, `j=${j}: ${s.probability(j)}`);
+    const counts = [0, 0, 0, 0];
+    for (const id of s.sample(200_000, new Random(11))) counts[id]++;
+    for (let j = 1; j <= 3; j++) assert.ok(Math.abs(counts[j] / 200_000 - expected[j]) < 0.005, `draws of ${j}: ${counts[j]}`);
   });
   it('in-batch (training-target frequency)', () => {
     const s = inBatchSampler(COUNTS);
