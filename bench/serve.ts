@@ -19,6 +19,12 @@
  *   BENCH_DURATION=s    seconds per load-test row (default 10)
  *   BENCH_QUICK=1       a tiny synthetic run that checks the whole pipeline in about a minute
  *   BENCH_MD=file       also write the tables there
+ *   BENCH_SECTIONS=...  comma list of sections to run: load, inprocess, threads (default load,inprocess)
+ *
+ * Section `threads` measures the wasm thread count under contention: in-process recommend()
+ * latency and HTTP at concurrency 16, with SEQREC_WASM_THREADS=1 and =2, on a quiet machine
+ * and with one busy process per core beside it. `seqrec serve`'s default thread count is
+ * chosen from it (docs/serving.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -67,6 +73,7 @@ async function run(args: string[]): Promise<void> {
 
 /** The bundle directory and the data file its histories come from. */
 async function prepareBundle(): Promise<{ bundle: string; data: string; description: string }> {
+  if (process.env.BENCH_CHILD) return { bundle: process.env.BENCH_BUNDLE!, data: process.env.BENCH_DATA!, description: 'child' };
   if (QUICK) {
     const dir = await mkdtemp(join(tmpdir(), 'seqrec-bench-serve-'));
     const data = join(dir, 'synthetic.txt');
@@ -108,8 +115,12 @@ interface Server {
   pid: number;
 }
 
-async function startServer(bundle: string, extra: string[] = []): Promise<Server> {
-  const proc = cli(['serve', '--model', bundle, '--port', '0', ...extra]);
+async function startServer(bundle: string, extra: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Server> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--model', bundle, '--port', '0', ...extra], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -195,35 +206,27 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function main(): Promise<void> {
-  const { bundle, data, description } = await prepareBundle();
-  const histories = sampleHistories(data);
-  const manifest = JSON.parse(await readFile(join(bundle, 'model.json'), 'utf8')) as { model: string; config: Record<string, number> };
-  log(`${histories.length} request histories from ${data}`);
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'load,inprocess').split(',').map((s) => s.trim()));
 
-  // 1. HTTP load test.
-  const rows: LoadRow[] = [];
-  let server = await startServer(bundle);
-  try {
-    // Warm the server (JIT, connections) before measuring.
-    await autocannon({ url: server.base, connections: 4, duration: 1, method: 'POST', path: '/recommend', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ history: histories[0], k: K }) });
-    for (const c of CONCURRENCY) rows.push(await loadTest(server, String(c), c, histories));
-  } finally {
-    await stopServer(server);
-  }
-  server = await startServer(bundle, ['--coalesce', 'off']);
-  try {
-    rows.push(await loadTest(server, '64, coalescing off', 64, histories));
-  } finally {
-    await stopServer(server);
-  }
+interface InProcessResult {
+  info: ReturnType<Recommender['info']>;
+  backend: string;
+  median: number;
+  p99: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
+  rss0: number;
+  rss1: number;
+  callsPerSecond: number;
+}
 
-  // 2. In-process.
+/** Times `timed` recommend() calls, then checks tensors and RSS over `leak` more. */
+async function inProcess(bundle: string, histories: string[][], timed = IN_PROCESS_TIMED, leak = IN_PROCESS_LEAK): Promise<InProcessResult> {
   const rec = await Recommender.load(bundle);
-  const backend = backendReport();
+  const report = backendReport();
   const info = rec.info();
-  const times = new Float64Array(IN_PROCESS_TIMED);
-  for (let i = 0; i < IN_PROCESS_TIMED; i++) {
+  const times = new Float64Array(timed);
+  for (let i = 0; i < timed; i++) {
     const h = histories[i % histories.length];
     const t0 = performance.now();
     rec.recommend(h, { k: K });
@@ -233,43 +236,163 @@ async function main(): Promise<void> {
   const tensorsBefore = tf.memory().numTensors;
   const rss0 = process.memoryUsage().rss / 2 ** 20;
   const tLeak = performance.now();
-  for (let i = 0; i < IN_PROCESS_LEAK; i++) rec.recommend(histories[i % histories.length], { k: K });
+  for (let i = 0; i < leak; i++) rec.recommend(histories[i % histories.length], { k: K });
   const leakSeconds = (performance.now() - tLeak) / 1000;
-  const tensorsAfter = tf.memory().numTensors;
-  const rss1 = process.memoryUsage().rss / 2 ** 20;
+  const result: InProcessResult = {
+    info,
+    backend: `${report?.name ?? '?'}${report?.details ? ` (${report.details})` : ''}`,
+    median: quantile(times, 0.5),
+    p99: quantile(times, 0.99),
+    tensorsBefore,
+    tensorsAfter: tf.memory().numTensors,
+    rss0,
+    rss1: process.memoryUsage().rss / 2 ** 20,
+    callsPerSecond: leak / leakSeconds,
+  };
   rec.dispose();
+  return result;
+}
 
+interface ThreadRow {
+  threads: number;
+  load: 'quiet' | 'loaded';
+  median: number;
+  p99: number;
+  http: LoadRow;
+}
+
+/** One busy-looping process per core: the "busy 2-core machine" of the contention rows. */
+function startBusyLoad(): ChildProcess[] {
+  return cpus().map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+}
+
+/** In-process latency in a child process, whose backend starts with `threads` wasm threads. */
+async function inProcessChild(bundle: string, data: string, threads: number): Promise<{ median: number; p99: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/serve.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, SEQREC_WASM_THREADS: String(threads), BENCH_CHILD: 'inprocess', BENCH_BUNDLE: bundle, BENCH_DATA: data },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  if (code !== 0) throw new Error(`in-process child exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as { median: number; p99: number };
+}
+
+async function threadsUnderContention(bundle: string, data: string, histories: string[][]): Promise<ThreadRow[]> {
+  const rows: ThreadRow[] = [];
+  for (const load of ['quiet', 'loaded'] as const) {
+    for (const threads of [1, 2]) {
+      const busy = load === 'loaded' ? startBusyLoad() : [];
+      try {
+        const { median, p99 } = await inProcessChild(bundle, data, threads);
+        const server = await startServer(bundle, [], { ...process.env, SEQREC_WASM_THREADS: String(threads) });
+        try {
+          const http = await loadTest(server, `${threads} thread(s), ${load}`, 16, histories);
+          rows.push({ threads, load, median, p99, http });
+          log(`threads ${threads}, ${load}: in-process p50 ${median.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+        } finally {
+          await stopServer(server);
+        }
+      } finally {
+        for (const p of busy) p.kill('SIGKILL');
+      }
+    }
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const { bundle, data, description } = await prepareBundle();
+  const histories = sampleHistories(data);
+  if (process.env.BENCH_CHILD === 'inprocess') {
+    const r = await inProcess(bundle, histories, QUICK ? 300 : 3000, 0);
+    process.stdout.write(`${JSON.stringify({ median: r.median, p99: r.p99 })}\n`);
+    return;
+  }
+  log(`${histories.length} request histories from ${data}`);
   const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   const cpu = cpus();
-  const md = [
-    `## Serving: \`seqrec serve\` on loopback (autocannon, POST /recommend, k=${K})`,
-    '',
-    `Model: ${info.model}, ${info.numItems} items, D=${info.embeddingDim}, maxLen ${info.maxLen}, ${info.retriever} retrieval (${manifest.model}; ${description}).`,
-    `Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (shared by the server, autocannon and nothing else of this bench); Node ${process.version}; TF.js backend ${backend?.name ?? '?'}${backend?.details ? ` (${backend.details})` : ''}.`,
-    `Each row: ${DURATION} s; request bodies cycle through ${histories.length} real histories (last 50 items). CPU = server process CPU time / wall time (100% = one core).`,
-    '',
-    '| concurrency | requests/s | p50 latency (ms) | p99 latency (ms) | requests | failed | server CPU | server RSS (MB) | server peak RSS (MB) |',
+  const machine = `Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores; Node ${process.version}.`;
+  const md: string[] = [];
+  const loadTable = (rows: LoadRow[], first: string) => [
+    `| ${first} | requests/s | p50 latency (ms) | p99 latency (ms) | requests | failed | server CPU | server RSS (MB) | server peak RSS (MB) |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.label} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${r.total} | ${r.bad} | ${f(r.cpu, 0)}% | ${f(r.rss, 0)} | ${f(r.peak, 0)} |`),
-    '',
-    `## Serving: in-process \`Recommender.recommend()\` (k=${K})`,
-    '',
-    '| calls timed | median (ms) | p99 (ms) | calls for the leak check | tensors before | tensors after | RSS before → after (MB) | calls/s |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${IN_PROCESS_TIMED.toLocaleString('en')} | ${f(quantile(times, 0.5), 3)} | ${f(quantile(times, 0.99), 3)} | ${IN_PROCESS_LEAK.toLocaleString('en')} | ${tensorsBefore} | ${tensorsAfter} | ${f(rss0, 0)} → ${f(rss1, 0)} | ${f(IN_PROCESS_LEAK / leakSeconds, 0)} |`,
-    '',
-  ].join('\n');
-  process.stdout.write(md);
+  ];
+  let failed = false;
+
+  // 1. HTTP load test.
+  if (SECTIONS.has('load')) {
+    const rows: LoadRow[] = [];
+    let server = await startServer(bundle);
+    try {
+      // Warm the server (JIT, connections) before measuring.
+      await autocannon({ url: server.base, connections: 4, duration: 1, method: 'POST', path: '/recommend', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ history: histories[0], k: K }) });
+      for (const c of CONCURRENCY) rows.push(await loadTest(server, String(c), c, histories));
+    } finally {
+      await stopServer(server);
+    }
+    server = await startServer(bundle, ['--coalesce', 'off']);
+    try {
+      rows.push(await loadTest(server, '64, coalescing off', 64, histories));
+    } finally {
+      await stopServer(server);
+    }
+    failed ||= rows.some((r) => r.bad > 0);
+    md.push(
+      `## Serving: \`seqrec serve\` on loopback (autocannon, POST /recommend, k=${K})`,
+      '',
+      `${machine} Shared by the server, autocannon and nothing else of this bench; ${description}.`,
+      `Each row: ${DURATION} s; request bodies cycle through ${histories.length} real histories (last 50 items). CPU = server process CPU time / wall time (100% = one core).`,
+      '',
+      ...loadTable(rows, 'concurrency'),
+      '',
+    );
+  }
+
+  // 2. In-process.
+  if (SECTIONS.has('inprocess')) {
+    const r = await inProcess(bundle, histories);
+    failed ||= r.tensorsAfter !== r.tensorsBefore;
+    md.push(
+      `## Serving: in-process \`Recommender.recommend()\` (k=${K})`,
+      '',
+      `Model: ${r.info.model}, ${r.info.numItems} items, D=${r.info.embeddingDim}, maxLen ${r.info.maxLen}, ${r.info.retriever} retrieval. ${machine} TF.js backend ${r.backend}.`,
+      '',
+      '| calls timed | median (ms) | p99 (ms) | calls for the leak check | tensors before | tensors after | RSS before → after (MB) | calls/s |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${IN_PROCESS_TIMED.toLocaleString('en')} | ${f(r.median, 3)} | ${f(r.p99, 3)} | ${IN_PROCESS_LEAK.toLocaleString('en')} | ${r.tensorsBefore} | ${r.tensorsAfter} | ${f(r.rss0, 0)} → ${f(r.rss1, 0)} | ${f(r.callsPerSecond, 0)} |`,
+      '',
+    );
+    if (r.tensorsAfter !== r.tensorsBefore) log(`tensor count grew from ${r.tensorsBefore} to ${r.tensorsAfter}`);
+  }
+
+  // 3. Threads under contention.
+  if (SECTIONS.has('threads')) {
+    const rows = await threadsUnderContention(bundle, data, histories);
+    failed ||= rows.some((r) => r.http.bad > 0);
+    md.push(
+      '## Serving: wasm threads under contention',
+      '',
+      `${machine} "loaded" = one busy-looping process per core beside the server. In-process: ${QUICK ? 300 : 3000} recommend() calls (k=${K}) in a fresh process per row; HTTP: concurrency 16 for ${DURATION} s.`,
+      '',
+      '| SEQREC_WASM_THREADS | machine | in-process p50 (ms) | in-process p99 (ms) | HTTP req/s | HTTP p50 (ms) | HTTP p99 (ms) | failed |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map((r) => `| ${r.threads} | ${r.load} | ${f(r.median, 2)} | ${f(r.p99, 2)} | ${f(r.http.rps, 0)} | ${f(r.http.p50)} | ${f(r.http.p99)} | ${r.http.bad} |`),
+      '',
+    );
+  }
+
+  const text = md.join('\n');
+  process.stdout.write(text);
   if (process.env.BENCH_MD) {
     await mkdir(dirname(resolve(process.env.BENCH_MD)), { recursive: true });
-    await writeFile(process.env.BENCH_MD, md);
+    await writeFile(process.env.BENCH_MD, text);
   }
-  if (tensorsAfter !== tensorsBefore) {
-    log(`tensor count grew from ${tensorsBefore} to ${tensorsAfter}`);
-    process.exitCode = 1;
-  }
-  if (rows.some((r) => r.bad > 0)) {
-    log('some requests failed');
+  if (failed) {
+    log('some requests failed or tensors leaked');
     process.exitCode = 1;
   }
 }
