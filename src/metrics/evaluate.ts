@@ -6,7 +6,9 @@ import {
   hitRateFromScan,
   mrrFromScan,
   ndcgComiRecFromScan,
+  ndcgComiRecMasterFromScan,
   ndcgFromScan,
+  recallComiRecPaperFromScan,
   recallFromScan,
   scanRanking,
   validateCutoff,
@@ -14,10 +16,13 @@ import {
 } from './ranking.js';
 
 /** Metrics `evaluateRankings` can report. */
-export type MetricName = 'recall' | 'ndcg' | 'ndcgComiRec' | 'hitRate' | 'mrr';
+export type MetricName = 'recall' | 'ndcg' | 'ndcgComiRec' | 'hitRate' | 'mrr' | 'recallComiRecPaper' | 'ndcgComiRecMaster';
 
-/** Every metric name, in report order; also the default set. */
+/** The default set, in report order. */
 export const METRIC_NAMES: readonly MetricName[] = ['recall', 'ndcg', 'ndcgComiRec', 'hitRate', 'mrr'];
+
+/** Every metric name: the defaults plus the other ComiRec variants (asked for by name). */
+export const ALL_METRIC_NAMES: readonly MetricName[] = [...METRIC_NAMES, 'recallComiRecPaper', 'ndcgComiRecMaster'];
 
 /**
  * Ranked lists for many users: either a row-major matrix (`ids` is [numUsers * k], the
@@ -34,7 +39,7 @@ export type MetricReport = Record<string, number>;
 export interface EvaluateOptions {
   /** Cutoffs, e.g. [20, 50]. Each must be <= the length of every ranked list. */
   ns: readonly number[];
-  /** Metrics to report; default: all of {@link METRIC_NAMES}. */
+  /** Metrics to report, any of {@link ALL_METRIC_NAMES}; default: {@link METRIC_NAMES}. */
   metrics?: readonly MetricName[];
 }
 
@@ -81,8 +86,8 @@ export class MetricAccumulator {
       });
     }
     for (const m of metrics) {
-      if (!METRIC_NAMES.includes(m)) {
-        throw new SeqrecError('invalid_argument', `options.metrics: unknown metric "${String(m)}", expected one of ${METRIC_NAMES.join(', ')}`, {
+      if (!ALL_METRIC_NAMES.includes(m)) {
+        throw new SeqrecError('invalid_argument', `options.metrics: unknown metric "${String(m)}", expected one of ${ALL_METRIC_NAMES.join(', ')}`, {
           field: 'metrics',
         });
       }
@@ -179,6 +184,12 @@ export class MetricAccumulator {
           case 'mrr':
             v = mrrFromScan(scan, n);
             break;
+          case 'recallComiRecPaper':
+            v = recallComiRecPaperFromScan(scan, targets, n);
+            break;
+          case 'ndcgComiRecMaster':
+            v = ndcgComiRecMasterFromScan(scan, n);
+            break;
         }
         this.sums[m * this.ns.length + j] += v;
       }
@@ -208,8 +219,8 @@ function describe(v: unknown): string {
  *
  *   report[`${metric}@${n}`] = (1 / U) Σ_u metric(rankings[u], targets[u], n)
  *
- * with the per-user definitions of `recall`, `ndcg`, `ndcgComiRec`,
- * `hitRate` and `mrr`. Users without a hit count 0; an empty target list, a
+ * with the per-user definitions of `recall`, `ndcg`, `ndcgComiRec`, `hitRate`, `mrr`,
+ * `recallComiRecPaper` and `ndcgComiRecMaster`. Users without a hit count 0; an empty target list, a
  * cutoff larger than a ranked list, or a different number of ranked and target lists is an
  * error. For data that does not fit in memory at once, use {@link MetricAccumulator}.
  */

@@ -1,8 +1,9 @@
-export { recall, hitRate, ndcg, ndcgComiRec, mrr } from './ranking.js';
+export { recall, recallComiRecPaper, hitRate, ndcg, ndcgComiRec, ndcgComiRecMaster, mrr } from './ranking.js';
 export {
   evaluateRankings,
   MetricAccumulator,
   METRIC_NAMES,
+  ALL_METRIC_NAMES,
   type MetricName,
   type MetricReport,
   type RankedLists,

@@ -79,6 +79,27 @@ export function ndcgFromScan(scan: RankScan, n: number): number {
   return dcg / idcg;
 }
 
+/** recallComiRecPaper@n from a scan (see {@link recallComiRecPaper}). */
+export function recallComiRecPaperFromScan(scan: RankScan, targets: ArrayLike<number>, n: number): number {
+  let hits = 0;
+  for (let no = 0; no < targets.length; no++) {
+    const r = scan.firstRank.get(targets[no]);
+    if (r !== undefined && r < n) hits++;
+  }
+  return hits / targets.length;
+}
+
+/** ndcgComiRecMaster@n from a scan (see {@link ndcgComiRecMaster}). */
+export function ndcgComiRecMasterFromScan(scan: RankScan, n: number): number {
+  let dcg = 0;
+  let hits = 0;
+  for (; hits < scan.hitRanks.length && scan.hitRanks[hits] < n; hits++) dcg += discount(scan.hitRanks[hits]);
+  if (hits === 0) return 0;
+  let idcg = 0;
+  for (let i = 0; i < hits; i++) idcg += discount(i);
+  return dcg / idcg;
+}
+
 /** ndcgComiRec@n from a scan (see {@link ndcgComiRec}). */
 export function ndcgComiRecFromScan(scan: RankScan, targets: ArrayLike<number>, n: number): number {
   let hits = 0;
@@ -124,12 +145,13 @@ function scanFor(ranked: ArrayLike<number>, targets: ArrayLike<number>, n: numbe
 }
 
 /**
- * Recall at n, ComiRec's definition:
+ * Recall at n, as ComiRec's master branch computes it (src/train.py since commit a3489df,
+ * which loops over the retrieved list):
  *
  *   recall@n = |{distinct items in ranked[0..n)} ∩ targets| / |targets|
  *
  * where |targets| counts duplicates, so a user whose held-out list repeats an item can never
- * reach 1 (as in ComiRec's evaluation).
+ * reach 1. The paper branch counts every target occurrence instead: {@link recallComiRecPaper}.
  */
 export function recall(ranked: ArrayLike<number>, targets: ArrayLike<number>, n: number): number {
   return recallFromScan(scanFor(ranked, targets, n), targets, n);
@@ -156,8 +178,39 @@ export function ndcg(ranked: ArrayLike<number>, targets: ArrayLike<number>, n: n
 }
 
 /**
- * NDCG as computed by ComiRec's official evaluation (master branch), reproduced so that
- * numbers can be compared with papers that used it:
+ * Recall at n as ComiRec's `paper` branch computes it (src/train.py of commit 6eca936, the code
+ * behind the paper's tables), which loops over the held-out list:
+ *
+ *   recallComiRecPaper@n = |{j : targets[j] ∈ set(ranked[0..n))}| / |targets|
+ *
+ * Every occurrence of a retrieved target counts, so a user whose held-out list repeats an
+ * item can reach 1. Equals {@link recall} when `targets` has no duplicates.
+ */
+export function recallComiRecPaper(ranked: ArrayLike<number>, targets: ArrayLike<number>, n: number): number {
+  return recallComiRecPaperFromScan(scanFor(ranked, targets, n), targets, n);
+}
+
+/**
+ * NDCG as ComiRec's master branch computes it (src/train.py since commit a3489df): the
+ * discount is the rank in the retrieved list, and the ideal DCG has as many terms as there
+ * are hits (not min(|targets|, n) as in {@link ndcg}):
+ *
+ *   DCG  = Σ_{distinct hits h in ranked[0..n)} 1 / log2(rank(h) + 2)
+ *   IDCG = Σ_{i < number of distinct hits} 1 / log2(i + 2)
+ *   ndcgComiRecMaster@n = DCG / IDCG   (0 without a hit)
+ *
+ * So it is 1 whenever the hits fill the first ranks, however many targets were missed.
+ * ComiRec's retrieved list holds distinct items (its multi-interest merge drops repeats and
+ * padding before ranking); seqrec's rank is the slot of an item's first occurrence.
+ */
+export function ndcgComiRecMaster(ranked: ArrayLike<number>, targets: ArrayLike<number>, n: number): number {
+  return ndcgComiRecMasterFromScan(scanFor(ranked, targets, n), n);
+}
+
+/**
+ * NDCG as computed by ComiRec's `paper` branch (src/train.py of commit 6eca936, the code behind
+ * the paper's tables; master replaced it in a3489df, see {@link ndcgComiRecMaster}),
+ * reproduced so that numbers can be compared with papers that used it:
  *
  *   S = set(distinct items of ranked[0..n))
  *   for (no, iid) in enumerate(targets): if iid ∈ S: hits += 1; dcg += 1 / log2(no + 2)

@@ -1,11 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hitRate, mrr, ndcg, ndcgComiRec, recall } from '../../src/metrics/index.js';
+import { evaluateRankings, hitRate, mrr, ndcg, ndcgComiRec, ndcgComiRecMaster, recall, recallComiRecPaper } from '../../src/metrics/index.js';
 import { SeqrecError } from '../../src/errors.js';
 
 const close = (got: number, want: number, msg?: string) =>
   assert.ok(Math.abs(got - want) < 1e-12, `${msg ?? ''} got ${got}, want ${want}`);
 const d = (r: number) => 1 / Math.log2(r + 2); // discount of 0-based rank r
+/** For values worked out by hand to 7 digits. */
+const near = (got: number, want: number) => assert.ok(Math.abs(got - want) < 5e-7, `got ${got}, want ${want}`);
 
 // Running example: ranked [5,3,9,1], targets [3,1,7]. Hits: 3 at rank 1, 1 at rank 3.
 const ranked = [5, 3, 9, 1];
@@ -108,6 +110,49 @@ describe('ndcgComiRec', () => {
   });
 });
 
+describe('ComiRec variants on duplicate targets (hand-computed)', () => {
+  // ranked [5, 3, 8, 2], targets [3, 3, 9, 2]: distinct hits 3 (rank 1) and 2 (rank 3);
+  // target positions 0, 1 (item 3) and 3 (item 2) are retrieved, position 2 (item 9) is not.
+  const r = [5, 3, 8, 2];
+  const t = [3, 3, 9, 2];
+  it('recall (master: distinct hits / |targets|) vs recallComiRecPaper (every occurrence)', () => {
+    close(recall(r, t, 4), 2 / 4);
+    close(recallComiRecPaper(r, t, 4), 3 / 4);
+    close(recall(r, t, 2), 1 / 4);
+    close(recallComiRecPaper(r, t, 2), 2 / 4);
+    assert.equal(recallComiRecPaper(r, t, 1), 0);
+    // Every occurrence retrieved: paper recall reaches 1, master recall cannot.
+    close(recallComiRecPaper([3, 2], [3, 3, 2], 2), 1);
+    close(recall([3, 2], [3, 3, 2], 2), 2 / 3);
+    // Without duplicates the two agree.
+    close(recallComiRecPaper([3, 7, 9, 1, 5], [4, 9, 7], 5), recall([3, 7, 9, 1, 5], [4, 9, 7], 5));
+  });
+  it('ndcgComiRecMaster: discount by retrieved rank, IDCG over the number of hits', () => {
+    // (d(1) + d(3)) / (d(0) + d(1)) = (0.630930 + 0.430677) / 1.630930
+    near(ndcgComiRecMaster(r, t, 4), 0.6509209);
+    near(ndcgComiRecMaster(r, t, 2), 0.6309298); // d(1) / d(0)
+    assert.equal(ndcgComiRecMaster(r, t, 1), 0);
+    // Hits filling the first ranks give 1 however many targets were missed.
+    close(ndcgComiRecMaster([3, 2, 8], [3, 2, 9, 10, 11], 3), 1);
+    // Rank order matters (unlike the paper branch's formula).
+    close(ndcgComiRecMaster([8, 3, 2], [3, 2], 3), (d(1) + d(2)) / (d(0) + d(1)));
+  });
+  it('ndcgComiRec (paper branch): discount by target position, duplicates each a hit', () => {
+    // positions 0, 1, 3 hit: (d(0) + d(1) + d(3)) / (d(0) + d(1) + d(2))
+    near(ndcgComiRec(r, t, 4), 0.9674680);
+    close(ndcgComiRec(r, t, 2), 1); // positions 0 and 1 hit
+  });
+  it('standard ndcg on the same case', () => {
+    near(ndcg(r, t, 4), 0.4981893); // (d(1) + d(3)) / (d(0) + d(1) + d(2)): 3 distinct targets
+  });
+  it('evaluateRankings reports the variants by name', () => {
+    const rep = evaluateRankings([r], [t], { ns: [4], metrics: ['recall', 'recallComiRecPaper', 'ndcgComiRecMaster', 'ndcgComiRec'] });
+    assert.deepEqual(Object.keys(rep), ['recall@4', 'recallComiRecPaper@4', 'ndcgComiRecMaster@4', 'ndcgComiRec@4', 'users']);
+    close(rep['recallComiRecPaper@4'], 0.75);
+    near(rep['ndcgComiRecMaster@4'], 0.6509209);
+  });
+});
+
 describe('negative entries ("no item")', () => {
   it('never hit but keep their slot', () => {
     const padded = [-1, 4, -1, -1];
@@ -120,7 +165,7 @@ describe('negative entries ("no item")', () => {
 });
 
 describe('argument errors', () => {
-  const fns = { recall, hitRate, ndcg, ndcgComiRec, mrr };
+  const fns = { recall, recallComiRecPaper, hitRate, ndcg, ndcgComiRec, ndcgComiRecMaster, mrr };
   for (const [name, fn] of Object.entries(fns)) {
     it(`${name} rejects n > list length, n < 1, non-integer n and empty targets`, () => {
       assert.throws(
