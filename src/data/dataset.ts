@@ -288,6 +288,34 @@ export class SequenceDataset {
     return counts;
   }
 
+  /**
+   * Throws `data_empty` unless each named split can be used: 'train' needs at least one
+   * training sample, 'valid' and 'test' at least one evaluated user. The message says what is
+   * too small (users, items, interactions and each split), instead of an evaluation later
+   * reporting that no users were evaluated.
+   */
+  assertSplits(splits: readonly ('train' | 'valid' | 'test')[]): void {
+    const d = this.describe();
+    const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+    const problems: string[] = [];
+    if (splits.includes('train') && d.trainSamplesPerEpoch === 0) problems.push('no training samples');
+    if (splits.includes('valid') && d.validUsers === 0) problems.push('no valid users');
+    if (splits.includes('test') && d.testUsers === 0) problems.push('no test users');
+    if (problems.length === 0) return;
+    const need =
+      d.protocol === 'comirec'
+        ? `the comirec protocol splits users ${this.options.splitRatios.map((r) => `${Math.round(r * 100)}%`).join('/')} and evaluates those with >= 2 items`
+        : 'the loo protocol evaluates users with >= 3 items';
+    throw new SeqrecError(
+      'data_empty',
+      `dataset too small: ${count(d.users, 'user')}, ${count(d.items, 'item')}, ${count(d.interactions, 'interaction')} ` +
+        `give ${count(d.trainUsers, 'train user')} (${count(d.trainSamplesPerEpoch, 'training sample')} per epoch), ` +
+        `${count(d.validUsers, 'valid user')} and ${count(d.testUsers, 'test user')}: ${problems.join(', ')} ` +
+        `(${need}). Use more users or a lower --min-count${d.protocol === 'comirec' ? ", or protocol 'loo'" : ''}`,
+      { field: 'data' },
+    );
+  }
+
   describe(): DatasetDescription {
     const used = new Set<number>([...this.trainUsers, ...this.validUsers, ...this.testUsers]);
     return {

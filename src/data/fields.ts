@@ -4,19 +4,35 @@
 import { isNumeric } from './formats.js';
 import { LineError } from './line-error.js';
 
-/** A non-empty id (trimmed). */
+/**
+ * Longest user, item, session or category id, in UTF-16 code units (JS string length). The
+ * HTTP server caps request ids at the same length, so every loaded id can be asked for.
+ */
+export const MAX_ID_LENGTH = 512;
+
+/** `v`, cut to 40 characters: a message must not quote a 10 MB field. */
+function excerpt(v: string): string {
+  return v.length > 40 ? `${v.slice(0, 40)}...` : v;
+}
+
+/** A non-empty id (trimmed) of at most `MAX_ID_LENGTH` characters. */
 export function id(value: string, role: 'user' | 'item' | 'session' | 'category'): string {
   const v = value.trim();
   if (v === '') throw new LineError(`empty ${role} id`, role);
+  if (v.length > MAX_ID_LENGTH) {
+    throw new LineError(`${role} id of ${v.length} characters ('${excerpt(v)}'); ids may have at most ${MAX_ID_LENGTH}`, role);
+  }
   return v;
 }
 
-/** A plain decimal number. */
+/** A plain decimal number that is finite as a double (`1e999` overflows to Infinity). */
 export function num(value: string, field: 'timestamp' | 'rating'): number {
   const v = value.trim();
   if (v === '') throw new LineError(`empty ${field}`, field);
-  if (!isNumeric(v)) throw new LineError(`${field} '${v}' is not a number`, field);
-  return Number(v);
+  if (!isNumeric(v)) throw new LineError(`${field} '${excerpt(v)}' is not a number`, field);
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new LineError(`${field} '${excerpt(v)}' is not a finite number`, field);
+  return n;
 }
 
 export function describeDelimiter(d: string): string {
@@ -43,6 +59,8 @@ export function jsonId(value: unknown, key: string, role: 'user' | 'item'): stri
 export function jsonNumber(value: unknown, key: string, field: 'timestamp' | 'rating'): number {
   if (value === undefined) throw new LineError(`missing field '${key}'`, field);
   if (typeof value === 'number' && Number.isFinite(value)) return value;
+  // JSON.parse turns 1e999 into Infinity.
+  if (typeof value === 'number') throw new LineError(`field '${key}' (${field}) is not a finite number`, field);
   if (typeof value === 'string') return num(value, field);
   throw new LineError(`field '${key}' (${field}) is not a number`, field);
 }

@@ -6,6 +6,8 @@ export type { EvalBatch, InteractionLog, LoadStats, SequenceBatch, TrainBatch, U
 export { Random } from './random.js';
 export { detectFormat, loadInteractions, type ColumnOptions, type DataFormat, type LoadOptions } from './loaders.js';
 export { TAOBAO_BEHAVIORS, type TaobaoBehavior } from './formats.js';
+export { MAX_ID_LENGTH } from './fields.js';
+export { DEFAULT_MAX_SKIP_RATE } from './load-options.js';
 export { categoryIndex, type CategoryIndex } from './categories.js';
 export { ItemVocabulary, type VocabularyBuildOptions, type VocabularyJSON } from './vocabulary.js';
 export { kCore, type KCoreOptions, type KCoreReport } from './filter.js';

@@ -31,11 +31,21 @@ export interface LoadOptions {
   /** `'throw'` (default): a malformed line is an error. `'skip'`: count it in `stats.skipped` and go on. */
   onMalformed?: 'throw' | 'skip';
   /**
+   * With `onMalformed: 'skip'`: the largest fraction of data lines (non-blank lines after any
+   * header) that may be skipped. A file with more malformed lines is refused with a
+   * `data_parse` error giving the counts: it is most likely not in the format it was read as.
+   * Default `DEFAULT_MAX_SKIP_RATE` (0.1, i.e. 10%); 1 turns the check off.
+   */
+  maxSkipRate?: number;
+  /**
    * `taobao` only: the behaviors to keep (`pv` click, `buy`, `cart`, `fav`). Default `['pv']`,
    * as ComiRec uses clicks only. Other rows are counted in `stats.filtered`.
    */
   behaviors?: readonly TaobaoBehavior[];
 }
+
+/** Default `maxSkipRate`: more than 10% malformed lines means the file is not what it seems. */
+export const DEFAULT_MAX_SKIP_RATE = 0.1;
 
 export interface ResolvedLoadOptions {
   format: DataFormat | 'auto';
@@ -43,6 +53,7 @@ export interface ResolvedLoadOptions {
   columns: ColumnOptions;
   minRating: number | undefined;
   onMalformed: 'throw' | 'skip';
+  maxSkipRate: number;
   /** Undefined when the caller did not set it (the `taobao` parser then keeps `pv`). */
   behaviors: readonly TaobaoBehavior[] | undefined;
 }
@@ -60,6 +71,10 @@ export function resolveLoadOptions(options: LoadOptions = {}): ResolvedLoadOptio
   const onMalformed = options.onMalformed ?? 'throw';
   if (onMalformed !== 'throw' && onMalformed !== 'skip') {
     throw invalid('onMalformed', `onMalformed must be 'throw' or 'skip', got '${String(onMalformed)}'`);
+  }
+  const maxSkipRate = options.maxSkipRate ?? DEFAULT_MAX_SKIP_RATE;
+  if (typeof maxSkipRate !== 'number' || !(maxSkipRate >= 0 && maxSkipRate <= 1)) {
+    throw invalid('maxSkipRate', `maxSkipRate must be a number in [0, 1], got ${String(maxSkipRate)}`);
   }
   const { delimiter, minRating } = options;
   if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter === '' || /["\r\n]/.test(delimiter))) {
@@ -91,5 +106,5 @@ export function resolveLoadOptions(options: LoadOptions = {}): ResolvedLoadOptio
       throw invalid(`columns.${role}`, `columns.${role} must be a non-empty string, got ${JSON.stringify(name)}`);
     }
   }
-  return { format, delimiter, columns, minRating, onMalformed, behaviors };
+  return { format, delimiter, columns, minRating, onMalformed, maxSkipRate, behaviors };
 }

@@ -27,6 +27,16 @@ export interface LineParser {
   parse(line: string, lineNumber: number): void;
 }
 
+/** True when a data line's fields are the header's names again (trimmed, case-insensitive). */
+export function repeatsHeader(fields: readonly string[], names: readonly string[]): boolean {
+  return fields.length === names.length && fields.every((f, i) => f.trim().toLowerCase() === names[i].trim().toLowerCase());
+}
+
+export function repeatedHeaderMessage(header: string): string {
+  const shown = header.length > 80 ? `${header.slice(0, 80)}...` : header;
+  return `line repeats the header '${shown.trim()}' (were two files joined?)`;
+}
+
 /** `user item1 item2 ...`; the timestamp is the position (file order). */
 function sequenceParser(options: ResolvedLoadOptions, sink: RecordSink): LineParser {
   const { delimiter } = options;
@@ -63,6 +73,7 @@ function movielensParser(
     headerConsumed,
     parse(line) {
       const f = split(line);
+      if (headerConsumed && repeatsHeader(f, split(firstLine))) throw new LineError(repeatedHeaderMessage(firstLine));
       fieldCount(f, 4, delimiter);
       const user = id(f[0], 'user');
       const item = id(f[1], 'item');
@@ -84,6 +95,8 @@ function delimitedParser(format: 'csv' | 'tsv', header: string, options: Resolve
     headerConsumed: true,
     parse(line) {
       const f = splitDelimited(line, delimiter);
+      // Without a time column nothing else would catch it: 'user,item' would load as user 'user'.
+      if (repeatsHeader(f, names)) throw new LineError(repeatedHeaderMessage(header));
       fieldCount(f, names.length, delimiter, ' (as in the header)');
       const user = id(f[col.user], 'user');
       const item = id(f[col.item], 'item');

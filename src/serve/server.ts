@@ -20,6 +20,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { MAX_ID_LENGTH } from '../data/fields.js';
 import { SeqrecError } from '../errors.js';
 import { ServerMetrics } from './metrics.js';
 import type { Recommendation, RecommendOptions, Recommender, RecommenderInfo, ItemId } from './recommender.js';
@@ -86,7 +87,7 @@ const RECOMMENDATION = {
 } as const;
 
 /** Ids as JSON: strings (raw ids) or integers (converted with String). */
-const ITEM_ID = { type: ['string', 'integer'], maxLength: 512 } as const;
+const ITEM_ID = { type: ['string', 'integer'], maxLength: MAX_ID_LENGTH } as const;
 
 function schemas(limits: { maxK: number; maxHistory: number; maxBatch: number }) {
   const history = { type: 'array', maxItems: limits.maxHistory, items: ITEM_ID };

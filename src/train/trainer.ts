@@ -133,6 +133,8 @@ export class Trainer {
     if (dataset.itemCount !== model.itemCount) {
       throw new SeqrecError('shape_mismatch', `dataset has ${dataset.itemCount} item rows (with padding), the model ${model.itemCount}`);
     }
+    // Training needs samples and early stopping valid users: say so before any epoch runs.
+    dataset.assertSplits(['train', 'valid']);
     // Losses whose negatives depend on the data (popularity samplers, logQ) are bound to it here.
     const lossFn = resolveLoss(this.lossFn, { itemCount: dataset.itemCount, itemPopularity: dataset.itemPopularity() });
     const parts = this.resolveParallelism();

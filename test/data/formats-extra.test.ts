@@ -116,7 +116,7 @@ describe("format 'amazon-csv'", () => {
   test('malformed lines name file, line and field; skip mode counts them', async () => {
     const path = files.path('amazon-bad.csv');
     await rejectsAt(loadInteractions(path), 'amazon-bad.csv', 2, /expected 4 fields separated by ',' \(user,item,rating,timestamp\), got 3/);
-    const log = await loadInteractions(path, { onMalformed: 'skip' });
+    const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 3);
     assert.deepEqual(log.stats.skipReasons, [
       "line 2: expected 4 fields separated by ',' (user,item,rating,timestamp), got 3",
@@ -180,7 +180,7 @@ describe("format 'amazon-json'", () => {
   test('malformed lines: bad JSON, missing keys, code in a Python line, non-objects, bad ratings', async () => {
     const path = files.path('amazon-bad.json');
     await rejectsAt(loadInteractions(path), 'amazon-bad.json', 2, /invalid JSON/);
-    const log = await loadInteractions(path, { onMalformed: 'skip' });
+    const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 5);
     const reasons = log.stats.skipReasons;
     assert.match(reasons[0], /^line 2: invalid JSON \(/);
@@ -280,7 +280,7 @@ describe("format 'taobao'", () => {
   test('malformed lines; a conflicting category keeps the first and is counted', async () => {
     const path = files.path('taobao-bad.csv');
     await rejectsAt(loadInteractions(path, { format: 'taobao' }), 'taobao-bad.csv', 2, /expected 5 fields separated by ',' \(user,item,category,behavior,timestamp\), got 4/);
-    const log = await loadInteractions(path, { onMalformed: 'skip' });
+    const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
     assert.deepEqual(log.stats.skipReasons, [
       "line 2: expected 5 fields separated by ',' (user,item,category,behavior,timestamp), got 4",
       "line 3: behavior 'click' is not one of pv, buy, cart, fav",
@@ -364,7 +364,7 @@ describe("format 'session' (header) and 'session-lines'", () => {
   test('malformed session rows: a date as time, a missing field', async () => {
     const path = files.path('views-bad.csv');
     await rejectsAt(loadInteractions(path), 'views-bad.csv', 3, /timestamp '2016-05-09' is not a number/, 'timestamp');
-    const log = await loadInteractions(path, { onMalformed: 'skip' });
+    const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
     assert.deepEqual(log.stats.skipReasons, [
       "line 3: timestamp '2016-05-09' is not a number",
       "line 4: expected 3 fields separated by ';' (as in the header), got 2",
@@ -384,7 +384,7 @@ describe("format 'session' (header) and 'session-lines'", () => {
       /session 's1' already appeared on line 1 \(one line per session\)/,
       'session',
     );
-    const log = await loadInteractions(path, { format: 'session-lines', onMalformed: 'skip' });
+    const log = await loadInteractions(path, { format: 'session-lines', onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.format, 'session-lines');
     assert.deepEqual(rows(log), [
       ['s1', ['a', 'b', 'a'], [0, 1, 2]],

@@ -62,7 +62,7 @@ describe('loadInteractions: sequence format', () => {
 
   test('a user without items is malformed', async () => {
     await assert.rejects(loadInteractions(files.path('seq-bad.txt')), seqrecError('data_parse', /seq-bad\.txt line 2: expected a user id followed by at least one item/));
-    const log = await loadInteractions(files.path('seq-bad.txt'), { onMalformed: 'skip' });
+    const log = await loadInteractions(files.path('seq-bad.txt'), { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 1);
     assert.equal(log.stats.interactions, 3);
   });
@@ -102,7 +102,7 @@ describe('loadInteractions: MovieLens formats', () => {
   });
 
   test("onMalformed 'skip' counts malformed lines (not blank ones) and keeps reasons", async () => {
-    const log = await loadInteractions(files.path('bad-fields.dat'), { onMalformed: 'skip' });
+    const log = await loadInteractions(files.path('bad-fields.dat'), { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 2);
     assert.deepEqual(log.stats.skipReasons, [
       "line 3: expected 4 fields separated by '::', got 3",
@@ -213,7 +213,7 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
 
   test('jsonl: bad JSON, non-objects and missing fields', async () => {
     await assert.rejects(loadInteractions(files.path('bad.jsonl')), seqrecError('data_parse', /bad\.jsonl line 2: invalid JSON/));
-    const log = await loadInteractions(files.path('bad.jsonl'), { onMalformed: 'skip' });
+    const log = await loadInteractions(files.path('bad.jsonl'), { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 3);
     assert.equal(log.stats.skipReasons[0].startsWith('line 2: invalid JSON'), true);
     assert.equal(log.stats.skipReasons[1], 'line 3: expected a JSON object');
@@ -225,7 +225,7 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
 describe('loadInteractions: empty and missing files', () => {
   test('a file with no interactions is data_empty', async () => {
     await assert.rejects(loadInteractions(files.path('blank.txt')), seqrecError('data_empty', /blank\.txt: no interactions/));
-    await assert.rejects(loadInteractions(files.path('all-bad.dat'), { format: 'movielens-dat', onMalformed: 'skip' }), seqrecError('data_empty', /2 malformed skipped/));
+    await assert.rejects(loadInteractions(files.path('all-bad.dat'), { format: 'movielens-dat', onMalformed: 'skip', maxSkipRate: 1 }), seqrecError('data_empty', /2 malformed skipped/));
   });
 
   test('a missing file names the path', async () => {
