@@ -12,19 +12,27 @@
  * Excluded columns (`valid` = 0): a row's own positive in the in-batch block, and, with
  * `removeAccidentalHits` (default), every negative column whose id equals the row's target.
  *
- * logQ: the expected number of times id j appears among one row's candidate columns,
- *   E(j) = (B − 1) · q_batch(j)  [in-batch]  +  M · Q(j)  [drawn]   or, with unique draws,
- *          1 − (1 − Q(j))^tries in place of M · Q(j)                   (TensorFlow's formula),
- * where q_batch(j) = count_j / Σ count and Q is the sampler's per-draw probability. Softmax
- * losses subtract logq · log E(j) from every column's logit, the positive's included (as
- * TensorFlow's sampled_softmax_loss, Yi et al. RecSys 2019 and the official GRU4Rec do); a
- * constant factor of E (M, or B − 1) cancels in the softmax, so with one source this is the
- * textbook "subtract log Q(j)".
+ * logQ (softmax losses only), two forms (`logQForm`):
+ * - 'expected-count' (default): the expected number of times id j appears among one row's
+ *   candidate columns,
+ *     E(j) = (B − 1) · q_batch(j)  [in-batch]  +  M · Q(j)  [drawn]   or, with unique draws,
+ *            1 − (1 − Q(j))^tries in place of M · Q(j)                   (TensorFlow's formula),
+ *   where q_batch(j) = count_j / Σ count and Q is the sampler's per-draw probability; every
+ *   column's logit, the positive's included, loses logq · log E(j). With one source this is
+ *   TensorFlow's sampled_softmax_loss (subtract_log_q) and Yi et al. RecSys 2019; a constant
+ *   factor of E cancels in the softmax. With both sources each column gets the same mixture.
+ * - 'gru4rec': the official GRU4Rec's form (Theano gru4rec.py `model`, PyTorch
+ *   `xe_loss_with_softmax`): the positive and the in-batch columns lose logq · log(count_j),
+ *   the drawn columns logq · α · log(count_j), α the popularity sampler's exponent
+ *   (`sample_alpha`; uniform = 0). Unnormalised: the offset between the two blocks is
+ *   log Σ count^α − log Σ count, not what a mixture gives, so the two forms differ whenever
+ *   both sources are on. Needs the data's counts and a popularity or uniform sampler.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
 import { embeddingLookup } from '../models/layers/embedding.js';
 import {
+  DEFAULT_SAMPLE_ALPHA,
   isSampler,
   resolveSampler,
   sampleUnique,
@@ -49,10 +57,14 @@ export interface NegativeOptions {
   removeAccidentalHits?: boolean;
 }
 
-/** Softmax losses only: subtract `logQ` × log E(j) from the logits (true = 1, false = 0). */
+/** Softmax losses only: subtract `logQ` × (the form's log term) from the logits (true = 1, false = 0). */
 export interface LogQOption {
   logQ?: boolean | number;
+  /** Which log term (see the module comment). Default 'expected-count'. */
+  logQForm?: LogQForm;
 }
+
+export type LogQForm = 'expected-count' | 'gru4rec';
 
 /** The resolved plan: samplers built, counts checked. */
 export interface NegativePlan {
@@ -64,8 +76,12 @@ export interface NegativePlan {
   removeAccidentalHits: boolean;
   /** logQ weight; 0 = off. */
   logQ: number;
-  /** q_batch for in-batch logQ (only when inBatch and logQ > 0). */
+  /** q_batch for in-batch logQ (only when inBatch and logQ > 0, 'expected-count' form). */
   batchSampler: NegativeSampler | null;
+  logQForm: LogQForm;
+  /** 'gru4rec' form: log(count_j) by item id, and the drawn columns' factor α. */
+  logCounts: Float64Array | null;
+  drawnAlpha: number;
 }
 
 /** The scored columns of one batch. */
@@ -108,6 +124,19 @@ export function planNegatives(options: NegativeOptions & LogQOption, ctx: LossCo
   if (!draws && !inBatch) throw new SeqrecError('invalid_config', `${lossName}: no negatives (set numNegatives > 0 with a sampler, or inBatch)`, { field: 'numNegatives' });
   const logQ = options.logQ === undefined || options.logQ === false ? 0 : options.logQ === true ? 1 : options.logQ;
   if (!(logQ >= 0) || !Number.isFinite(logQ)) throw new SeqrecError('invalid_config', `${lossName}: logQ must be a boolean or a number >= 0, got ${String(options.logQ)}`, { field: 'logQ' });
+  const logQForm = options.logQForm ?? 'expected-count';
+  if (logQForm !== 'expected-count' && logQForm !== 'gru4rec') {
+    throw new SeqrecError('invalid_config', `${lossName}: logQForm must be 'expected-count' or 'gru4rec', got ${String(logQForm)}`, { field: 'logQForm' });
+  }
+  let logCounts: Float64Array | null = null;
+  let drawnAlpha = 0;
+  if (logQForm === 'gru4rec' && logQ > 0) {
+    if (!ctx.itemPopularity || ctx.itemPopularity.length !== ctx.itemCount) {
+      throw new SeqrecError('invalid_config', `${lossName}: logQForm 'gru4rec' needs the data's item counts (bind the loss with resolveLoss(loss, { itemCount, itemPopularity }))`, { field: 'logQForm' });
+    }
+    logCounts = Float64Array.from(ctx.itemPopularity, (c) => Math.log(Math.max(c, MIN_EXPECTED_COUNT)));
+    if (draws) drawnAlpha = samplerAlpha(spec!, lossName);
+  }
   const sampler = draws ? resolveSampler(spec!, ctx) : null;
   if (sampler && options.unique && numNegatives > sampler.itemCount - 1) {
     throw new SeqrecError('invalid_config', `${lossName}: cannot draw ${numNegatives} distinct negatives from ${sampler.itemCount - 1} items`, { field: 'numNegatives' });
@@ -120,8 +149,22 @@ export function planNegatives(options: NegativeOptions & LogQOption, ctx: LossCo
     unique: options.unique ?? false,
     removeAccidentalHits: options.removeAccidentalHits ?? true,
     logQ,
-    batchSampler: inBatch && logQ > 0 ? resolveSampler('in-batch', ctx) : null,
+    batchSampler: inBatch && logQ > 0 && logQForm === 'expected-count' ? resolveSampler('in-batch', ctx) : null,
+    logQForm,
+    logCounts,
+    drawnAlpha,
   };
+}
+
+/** The exponent α of a popularity (count^α) or uniform (α = 0) sampler spec, for the 'gru4rec' logQ form. */
+function samplerAlpha(spec: SamplerSpec | NegativeSampler, lossName: string): number {
+  if (!isSampler(spec)) {
+    const kind = typeof spec === 'string' ? spec : spec.kind;
+    if (kind === 'uniform') return 0;
+    if (kind === 'popularity') return typeof spec === 'object' && spec.kind === 'popularity' && spec.alpha !== undefined ? spec.alpha : DEFAULT_SAMPLE_ALPHA;
+  }
+  const what = isSampler(spec) ? `a built sampler (${spec.describe()})` : `the '${typeof spec === 'string' ? spec : spec.kind}' sampler`;
+  throw new SeqrecError('invalid_config', `${lossName}: logQForm 'gru4rec' needs a popularity or uniform sampler spec (it uses log count^α), got ${what}`, { field: 'logQForm' });
 }
 
 /** Floor of E(j) before the log, so an id the samplers cannot produce gives a finite logit. */
@@ -198,7 +241,11 @@ export function buildCandidates(input: LossInput, plan: NegativePlan): Candidate
 
   const out: Candidates = { positive, negatives, valid, columnIds };
   // 4. logQ terms.
-  if (plan.logQ > 0) {
+  if (plan.logQ > 0 && plan.logCounts) {
+    const lc = plan.logCounts;
+    out.logQPositive = Float32Array.from(targetIds, (id) => plan.logQ * lc[id]);
+    out.logQNegatives = Float32Array.from(columnIds, (id, k) => plan.logQ * (k < inB ? 1 : plan.drawnAlpha) * lc[id]);
+  } else if (plan.logQ > 0) {
     const expected = (id: number): number => {
       let e = 0;
       if (plan.batchSampler) e += (b - 1) * plan.batchSampler.probability(id);
@@ -255,6 +302,6 @@ export function describeNegatives(options: NegativeOptions & LogQOption): string
     const name = isSampler(spec) ? spec.describe() : typeof spec === 'string' ? spec : spec.kind === 'popularity' ? `popularity^${spec.alpha ?? 'default'}` : spec.kind;
     parts.push(`${n} ${name}${options.unique ? ' unique' : ''}`);
   }
-  if (options.logQ) parts.push('logQ');
+  if (options.logQ) parts.push(options.logQForm === 'gru4rec' ? 'logQ (GRU4Rec form)' : 'logQ');
   return parts.join(' + ');
 }

@@ -33,7 +33,7 @@ export { inBatchSoftmax, type InBatchOptions } from './in-batch.js';
 export { bpr, top1, bprFromScores, top1FromScores, type PairwiseOptions } from './pairwise.js';
 export { bprMax, top1Max, bprMaxFromScores, top1MaxFromScores, type MaxLossOptions, type MaxLossSettings } from './pairwise-max.js';
 export { comirecSampledSoftmax, type ComiRecLossOptions } from './comirec.js';
-export { buildCandidates, planNegatives, type Candidates, type NegativeOptions, type NegativePlan, type LogQOption } from './candidates.js';
+export { buildCandidates, planNegatives, type Candidates, type NegativeOptions, type NegativePlan, type LogQOption, type LogQForm } from './candidates.js';
 export * from './samplers.js';
 
 /** Losses by name, with their default settings. */

@@ -10,7 +10,9 @@
  *   loss   = mean_b loss_b
  *
  * r = u_b · e_j is the score, E(j) the expected count of j among the candidates (see
- * candidates.ts; one source: E(j) = M · Q(j), and the constant M cancels). Excluded columns
+ * candidates.ts; one source: E(j) = M · Q(j), and the constant M cancels); with
+ * `logQForm: 'gru4rec'` log E is replaced by the official GRU4Rec's log count_j (positive,
+ * in-batch columns) and α · log count_j (drawn columns). Excluded columns
  * (accidental hits, the row's own in-batch column) get logit −∞, i.e. they leave the softmax.
  * With every item as a negative and uniform Q, this is exactly the full softmax (tested).
  */

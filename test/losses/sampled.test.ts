@@ -279,3 +279,61 @@ describe('loss registry', () => {
     model.dispose();
   });
 });
+
+describe("logQ forms: 'expected-count' and the official GRU4Rec's 'gru4rec' (hand-computed)", () => {
+  // 4 items + padding; counts 4, 1, 2, 8. Targets [1, 3]; in-batch + 3 popularity^0.5 draws.
+  const counts = [0, 4, 1, 2, 8];
+  const ctx = { itemCount: 5, itemPopularity: counts };
+  const options = { inBatch: true, numNegatives: 3, sampler: { kind: 'popularity' as const, alpha: 0.5 }, logQ: true, removeAccidentalHits: false };
+  function candidates(form: 'expected-count' | 'gru4rec') {
+    const plan = planNegatives({ ...options, logQForm: form }, ctx, 'test');
+    return inScope(() => {
+      const items = tf.tensor2d([0, 0, 1, 0, 0, 1, 1, 1, -1, 0.5], [5, 2]);
+      const targetIds = Int32Array.of(1, 3);
+      const input: LossInput = { user: tf.tensor2d([1, 0, 0, 2], [2, 2]), items, targets: tf.tensor1d(targetIds, 'int32'), targetIds, targetEmbeddings: embeddingLookup(items, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D, rng: new Random(9) };
+      const c = buildCandidates(input, plan);
+      return { ids: [...c.columnIds], pos: [...c.logQPositive!], neg: [...c.logQNegatives!] };
+    });
+  }
+  it("'gru4rec': log count on the positive and in-batch columns, α · log count on the drawn ones", () => {
+    const c = candidates('gru4rec');
+    assert.deepEqual(c.ids.slice(0, 2), [1, 3]);
+    assert.ok(Math.abs(c.pos[0] - Math.log(4)) < 1e-6 && Math.abs(c.pos[1] - Math.log(2)) < 1e-6);
+    assert.ok(Math.abs(c.neg[0] - Math.log(4)) < 1e-6 && Math.abs(c.neg[1] - Math.log(2)) < 1e-6);
+    for (let k = 2; k < 5; k++) assert.ok(Math.abs(c.neg[k] - 0.5 * Math.log(counts[c.ids[k]])) < 1e-6, `column ${k} (item ${c.ids[k]})`);
+  });
+  it("'expected-count': log((B − 1) · count / Σ count + M · count^α / Σ count^α) on every column", () => {
+    const c = candidates('expected-count');
+    const sqrtSum = 2 + 1 + Math.SQRT2 + Math.sqrt(8);
+    const e = (id: number) => Math.log((1 * counts[id]) / 15 + (3 * Math.sqrt(counts[id])) / sqrtSum);
+    assert.ok(Math.abs(c.pos[0] - e(1)) < 1e-6 && Math.abs(c.pos[1] - e(3)) < 1e-6);
+    c.ids.forEach((id, k) => assert.ok(Math.abs(c.neg[k] - e(id)) < 1e-6, `column ${k}`));
+  });
+  it("the 'gru4rec' loss value by hand", () => {
+    // User rows u0 = (1, 0), u1 = (0, 2); item rows e1 = (1, 0), e2 = (0, 1), e3 = (1, 1), e4 = (-1, 0.5).
+    const fn = sampledSoftmax({ ...options, logQForm: 'gru4rec' }).withContext(ctx);
+    const drawn = candidates('gru4rec').ids.slice(2);
+    const e = [[0, 0], [1, 0], [0, 1], [1, 1], [-1, 0.5]];
+    const u = [[1, 0], [0, 2]];
+    const dot = (b: number, j: number) => u[b][0] * e[j][0] + u[b][1] * e[j][1];
+    const t = [1, 3];
+    let total = 0;
+    for (let b = 0; b < 2; b++) {
+      const o = dot(b, t[b]) - Math.log(counts[t[b]]);
+      let z = Math.exp(o) + Math.exp(dot(b, t[1 - b]) - Math.log(counts[t[1 - b]])); // the other row's target
+      for (const j of drawn) z += Math.exp(dot(b, j) - 0.5 * Math.log(counts[j]));
+      total += Math.log(z) - o;
+    }
+    const got = inScope(() => {
+      const items = tf.tensor2d(e.flat(), [5, 2]);
+      const targetIds = Int32Array.from(t);
+      return fn({ user: tf.tensor2d(u.flat(), [2, 2]), items, targets: tf.tensor1d(targetIds, 'int32'), targetIds, targetEmbeddings: embeddingLookup(items, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D, rng: new Random(9) }).dataSync()[0];
+    });
+    assert.ok(Math.abs(got - total / 2) < 1e-5, `${got} vs ${total / 2}`);
+  });
+  it("'gru4rec' refuses samplers without a count^α form and unbound data", () => {
+    assert.throws(() => planNegatives({ numNegatives: 3, sampler: 'log-uniform', logQ: true, logQForm: 'gru4rec' }, ctx, 'test'), /popularity or uniform/);
+    assert.throws(() => planNegatives({ inBatch: true, logQ: true, logQForm: 'gru4rec' }, { itemCount: 5 }, 'test'), /item counts/);
+    assert.throws(() => planNegatives({ inBatch: true, logQ: true, logQForm: 'nope' as never }, ctx, 'test'), /logQForm/);
+  });
+});
