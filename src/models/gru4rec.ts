@@ -2,13 +2,17 @@
  * GRU4Rec (Hidasi et al., ICLR 2016) as a sequential recall model: item embedding -> GRU ->
  * the user vector is the hidden state at the LAST REAL item of the window.
  *
- * Which GRU: seqrec implements its own cell with PyTorch's / cuDNN's equations (as in the
- * official GRU4Rec and the PyTorch peer), not tf.layers.gru:
+ * Which GRU: seqrec implements its own cell with PyTorch's / cuDNN's equations (those of the
+ * official PyTorch port's nn.GRUCell and of the PyTorch peer), not tf.layers.gru:
  *
  *   r_t = σ(x_t W_ir + b_ir + h_{t-1} W_hr + b_hr)
  *   z_t = σ(x_t W_iz + b_iz + h_{t-1} W_hz + b_hz)
  *   n_t = tanh(x_t W_in + b_in + r_t ⊙ (h_{t-1} W_hn + b_hn))      ("reset after" layout)
  *   h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+ *
+ * The Theano original (hidasib/GRU4Rec) is "reset before": n_t = tanh(x_t W_in + b_n +
+ * (r_t ⊙ h_{t-1}) W_hn), without b_hn. seqrec offers only reset-after (the fused op's
+ * hand-written backward pass is for that layout).
  *
  * tf.layers.gru defaults to a hardSigmoid recurrent activation and refuses the reset-after
  * layout, so its numbers would not match the papers' or the peer's GRU. Writing the cell
@@ -31,15 +35,32 @@ export interface GRU4RecConfig extends ModelBaseConfig {
   hiddenDim: number;
   /** Stacked GRU layers. Default 1. */
   numLayers: number;
-  /** Drop probability on the input embeddings and between layers, training only. Default 0. */
+  /**
+   * Drop probability on the input embeddings (before the first layer only), training only:
+   * the official GRU4Rec's `dropout_p_embed`. Default 0. Between layers only `hiddenDropout`
+   * applies, as in the official code (both versions drop the embedding once and each layer's
+   * output once).
+   */
   dropout: number;
   /**
    * Drop probability on each GRU layer's output (the state passed up and scored), training
-   * only: the official GRU4Rec's `dropout_p_hidden` (`dropout` is its `dropout_p_embed`).
-   * Default 0. In session-parallel steps the carried state is the dropped-out output, as in
-   * the official code; in padded windows the recurrence inside the window is not dropped.
+   * only: the official GRU4Rec's `dropout_p_hidden`. Default 0. It applies in both training
+   * modes. In session-parallel steps the carried state is the dropped-out output, as in the
+   * official code. In padded windows it drops each layer's outputs as they are passed up and
+   * the last state as it is scored, but the recurrence inside the window runs on undropped
+   * states (the official code has no windows; dropping inside the fused recurrence is not
+   * implemented).
    */
   hiddenDropout: number;
+  /**
+   * A per-item output bias b_j, score = u · e_j + b_j (the official GRU4Rec's `By`,
+   * zero-initialised and trained). Default false. Stored as one more column of the item table
+   * with a constant 1 appended to the user vector, so every loss, sampler, retriever and
+   * bundle scores it unchanged and row-sparse updates move it with its row (the official code
+   * also updates By sparsely). `embeddingDim` of the model is then D + 1; use inner-product
+   * retrieval (cosine would normalise the bias column in).
+   */
+  outputBias: boolean;
   /**
    * How the recurrence runs: 'fused' (default) is one op per layer with a hand-written
    * backward pass (src/models/layers/gru-sequence.ts); 'ops' composes TF.js ops step by step
@@ -55,6 +76,7 @@ export const DEFAULT_GRU4REC_CONFIG: Readonly<Omit<GRU4RecConfig, 'itemCount' | 
   numLayers: 1,
   dropout: 0,
   hiddenDropout: 0,
+  outputBias: false,
   recurrence: 'fused',
 });
 
@@ -96,8 +118,16 @@ export class GRU4Rec extends BaseRecaller {
     if (!(config.hiddenDropout >= 0 && config.hiddenDropout < 1)) {
       throw new SeqrecError('invalid_config', `GRU4Rec: hiddenDropout must be in [0, 1), got ${config.hiddenDropout}`, { field: 'hiddenDropout' });
     }
-    super(config);
+    if (typeof config.outputBias !== 'boolean') {
+      throw new SeqrecError('invalid_config', `GRU4Rec: outputBias must be true or false, got ${String(config.outputBias)}`, { field: 'outputBias' });
+    }
+    // With an output bias the item table has one more column (the bias), zeroed below.
+    super(config.outputBias ? { ...config, embeddingDim: config.embeddingDim + 1 } : config);
     this.config = Object.freeze(config);
+    if (config.outputBias) {
+      const d = config.embeddingDim;
+      tf.tidy(() => this.itemTable.assign(tf.concat([tf.slice(this.itemTable, [0, 0], [-1, d]), tf.zeros([config.itemCount, 1])], 1) as tf.Tensor2D));
+    }
     const h = config.hiddenDim;
     // PyTorch's GRU initialisation: every weight and bias U(-1/sqrt(H), 1/sqrt(H)).
     const limit = 1 / Math.sqrt(h);
@@ -124,14 +154,14 @@ export class GRU4Rec extends BaseRecaller {
       const training = options.training ?? false;
       const { history, mask } = this.toTensors(batch);
       const [b, l] = history.shape;
-      let inputs = this.embed(history) as tf.Tensor3D; // [B, L, D]
+      let inputs = this.inputEmbeddings(history) as tf.Tensor3D; // [B, L, D]
       // Per-step masks [B, 1], time-major.
       const stepMasks = tf.unstack(tf.transpose(mask, [1, 0])).map((m) => tf.expandDims(m, 1));
       let state: tf.Tensor2D | null = null;
+      if (training && this.config.dropout > 0) {
+        inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
+      }
       for (let li = 0; li < this.layers.length; li++) {
-        if (training && this.config.dropout > 0) {
-          inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
-        }
         const { outputs, last } = this.runLayer(this.layers[li], inputs, mask, stepMasks, b, l, li < this.layers.length - 1);
         state = last;
         if (outputs) inputs = outputs;
@@ -142,8 +172,22 @@ export class GRU4Rec extends BaseRecaller {
       }
       let user = state as tf.Tensor2D;
       if (this.projection) user = tf.matMul(user, this.projection);
-      return tf.expandDims(user, 1) as tf.Tensor3D;
+      return tf.expandDims(this.withBiasInput(user), 1) as tf.Tensor3D;
     });
+  }
+
+  /** Input embeddings of `indices`: the item table's rows without the bias column. */
+  private inputEmbeddings(indices: tf.Tensor): tf.Tensor {
+    const rows = this.embed(indices);
+    if (!this.config.outputBias) return rows;
+    const begin = rows.shape.map(() => 0);
+    const size = rows.shape.map((n, i) => (i === rows.rank - 1 ? this.config.embeddingDim : n));
+    return tf.slice(rows, begin, size);
+  }
+
+  /** [R, D] -> [R, D + 1] with a constant 1 in the bias column (identity without outputBias). */
+  private withBiasInput(user: tf.Tensor2D): tf.Tensor2D {
+    return this.config.outputBias ? (tf.concat([user, tf.ones([user.shape[0], 1])], 1) as tf.Tensor2D) : user;
   }
 
   /** Hidden-state sizes of the layers (for session-parallel state stores). */
@@ -175,11 +219,11 @@ export class GRU4Rec extends BaseRecaller {
       const training = options.training ?? false;
       const h = this.config.hiddenDim;
       const resetT = tf.tensor2d(reset, [rows, 1]);
-      let x = this.embed(tf.tensor1d(items, 'int32')) as tf.Tensor2D; // [R, D]
+      let x = this.inputEmbeddings(tf.tensor1d(items, 'int32')) as tf.Tensor2D; // [R, D]
+      if (training && this.config.dropout > 0) x = tf.mul(x, dropoutMask(this.trainRng, x.shape, this.config.dropout)) as tf.Tensor2D;
       const states: tf.Tensor2D[] = [];
       for (let li = 0; li < this.layers.length; li++) {
         const layer = this.layers[li];
-        if (training && this.config.dropout > 0) x = tf.mul(x, dropoutMask(this.trainRng, x.shape, this.config.dropout)) as tf.Tensor2D;
         const xProj = tf.add(tf.matMul(x, layer.wi), layer.bi) as tf.Tensor2D; // [R, 3H]
         let state: tf.Tensor2D;
         if (this.config.recurrence === 'fused') {
@@ -196,7 +240,7 @@ export class GRU4Rec extends BaseRecaller {
         states.push(state);
         x = state;
       }
-      const user = this.projection ? (tf.matMul(x, this.projection) as tf.Tensor2D) : x;
+      const user = this.withBiasInput(this.projection ? (tf.matMul(x, this.projection) as tf.Tensor2D) : x);
       return { user, states };
     });
   }

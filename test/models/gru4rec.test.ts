@@ -185,3 +185,113 @@ describe('embeddingLookup', () => {
     tf.dispose([table, idx, weights, g1, g2]);
   });
 });
+
+describe('GRU4Rec outputBias (the official By)', () => {
+  const D = 4;
+  const N = 7;
+  const bias = [0, 0.3, -0.2, 0.5, 0.1, -0.4, 0.2];
+  function biasedModel(): GRU4Rec {
+    const model = new GRU4Rec({ itemCount: N, embeddingDim: D, maxLen: 3, seed: 5, outputBias: true });
+    const t = model.itemEmbeddings().dataSync() as Float32Array;
+    for (let j = 0; j < N; j++) assert.equal(t[j * (D + 1) + D], 0, `bias of ${j} starts at 0`);
+    const values = Float32Array.from(t);
+    for (let j = 1; j < N; j++) values[j * (D + 1) + D] = bias[j];
+    (model.itemEmbeddings() as tf.Variable).assign(tf.tensor2d(values, [N, D + 1]));
+    return model;
+  }
+  const batch = { ...batchOf([[1, 2], [3], [6, 5, 4]], 3), targets: Int32Array.of(2, 5, 1), users: Int32Array.of(0, 1, 2) };
+
+  it('the bias column is not an input: user = [GRU state of the D input columns, 1]', () => {
+    const model = biasedModel();
+    assert.equal(model.embeddingDim, D + 1);
+    const plain = new GRU4Rec({ itemCount: N, embeddingDim: D, maxLen: 3, seed: 9 });
+    const weights = new Map(model.namedWeights().map(({ name, variable }) => [name, { shape: variable.shape, data: variable.dataSync() as Float32Array }]));
+    const table = weights.get('item_embeddings')!.data;
+    weights.set('item_embeddings', { shape: [N, D], data: Float32Array.from({ length: N * D }, (_, i) => table[Math.floor(i / D) * (D + 1) + (i % D)]) });
+    plain.setNamedWeights(weights);
+    const withBias = userVectors(model, [[1, 2], [3]], 3);
+    const without = userVectors(plain, [[1, 2], [3]], 3);
+    for (let r = 0; r < 2; r++) {
+      assert.ok(maxAbsDiff(withBias.subarray(r * (D + 1), r * (D + 1) + D), without.subarray(r * D, r * D + D)) < 1e-6);
+      assert.equal(withBias[r * (D + 1) + D], 1);
+    }
+    plain.dispose();
+    model.dispose();
+  });
+
+  it('full softmax: loss and bias gradient equal the hand formula (and finite differences)', () => {
+    const model = biasedModel();
+    const u = userVectors(model, [[1, 2], [3], [6, 5, 4]], 3);
+    const t = model.itemEmbeddings().dataSync() as Float32Array;
+    // score_bj = u_b · e_j + b_j over items 1..N-1 (padding excluded); grad b_j = mean_b (p_bj − [j = t_b]).
+    const wantGrad = new Float64Array(N);
+    let wantLoss = 0;
+    for (let b = 0; b < 3; b++) {
+      const s = Array.from({ length: N }, (_, j) => {
+        let v = bias[j];
+        for (let i = 0; i < D; i++) v += u[b * (D + 1) + i] * t[j * (D + 1) + i];
+        return v;
+      });
+      const z = s.slice(1).reduce((a, v) => a + Math.exp(v), 0);
+      wantLoss += (Math.log(z) - s[batch.targets[b]]) / 3;
+      for (let j = 1; j < N; j++) wantGrad[j] += (Math.exp(s[j]) / z - (j === batch.targets[b] ? 1 : 0)) / 3;
+    }
+    const table = model.itemEmbeddings() as tf.Variable;
+    const { value, grads } = tf.variableGrads(() => model.loss(batch), [table]);
+    assert.ok(Math.abs(value.dataSync()[0] - wantLoss) < 1e-5, `${value.dataSync()[0]} vs ${wantLoss}`);
+    const g = grads[table.name].dataSync();
+    const gotGrad = Array.from({ length: N }, (_, j) => g[j * (D + 1) + D]);
+    assert.ok(maxAbsDiff(gotGrad, wantGrad) < 1e-5, `${gotGrad} vs ${[...wantGrad]}`);
+    tf.dispose([value, ...Object.values(grads)]);
+    // Central difference on b_3.
+    const h = 1e-2;
+    const at = (delta: number) => {
+      const v = Float32Array.from(t);
+      v[3 * (D + 1) + D] += delta;
+      table.assign(tf.tensor2d(v, [N, D + 1]));
+      return tf.tidy(() => model.loss(batch).dataSync()[0]);
+    };
+    const fd = (at(h) - at(-h)) / (2 * h);
+    assert.ok(Math.abs(fd - wantGrad[3]) < 1e-3, `finite difference ${fd} vs ${wantGrad[3]}`);
+    model.dispose();
+  });
+
+  it('sessionStep scores with the bias too: user = [state, 1]', () => {
+    const model = biasedModel();
+    const out = model.sessionStep(Int32Array.of(1, 3), [tf.zeros([2, D]) as tf.Tensor2D], Float32Array.of(1, 1));
+    assert.deepEqual(out.user.shape, [2, D + 1]);
+    const u = out.user.dataSync();
+    assert.equal(u[D], 1);
+    assert.equal(u[2 * D + 1], 1);
+    tf.dispose([out.user, ...out.states]);
+    model.dispose();
+  });
+
+  it('rejects a non-boolean outputBias', () => {
+    assert.throws(() => new GRU4Rec({ itemCount: N, outputBias: 1 as never }), /outputBias/);
+  });
+});
+
+describe('GRU4Rec dropout placement (official: dropout_p_embed once, dropout_p_hidden per layer)', () => {
+  // Count the dropout draws of one training forward pass: B·L·D for the input mask, plus
+  // B·L·H per hidden mask passed up and B·H for the last layer's scored state.
+  function drawsOf(config: { dropout: number; hiddenDropout: number }): number {
+    const opts = { itemCount: 20, embeddingDim: 3, hiddenDim: 3, maxLen: 4, seed: 8, numLayers: 2, ...config };
+    const a = new GRU4Rec(opts);
+    const b = new GRU4Rec(opts);
+    tf.tidy(() => a.userEmbeddings(batchOf([[1, 2, 3], [4, 5]], 4), { training: true }));
+    const next = a.trainRng.next();
+    let n = 0;
+    while (b.trainRng.next() !== next) if (++n > 1000) throw new Error('not found');
+    a.dispose();
+    b.dispose();
+    return n;
+  }
+  it('dropout masks the input embeddings only, not the input of layer 2', () => {
+    assert.equal(drawsOf({ dropout: 0.5, hiddenDropout: 0 }), 2 * 4 * 3);
+  });
+  it('hiddenDropout masks each layer output once', () => {
+    assert.equal(drawsOf({ dropout: 0, hiddenDropout: 0.5 }), 2 * 4 * 3 + 2 * 3);
+    assert.equal(drawsOf({ dropout: 0.5, hiddenDropout: 0.5 }), 2 * 4 * 3 + 2 * 4 * 3 + 2 * 3);
+  });
+});
