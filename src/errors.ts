@@ -11,7 +11,9 @@ export type SeqrecErrorCode =
   | 'data_empty'
   | 'backend_unavailable'
   | 'bundle_invalid'
-  | 'unknown_item';
+  | 'unknown_item'
+  /** Training produced a non-finite loss or weight; the model keeps its last finite (best) weights. */
+  | 'diverged';
 
 export interface SeqrecErrorDetails {
   /** File the problem was found in. */

@@ -22,6 +22,7 @@ import { resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { GRU4Rec } from '../models/gru4rec.js';
 import { embeddingLookup, RowGradientCapture, tableForLoss, type RowGradients } from '../models/layers/embedding.js';
+import { checkLearningRate, nonFiniteWeight, restoreWeights, snapshotWeights } from './step.js';
 
 /** What a model needs for session-parallel training (GRU4Rec implements it). */
 export type SessionRecurrentModel = Pick<GRU4Rec, 'sessionStep' | 'stateSizes' | 'itemEmbeddings' | 'trainableVariables' | 'itemCount' | 'trainRng'>;
@@ -221,7 +222,7 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
   const momentum = options.momentum ?? 0;
   positiveInt(batchSize, 'batchSize');
   positiveInt(epochs, 'epochs');
-  if (!(learningRate > 0)) throw new SeqrecError('invalid_config', `learningRate must be > 0, got ${learningRate}`, { field: 'learningRate' });
+  checkLearningRate(learningRate, '');
   if (!(momentum >= 0 && momentum < 1)) throw new SeqrecError('invalid_config', `momentum must be in [0, 1), got ${momentum}`, { field: 'momentum' });
   if (optimizerName !== 'adam' && optimizerName !== 'adagrad') throw new SeqrecError('invalid_config', `optimizer must be 'adam' or 'adagrad', got '${String(optimizerName)}'`, { field: 'optimizer' });
   if (sessions.itemCount !== model.itemCount) {
@@ -237,6 +238,17 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
   const started = performance.now();
   const history: SessionEpochRecord[] = [];
   let step = 0;
+  // The last weights known to be finite (there is no early stopping here to pick a best epoch):
+  // a failed run is rolled back to them.
+  let lastFinite = snapshotWeights(variables);
+  let finiteEpoch = 0;
+  const diverged = (what: string): SeqrecError =>
+    new SeqrecError(
+      'diverged',
+      `${what}: training diverged. The model keeps ${finiteEpoch ? `its weights after epoch ${finiteEpoch}` : 'the weights it started from'}; ` +
+        `lower the learning rate (now ${learningRate})`,
+      { field: 'learningRate' },
+    );
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
@@ -263,15 +275,17 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
         cost!.dispose();
         states.scatter(s.lanes, carried);
         tf.dispose([...init, ...carried]);
-        if (!Number.isFinite(value)) {
-          throw new SeqrecError('invalid_config', `loss became ${value} at epoch ${epoch}, step ${steps + 1}: lower the learning rate (now ${learningRate})`);
-        }
+        if (!Number.isFinite(value)) throw diverged(`loss became ${value} at epoch ${epoch}, step ${steps + 1}`);
         lossSum += value * s.size;
         events += s.size;
         steps++;
         step++;
         options.onStep?.(step, value, s.size);
       }
+      const bad = nonFiniteWeight(variables);
+      if (bad >= 0) throw diverged(`weight '${variables[bad].name}' has non-finite values after epoch ${epoch}`);
+      lastFinite = snapshotWeights(variables);
+      finiteEpoch = epoch;
       const record: SessionEpochRecord = { epoch, loss: events ? lossSum / events : NaN, steps, events, seconds: (performance.now() - t0) / 1000 };
       if (options.evaluation) {
         const t1 = performance.now();
@@ -283,6 +297,9 @@ export async function trainSessionParallel(model: SessionRecurrentModel, session
       await options.onEpochEnd?.(record);
       await new Promise((r) => setImmediate(r));
     }
+  } catch (e) {
+    restoreWeights(lastFinite);
+    throw e;
   } finally {
     optimizer.dispose();
   }

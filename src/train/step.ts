@@ -13,6 +13,7 @@
  *   full softmax and for loss functions seqrec does not know.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readFloats } from '../backend/memory.js';
 import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { isContextualLoss, type LossName } from '../losses/index.js';
@@ -88,5 +89,36 @@ export class AdamStep {
   dispose(): void {
     this.optimizer.dispose();
     this.capture?.dispose();
+  }
+}
+
+/** Weight values copied out of the backend, by variable, to put back with `restoreWeights`. */
+export type WeightSnapshot = { variable: tf.Variable; data: Float32Array }[];
+
+export function snapshotWeights(variables: readonly tf.Variable[]): WeightSnapshot {
+  return variables.map((variable) => ({ variable, data: (variable.dataSync() as Float32Array).slice() }));
+}
+
+export function restoreWeights(snapshot: WeightSnapshot): void {
+  for (const { variable, data } of snapshot) tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, 'float32')));
+}
+
+/**
+ * The index of the first variable holding a NaN or infinity, or -1. Reads the values in
+ * place (no copy), so checking every weight once an epoch costs one pass over them.
+ */
+export function nonFiniteWeight(variables: readonly tf.Variable[]): number {
+  for (let i = 0; i < variables.length; i++) {
+    const values = readFloats(variables[i]);
+    // x - x is 0 for every finite x and NaN for NaN and ±Infinity.
+    for (let j = 0; j < values.length; j++) if (values[j] - values[j] !== 0) return i;
+  }
+  return -1;
+}
+
+/** A learning rate must be a finite number > 0: Infinity turns every weight into NaN at the first step. */
+export function checkLearningRate(learningRate: unknown, where: string): void {
+  if (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate <= 0) {
+    throw new SeqrecError('invalid_config', `${where}learningRate must be a finite number > 0, got ${String(learningRate)}`, { field: 'learningRate' });
   }
 }

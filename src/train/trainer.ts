@@ -14,7 +14,7 @@ import { MODELS } from '../models/registry.js';
 import { saveModel } from './checkpoint.js';
 import { DataParallelGradients } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
-import { AdamStep, resolveItemGradients, type ItemGradients } from './step.js';
+import { AdamStep, checkLearningRate, nonFiniteWeight, resolveItemGradients, type ItemGradients } from './step.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -106,7 +106,7 @@ export class Trainer {
     positiveInt(o.batchSize, 'batchSize');
     positiveInt(o.epochs, 'epochs');
     positiveInt(o.patience, 'patience');
-    if (!(o.learningRate > 0)) throw new SeqrecError('invalid_config', `Trainer: learningRate must be > 0, got ${o.learningRate}`, { field: 'learningRate' });
+    checkLearningRate(o.learningRate, 'Trainer: ');
     this.lossFn = resolveLoss(o.loss);
     this.resolveParallelism(); // validates the option now rather than at fit()
     resolveItemGradients(o.itemGradients ?? 'auto', o.loss);
@@ -150,6 +150,15 @@ export class Trainer {
     let bestEpoch = 0;
     let bestValid: MetricReport = {};
     let bestWeights: Map<string, { shape: number[]; data: Float32Array }> | null = null;
+    // Where a failed fit leaves the model until an epoch improves: the weights it started from.
+    let initialWeights: Map<string, { shape: number[]; data: Float32Array }> | null = snapshot(model);
+    const diverged = (what: string): SeqrecError =>
+      new SeqrecError(
+        'diverged',
+        `${what}: training diverged. The model keeps ${bestEpoch ? `its best weights (epoch ${bestEpoch})` : 'the weights it started from'}; ` +
+          `lower the learning rate (now ${o.learningRate})`,
+        { field: 'learningRate' },
+      );
     let stale = 0;
     let stoppedBy: FitResult['stoppedBy'] = 'max_epochs';
     let step = 0;
@@ -171,9 +180,7 @@ export class Trainer {
             value = optimizer.run(batch);
             parallel?.publishWeights();
           }
-          if (!Number.isFinite(value)) {
-            throw new SeqrecError('invalid_config', `loss became ${value} at epoch ${epoch}, step ${steps + 1}: lower the learning rate (now ${o.learningRate})`);
-          }
+          if (!Number.isFinite(value)) throw diverged(`loss became ${value} at epoch ${epoch}, step ${steps + 1}`);
           lossSum += value;
           steps++;
           step++;
@@ -181,6 +188,10 @@ export class Trainer {
           o.callbacks?.onBatchEnd?.(step, value);
         }
         const trainSeconds = (performance.now() - t0) / 1000;
+        // A finite loss does not prove finite weights (an overflow in a row no loss read yet).
+        const named = model.namedWeights();
+        const bad = nonFiniteWeight(named.map((w) => w.variable));
+        if (bad >= 0) throw diverged(`weight '${named[bad].name}' has non-finite values after epoch ${epoch}`);
         const t1 = performance.now();
         const valid = evaluateModel(model, dataset, 'valid', o.evaluation);
         const evalSeconds = (performance.now() - t1) / 1000;
@@ -208,6 +219,7 @@ export class Trainer {
           bestValid = valid;
           stale = 0;
           bestWeights = snapshot(model);
+          initialWeights = null;
           if (o.checkpointDir) await saveModel(model, o.checkpointDir, { vocabulary: dataset.vocabulary, meta: { epoch, valid } });
         } else {
           stale++;
@@ -220,6 +232,10 @@ export class Trainer {
           break;
         }
       }
+    } catch (e) {
+      // Whatever stopped training, never leave half-trained (maybe NaN) weights behind.
+      model.setNamedWeights((bestWeights ?? initialWeights)!);
+      throw e;
     } finally {
       optimizer.dispose();
       await parallel?.close();
