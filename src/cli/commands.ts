@@ -12,6 +12,7 @@ import { Trainer } from '../train/trainer.js';
 import { loadSessions } from '../data/session-parallel.js';
 import { LOSS_NAMES, lossFromSettings, SAMPLER_NAMES, type LossFunction, type LossName } from '../losses/index.js';
 import { GRU4Rec } from '../models/gru4rec.js';
+import { GRU4REC_OFFICIAL_PRESETS, GRU4REC_PRESET_NAMES, presetLoss, presetModel } from './presets.js';
 import { evaluateSessionParallel, trainSessionParallel } from '../train/session-parallel.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import { exportBundle } from '../serve/bundle.js';
@@ -86,7 +87,10 @@ function multiInterestModels(): string[] {
 }
 
 export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
-  if (choiceFlag(flags.mode, 'mode', ['window', 'session-parallel'] as const, 'window') === 'session-parallel') return runTrainSessions(flags, log);
+  // The official GRU4Rec presets are session-parallel runs.
+  const defaultMode = flags.preset !== undefined ? 'session-parallel' : 'window';
+  if (choiceFlag(flags.mode, 'mode', ['window', 'session-parallel'] as const, defaultMode) === 'session-parallel') return runTrainSessions(flags, log);
+  if (flags.preset !== undefined) throw new SeqrecError('invalid_argument', `--preset ${flags.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
   const loss = lossFlags(flags, 'softmax');
   const settings = dataSettings(flags, 'train');
   const modelName = choiceFlag(flags.model, 'model', Object.keys(MODELS) as (keyof typeof MODELS)[], 'gru4rec');
@@ -208,24 +212,33 @@ function lossFlags(flags: CliFlags, fallback: LossName): LossName | LossFunction
 async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
   const data = requireFlag(flags.data, 'data', 'train');
   choiceFlag(flags.model, 'model', ['gru4rec'] as const, 'gru4rec');
-  const loss = lossFlags(flags, 'bpr-max');
-  const optimizer = choiceFlag(flags.optimizer, 'optimizer', ['adam', 'adagrad'] as const, 'adam');
+  // --preset gru4rec-official-<dataset>: the official tuned settings (src/cli/presets.ts); explicit flags override them.
+  const preset = flags.preset === undefined ? undefined : GRU4REC_OFFICIAL_PRESETS[choiceFlag(flags.preset, 'preset', GRU4REC_PRESET_NAMES, GRU4REC_PRESET_NAMES[0])];
+  if (preset && (flags.loss ?? flags.negatives ?? flags.sampler ?? flags.alpha) !== undefined) {
+    throw new SeqrecError('invalid_argument', `--preset ${flags.preset} sets the loss and its negatives; drop --loss/--negatives/--sampler/--alpha or the preset`, { field: 'preset' });
+  }
+  if (preset) log(`preset ${flags.preset}: the official ${preset.paramfile} (${preset.loss}, ${preset.hidden} units, adagrad lr ${preset.learningRate} momentum ${preset.momentum}, batch ${preset.batchSize}, dropout ${preset.dropoutEmbed}/${preset.dropoutHidden}, output bias)`);
+  const loss = preset ? presetLoss(preset) : lossFlags(flags, 'bpr-max');
+  const optimizer = choiceFlag(flags.optimizer, 'optimizer', ['adam', 'adagrad'] as const, preset ? 'adagrad' : 'adam');
   const { train, test, testDropped } = await loadSessions(data, flags.test);
   log(`sessions ${data}: ${train.count} sessions, ${train.events} events, ${train.itemCount - 1} items; ${train.pairs()} training pairs per epoch`);
   if (test) log(`test ${flags.test}: ${test.count} sessions, ${test.pairs()} next-item predictions (${testDropped!.events} events dropped: unknown items or sessions left shorter than 2)`);
+  const presetDim = flags.dim === undefined ? preset?.hidden : undefined;
   const model = new GRU4Rec({
     itemCount: train.itemCount,
-    embeddingDim: intFlag(flags.dim, 'dim', 64, 1),
+    ...(preset ? presetModel(preset) : {}),
+    embeddingDim: presetDim ?? intFlag(flags.dim, 'dim', 64, 1),
+    hiddenDim: presetDim ?? intFlag(flags.dim, 'dim', 64, 1),
     maxLen: intFlag(flags['max-len'], 'max-len', 20, 1),
     seed: intFlag(flags.seed, 'seed', 42, 0),
   });
   const result = await trainSessionParallel(model, train, {
     loss,
-    batchSize: intFlag(flags.batch, 'batch', 128, 1),
-    epochs: intFlag(flags.epochs, 'epochs', 10, 1),
-    learningRate: flags.lr === undefined ? undefined : floatFlag(flags.lr, 'lr', 1e-3),
+    batchSize: intFlag(flags.batch, 'batch', preset?.batchSize ?? 128, 1),
+    epochs: intFlag(flags.epochs, 'epochs', preset?.epochs ?? 10, 1),
+    learningRate: flags.lr === undefined ? preset?.learningRate : floatFlag(flags.lr, 'lr', 1e-3),
     optimizer,
-    momentum: flags.momentum === undefined ? undefined : floatFlag(flags.momentum, 'momentum', 0),
+    momentum: flags.momentum === undefined ? preset?.momentum : floatFlag(flags.momentum, 'momentum', 0),
     log,
   });
   const sPerEpoch = result.history.reduce((s, r) => s + r.seconds, 0) / result.history.length;
@@ -239,7 +252,7 @@ async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
     log(`saved model to ${flags.out}`);
   }
   if (flags.json) {
-    const line = { data, testData: flags.test, mode: 'session-parallel', model: 'gru4rec', loss: flags.loss ?? 'bpr-max', epochs: result.history.length, secondsPerEpoch: sPerEpoch, history: result.history, test: report };
+    const line = { data, testData: flags.test, mode: 'session-parallel', model: 'gru4rec', preset: flags.preset, loss: preset?.loss ?? flags.loss ?? 'bpr-max', epochs: result.history.length, secondsPerEpoch: sPerEpoch, history: result.history, test: report };
     await appendFile(flags.json, JSON.stringify(line) + '\n');
   }
   model.dispose();

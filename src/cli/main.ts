@@ -34,8 +34,11 @@ Usage:
   seqrec train --mode session-parallel --data TRAIN_SESSIONS [--test TEST_SESSIONS]
                [--loss bpr-max] [loss flags as above] [--dim 64] [--batch 128] [--epochs 10]
                [--optimizer adam|adagrad] [--lr] [--momentum 0] [--seed 42] [--out DIR] [--json FILE]
+               [--preset gru4rec-official-coveo|diginetica|retailrocket|rees46|rsc15|yoochoose]
       GRU4Rec with session-parallel mini-batches on 'session_id item item ...' files; reports
       next-item recall and MRR @5/10/20 over every test event (full ranking).
+      --preset: the official repository's tuned settings for that dataset (paramfiles/; loss,
+      layer size, dropouts, Adagrad lr and momentum, batch, output bias); given flags override.
   seqrec eval --model DIR --data FILE [same data flags as train]
       Evaluate a saved model on the test users of the same split.
   seqrec bench --data FILE | --split PEER_EXPORT.json [--protocol comirec|loo]
@@ -114,6 +117,7 @@ const OPTIONS = {
   test: { type: 'string' },
   optimizer: { type: 'string' },
   momentum: { type: 'string' },
+  preset: { type: 'string' },
   'item-gradients': { type: 'string' },
   diversity: { type: 'string' },
   sharpen: { type: 'string' },
