@@ -1,10 +1,13 @@
 /**
- * Adam for an embedding table updated only in the rows a step touched ("lazy" Adam, as
- * TensorFlow Addons' LazyAdam and PyTorch's SparseAdam do). For the touched rows the update is
- * exactly TF.js's `tf.train.adam` (same bias correction, epsilon = the backend's epsilon);
- * untouched rows keep their value and moments, where dense Adam would keep moving them by
- * their momentum. Step time depends on the rows touched, not on the table size; the moments
- * are two arrays of the table's size, allocated on the first step.
+ * Lazy Adam for an embedding table: only the rows a step touched are updated (TensorFlow
+ * Addons' LazyAdam and PyTorch's SparseAdam do the same). For the touched rows the update is
+ * exactly TF.js's `tf.train.adam` (same bias correction from the global step, epsilon = the
+ * backend's epsilon); untouched rows keep their value and moments, where dense Adam decays the
+ * moments of every row and keeps moving a row by its momentum between visits. So it is a
+ * different optimizer for rare items (their effective learning rate differs), chosen for
+ * catalogues where dense Adam's O(items · D) per step does not fit. Step time depends on the
+ * rows touched, not on the table size; the moments are two arrays of the table's size,
+ * allocated on the first step.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { updateInPlace } from '../backend/memory.js';
