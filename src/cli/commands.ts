@@ -6,6 +6,7 @@ import { kCore } from '../data/filter.js';
 import { loadInteractions, type DataFormat } from '../data/loaders.js';
 import { SeqrecError } from '../errors.js';
 import { createModel, modelFactory, MODELS } from '../models/registry.js';
+import { assertModelFits, MAX_EMBEDDING_DIM } from '../models/size.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
 import { evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
@@ -93,20 +94,21 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
   if (flags.preset !== undefined) throw new SeqrecError('invalid_argument', `--preset ${flags.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
   const loss = lossFlags(flags, 'softmax');
   const settings = dataSettings(flags, 'train');
+  const dim = dimFlag(flags.dim);
   const modelName = choiceFlag(flags.model, 'model', Object.keys(MODELS) as (keyof typeof MODELS)[], 'gru4rec');
   if (flags.interests !== undefined && !modelFactory(modelName).multiInterest) {
     throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
   }
   const dataset = await buildDataset(settings, log, flags['skip-malformed']);
   const similarity = choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip');
-  const model = createModel(modelName, {
+  const model = withDimFlag(dim, () => createModel(modelName, {
     itemCount: dataset.itemCount,
-    embeddingDim: intFlag(flags.dim, 'dim', 64, 1),
+    embeddingDim: dim,
     maxLen: settings.dataset.maxLen!,
     seed: settings.dataset.seed!,
     // K of the multi-interest models; absent = the model's default.
     ...(flags.interests !== undefined ? { numInterests: intFlag(flags.interests, 'interests', 4, 1) } : {}),
-  });
+  }));
   const batchSize = intFlag(flags.batch, 'batch', 256, 1);
   const epochs = intFlag(flags.epochs, 'epochs', 30, 1);
   const trainer = new Trainer(model, {
@@ -197,6 +199,30 @@ export async function runRecommend(flags: CliFlags, log: Log): Promise<void> {
   model.dispose();
 }
 
+/**
+ * `--dim`, checked before any data is read: at most MAX_EMBEDDING_DIM, and a model of that
+ * width must fit in memory even with the fewest items (the full check runs when the model is built).
+ */
+function dimFlag(value: string | undefined): number {
+  const dim = intFlag(value, 'dim', 64, 1);
+  if (dim > MAX_EMBEDDING_DIM) {
+    throw new SeqrecError('invalid_config', `--dim must be at most ${MAX_EMBEDDING_DIM} (embeddingDim), got '${value}'`, { field: 'dim' });
+  }
+  withDimFlag(dim, () => assertModelFits({ itemCount: 2, embeddingDim: dim, maxLen: 1 }, 'seqrec train'));
+  return dim;
+}
+
+/** Builds a model; a size error from it names the flags that set the size. */
+function withDimFlag<T>(dim: number, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof SeqrecError) || e.code !== 'invalid_config' || !['embeddingDim', 'hiddenDim', 'itemCount'].includes(e.field ?? '')) throw e;
+    const field = e.field === 'itemCount' ? 'min-count' : 'dim';
+    throw new SeqrecError('invalid_config', `${e.message} (--dim ${dim} sets embeddingDim; a higher --min-count keeps fewer items)`, { field });
+  }
+}
+
 /** `--loss NAME [--negatives N] [--sampler S] [--alpha A]`; the name alone when no setting is given. */
 function lossFlags(flags: CliFlags, fallback: LossName): LossName | LossFunction {
   const name = choiceFlag(flags.loss, 'loss', LOSS_NAMES, fallback);
@@ -211,6 +237,7 @@ function lossFlags(flags: CliFlags, fallback: LossName): LossName | LossFunction
 /** `seqrec train --mode session-parallel`: GRU4Rec on session files, GRU4Rec's own training mode. */
 async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
   const data = requireFlag(flags.data, 'data', 'train');
+  const dim = dimFlag(flags.dim);
   choiceFlag(flags.model, 'model', ['gru4rec'] as const, 'gru4rec');
   // --preset gru4rec-official-<dataset>: the official tuned settings (src/cli/presets.ts); explicit flags override them.
   const preset = flags.preset === undefined ? undefined : GRU4REC_OFFICIAL_PRESETS[choiceFlag(flags.preset, 'preset', GRU4REC_PRESET_NAMES, GRU4REC_PRESET_NAMES[0])];
@@ -224,14 +251,14 @@ async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
   log(`sessions ${data}: ${train.count} sessions, ${train.events} events, ${train.itemCount - 1} items; ${train.pairs()} training pairs per epoch`);
   if (test) log(`test ${flags.test}: ${test.count} sessions, ${test.pairs()} next-item predictions (${testDropped!.events} events dropped: unknown items or sessions left shorter than 2)`);
   const presetDim = flags.dim === undefined ? preset?.hidden : undefined;
-  const model = new GRU4Rec({
+  const model = withDimFlag(dim, () => new GRU4Rec({
     itemCount: train.itemCount,
     ...(preset ? presetModel(preset) : {}),
-    embeddingDim: presetDim ?? intFlag(flags.dim, 'dim', 64, 1),
-    hiddenDim: presetDim ?? intFlag(flags.dim, 'dim', 64, 1),
+    embeddingDim: presetDim ?? dim,
+    hiddenDim: presetDim ?? dim,
     maxLen: intFlag(flags['max-len'], 'max-len', 20, 1),
     seed: intFlag(flags.seed, 'seed', 42, 0),
-  });
+  }));
   const result = await trainSessionParallel(model, train, {
     loss,
     batchSize: intFlag(flags.batch, 'batch', preset?.batchSize ?? 128, 1),

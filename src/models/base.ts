@@ -15,6 +15,7 @@ import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
 import { embeddingLookup, tableForLoss } from './layers/embedding.js';
 import { glorotUniform, variable } from './layers/init.js';
+import { assertModelFits, MAX_EMBEDDING_DIM } from './size.js';
 
 /** The tensors of a `SequenceBatch`. Owned by the caller's tidy scope. */
 export interface BatchTensors {
@@ -64,14 +65,18 @@ export interface SequentialRecaller {
   dispose(): void;
 }
 
+/** Checks the shared fields, then the whole config's size against memory (see src/models/size.ts). */
 export function validateBaseConfig(c: ModelBaseConfig, model: string): void {
   const check = (ok: boolean, field: string, want: string, got: unknown) => {
     if (!ok) throw new SeqrecError('invalid_config', `${model}: ${field} must be ${want}, got ${String(got)}`, { field });
   };
   check(Number.isInteger(c.itemCount) && c.itemCount >= 2, 'itemCount', 'an integer >= 2 (items + padding)', c.itemCount);
-  check(Number.isInteger(c.embeddingDim) && c.embeddingDim >= 1, 'embeddingDim', 'an integer >= 1', c.embeddingDim);
+  const dimOk = Number.isInteger(c.embeddingDim) && c.embeddingDim >= 1 && c.embeddingDim <= MAX_EMBEDDING_DIM;
+  check(dimOk, 'embeddingDim', `an integer in [1, ${MAX_EMBEDDING_DIM}]`, c.embeddingDim);
   check(Number.isInteger(c.maxLen) && c.maxLen >= 1, 'maxLen', 'an integer >= 1', c.maxLen);
   check(Number.isFinite(c.seed), 'seed', 'a finite number', c.seed);
+  // Before any weight is allocated: a model too large fails here, not in a typed array.
+  assertModelFits(c, model);
 }
 
 let variableCounter = 0;
