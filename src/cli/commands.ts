@@ -100,6 +100,8 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
     throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
   }
   const dataset = await buildDataset(settings, log, flags['skip-malformed']);
+  // Before any epoch: a split too small to train, validate or test on is named now.
+  dataset.assertSplits(['train', 'valid', 'test']);
   const similarity = choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip');
   const model = withDimFlag(dim, () => createModel(modelName, {
     itemCount: dataset.itemCount,
@@ -160,6 +162,7 @@ export async function runEval(flags: CliFlags, log: Log): Promise<void> {
   const saved = meta.settings as DataSettings | undefined;
   const settings: DataSettings = flags.data ? dataSettings(flags, 'eval') : saved ?? dataSettings(flags, 'eval');
   const dataset = await buildDataset(settings, log, flags['skip-malformed']);
+  dataset.assertSplits(['test']);
   if (dataset.itemCount !== model.itemCount) {
     throw new SeqrecError('shape_mismatch', `the data gives ${dataset.itemCount} item rows but the model in ${dir} has ${model.itemCount}: use the same data and --min-count as in training`);
   }
