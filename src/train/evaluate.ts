@@ -3,7 +3,7 @@
  * over all items -> recall / NDCG / hit rate averaged over users.
  *
  * Protocol facts stated once: ranking is over ALL items (no sampled negatives), padding is
- * never returned, history items are NOT removed unless `excludeHistory` is set (ComiRec's
+ * never returned, history items are NOT removed unless `exclude` says so (ComiRec's
  * evaluation keeps them), multi-interest users are merged by score (ComiRec's evaluate_full).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,6 +15,7 @@ import { FaissRetriever, faissAvailable } from '../retrieval/faiss.js';
 import type { Retriever } from '../retrieval/types.js';
 import type { SequentialRecaller } from '../models/base.js';
 import { SeqrecError } from '../errors.js';
+import { historyCut } from '../data/split.js';
 
 export interface EvaluationOptions {
   /** Cutoffs. Default [20, 50]. */
@@ -23,7 +24,14 @@ export interface EvaluationOptions {
   batchSize?: number;
   /** Retrieval similarity: raw inner product (what training optimises; ComiRec's code) or cosine. Default 'ip'. */
   similarity?: 'ip' | 'cosine';
-  /** Remove items of the input window from the ranking. Default false. */
+  /**
+   * Items removed from each user's ranking (the list is still filled to k with others):
+   * 'none' (default; ComiRec's protocol), 'window' (the up to maxLen items fed to the model),
+   * or 'history' (every item of the user's sequence before the held-out part, the "filter
+   * seen" protocol; under leave-one-out the test history includes the valid item).
+   */
+  exclude?: 'none' | 'window' | 'history';
+  /** @deprecated Use `exclude: 'window'` (what `excludeHistory: true` always did: the input window only). */
   excludeHistory?: boolean;
   /** A retriever over the model's item embeddings to use instead of a fresh exact one. */
   retriever?: Retriever;
@@ -49,6 +57,34 @@ export function userMatrix(model: SequentialRecaller, batch: EvalBatch | import(
   const data = t.dataSync() as Float32Array;
   t.dispose();
   return data;
+}
+
+function resolveExclude(options: EvaluationOptions): 'none' | 'window' | 'history' {
+  const { exclude, excludeHistory } = options;
+  if (exclude !== undefined && exclude !== 'none' && exclude !== 'window' && exclude !== 'history') {
+    throw new SeqrecError('invalid_argument', `exclude must be 'none', 'window' or 'history', got ${String(exclude)}`, { field: 'exclude' });
+  }
+  if (excludeHistory !== undefined && typeof excludeHistory !== 'boolean') {
+    throw new SeqrecError('invalid_argument', `excludeHistory must be a boolean, got ${String(excludeHistory)}`, { field: 'excludeHistory' });
+  }
+  const alias = excludeHistory === undefined ? undefined : excludeHistory ? 'window' : 'none';
+  if (exclude !== undefined && alias !== undefined && exclude !== alias) {
+    throw new SeqrecError('invalid_argument', `excludeHistory: ${excludeHistory} (deprecated, = exclude '${alias}') contradicts exclude: '${exclude}'; give exclude only`, { field: 'exclude' });
+  }
+  return exclude ?? alias ?? 'none';
+}
+
+/**
+ * Each row's whole history before its held-out items: the same cut as
+ * SequenceDataset.evalBatches (comirec: historyCut of the sequence; loo: all but the last
+ * two (valid) or the last one (test)).
+ */
+function fullHistoryRows(dataset: SequenceDataset, split: 'valid' | 'test', batch: EvalBatch): Int32Array[] {
+  return Array.from(batch.users, (user) => {
+    const seq = dataset.sequence(user);
+    const cut = dataset.options.protocol === 'comirec' ? historyCut(seq.length, dataset.options.evalRatio) : split === 'valid' ? seq.length - 2 : seq.length - 1;
+    return seq.subarray(0, cut);
+  });
 }
 
 function historyRows(batch: EvalBatch): Int32Array[] {
@@ -80,6 +116,7 @@ export function evaluateModel(
 ): MetricReport {
   const ns = options.ns ?? DEFAULT_NS;
   const k = Math.max(...ns);
+  const exclude = resolveExclude(options);
   const retriever = options.retriever ?? createRetriever(model, options);
   const acc = new MetricAccumulator({ ns });
   try {
@@ -88,7 +125,7 @@ export function evaluateModel(
       const result = retriever.search(queries, {
         k,
         interests: model.numInterests,
-        exclude: options.excludeHistory ? historyRows(batch) : undefined,
+        exclude: exclude === 'window' ? historyRows(batch) : exclude === 'history' ? fullHistoryRows(dataset, split, batch) : undefined,
       });
       acc.add({ ids: result.ids, k }, batch.targets);
     }
