@@ -70,7 +70,9 @@ export class SequenceDataset {
     options: ResolvedSequenceDatasetOptions,
     userIds: readonly string[] | undefined,
   ) {
-    if (sequences.length === 0) throw new SeqrecError('data_empty', 'SequenceDataset: no user sequences');
+    if (sequences.length === 0) {
+      throw new SeqrecError('data_empty', 'SequenceDataset: dataset too small: no user sequences (a k-core filter such as --min-count may have removed every user)');
+    }
     this.vocabulary = vocabulary;
     this.itemCount = vocabulary.size;
     this.maxLen = options.maxLen;
