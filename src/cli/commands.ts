@@ -31,6 +31,8 @@ export interface DataSettings {
   format: (typeof FORMATS)[number];
   delimiter?: string;
   minCount: number;
+  /** k-core filter: 'iterative' (to a fixed point, default) or 'one-pass' (items, then users: ComiRec's preprocessing). Absent = iterative. */
+  kCore?: 'iterative' | 'one-pass';
   dataset: SequenceDatasetOptions;
 }
 
@@ -45,6 +47,7 @@ export function dataSettings(flags: CliFlags, command: string): DataSettings {
     format: choiceFlag(flags.format, 'format', FORMATS, 'auto'),
     delimiter: flags.delimiter,
     minCount: intFlag(flags['min-count'], 'min-count', 5, 0),
+    kCore: choiceFlag(flags['k-core'], 'k-core', ['iterative', 'one-pass'] as const, 'iterative'),
     dataset: {
       protocol,
       maxLen: intFlag(flags['max-len'], 'max-len', 20, 1),
@@ -68,10 +71,10 @@ export async function buildDataset(settings: DataSettings, log: Log, skipMalform
   if (raw.stats.skipped) log(`skipped ${raw.stats.skipped} malformed lines, e.g. ${raw.stats.skipReasons.slice(0, 3).join('; ')}`);
   let sequences = raw.sequences;
   if (settings.minCount > 0) {
-    const filtered = kCore(sequences, { minUserInteractions: settings.minCount, minItemInteractions: settings.minCount });
+    const filtered = kCore(sequences, { minUserInteractions: settings.minCount, minItemInteractions: settings.minCount, iterative: settings.kCore !== 'one-pass' });
     sequences = filtered.sequences;
     const r = filtered.report;
-    log(`${settings.minCount}-core filter: users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`);
+    log(`${settings.minCount}-core filter (${settings.kCore ?? 'iterative'}): users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`);
   }
   const dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
   const d = dataset.describe();

@@ -21,12 +21,14 @@ Usage:
   seqrec train --data FILE [--format auto|sequence|movielens-dat|movielens-udata|movielens-csv|csv|tsv|jsonl]
                [--model gru4rec|youtubednn|mind|comirec-dr|comirec-sa] [--interests 4]
                [--protocol comirec|loo] [--dim 64] [--max-len 20] [--epochs 30]
-               [--patience 5] [--batch 256] [--lr 0.001] [--samples-per-user 1] [--min-count 5]
+               [--patience 5] [--batch 256] [--lr 0.001] [--samples-per-user 1] [--min-count 5] [--k-core iterative|one-pass]
                [--seed 42] [--split-seed 2020] [--similarity ip|cosine] [--out DIR] [--json FILE]
                [--loss softmax|sampled-softmax|in-batch|bpr|top1|bpr-max|top1-max|comirec-sampled]
                [--negatives N] [--sampler uniform|popularity|log-uniform|in-batch] [--alpha A]
                [--item-gradients auto|dense|sparse]
       Train on your interaction log, report test recall/NDCG/hit rate @20 and @50.
+      --k-core one-pass: drop rare items, then short users, once (ComiRec's preprocessing);
+      the default iterates until both thresholds hold.
       --negatives: shared negatives per batch (comirec-sampled: per row); --sampler in-batch:
       the other rows' targets plus N popularity^A samples (GRU4Rec's scheme).
       --item-gradients sparse: update only the item rows a batch touches (row-wise Adam; the
@@ -80,6 +82,7 @@ const OPTIONS = {
   lr: { type: 'string' },
   'samples-per-user': { type: 'string' },
   'min-count': { type: 'string' },
+  'k-core': { type: 'string' },
   seed: { type: 'string' },
   'split-seed': { type: 'string' },
   similarity: { type: 'string' },

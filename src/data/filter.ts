@@ -9,7 +9,12 @@ export interface KCoreOptions {
   minUserInteractions?: number;
   /** Items with fewer interactions are dropped. Default 5. */
   minItemInteractions?: number;
-  /** Repeat until nothing changes (default true); false runs one pass, items then users. */
+  /**
+   * Repeat until nothing changes (default true): the (minUser, minItem)-core. false runs one
+   * pass, items (counted over the whole input) then users (counted over the kept items), which
+   * is what ComiRec's `preprocess/data.py` does; kept items can then end with fewer than
+   * minItemInteractions interactions. CLI: `--k-core iterative|one-pass`.
+   */
   iterative?: boolean;
 }
 

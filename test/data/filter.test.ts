@@ -40,6 +40,10 @@ describe('kCore', () => {
     ]);
     assert.equal(report.rounds, 1);
     assert.equal(report.interactionsAfter, 8);
+    // As ComiRec's preprocess/data.py: item d passed on its 2 interactions over the whole input
+    // (u3 and u4), so it stays although u4 left and d now has 1 interaction.
+    const d = sequences.flatMap((s) => s.items).filter((i) => i === 'd').length;
+    assert.equal(d, 1);
   });
 
   test('timestamps stay aligned; the input is neither modified nor aliased', () => {
