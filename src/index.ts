@@ -52,6 +52,8 @@ export {
   type LossContext,
   type LossOptions,
   type NegativeOptions,
+  type LogQOption,
+  type LogQForm,
   type NegativeSampler,
   type SamplerSpec,
   type SampledSoftmaxOptions,
