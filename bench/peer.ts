@@ -15,6 +15,13 @@
  *   BENCH_JOBS       runs at once (1). With more than one, every run gets one core: the peer
  *                    --threads 1 (OpenMP pools spin against each other when they share cores)
  *                    and seqrec SEQREC_WASM_THREADS=1. Alone, each side uses 2 threads.
+ *   BENCH_READOUT ("hard"), BENCH_POW_P (2): label-aware attention of the multi-interest
+ *                    models, passed to BOTH sides (peer --readout/--pow-p, seqrec readout/readoutPower).
+ *
+ * Like-for-like settings both sides get (see MODEL_SETTINGS): the readout above, and for MIND
+ * plain-normal routing logits (the peer draws torch.randn and has no flag for it, so seqrec
+ * gets logitInit 'normal' instead of its truncated default), no bilinear bias and the ReLU
+ * layer (the peer's defaults, stated explicitly for seqrec).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +46,18 @@ const peerThreads = jobs > 1 ? '1' : '2';
 // With several runs at once each side gets one core: the peer --threads 1, seqrec's wasm
 // backend one XNNPACK thread (unless SEQREC_WASM_THREADS says otherwise).
 const seqrecEnv: Record<string, string> = jobs > 1 && !env.SEQREC_WASM_THREADS ? { SEQREC_WASM_THREADS: '1' } : {};
+const readout = env.BENCH_READOUT ?? 'hard';
+const powP = env.BENCH_POW_P ?? '2';
+if (readout !== 'hard' && readout !== 'soft') throw new Error(`BENCH_READOUT must be hard or soft, got ${readout}`);
+const MULTI_INTEREST = new Set(['mind', 'comirec-dr', 'comirec-sa']);
+/** Per model: the peer's extra flags and the seqrec config that matches them. */
+function modelSettings(model: string): { peer: string[]; seqrec: Record<string, unknown> } {
+  if (!MULTI_INTEREST.has(model)) return { peer: [], seqrec: {} };
+  const peer = ['--readout', readout, '--pow-p', powP];
+  const seqrec: Record<string, unknown> = { readout, readoutPower: Number(powP) };
+  if (model === 'mind') Object.assign(seqrec, { logitInit: 'normal', logitStd: 1, bilinearBias: false, reluLayer: true });
+  return { peer, seqrec };
+}
 const outDir = resolve('bench/results');
 mkdirSync(outDir, { recursive: true });
 
@@ -78,7 +97,7 @@ async function runPeer(data: string, protocol: string, model: string, name: stri
     return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: 0, epochs: '-', seconds: (performance.now() - t0) / 1000 };
   }
   const text = await run(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', 'softmax',
-    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', '--out', out], peerDir);
+    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', ...modelSettings(model).peer, '--out', out], peerDir);
   const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number>; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
   return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
 }
@@ -86,7 +105,7 @@ async function runPeer(data: string, protocol: string, model: string, name: stri
 async function runSeqrec(split: string, protocol: string, model: string, name: string): Promise<Side> {
   const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
-  await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--split', split, '--data', name, '--protocol', protocol, '--models', model,
+  await run(process.execPath, ['--import', 'tsx', 'bench/peer-seqrec.ts', JSON.stringify({ [model]: modelSettings(model).seqrec }), '--split', split, '--data', name, '--protocol', protocol, '--models', model,
     '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out],
     undefined, seqrecEnv);
   // Runs of other models may append to the same file meanwhile: take this model's last line.
@@ -117,7 +136,7 @@ for (const ds of datasets) {
     const sectionStart = performance.now();
     const ks = protocol === 'loo' ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
     const head = [
-      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
+      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; multi-interest readout ${readout}${readout === 'soft' ? ` p=${powP}` : ''} on both sides, MIND routing logits N(0, 1) on both; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
       '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
       '|---|---|---|---|---|---|---|---|',
     ];

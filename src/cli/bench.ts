@@ -41,7 +41,12 @@ export interface BenchRun {
 
 const NS = [10, 20, 50];
 
-export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
+/**
+ * `modelOptions[name]` is merged into that model's config (after the flags). The CLI passes
+ * none; bench/peer.ts uses it to give seqrec the peer's settings (e.g. MIND's readout and
+ * routing-logit init) without a CLI flag per model option.
+ */
+export async function runBench(flags: CliFlags, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
   const protocol = choiceFlag(flags.protocol, 'protocol', ['comirec', 'loo'] as const, 'comirec');
   const names = (flags.models ?? 'gru4rec').split(',').map((s) => s.trim()).filter(Boolean);
   const models = names.filter((n) => n !== 'mostpopular');
@@ -102,6 +107,7 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
       seed,
       ...(factory.multiInterest ? { numInterests: hyper.interests, diversityWeight: hyper.diversityWeight } : {}),
       ...(hyper.sharpenPower !== 1 && (name === 'mind' || name === 'comirec-dr') ? { sharpenPower: hyper.sharpenPower } : {}),
+      ...(Object.hasOwn(modelOptions, name) ? modelOptions[name] : {}),
     });
     log(`--- ${name}`);
     const trainer = new Trainer(model, {
@@ -118,7 +124,7 @@ export async function runBench(flags: CliFlags, log: Log): Promise<BenchRun[]> {
     const samples = fit.history.reduce((s, r) => s + r.samples, 0);
     const test = evaluateModel(model, dataset, 'test', evaluation);
     await emit({
-      data: dataName, protocol, model: name, loss: 'softmax', hyperparameters: { ...hyper, numInterests: model.numInterests },
+      data: dataName, protocol, model: name, loss: 'softmax', hyperparameters: { ...hyper, numInterests: model.numInterests, modelConfig: model.getConfig() },
       epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy,
       secondsPerEpoch: trainSeconds / fit.history.length, samplesPerSecond: samples / trainSeconds,
       valid: fit.bestValid, test, secondsTotal: (performance.now() - t0) / 1000,

@@ -9,8 +9,9 @@
  *     s_k  = Σ_i c_ki û_i,   v_k = squash(s_k),   b_ki += û_i · v_k
  *   u_k   = ReLU(W v_k + w)                          the "ReLU layer" after the capsules (configurable)
  *
- * Training scores the label-aware user vector (default soft: softmax((U e)^p) U with p = 2,
- * MIND's paper; 'hard' = argmax, what ComiRec's code trains MIND with) with the loss.
+ * Training scores the label-aware user vector with the loss: default 'hard' (the interest
+ * with the largest u_k · e, the p → ∞ limit that MIND's paper found best and what ComiRec's
+ * paper and code train MIND with); 'soft' = softmax((U e)^p) U with p = readoutPower.
  * Routing details follow ComiRec's official implementation (see layers/capsule.ts): softmax
  * over interests, stop-gradient on the logits and on û in all iterations but the last,
  * squash with epsilon.
@@ -72,7 +73,9 @@ export const DEFAULT_MIND_CONFIG: Readonly<Omit<MINDConfig, 'itemCount' | 'infer
   maxLen: 20,
   seed: 42,
   numInterests: 4,
-  readout: 'soft',
+  // Hard (argmax): MIND's paper reports performance rising with p and hard attention (p → ∞)
+  // best; ComiRec trains MIND with argmax (Model_MIND hard_readout=True). docs/models/mind.md.
+  readout: 'hard',
   readoutPower: 2,
   diversityWeight: 0,
   routingIterations: 3,

@@ -172,6 +172,27 @@ describe('multi-interest models: shared behaviour', () => {
     assert.throws(() => new YouTubeDNN({ itemCount: 1 }), /itemCount/);
   });
 
+  it("MIND trains with the hard (argmax) readout by default, as docs/models/mind.md documents", () => {
+    const make = (o: Record<string, unknown> = {}) => new MIND({ itemCount: ITEMS, embeddingDim: DIM, maxLen: MAXLEN, numInterests: K, seed: 5, ...o });
+    const byDefault = make();
+    assert.equal(byDefault.config.readout, 'hard');
+    assert.equal(byDefault.config.readoutPower, 2);
+    assert.equal(byDefault.config.logitInit, 'truncated');
+    const batch = randomTrainBatch(new Random(9), 6, MAXLEN, ITEMS);
+    const lossOf = (m: MIND) => {
+      const l = m.loss(batch);
+      const v = l.dataSync()[0];
+      l.dispose();
+      m.dispose();
+      return v;
+    };
+    const hard = make({ readout: 'hard' });
+    const soft = make({ readout: 'soft' });
+    const [d, h, s] = [lossOf(byDefault), lossOf(hard), lossOf(soft)];
+    assert.equal(d, h);
+    assert.notEqual(d, s);
+  });
+
   it('ComiRec-DR needs windows of exactly maxLen; ComiRec-SA at most maxLen', () => {
     const dr = MULTI[1][1]();
     const sa = MULTI[2][1]();
