@@ -8,8 +8,9 @@
  *   TOP1-max:  loss_b =        Σ_j s_j [ σ(r_j − r_t) + σ(r_j²) ]
  *   loss = mean_b loss_b     (a row without usable negatives contributes 0)
  *
- * The softmax runs over the negatives of the row (the positive's column and accidental hits
- * masked, as the official `softmax_neg` masks the diagonal) and is applied once, to the raw
+ * The softmax runs over the negatives of the row (the positive's column masked, as the official
+ * `softmax_neg` masks the diagonal; accidental hits masked too unless removeAccidentalHits is
+ * false, which the official code does not do) and is applied once, to the raw
  * scores (no softmax over the logits before it: the "double softmax" of some ports). The
  * 1e-24 inside the log is the official code's guard against log 0.
  *

@@ -7,10 +7,12 @@
  *   TOP1:  loss_b =  1/N_b · Σ_j [ σ(r_j − r_t) + σ(r_j²) ]      (σ(r_j²): score regulariser)
  *   loss   = mean_b loss_b        (a row without usable negatives contributes 0)
  *
- * The official code's GRU4Rec (Theano `bpr`, `top1`) sums over every column of the score
- * matrix including the positive's own, and for TOP1 subtracts that column's σ(r_t²) again;
- * seqrec averages over the usable negatives only, which is the paper's formula (the own
- * column only adds a constant log 2 / 0.5 to BPR / TOP1). The 2018 paper and the official
+ * The official Theano GRU4Rec's `bpr` sums −log σ(r_t − r_j) over every column of the score
+ * matrix, the positive's own included (so its scale grows with the number of columns); its
+ * `top1` averages over every column, the own included, and subtracts σ(r_t²) / (M + n_sample)
+ * for the own column's regulariser (the PyTorch port has neither loss). seqrec averages over
+ * the usable negatives only, which is the paper's formula (the own column only adds a
+ * constant, log 2 for BPR, to each row). The 2018 paper and the official
  * README advise against both (vanishing gradients with many negatives): prefer BPR-max or
  * cross-entropy.
  */
