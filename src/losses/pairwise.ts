@@ -57,7 +57,7 @@ export function top1FromScores(s: ScoredColumns): tf.Scalar {
 
 export type PairwiseOptions = NegativeOptions;
 
-/** The official GRU4Rec's negatives: the other rows' targets plus 2,048 shared popularity^0.5 samples. */
+/** The official PyTorch GRU4Rec's default negatives: the other rows' targets plus 2,048 shared popularity^0.5 samples (the Theano class default is popularity^0.75). */
 export const DEFAULT_GRU4REC_NEGATIVES: Readonly<NegativeOptions> = Object.freeze<NegativeOptions>({
   inBatch: true,
   numNegatives: 2048,
