@@ -12,8 +12,8 @@ import type { CliFlags } from '../src/cli/main.js';
 const [overrides, ...args] = process.argv.slice(2);
 const modelOptions = JSON.parse(overrides ?? '{}') as Record<string, Record<string, unknown>>;
 // Every `seqrec bench` flag bench/peer.ts passes takes a value.
-const { values } = parseArgs({ args, strict: false });
-for (const [k, v] of Object.entries(values)) if (typeof v !== 'string') throw new Error(`--${k} needs a value`);
+const names = args.filter((a) => a.startsWith('--')).map((a) => a.slice(2));
+const { values } = parseArgs({ args, options: Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), strict: true });
 const log = (line: string) => process.stderr.write(line + '\n');
 await initBackend();
 reportBackendOnce(log);
