@@ -1,6 +1,5 @@
 /** `seqrec train | eval | recommend`: thin wrappers over the library API. */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile } from 'node:fs/promises';
 import { SequenceDataset, type SequenceDatasetOptions } from '../data/dataset.js';
 import { kCore } from '../data/filter.js';
 import { loadInteractions, type DataFormat } from '../data/loaders.js';
@@ -8,6 +7,7 @@ import { SeqrecError } from '../errors.js';
 import { createModel, modelFactory, MODELS } from '../models/registry.js';
 import { assertModelFits, MAX_EMBEDDING_DIM } from '../models/size.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
+import { assertWritableModelDir } from '../train/atomic-dir.js';
 import { evaluatePopularity, itemMatrix, userMatrix } from '../train/evaluate.js';
 import { Trainer } from '../train/trainer.js';
 import { loadSessions } from '../data/session-parallel.js';
@@ -102,6 +102,7 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
   if (flags.interests !== undefined && !modelFactory(modelName).multiInterest) {
     throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
   }
+  await checkOut(flags);
   const dataset = await buildDataset(settings, log, flags['skip-malformed']);
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
@@ -139,6 +140,8 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
       '\n',
   );
   if (flags.out) {
+    // The per-epoch record of the run (for `seqrec plot curves`) goes into the same atomic version.
+    const history = JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history, baselines: { MostPopular: { valid: evaluatePopularity(dataset, 'valid') } } }, null, 1) + '\n';
     // A full serving bundle (a checkpoint plus popularity.json): `seqrec serve --model` reads it directly.
     await exportBundle(model, flags.out, {
       vocabulary: dataset.vocabulary,
@@ -146,10 +149,9 @@ export async function runTrain(flags: CliFlags, log: Log): Promise<void> {
       popularitySource: settings.data,
       similarity,
       meta: { settings, bestEpoch: fit.bestEpoch, test },
+      extraFiles: { 'history.json': history },
+      existing: flags.force ? 'replace' : 'error',
     });
-    // The per-epoch record of the run, for `seqrec plot --history`.
-    await mkdir(flags.out, { recursive: true });
-    await writeFile(join(flags.out, 'history.json'), JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history, baselines: { MostPopular: { valid: evaluatePopularity(dataset, 'valid') } } }, null, 1) + '\n');
     log(`saved model and history.json to ${flags.out}`);
   }
   if (flags.json) {
@@ -206,6 +208,15 @@ export async function runRecommend(flags: CliFlags, log: Log): Promise<void> {
 }
 
 /**
+ * `--out DIR`, checked before any data is read or any epoch runs: a non-empty directory that
+ * holds no seqrec model is refused, and one that holds a model needs --force (the new model
+ * then becomes a new version; the previous one is kept next to it).
+ */
+async function checkOut(flags: CliFlags): Promise<void> {
+  if (flags.out) await assertWritableModelDir(flags.out, { replace: flags.force ? 'allow' : 'refuse' });
+}
+
+/**
  * `--dim`, checked before any data is read: at most MAX_EMBEDDING_DIM, and a model of that
  * width must fit in memory even with the fewest items (the full check runs when the model is built).
  */
@@ -253,6 +264,7 @@ async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
   if (preset) log(`preset ${flags.preset}: the official ${preset.paramfile} (${preset.loss}, ${preset.hidden} units, adagrad lr ${preset.learningRate} momentum ${preset.momentum}, batch ${preset.batchSize}, dropout ${preset.dropoutEmbed}/${preset.dropoutHidden}, output bias)`);
   const loss = preset ? presetLoss(preset) : lossFlags(flags, 'bpr-max');
   const optimizer = choiceFlag(flags.optimizer, 'optimizer', ['adam', 'adagrad'] as const, preset ? 'adagrad' : 'adam');
+  await checkOut(flags);
   const { train, test, testDropped } = await loadSessions(data, flags.test);
   log(`sessions ${data}: ${train.count} sessions, ${train.events} events, ${train.itemCount - 1} items; ${train.pairs()} training pairs per epoch`);
   if (test) log(`test ${flags.test}: ${test.count} sessions, ${test.pairs()} next-item predictions (${testDropped!.events} events dropped: unknown items or sessions left shorter than 2)`);
@@ -281,7 +293,7 @@ async function runTrainSessions(flags: CliFlags, log: Log): Promise<void> {
       (report ? metricTable([{ name: 'gru4rec', report }], ['recall@5', 'mrr@5', 'recall@10', 'mrr@10', 'recall@20', 'mrr@20']) + `\n(${report.events} test events, ties 'standard')\n` : '(no --test sessions: nothing evaluated)\n'),
   );
   if (flags.out) {
-    await saveModel(model, flags.out, { vocabulary: train.vocabulary, meta: { mode: 'session-parallel', data, test: report } });
+    await saveModel(model, flags.out, { vocabulary: train.vocabulary, meta: { mode: 'session-parallel', data, test: report }, replace: flags.force ? 'allow' : 'refuse' });
     log(`saved model to ${flags.out}`);
   }
   if (flags.json) {

@@ -33,6 +33,9 @@ Usage:
       the other rows' targets plus N popularity^A samples (GRU4Rec's scheme).
       --item-gradients sparse: update only the item rows a batch touches (row-wise Adam; the
       default for sampled losses), so a step does not grow with the catalogue.
+      --out DIR is checked before training: a directory holding a seqrec model needs --force
+      (the new model becomes a new version, the previous one is kept); any other non-empty
+      directory is refused. Files you put in DIR (NOTES.md) are never touched.
   seqrec train --mode session-parallel --data TRAIN_SESSIONS [--test TEST_SESSIONS]
                [--loss bpr-max] [loss flags as above] [--dim 64] [--batch 128] [--epochs 10]
                [--optimizer adam|adagrad] [--lr] [--momentum 0] [--seed 42] [--out DIR] [--json FILE]
@@ -51,15 +54,17 @@ Usage:
       squash (|s|²/(1+|s|²))^P · s/|s| in MIND and ComiRec-DR (both against collapsed interests).
   seqrec recommend --model DIR --history ID,ID,... [--k 10] [--exclude-seen]
       Top-k next items for a history of raw item ids.
-  seqrec export --model CHECKPOINT_DIR --out BUNDLE_DIR [--data FILE + data flags] [--faiss FACTORY]
-      Write a serving bundle (train --out already writes one).
+  seqrec export --model CHECKPOINT_DIR --out BUNDLE_DIR [--data FILE + data flags] [--faiss FACTORY] [--force]
+      Write a serving bundle (train --out already writes one). Replacing another model in
+      BUNDLE_DIR needs --force; re-exporting a bundle onto itself does not (history.json is kept).
   seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] [--max-k 1000] [--max-history 1000]
                [--max-batch 256] [--retriever auto|exact|faiss] [--admin-token T] [--coalesce on|off]
       HTTP JSON API (docs/serving.md). SIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle.
   seqrec plot embeddings --model DIR [--categories FILE | --data FILE] [--method umap|pca] [--max-items 5000] [--out PATH]
   seqrec plot curves --model DIR | --run HISTORY.json [--out PATH]
   seqrec plot interests --model DIR (--user ID --data FILE | --history ID,ID,...) [--categories FILE] [--k 5] [--out PATH]
-      PATH.svg and PATH.png (default PATH: DIR/embeddings, DIR/curves, DIR/interests). --categories takes
+      PATH.svg and PATH.png (default PATH: DIR.plots/embeddings, DIR.plots/curves, DIR.plots/interests,
+      next to the bundle, never inside it). --categories takes
       MovieLens u.item or movies.dat (colour = first genre) or 'item,category' lines; --title replaces the title.
 
 Common: --backend NAME forces a TF.js backend (also SEQREC_BACKEND); --help.
@@ -92,6 +97,7 @@ const OPTIONS = {
   k: { type: 'string' },
   'exclude-seen': { type: 'boolean' },
   'skip-malformed': { type: 'boolean' },
+  force: { type: 'boolean' },
   port: { type: 'string' },
   host: { type: 'string' },
   'max-k': { type: 'string' },

@@ -6,9 +6,13 @@
  *               else by popularity (log interaction count with --data, else frequency rank)
  *   curves      training loss and valid recall@50 / recall@20 per epoch, from history.json
  *   interests   one user's history coloured by the interest each item routes to (multi-interest models)
+ *
+ * Pictures of a model directory DIR go to `DIR.plots/` by default, next to the bundle and
+ * never inside it: a bundle holds only what seqrec's atomic save wrote (src/train/atomic-dir.ts),
+ * and a server reloading it must not meet stray files.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { loadInteractions } from '../data/loaders.js';
 import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
@@ -19,6 +23,7 @@ import { embeddingMapSvg, project2d, type PointColouring } from '../plot/embeddi
 import { interestsSvg, routeHistory } from '../plot/interests.js';
 import { writeSvgAndPng } from '../plot/png.js';
 import { logTicks } from '../plot/svg.js';
+import { readRegular, resolveModelDir } from '../train/atomic-dir.js';
 import { loadModel } from '../train/checkpoint.js';
 import { choiceFlag, intFlag, requireFlag } from './args.js';
 import type { CliFlags } from './main.js';
@@ -44,6 +49,19 @@ function displayName(model: string | undefined): string {
 function shortPath(path: string | undefined): string | undefined {
   if (!path) return undefined;
   return join(basename(dirname(path)), basename(path));
+}
+
+/** Default output path for plot `name` of the model directory `dir`: `DIR.plots/name`. */
+export function defaultPlotPath(dir: string, name: string): string {
+  return join(`${resolve(dir)}.plots`, name);
+}
+
+/** history.json of the model directory `dir` (its current version, or the flat directory). */
+async function readHistory(dir: string): Promise<Buffer> {
+  const where = await resolveModelDir(dir);
+  const bytes = await readRegular(where.dir, 'history.json', 64 * 2 ** 20);
+  if (!bytes) throw new SeqrecError('invalid_argument', `${dir} has no history.json (seqrec train --out DIR writes it)`, { file: 'history.json' });
+  return bytes;
 }
 
 async function loadForPlot(dir: string): Promise<{ model: BaseRecaller; vocabulary: ItemVocabulary; data?: string }> {
@@ -73,8 +91,9 @@ async function plotCurves(flags: CliFlags): Promise<{ svg: string; png: string }
   if (!source) throw new SeqrecError('invalid_argument', 'seqrec plot curves: --model DIR (with DIR/history.json) or --run HISTORY.json is required', { field: 'model' });
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(source, 'utf8'));
+    json = JSON.parse(flags.run ? await readFile(source, 'utf8') : (await readHistory(flags.model!)).toString('utf8'));
   } catch (err) {
+    if (err instanceof SeqrecError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new SeqrecError('invalid_argument', `cannot read ${source}: ${code ?? (err as Error).message}${code === 'ENOENT' ? ' (seqrec train --out DIR writes it)' : ''}`, { file: source });
   }
@@ -88,7 +107,7 @@ async function plotCurves(flags: CliFlags): Promise<{ svg: string; png: string }
         `${'steps' in last ? `${(last as { steps: number }).steps} steps per epoch` : ''}`,
     ],
   });
-  return writeSvgAndPng(flags.out ?? join(dirname(source), 'curves'), svg);
+  return writeSvgAndPng(flags.out ?? (flags.run ? join(dirname(source), 'curves') : defaultPlotPath(flags.model!, 'curves')), svg);
 }
 
 async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string; png: string }> {
@@ -150,7 +169,7 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string;
       subtitle: [`${n} items${n < vocabulary.numItems ? ` (the ${n} most frequent of ${vocabulary.numItems})` : ''}, ${methodNote}`, colourNote],
       axisNames: method === 'umap' ? ['UMAP 1', 'UMAP 2'] : ['PC 1', 'PC 2'],
     });
-    return await writeSvgAndPng(flags.out ?? join(dir, 'embeddings'), svg);
+    return await writeSvgAndPng(flags.out ?? defaultPlotPath(dir, 'embeddings'), svg);
   } finally {
     model.dispose();
   }
@@ -195,7 +214,7 @@ async function plotInterests(flags: CliFlags, log: Log): Promise<{ svg: string; 
       itemLabel,
       itemCategory: info ? (item) => info!.categories.get(vocabulary.decode(item)) : undefined,
     });
-    return await writeSvgAndPng(flags.out ?? join(dir, 'interests'), svg, 1.25);
+    return await writeSvgAndPng(flags.out ?? defaultPlotPath(dir, 'interests'), svg, 1.25);
   } finally {
     model.dispose();
   }

@@ -47,7 +47,8 @@ export const MODELS = {
 export type ModelName = keyof typeof MODELS;
 
 export function modelFactory(name: string): ModelFactory {
-  const factory = (MODELS as Record<string, ModelFactory>)[name];
+  // Own keys only: 'constructor' or '__proto__' from a model.json must not reach Object.prototype.
+  const factory = Object.hasOwn(MODELS, name) ? (MODELS as Record<string, ModelFactory>)[name] : undefined;
   if (!factory) {
     throw new SeqrecError('invalid_config', `Unknown model '${name}'. Should be one of: ${Object.keys(MODELS).join(', ')}.`, { field: 'model' });
   }

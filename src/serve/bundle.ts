@@ -23,16 +23,25 @@
  * source should a model ever compute its item embeddings. Export refuses a model whose
  * `itemEmbeddings()` is not that weight.
  *
- * Writing is atomic at the directory level: the bundle is written to a sibling temporary
- * directory and renamed into place, so a server reloading `dir` never reads half a bundle.
+ * Writing is atomic at every instant (src/train/atomic-dir.ts): the files above are one version
+ * `DIR/vNNNNNN/`, committed by replacing the `DIR/CURRENT` pointer (which records model.json's
+ * SHA-256), and the previous version is kept. Files the user put in DIR are never touched.
+ * Extra files of the run (history.json) go into the version too, so they are part of the
+ * atomic step and carried over by a re-export.
+ *
+ * Loading refuses a manifest that names a file outside the bundle (names are single path
+ * components; symlinks and non-regular files are refused), checks every listed file's digest,
+ * and names bundle-relative files only in its errors.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
 import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
-import { digestOf, loadModel, saveModel, verifyDigest, type FileDigest } from '../train/checkpoint.js';
+import { FILE_NAME_RE, saveVersion, writeDurable } from '../train/atomic-dir.js';
+import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from '../train/checkpoint.js';
+import { fieldPath } from '../train/manifest.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
 /** The bundle format number. Bump on any change an older reader would misread. */
@@ -48,19 +57,37 @@ export const BUNDLE_FILES = {
   faiss: 'faiss.index',
 } as const;
 
-/** The `bundle` section of model.json. */
-export interface BundleSection {
-  format: typeof BUNDLE_FORMAT;
-  version: number;
+const FileName = z.string().regex(FILE_NAME_RE, 'expected a plain file name inside the bundle (no "/", "..", or leading dot)');
+
+const SectionSchema = z.strictObject({
+  format: z.literal(BUNDLE_FORMAT),
+  version: z.literal(BUNDLE_VERSION),
   /** ISO time of export. */
-  createdAt: string;
+  createdAt: z.string().max(64),
   /** Retrieval similarity the model is meant to be served with. */
-  similarity: 'ip' | 'cosine';
-  itemEmbeddings: { source: 'weights'; weight: string; rows: number; dim: number };
-  popularity: { file: string; source: string };
+  similarity: z.enum(['ip', 'cosine']),
+  itemEmbeddings: z.strictObject({
+    source: z.literal('weights'),
+    weight: z.string().max(200),
+    rows: z.number().int().min(2).max(2 ** 26),
+    dim: z.number().int().min(1).max(8192),
+  }),
+  popularity: z.strictObject({ file: FileName, source: z.string().max(4096) }),
   /** The faiss index, when the bundle has one. */
-  faiss: null | { file: string; sidecar: string; factory?: string; metric?: string };
-}
+  faiss: z
+    .strictObject({ file: FileName, sidecar: FileName, factory: z.string().max(256).optional(), metric: z.string().max(32).optional() })
+    .nullable(),
+});
+
+/** The `bundle` section of model.json. */
+export type BundleSection = z.infer<typeof SectionSchema>;
+
+const PopularitySchema = z.strictObject({
+  format: z.literal(POPULARITY_FORMAT),
+  version: z.literal(POPULARITY_VERSION),
+  source: z.string().max(4096),
+  counts: z.array(z.number().min(0).max(Number.MAX_SAFE_INTEGER)),
+});
 
 /** What `exportBundle` needs from a faiss index: `FaissRetriever` has it. */
 export interface FaissIndexWriter {
@@ -82,31 +109,39 @@ export interface ExportBundleOptions {
   faiss?: FaissIndexWriter;
   /** Facts about the run, stored in model.json `meta`. */
   meta?: Record<string, unknown>;
+  /** More files for the version, digested in model.json (e.g. history.json). */
+  extraFiles?: Record<string, Uint8Array | string>;
   /**
-   * What to do when `dir` exists and is not empty: 'replace' (default) replaces it when it
-   * holds a seqrec checkpoint or bundle (never an unrelated directory); 'error' refuses.
+   * What to do when `dir` already holds a seqrec model: 'replace' (default) writes a new
+   * version and keeps the previous one; 'error' refuses. A non-empty directory that holds no
+   * seqrec model is always refused, and files seqrec did not write are never touched.
    */
   existing?: 'replace' | 'error';
 }
 
 export interface LoadedBundle {
-  /** Absolute path of the bundle directory. */
+  /** Real path of the bundle directory (what a reload resolves again). */
   dir: string;
+  /** Real path of the version loaded (the bundle directory itself for a flat bundle). */
+  versionDir: string;
+  /** The version loaded, e.g. 'v000003' (null for a flat bundle). */
+  version: string | null;
   model: BaseRecaller;
   vocabulary: ItemVocabulary;
   /** Training counts per item index (index 0 = 0). */
   popularity: Float64Array;
   section: BundleSection;
   meta: Record<string, unknown>;
-  /** Absolute path of the faiss index, when the bundle has one (checked by `FaissRetriever.load`). */
+  /** Absolute path of the faiss index, when the bundle has one (digest-checked by the load). */
   faissPath: string | null;
+  /** Files of the version besides the model's (history.json), to carry over on re-export. */
+  extraFiles: string[];
 }
 
-function invalid(file: string, why: string): SeqrecError {
-  return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file });
+function invalid(file: string, why: string, field?: string): SeqrecError {
+  return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file, field });
 }
 
-/** The popularity.json document for `counts`. Throws on a wrong length or a bad count. */
 function popularityDocument(counts: ArrayLike<number>, itemCount: number, source: string): string {
   if (!counts || typeof counts.length !== 'number') {
     throw new SeqrecError('invalid_argument', 'popularity must be an array of counts per item index', { field: 'popularity' });
@@ -130,18 +165,19 @@ function popularityDocument(counts: ArrayLike<number>, itemCount: number, source
   return JSON.stringify({ format: POPULARITY_FORMAT, version: POPULARITY_VERSION, source, counts: out });
 }
 
-async function isSeqrecDirectory(dir: string): Promise<boolean> {
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
-    const m = JSON.parse(await readFile(join(dir, BUNDLE_FILES.manifest), 'utf8')) as { format?: unknown };
-    return m?.format === 'seqrec-model';
-  } catch {
-    return false;
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
 /**
- * Writes a serving bundle for `model` to `dir` (created if needed; see the module comment for
- * the layout). Returns the bundle section written to model.json.
+ * Writes a serving bundle for `model` to `dir` as a new version (created if needed; see the
+ * module comment for the layout). Returns the bundle section written to model.json.
  */
 export async function exportBundle(model: BaseRecaller, dir: string, options: ExportBundleOptions): Promise<BundleSection> {
   if (!options || typeof options !== 'object') {
@@ -169,183 +205,152 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
       `exportBundle: ${model.name}.itemEmbeddings() is not one of its weights; bundle format ${BUNDLE_VERSION} derives item embeddings from the weights`,
     );
   }
+  for (const name of Object.keys(options.extraFiles ?? {})) {
+    if (!FILE_NAME_RE.test(name) || Object.values(BUNDLE_FILES).some((f) => f === name || `${f}.json` === name)) {
+      throw new SeqrecError('invalid_argument', `exportBundle: extraFiles name '${name}' is not a free plain file name`, { field: 'extraFiles' });
+    }
+  }
   const source = options.popularitySource ?? 'training data';
-  const popularityText = popularityDocument(options.popularity, model.itemCount, source);
+  const popularityBytes = Buffer.from(popularityDocument(options.popularity, model.itemCount, source));
+  let section: BundleSection | undefined;
 
-  const target = resolve(dir);
-  const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
-  const existing = await readdir(target).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
-    throw new SeqrecError('invalid_argument', `${target}: cannot use as a bundle directory (${err.code ?? err.message})`, { file: target });
-  });
-  if (existing && existing.length > 0) {
-    if (options.existing === 'error') {
-      throw new SeqrecError('invalid_argument', `${target}: already exists and is not empty`, { file: target });
-    }
-    if (!(await isSeqrecDirectory(target))) {
-      throw new SeqrecError(
-        'invalid_argument',
-        `${target}: exists, is not empty and is not a seqrec checkpoint or bundle; refusing to replace it`,
-        { file: target },
-      );
-    }
-  }
-
-  const tmp = join(parent, `.${basename(target)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
-  try {
-    const files: Record<string, FileDigest> = {};
-    const popularityBytes = Buffer.from(popularityText);
-    files[BUNDLE_FILES.popularity] = digestOf(popularityBytes);
-    await writeFile(join(tmp, BUNDLE_FILES.popularity), popularityBytes);
-
-    let faiss: BundleSection['faiss'] = null;
-    if (options.faiss) {
-      const indexPath = join(tmp, BUNDLE_FILES.faiss);
-      await options.faiss.save(indexPath);
-      const sidecarName = `${BUNDLE_FILES.faiss}.json`;
-      const indexBytes = await readFile(indexPath).catch(() => {
-        throw new SeqrecError('invalid_argument', 'exportBundle: options.faiss.save(path) did not write the index to path', { field: 'faiss' });
-      });
-      files[BUNDLE_FILES.faiss] = digestOf(indexBytes);
-      const sidecarBytes = await readFile(join(tmp, sidecarName)).catch(() => null);
-      let sidecar: { factory?: string; metric?: string } = {};
-      if (sidecarBytes) {
-        files[sidecarName] = digestOf(sidecarBytes);
-        try {
-          sidecar = JSON.parse(sidecarBytes.toString('utf8'));
-        } catch {
-          sidecar = {};
+  await saveVersion(
+    dir,
+    async (tmp) => {
+      const files: Record<string, FileDigest> = { [BUNDLE_FILES.popularity]: digestOf(popularityBytes) };
+      await writeDurable(join(tmp, BUNDLE_FILES.popularity), popularityBytes);
+      let faiss: BundleSection['faiss'] = null;
+      if (options.faiss) {
+        const indexPath = join(tmp, BUNDLE_FILES.faiss);
+        await options.faiss.save(indexPath);
+        const sidecarName = `${BUNDLE_FILES.faiss}.json`;
+        const indexBytes = await readFile(indexPath).catch(() => {
+          throw new SeqrecError('invalid_argument', 'exportBundle: options.faiss.save(path) did not write the index to path', { field: 'faiss' });
+        });
+        await fsyncFile(indexPath);
+        files[BUNDLE_FILES.faiss] = digestOf(indexBytes);
+        const sidecarBytes = await readFile(join(tmp, sidecarName)).catch(() => null);
+        let sidecar: { factory?: unknown; metric?: unknown } = {};
+        if (sidecarBytes) {
+          await fsyncFile(join(tmp, sidecarName));
+          files[sidecarName] = digestOf(sidecarBytes);
+          try {
+            sidecar = JSON.parse(sidecarBytes.toString('utf8'));
+          } catch {
+            sidecar = {};
+          }
         }
+        faiss = {
+          file: BUNDLE_FILES.faiss,
+          sidecar: sidecarName,
+          ...(typeof sidecar.factory === 'string' ? { factory: sidecar.factory } : {}),
+          ...(typeof sidecar.metric === 'string' ? { metric: sidecar.metric } : {}),
+        };
       }
-      faiss = {
-        file: BUNDLE_FILES.faiss,
-        sidecar: sidecarName,
-        ...(typeof sidecar.factory === 'string' ? { factory: sidecar.factory } : {}),
-        ...(typeof sidecar.metric === 'string' ? { metric: sidecar.metric } : {}),
+      section = {
+        format: BUNDLE_FORMAT,
+        version: BUNDLE_VERSION,
+        createdAt: new Date().toISOString(),
+        similarity,
+        itemEmbeddings: { source: 'weights', weight: itemWeight.name, rows: model.itemCount, dim: model.embeddingDim },
+        popularity: { file: BUNDLE_FILES.popularity, source },
+        faiss,
       };
-    }
-
-    const section: BundleSection = {
-      format: BUNDLE_FORMAT,
-      version: BUNDLE_VERSION,
-      createdAt: new Date().toISOString(),
-      similarity,
-      itemEmbeddings: { source: 'weights', weight: itemWeight.name, rows: model.itemCount, dim: model.embeddingDim },
-      popularity: { file: BUNDLE_FILES.popularity, source },
-      faiss,
-    };
-    await saveModel(model, tmp, { vocabulary, meta: options.meta, files, bundle: section as unknown as Record<string, unknown> });
-
-    // Swap into place: old -> aside, new -> target, remove old.
-    if (existing) {
-      const aside = join(parent, `.${basename(target)}.old-${process.pid}-${randomBytes(4).toString('hex')}`);
-      await rename(target, aside);
-      await rename(tmp, target);
-      await rm(aside, { recursive: true, force: true });
-    } else {
-      await rename(tmp, target);
-    }
-    return section;
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+      return writeModelFiles(model, tmp, { vocabulary, meta: options.meta, files, extraFiles: options.extraFiles, bundle: section });
+    },
+    { replace: options.existing === 'error' ? 'refuse' : 'allow' },
+  );
+  return section!;
 }
 
-function parseSection(raw: Record<string, unknown> | null, manifestPath: string): BundleSection {
+function parseSection(raw: Record<string, unknown> | null): BundleSection {
   if (raw === null) {
     throw invalid(
-      manifestPath,
+      BUNDLE_FILES.manifest,
       'this is a training checkpoint, not a serving bundle (model.json has no "bundle" section); ' +
         'make one with `seqrec export --model DIR --out BUNDLE_DIR`',
     );
   }
-  const s = raw as Partial<BundleSection>;
-  if (s.format !== BUNDLE_FORMAT) throw invalid(manifestPath, `bundle.format is ${JSON.stringify(s.format)}, expected "${BUNDLE_FORMAT}"`);
-  if (s.version !== BUNDLE_VERSION) {
-    throw invalid(manifestPath, `bundle format version ${JSON.stringify(s.version)} is not supported (this seqrec reads version ${BUNDLE_VERSION})`);
+  if (raw.format !== BUNDLE_FORMAT) throw invalid(BUNDLE_FILES.manifest, `bundle.format is not "${BUNDLE_FORMAT}"`, 'bundle.format');
+  if (raw.version !== BUNDLE_VERSION) {
+    const v = typeof raw.version === 'number' ? raw.version : '?';
+    throw invalid(BUNDLE_FILES.manifest, `bundle format version ${v} is not supported (this seqrec reads version ${BUNDLE_VERSION})`, 'bundle.version');
   }
-  if (s.similarity !== 'ip' && s.similarity !== 'cosine') throw invalid(manifestPath, `bundle.similarity must be "ip" or "cosine", got ${JSON.stringify(s.similarity)}`);
-  const ie = s.itemEmbeddings;
-  if (!ie || ie.source !== 'weights' || typeof ie.weight !== 'string' || !Number.isInteger(ie.rows) || !Number.isInteger(ie.dim)) {
-    throw invalid(manifestPath, `bundle.itemEmbeddings must be {source: "weights", weight, rows, dim}, got ${JSON.stringify(ie)}`);
+  const parsed = SectionSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = `bundle.${fieldPath(issue.path)}`;
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    throw invalid(BUNDLE_FILES.manifest, `${field}: ${issue.message}${keys}`, field);
   }
-  if (!s.popularity || typeof s.popularity.file !== 'string') throw invalid(manifestPath, 'bundle.popularity.file is missing');
-  if (s.faiss !== null && (typeof s.faiss !== 'object' || typeof s.faiss?.file !== 'string')) {
-    throw invalid(manifestPath, `bundle.faiss must be null or {file, sidecar}, got ${JSON.stringify(s.faiss)}`);
-  }
-  return s as BundleSection;
+  return parsed.data;
 }
 
-function parsePopularity(bytes: Buffer, path: string, itemCount: number): Float64Array {
+function parsePopularity(bytes: Buffer, name: string, itemCount: number): Float64Array {
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw invalid(path, `not valid JSON (${(err as Error).message})`);
+  } catch {
+    throw invalid(name, 'not valid JSON');
   }
-  const d = doc as { format?: unknown; version?: unknown; counts?: unknown };
-  if (!d || typeof d !== 'object') throw invalid(path, 'expected a JSON object');
-  if (d.format !== POPULARITY_FORMAT) throw invalid(path, `format is ${JSON.stringify(d.format)}, expected "${POPULARITY_FORMAT}"`);
-  if (d.version !== POPULARITY_VERSION) throw invalid(path, `version ${JSON.stringify(d.version)} is not supported (this seqrec reads version ${POPULARITY_VERSION})`);
-  if (!Array.isArray(d.counts)) throw invalid(path, '"counts" must be an array');
-  if (d.counts.length !== itemCount) {
-    throw invalid(path, `has ${d.counts.length} counts but the model has ${itemCount} item rows (padding included)`);
+  const parsed = PopularitySchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(name, `${fieldPath(issue.path) || 'document'}: ${issue.message}`);
   }
-  const out = new Float64Array(itemCount);
-  for (let i = 1; i < itemCount; i++) {
-    const c = d.counts[i];
-    if (typeof c !== 'number' || !Number.isFinite(c) || c < 0) throw invalid(path, `counts[${i}] is ${JSON.stringify(c)}, not a count >= 0`);
-    out[i] = c;
-  }
+  const { counts } = parsed.data;
+  if (counts.length !== itemCount) throw invalid(name, `has ${counts.length} counts but the model has ${itemCount} item rows (padding included)`);
+  const out = Float64Array.from(counts);
+  out[0] = 0;
   return out;
 }
 
 /**
  * Reads and checks a bundle written by `exportBundle`: format and version, every file's size
  * and SHA-256, the vocabulary and popularity against the model. Errors are `bundle_invalid`
- * and name the file at fault. The caller owns (and disposes) the returned model.
+ * and name the bundle-relative file at fault. The caller owns (and disposes) the returned model.
  */
-export async function loadBundle(dir: string): Promise<LoadedBundle> {
-  const root = resolve(dir);
-  const info = await stat(root).catch(() => null);
-  if (!info) throw invalid(root, 'no such bundle directory');
-  if (!info.isDirectory()) throw invalid(root, 'not a directory (a bundle is a directory with model.json, weights.bin, ...)');
-  const manifestPath = join(root, BUNDLE_FILES.manifest);
-  const loaded = await loadModel(root);
+export async function loadBundle(dir: string, options: LoadOptions = {}): Promise<LoadedBundle> {
+  const loaded = await loadModel(dir, options);
   const { model } = loaded;
   try {
-    const section = parseSection(loaded.bundle, manifestPath);
-    const vocabPath = join(root, BUNDLE_FILES.vocabulary);
-    if (!loaded.vocabulary) throw invalid(vocabPath, 'missing: a bundle needs the vocabulary to map raw item ids');
+    const section = parseSection(loaded.bundle);
+    if (!loaded.vocabulary) throw invalid(BUNDLE_FILES.vocabulary, 'missing: a bundle needs the vocabulary to map raw item ids');
     if (section.itemEmbeddings.rows !== model.itemCount || section.itemEmbeddings.dim !== model.embeddingDim) {
       throw invalid(
-        manifestPath,
+        BUNDLE_FILES.manifest,
         `bundle.itemEmbeddings is ${section.itemEmbeddings.rows} x ${section.itemEmbeddings.dim} but the model's item table is ${model.itemCount} x ${model.embeddingDim}`,
       );
     }
     if (!model.namedWeights().some((w) => w.name === section.itemEmbeddings.weight && w.variable === model.itemEmbeddings())) {
-      throw invalid(manifestPath, `bundle.itemEmbeddings.weight '${section.itemEmbeddings.weight}' is not the ${model.name} item table`);
+      throw invalid(BUNDLE_FILES.manifest, `bundle.itemEmbeddings.weight '${section.itemEmbeddings.weight}' is not the ${model.name} item table`);
     }
-    const popPath = join(root, section.popularity.file);
-    let popBytes: Buffer;
-    try {
-      popBytes = await readFile(popPath);
-    } catch (err) {
-      throw invalid(popPath, `cannot read the popularity counts (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-    verifyDigest(popPath, popBytes, loaded.files[section.popularity.file]);
-    const popularity = parsePopularity(popBytes, popPath, model.itemCount);
+    const popName = section.popularity.file;
+    if (!loaded.files[popName]) throw invalid(popName, 'not covered by a digest in model.json');
+    // loadModel verified every listed file; read it through the same checks.
+    const popBytes = await readModelFile(loaded, popName);
+    if (!popBytes) throw invalid(popName, 'cannot read the popularity counts (ENOENT)');
+    const popularity = parsePopularity(popBytes, popName, model.itemCount);
     let faissPath: string | null = null;
     if (section.faiss) {
-      faissPath = join(root, section.faiss.file);
-      const exists = await stat(faissPath).catch(() => null);
-      if (!exists) throw invalid(faissPath, 'missing, but model.json lists a faiss index');
-      // Contents are checked by FaissRetriever.load against its sidecar (size, sha256, header).
+      for (const name of [section.faiss.file, section.faiss.sidecar]) {
+        if (!loaded.files[name]) throw invalid(name, 'not covered by a digest in model.json');
+      }
+      faissPath = join(loaded.dir, section.faiss.file);
     }
-    return { dir: root, model, vocabulary: loaded.vocabulary, popularity, section, meta: loaded.meta, faissPath };
+    const own = new Set<string>([BUNDLE_FILES.weights, BUNDLE_FILES.vocabulary, popName, ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : [])]);
+    return {
+      dir: loaded.root,
+      versionDir: loaded.dir,
+      version: loaded.version,
+      model,
+      vocabulary: loaded.vocabulary,
+      popularity,
+      section,
+      meta: loaded.meta,
+      faissPath,
+      extraFiles: Object.keys(loaded.files).filter((n) => !own.has(n)),
+    };
   } catch (err) {
     model.dispose();
     throw err;

@@ -3,13 +3,18 @@ import { buildDataset, dataSettings, type DataSettings } from '../cli/commands.j
 import { choiceFlag, intFlag, requireFlag } from '../cli/args.js';
 import type { CliFlags } from '../cli/main.js';
 import { SeqrecError } from '../errors.js';
-import { loadModel } from '../train/checkpoint.js';
+import { realpath } from 'node:fs/promises';
+import { assertWritableModelDir } from '../train/atomic-dir.js';
+import { loadModel, readModelFile } from '../train/checkpoint.js';
 import { itemMatrix } from '../train/evaluate.js';
 import { exportBundle, loadBundle, type FaissIndexWriter } from './bundle.js';
 import { importFaiss, Recommender } from './recommender.js';
 import { createServer } from './server.js';
 
 type Log = (line: string) => void;
+
+/** Files of a run that a re-export carries into the new version. */
+const CARRIED_FILES = ['history.json'] as const;
 
 /**
  * `seqrec export --model CHECKPOINT_DIR --out BUNDLE_DIR [--data FILE ...] [--faiss FACTORY]`:
@@ -20,9 +25,22 @@ type Log = (line: string) => void;
 export async function runExport(flags: CliFlags, log: Log): Promise<void> {
   const from = requireFlag(flags.model, 'model', 'export');
   const out = requireFlag(flags.out, 'out', 'export');
-  const loaded = await loadModel(from);
+  // A flat directory of an older seqrec has no digest for model.json: export is how it is
+  // brought into the checked layout, so it may read one.
+  const loaded = await loadModel(from, { acceptUndigestedManifest: true });
   const { model } = loaded;
+  // Re-exporting in place replaces the same model; replacing another one needs --force.
+  // Checked before any data is read.
+  const inPlace = (await realpath(out).catch(() => null)) === loaded.root;
+  const existing = inPlace || flags.force ? 'replace' : 'error';
   try {
+    await assertWritableModelDir(out, { replace: existing === 'replace' ? 'allow' : 'refuse' });
+    // Files of the run (history.json) travel with the model, so a re-export keeps them.
+    const carried: Record<string, Buffer> = {};
+    for (const name of CARRIED_FILES) {
+      const bytes = loaded.files[name] ? await readModelFile(loaded, name) : null;
+      if (bytes) carried[name] = bytes;
+    }
     if (!loaded.vocabulary) {
       throw new SeqrecError('bundle_invalid', `${from} has no vocabulary.json: a bundle serves raw item ids, so it needs the vocabulary`, { file: from });
     }
@@ -30,7 +48,7 @@ export async function runExport(flags: CliFlags, log: Log): Promise<void> {
     let popularitySource: string;
     let similarity = (flags.similarity ?? undefined) as 'ip' | 'cosine' | undefined;
     if (loaded.bundle && !flags.data) {
-      const src = await loadBundle(from);
+      const src = await loadBundle(from, { acceptUndigestedManifest: true });
       src.model.dispose();
       popularity = src.popularity;
       popularitySource = src.section.popularity.source;
@@ -68,7 +86,7 @@ export async function runExport(flags: CliFlags, log: Log): Promise<void> {
       faiss = new FaissRetriever(itemMatrix(model), model.embeddingDim, { factory: flags.faiss, metric: similarity });
     }
     try {
-      await exportBundle(model, out, { vocabulary: loaded.vocabulary, popularity, popularitySource, similarity, faiss, meta: loaded.meta });
+      await exportBundle(model, out, { vocabulary: loaded.vocabulary, popularity, popularitySource, similarity, faiss, meta: loaded.meta, extraFiles: carried, existing });
     } finally {
       faiss?.dispose();
     }

@@ -1,68 +1,50 @@
 /**
- * Saving and loading a trained model as a directory, without tfjs-node:
+ * Saving and loading a trained model as a directory, without tfjs-node. One version holds:
  *
- *   model.json       {format: 'seqrec-model', version, model, config, weights: [{name, shape, offset}]}
+ *   model.json       {format: 'seqrec-model', version, model, config, weights: [{name, shape, offset}],
+ *                     files: {name: {bytes, sha256}}, meta?, bundle?}
  *   weights.bin      every weight as little-endian float32, concatenated in manifest order
  *   vocabulary.json  the item vocabulary (raw id <-> index), when given
+ *   ...              extra files (history.json, a bundle's popularity.json), each in `files`
  *
- * Loading checks the format tag, version, sizes and shapes and names the file at fault.
- * Since seqrec 0.1, model.json also records each data file's size and SHA-256 (`files`),
- * checked on load when present (older checkpoints without it still load), and may carry a
- * `bundle` section: a serving bundle (src/serve/bundle.ts) is a checkpoint plus a few files,
- * not a second format.
+ * Saves are atomic at every instant (src/train/atomic-dir.ts): the directory holds versions
+ * and a CURRENT pointer that also records model.json's SHA-256, so every file is covered by a
+ * digest. model.json is checked against a strict schema with bounds on every number
+ * (src/train/manifest.ts), offsets must be contiguous, the weights' names and shapes must be
+ * the model's own, and the `files` digests are required. Only regular files inside the
+ * directory are opened. Errors are `bundle_invalid` and name bundle-relative files only.
+ *
+ * A flat directory (seqrec 0.1: model.json at the top, no CURRENT) loads when a
+ * `model.json.sha256` next to it verifies; without one, only with
+ * `acceptUndigestedManifest` (what `seqrec export` uses to re-export it into the new layout).
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { createModel } from '../models/registry.js';
+import { digestOf, digestRegular, readRegular, resolveModelDir, saveVersion, writeDurable, type FileDigest } from './atomic-dir.js';
+import { checkManifestSizes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseManifest, type ModelManifest, type WeightEntry } from './manifest.js';
 
-export const CHECKPOINT_FORMAT = 'seqrec-model';
-export const CHECKPOINT_VERSION = 1;
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './manifest.js';
+export { digestOf, type FileDigest } from './atomic-dir.js';
 
-interface WeightEntry {
-  name: string;
-  shape: number[];
-  /** Offset in float32 elements. */
-  offset: number;
+const MANIFEST = 'model.json';
+const MAX_JSON_BYTES = 256 * 2 ** 20;
+
+function invalid(file: string, why: string, field?: string): SeqrecError {
+  return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file, field });
 }
 
-interface ModelManifest {
-  format: typeof CHECKPOINT_FORMAT;
-  version: number;
-  model: string;
-  config: Record<string, unknown>;
-  weights: WeightEntry[];
-  /** Free-form facts about the run (metrics, dataset), for people reading the file. */
-  meta?: Record<string, unknown>;
-  /** Size and SHA-256 of each data file (weights.bin, vocabulary.json); absent in older checkpoints. */
-  files?: Record<string, FileDigest>;
-  /** Serving-bundle section (src/serve/bundle.ts); absent in plain checkpoints. */
-  bundle?: Record<string, unknown>;
-}
-
-/** Size and SHA-256 (hex) of a file's bytes. */
-export interface FileDigest {
-  bytes: number;
-  sha256: string;
-}
-
-export function digestOf(bytes: Uint8Array): FileDigest {
-  return { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
-}
-
-/** Throws `bundle_invalid` naming `path` when `bytes` do not match the recorded digest. */
-export function verifyDigest(path: string, bytes: Uint8Array, expected: FileDigest | undefined): void {
-  if (!expected) return;
-  const got = digestOf(bytes);
+/** Throws `bundle_invalid` naming `name` (bundle-relative) when `bytes` do not match the recorded digest. */
+export function verifyDigest(name: string, bytes: Uint8Array | FileDigest, expected: FileDigest | undefined, against = 'model.json'): void {
+  if (!expected) throw invalid(name, `not covered by a digest in ${against}`);
+  const got = bytes instanceof Uint8Array ? digestOf(bytes) : bytes;
   if (got.bytes !== expected.bytes || got.sha256 !== expected.sha256) {
-    throw new SeqrecError(
-      'bundle_invalid',
-      `${path}: contents do not match model.json (${got.bytes} bytes, sha256 ${got.sha256.slice(0, 12)}…; ` +
-        `expected ${expected.bytes} bytes, sha256 ${String(expected.sha256).slice(0, 12)}…): the file is corrupt or from another model`,
-      { file: path },
+    throw invalid(
+      name,
+      `contents do not match ${against} (${got.bytes} bytes, sha256 ${got.sha256.slice(0, 12)}…; ` +
+        `expected ${expected.bytes} bytes, sha256 ${expected.sha256.slice(0, 12)}…): the file is corrupt or from another model`,
     );
   }
 }
@@ -70,15 +52,21 @@ export function verifyDigest(path: string, bytes: Uint8Array, expected: FileDige
 export interface SaveOptions {
   vocabulary?: ItemVocabulary;
   meta?: Record<string, unknown>;
-  /** Extra data-file digests to record in `files` (files the caller writes itself). */
+  /** Digests of files the caller wrote itself into the version directory (see `exportBundle`). */
   files?: Record<string, FileDigest>;
+  /** More files to write into the version, digested in `files` (e.g. history.json). */
+  extraFiles?: Record<string, Uint8Array | string>;
   /** The serving-bundle section (written by `exportBundle`). */
   bundle?: Record<string, unknown>;
+  /** 'refuse': throw when the directory already holds a model (the CLI without --force). Default 'allow'. */
+  replace?: 'allow' | 'refuse';
 }
 
-/** Writes `model` (and the vocabulary) to `dir`, creating it if needed. */
-export async function saveModel(model: BaseRecaller, dir: string, options: SaveOptions = {}): Promise<void> {
-  await mkdir(dir, { recursive: true });
+/**
+ * Writes the files of one version into `dir` (an empty directory) with `writeDurable`, model.json
+ * last, and returns model.json's digest. `saveModel` and `exportBundle` call it inside `saveVersion`.
+ */
+export async function writeModelFiles(model: BaseRecaller, dir: string, options: SaveOptions = {}): Promise<FileDigest> {
   const named = model.namedWeights();
   const entries: WeightEntry[] = [];
   let offset = 0;
@@ -90,141 +78,167 @@ export async function saveModel(model: BaseRecaller, dir: string, options: SaveO
   named.forEach(({ variable }, i) => all.set(variable.dataSync() as Float32Array, entries[i].offset));
   // Float32Array is little-endian on every platform Node runs on.
   const weightBytes = new Uint8Array(all.buffer);
-  const files: Record<string, FileDigest> = { 'weights.bin': digestOf(weightBytes) };
-  await writeFile(join(dir, 'weights.bin'), weightBytes);
+  const files: Record<string, FileDigest> = { ...options.files, 'weights.bin': digestOf(weightBytes) };
+  await writeDurable(join(dir, 'weights.bin'), weightBytes);
   if (options.vocabulary) {
     const vocabBytes = Buffer.from(JSON.stringify(options.vocabulary.toJSON()));
     files['vocabulary.json'] = digestOf(vocabBytes);
-    await writeFile(join(dir, 'vocabulary.json'), vocabBytes);
+    await writeDurable(join(dir, 'vocabulary.json'), vocabBytes);
+  }
+  for (const [name, content] of Object.entries(options.extraFiles ?? {})) {
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    files[name] = digestOf(bytes);
+    await writeDurable(join(dir, name), bytes);
   }
   const manifest: ModelManifest = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     model: model.name,
-    config: model.getConfig() as Record<string, unknown>,
+    config: model.getConfig() as ModelManifest['config'],
     weights: entries,
-    meta: options.meta,
-    files: { ...files, ...options.files },
+    ...(options.meta ? { meta: options.meta } : {}),
+    files,
     ...(options.bundle ? { bundle: options.bundle } : {}),
   };
-  // model.json last: a directory with a model.json is complete.
-  await writeFile(join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
+  const text = Buffer.from(JSON.stringify(manifest, null, 2));
+  await writeDurable(join(dir, MANIFEST), text);
+  return digestOf(text);
+}
+
+/**
+ * Saves `model` (and the vocabulary) as a new version of `dir`, creating it if needed;
+ * atomic at every instant. Refuses a non-empty directory that holds no seqrec model. Returns
+ * the directory of the version written.
+ */
+export async function saveModel(model: BaseRecaller, dir: string, options: SaveOptions = {}): Promise<string> {
+  return saveVersion(dir, (tmp) => writeModelFiles(model, tmp, options), { replace: options.replace });
 }
 
 export interface LoadedModel {
   model: BaseRecaller;
   vocabulary: ItemVocabulary | null;
   meta: Record<string, unknown>;
-  /** Recorded data-file digests (empty for checkpoints written before they were recorded). */
+  /** Recorded data-file digests (every one verified by the load). */
   files: Record<string, FileDigest>;
   /** The serving-bundle section of model.json, when the directory is a bundle. */
   bundle: Record<string, unknown> | null;
+  /** Real path of the directory the caller named. */
+  root: string;
+  /** Real path of the directory holding the files (the current version, or `root` when flat). */
+  dir: string;
+  /** The version loaded (e.g. 'v000003'), or null for a flat directory. */
+  version: string | null;
 }
 
-async function readOrThrow(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SeqrecError('bundle_invalid', `${path}: cannot read the ${what} (${code ?? (err as Error).message})`, { file: path });
-  }
+export interface LoadOptions {
+  /** Load a flat directory whose model.json no digest covers (older seqrec), to re-export it. Default false. */
+  acceptUndigestedManifest?: boolean;
 }
 
-function parseManifest(text: string, path: string): ModelManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new SeqrecError('bundle_invalid', `${path}: not valid JSON (${(err as Error).message})`, { file: path });
-  }
-  const m = json as Partial<ModelManifest>;
-  const fail = (why: string) => {
-    throw new SeqrecError('bundle_invalid', `${path}: ${why}`, { file: path });
-  };
-  if (!m || typeof m !== 'object') fail('expected a JSON object');
-  if (m.format !== CHECKPOINT_FORMAT) fail(`format is '${String(m.format)}', expected '${CHECKPOINT_FORMAT}'`);
-  if (m.version !== CHECKPOINT_VERSION) fail(`version ${String(m.version)} is not supported (this seqrec reads version ${CHECKPOINT_VERSION})`);
-  if (typeof m.model !== 'string') fail('field "model" must be a string');
-  if (!m.config || typeof m.config !== 'object') fail('field "config" must be an object');
-  if (!Array.isArray(m.weights)) fail('field "weights" must be an array');
-  for (const w of m.weights!) {
-    if (typeof w?.name !== 'string' || !Array.isArray(w.shape) || !Number.isInteger(w.offset)) fail(`bad weight entry ${JSON.stringify(w)}`);
-  }
-  if (m.files !== undefined) {
-    if (!m.files || typeof m.files !== 'object' || Array.isArray(m.files)) fail('field "files" must be an object');
-    for (const [name, d] of Object.entries(m.files!)) {
-      if (!d || !Number.isInteger(d.bytes) || typeof d.sha256 !== 'string') fail(`bad digest for "${name}" in "files": ${JSON.stringify(d)}`);
-    }
-  }
-  if (m.bundle !== undefined && (!m.bundle || typeof m.bundle !== 'object' || Array.isArray(m.bundle))) fail('field "bundle" must be an object');
-  return m as ModelManifest;
-}
-
-/** Loads a model saved by `saveModel`. */
-export async function loadModel(dir: string): Promise<LoadedModel> {
-  const manifestPath = join(dir, 'model.json');
-  const manifest = parseManifest((await readOrThrow(manifestPath, 'model manifest')).toString('utf8'), manifestPath);
-  const weightsPath = join(dir, 'weights.bin');
-  const bytes = await readOrThrow(weightsPath, 'weights');
-  const expected = manifest.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
-  if (bytes.byteLength !== expected * 4) {
-    throw new SeqrecError(
-      'bundle_invalid',
-      `${weightsPath}: ${bytes.byteLength} bytes, but model.json describes ${expected} float32 values (${expected * 4} bytes)`,
-      { file: weightsPath },
-    );
-  }
-  verifyDigest(weightsPath, bytes, manifest.files?.['weights.bin']);
-  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const model = createModel(manifest.model, manifest.config as { itemCount: number });
-  const values = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const w of manifest.weights) {
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    values.set(w.name, { shape: w.shape, data: floats.subarray(w.offset, w.offset + n) });
-  }
-  try {
-    model.setNamedWeights(values);
-  } catch (err) {
-    model.dispose();
-    if (err instanceof SeqrecError) throw new SeqrecError('bundle_invalid', `${manifestPath}: ${err.message}`, { file: manifestPath });
-    throw err;
-  }
-  let vocabulary: ItemVocabulary | null = null;
-  const vocabPath = join(dir, 'vocabulary.json');
-  const vocabBytes = await readFile(vocabPath).catch(() => null);
-  if (!vocabBytes && manifest.files?.['vocabulary.json']) {
-    model.dispose();
-    throw new SeqrecError('bundle_invalid', `${vocabPath}: missing, but model.json lists it`, { file: vocabPath });
-  }
-  if (vocabBytes) {
-    try {
-      verifyDigest(vocabPath, vocabBytes, manifest.files?.['vocabulary.json']);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(vocabBytes.toString('utf8'));
-    } catch (err) {
-      model.dispose();
-      throw new SeqrecError('bundle_invalid', `${vocabPath}: not valid JSON (${(err as Error).message})`, { file: vocabPath });
-    }
-    try {
-      vocabulary = ItemVocabulary.fromJSON(json);
-    } catch (err) {
-      model.dispose();
-      if (err instanceof SeqrecError) throw new SeqrecError('bundle_invalid', `${vocabPath}: ${err.message}`, { file: vocabPath });
-      throw err;
-    }
-    if (vocabulary.size !== model.itemCount) {
-      model.dispose();
-      throw new SeqrecError(
-        'bundle_invalid',
-        `${vocabPath}: vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`,
-        { file: vocabPath },
+async function readManifest(dir: string, recorded: FileDigest | null, options: LoadOptions): Promise<ModelManifest> {
+  const bytes = await readRegular(dir, MANIFEST, MAX_JSON_BYTES);
+  if (!bytes) throw invalid(MANIFEST, 'cannot read the model manifest (ENOENT)');
+  if (recorded) {
+    verifyDigest(MANIFEST, bytes, recorded, 'CURRENT');
+  } else {
+    const sidecar = await readRegular(dir, `${MANIFEST}.sha256`, 1024);
+    if (sidecar) {
+      const sha256 = sidecar.toString('utf8').trim().split(/\s+/)[0] ?? '';
+      verifyDigest(MANIFEST, bytes, { bytes: bytes.byteLength, sha256 }, `${MANIFEST}.sha256`);
+    } else if (!options.acceptUndigestedManifest) {
+      throw invalid(
+        MANIFEST,
+        'no digest covers it (a flat directory from an older seqrec, without CURRENT or model.json.sha256): ' +
+          're-export it with `seqrec export --model DIR --out DIR`',
       );
     }
   }
-  return { model, vocabulary, meta: manifest.meta ?? {}, files: manifest.files ?? {}, bundle: manifest.bundle ?? null };
+  return parseManifest(bytes.toString('utf8'));
+}
+
+/** Loads a model saved by `saveModel` (or a bundle: a bundle is a checkpoint plus files). */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const where = await resolveModelDir(dir);
+  const manifest = await readManifest(where.dir, where.manifest, options);
+  const values = checkManifestSizes(manifest);
+  const bytes = await readRegular(where.dir, 'weights.bin');
+  if (!bytes) throw invalid('weights.bin', 'cannot read the weights (ENOENT)');
+  if (bytes.byteLength !== values * 4) {
+    throw invalid('weights.bin', `${bytes.byteLength} bytes, but model.json describes ${values} float32 values (${values * 4} bytes)`);
+  }
+  verifyDigest('weights.bin', bytes, manifest.files['weights.bin']);
+  // Every other file the manifest lists is checked too, whether or not this load reads it.
+  const others = Object.keys(manifest.files).filter((n) => n !== 'weights.bin');
+  const small = new Map<string, Buffer>();
+  for (const name of others) {
+    const big = manifest.files[name].bytes > 64 * 2 ** 20;
+    const got = big ? await digestRegular(where.dir, name) : await readRegular(where.dir, name, MAX_JSON_BYTES);
+    if (!got) throw invalid(name, `missing, but model.json lists it`);
+    verifyDigest(name, got, manifest.files[name]);
+    if (got instanceof Buffer) small.set(name, got);
+  }
+  if (!manifest.files['vocabulary.json'] && (await readRegular(where.dir, 'vocabulary.json', MAX_JSON_BYTES))) {
+    throw invalid('vocabulary.json', 'not covered by a digest in model.json');
+  }
+
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let model: BaseRecaller;
+  try {
+    model = createModel(manifest.model, manifest.config);
+  } catch (err) {
+    if (err instanceof SeqrecError) throw invalid(MANIFEST, err.message.replace(/^Unknown model/, 'model: unknown model'), err.field);
+    throw err;
+  }
+  try {
+    const own = model.namedWeights();
+    if (own.length !== manifest.weights.length) {
+      throw invalid(MANIFEST, `weights: ${manifest.weights.length} entries, the ${model.name} model has ${own.length} weights`, 'weights');
+    }
+    own.forEach(({ name, variable }, i) => {
+      const w = manifest.weights[i];
+      if (w.name !== name) throw invalid(MANIFEST, `weights[${i}].name is '${w.name}', the ${model.name} model stores '${name}' there`, `weights[${i}].name`);
+      if (w.shape.join(',') !== variable.shape.join(',')) {
+        throw invalid(MANIFEST, `weights[${i}].shape is [${w.shape}], the ${model.name} model expects [${variable.shape}] for '${name}'`, `weights[${i}].shape`);
+      }
+    });
+    const values = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const w of manifest.weights) values.set(w.name, { shape: w.shape, data: floats.subarray(w.offset, w.offset + w.shape.reduce((a, b) => a * b, 1)) });
+    model.setNamedWeights(values);
+
+    let vocabulary: ItemVocabulary | null = null;
+    const vocabBytes = small.get('vocabulary.json');
+    if (vocabBytes) {
+      let json: unknown;
+      try {
+        json = JSON.parse(vocabBytes.toString('utf8'));
+      } catch {
+        throw invalid('vocabulary.json', 'not valid JSON');
+      }
+      try {
+        vocabulary = ItemVocabulary.fromJSON(json);
+      } catch (err) {
+        if (err instanceof SeqrecError) throw invalid('vocabulary.json', err.message);
+        throw err;
+      }
+      if (vocabulary.size !== model.itemCount) {
+        throw invalid('vocabulary.json', `vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`);
+      }
+    }
+    return { model, vocabulary, meta: manifest.meta ?? {}, files: manifest.files, bundle: manifest.bundle ?? null, root: where.root, dir: where.dir, version: where.version };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+/** Reads a small file of a loaded model's version (history.json), or null when absent. */
+export async function readModelFile(loaded: Pick<LoadedModel, 'dir' | 'files'>, name: string): Promise<Buffer | null> {
+  const bytes = await readRegular(loaded.dir, name, MAX_JSON_BYTES);
+  if (bytes) verifyDigest(name, bytes, loaded.files[name]);
+  return bytes;
+}
+
+/** @internal for tests and tools: the path of a version file (never for error messages). */
+export function versionFile(loaded: Pick<LoadedModel, 'dir'>, name: string): string {
+  return join(loaded.dir, name);
 }

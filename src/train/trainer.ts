@@ -11,6 +11,7 @@ import type { LossFunction } from '../losses/types.js';
 import type { MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
 import { MODELS } from '../models/registry.js';
+import { assertWritableModelDir } from './atomic-dir.js';
 import { saveModel } from './checkpoint.js';
 import { DataParallelGradients } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
@@ -52,7 +53,10 @@ export interface TrainerOptions {
   loss?: LossName | LossFunction;
   /** Evaluation settings (cutoffs, similarity). */
   evaluation?: EvaluationOptions;
-  /** Save the best model here (with the dataset's vocabulary) whenever it improves. */
+  /**
+   * Save the best model here (with the dataset's vocabulary) whenever it improves, each time
+   * as a new atomic version (src/train/atomic-dir.ts; the previous one is kept).
+   */
   checkpointDir?: string;
   /**
    * Split each batch over this many cores (worker threads, see src/train/parallel.ts).
@@ -142,6 +146,8 @@ export class Trainer {
     if (parts > 1 && itemGradients === 'sparse') {
       throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs itemGradients 'dense' (worker gradients are summed as dense tensors)", { field: 'itemGradients' });
     }
+    // A foreign non-empty checkpointDir is refused now, not after the first epoch.
+    if (o.checkpointDir) await assertWritableModelDir(o.checkpointDir);
     const optimizer = new AdamStep(model, lossFn, { learningRate: o.learningRate, itemGradients });
     const parallel = parts > 1 ? await DataParallelGradients.start(model, o.loss as string, parts) : null;
     const started = performance.now();

@@ -9,6 +9,7 @@ import { BUNDLE_VERSION, exportBundle, loadBundle } from '../../src/serve/bundle
 import { importFaiss, Recommender } from '../../src/serve/recommender.js';
 import { loadModel, saveModel } from '../../src/train/checkpoint.js';
 import { itemMatrix } from '../../src/train/evaluate.js';
+import { fileIn, filesDir, rewriteManifest } from './bundle-files.js';
 import { tempDir, trainTinyModel } from './helpers.js';
 
 // faiss is optional: the test runs where src/retrieval/faiss.ts exists and faiss-node loads.
@@ -50,15 +51,17 @@ async function editJson(path: string, edit: (j: any) => void): Promise<void> {
 
 describe('bundle', () => {
   it('writes the documented layout with a format number and digests', async () => {
-    assert.deepEqual((await readdir(good)).sort(), ['model.json', 'popularity.json', 'vocabulary.json', 'weights.bin']);
-    const manifest = JSON.parse(await readFile(join(good, 'model.json'), 'utf8'));
+    // One committed version and the pointer naming it (src/train/atomic-dir.ts).
+    assert.deepEqual((await readdir(good)).sort(), ['CURRENT', 'v000001']);
+    assert.deepEqual((await readdir(filesDir(good))).sort(), ['.seqrec', 'model.json', 'popularity.json', 'vocabulary.json', 'weights.bin']);
+    const manifest = JSON.parse(await readFile(fileIn(good, 'model.json'), 'utf8'));
     assert.equal(manifest.format, 'seqrec-model');
     assert.equal(manifest.bundle.format, 'seqrec-bundle');
     assert.equal(manifest.bundle.version, BUNDLE_VERSION);
     assert.deepEqual(manifest.bundle.itemEmbeddings, { source: 'weights', weight: 'item_embeddings', rows: dataset.itemCount, dim: 16 });
     assert.deepEqual(Object.keys(manifest.files).sort(), ['popularity.json', 'vocabulary.json', 'weights.bin']);
     for (const d of Object.values(manifest.files) as { bytes: number; sha256: string }[]) assert.match(d.sha256, /^[0-9a-f]{64}$/);
-    const pop = JSON.parse(await readFile(join(good, 'popularity.json'), 'utf8'));
+    const pop = JSON.parse(await readFile(fileIn(good, 'popularity.json'), 'utf8'));
     assert.equal(pop.format, 'seqrec-popularity');
     assert.deepEqual(pop.counts, [...dataset.itemPopularity()]);
     // No temporary directories left behind.
@@ -79,29 +82,31 @@ describe('bundle', () => {
 
   it('names the file at fault for every kind of damage', async () => {
     const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
-      ['no-popularity', (d) => rm(join(d, 'popularity.json')), /popularity\.json: cannot read the popularity counts \(ENOENT\)/],
+      ['no-popularity', (d) => rm(fileIn(d, 'popularity.json')), /popularity\.json: missing, but model\.json lists it/],
       [
         'bad-popularity',
-        (d) => writeFile(join(d, 'popularity.json'), '{"format":"seqrec-popularity"'),
+        (d) => writeFile(fileIn(d, 'popularity.json'), '{"format":"seqrec-popularity"'),
         /popularity\.json: contents do not match model\.json .* corrupt/,
       ],
       [
         'flipped-weight',
         async (d) => {
-          const w = await readFile(join(d, 'weights.bin'));
+          const w = await readFile(fileIn(d, 'weights.bin'));
           w[100] ^= 0xff;
-          await writeFile(join(d, 'weights.bin'), w);
+          await writeFile(fileIn(d, 'weights.bin'), w);
         },
         /weights\.bin: contents do not match model\.json/,
       ],
-      ['short-weights', async (d) => writeFile(join(d, 'weights.bin'), (await readFile(join(d, 'weights.bin'))).subarray(8)), /weights\.bin: \d+ bytes, but model\.json describes/],
-      ['edited-vocabulary', (d) => editJson(join(d, 'vocabulary.json'), (j) => j.items.reverse()), /vocabulary\.json: contents do not match model\.json/],
-      ['no-vocabulary', (d) => rm(join(d, 'vocabulary.json')), /vocabulary\.json: missing, but model\.json lists it/],
-      ['bundle-version', (d) => editJson(join(d, 'model.json'), (j) => (j.bundle.version = 99)), /model\.json: bundle format version 99 is not supported \(this seqrec reads version 1\)/],
-      ['bundle-format', (d) => editJson(join(d, 'model.json'), (j) => (j.bundle.format = 'other')), /model\.json: bundle\.format is "other"/],
-      ['bundle-rows', (d) => editJson(join(d, 'model.json'), (j) => (j.bundle.itemEmbeddings.rows = 3)), /model\.json: bundle\.itemEmbeddings is 3 x 16/],
-      ['manifest-json', (d) => writeFile(join(d, 'model.json'), '{'), /model\.json: not valid JSON/],
-      ['no-manifest', (d) => rm(join(d, 'model.json')), /model\.json: cannot read the model manifest \(ENOENT\)/],
+      ['short-weights', async (d) => writeFile(fileIn(d, 'weights.bin'), (await readFile(fileIn(d, 'weights.bin'))).subarray(8)), /weights\.bin: \d+ bytes, but model\.json describes/],
+      ['edited-vocabulary', (d) => editJson(fileIn(d, 'vocabulary.json'), (j) => j.items.reverse()), /vocabulary\.json: contents do not match model\.json/],
+      ['no-vocabulary', (d) => rm(fileIn(d, 'vocabulary.json')), /vocabulary\.json: missing, but model\.json lists it/],
+      ['edited-manifest', (d) => editJson(fileIn(d, 'model.json'), (j) => (j.bundle.similarity = 'cosine')), /model\.json: contents do not match CURRENT/],
+      // Edits behind a re-recorded digest reach the section's own checks.
+      ['bundle-version', (d) => rewriteManifest(d, (j) => (j.bundle.version = 99)), /model\.json: bundle format version 99 is not supported \(this seqrec reads version 1\)/],
+      ['bundle-format', (d) => rewriteManifest(d, (j) => (j.bundle.format = 'other')), /model\.json: bundle\.format is not "seqrec-bundle"/],
+      ['bundle-rows', (d) => rewriteManifest(d, (j) => (j.bundle.itemEmbeddings.rows = 3)), /model\.json: bundle\.itemEmbeddings is 3 x 16/],
+      ['manifest-json', (d) => rewriteManifest(d, () => undefined, () => '{'), /model\.json: not valid JSON/],
+      ['no-manifest', (d) => rm(fileIn(d, 'model.json')), /model\.json: cannot read the model manifest \(ENOENT\)/],
     ];
     for (const [name, damage, message] of cases) {
       const dir = await copy(name);
@@ -112,9 +117,9 @@ describe('bundle', () => {
     // Popularity with the right digest but the wrong length (re-digested by hand).
     const dir = await copy('short-popularity');
     const text = JSON.stringify({ format: 'seqrec-popularity', version: 1, source: 'x', counts: [0, 1, 2] });
-    await writeFile(join(dir, 'popularity.json'), text);
+    await writeFile(fileIn(dir, 'popularity.json'), text);
     const { digestOf } = await import('../../src/train/checkpoint.js');
-    await editJson(join(dir, 'model.json'), (j) => (j.files['popularity.json'] = digestOf(Buffer.from(text))));
+    await rewriteManifest(dir, (j) => (j.files['popularity.json'] = digestOf(Buffer.from(text))));
     await assert.rejects(loadBundle(dir), /popularity\.json: has 3 counts but the model has \d+ item rows/);
   });
 
@@ -122,18 +127,15 @@ describe('bundle', () => {
     const ckpt = join(root, 'ckpt');
     await saveModel(model, ckpt, { vocabulary: dataset.vocabulary });
     await assert.rejects(loadBundle(ckpt), /model\.json: this is a training checkpoint, not a serving bundle .*`seqrec export --model DIR --out BUNDLE_DIR`/);
-    await assert.rejects(loadBundle(join(root, 'nothing')), /nothing: no such bundle directory/);
-    await assert.rejects(loadBundle(join(good, 'weights.bin')), /weights\.bin: not a directory/);
+    await assert.rejects(loadBundle(join(root, 'nothing')), /no such bundle directory/);
+    await assert.rejects(loadBundle(fileIn(good, 'weights.bin')), /not a directory/);
   });
 
-  it('checkpoints written before digests existed still load', async () => {
+  it('a checkpoint without digests is refused: deleting "files" does not turn the checks off (issue #14 item 9)', async () => {
     const old = join(root, 'old');
     await saveModel(model, old, { vocabulary: dataset.vocabulary });
-    await editJson(join(old, 'model.json'), (j) => delete j.files);
-    const loaded = await loadModel(old);
-    assert.deepEqual(loaded.files, {});
-    assert.equal(loaded.bundle, null);
-    loaded.model.dispose();
+    await rewriteManifest(old, (j) => delete j.files);
+    await assert.rejects(loadModel(old), /model\.json: files: /);
   });
 
   it('export checks its inputs and never replaces an unrelated directory', async () => {
@@ -148,9 +150,9 @@ describe('bundle', () => {
     const precious = join(root, 'precious');
     await mkdir(precious);
     await writeFile(join(precious, 'notes.txt'), 'keep me');
-    await assert.rejects(exportBundle(model, precious, { vocabulary: v, popularity: pop }), /is not a seqrec checkpoint or bundle; refusing to replace it/);
+    await assert.rejects(exportBundle(model, precious, { vocabulary: v, popularity: pop }), /not empty and holds no seqrec model; refusing to write into it/);
     assert.equal(await readFile(join(precious, 'notes.txt'), 'utf8'), 'keep me');
-    await assert.rejects(exportBundle(model, good, { vocabulary: v, popularity: pop, existing: 'error' }), /already exists and is not empty/);
+    await assert.rejects(exportBundle(model, good, { vocabulary: v, popularity: pop, existing: 'error' }), /already holds a seqrec model/);
     // Replacing an existing bundle works and leaves nothing behind.
     const again = await copy('again');
     await exportBundle(model, again, { vocabulary: v, popularity: pop, popularitySource: 'second' });
@@ -163,7 +165,7 @@ describe('bundle', () => {
     const index = new faiss!.FaissRetriever(itemMatrix(model), model.embeddingDim, { factory: 'Flat' });
     await exportBundle(model, dir, { vocabulary: dataset.vocabulary, popularity: dataset.itemPopularity(), faiss: index });
     index.dispose();
-    const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(fileIn(dir, 'model.json'), 'utf8'));
     assert.equal(manifest.bundle.faiss.file, 'faiss.index');
     assert.equal(manifest.bundle.faiss.factory, 'Flat');
     const viaFaiss = await Recommender.load(dir);
@@ -174,12 +176,12 @@ describe('bundle', () => {
     for (const h of [[ids[0]], ids.slice(3, 12), [ids[50], ids[2]]]) assert.deepEqual(viaFaiss.recommend(h, { k: 25 }), exact.recommend(h, { k: 25 }));
     viaFaiss.dispose();
     exact.dispose();
-    // A damaged index is refused by name.
-    const idx = await readFile(join(dir, 'faiss.index'));
+    // A damaged index is refused by name, by its digest in model.json: no file goes unchecked,
+    // even when exact retrieval would not read it.
+    const idx = await readFile(fileIn(dir, 'faiss.index'));
     idx[idx.length - 5] ^= 0xff;
-    await writeFile(join(dir, 'faiss.index'), idx);
-    await assert.rejects(Recommender.load(dir), /faiss\.index: the faiss index file is corrupt/);
-    // ... unless exact retrieval is asked for, which does not read it.
-    (await Recommender.load(dir, { retriever: 'exact', warmUp: false })).dispose();
+    await writeFile(fileIn(dir, 'faiss.index'), idx);
+    await assert.rejects(Recommender.load(dir), /faiss\.index: contents do not match model\.json/);
+    await assert.rejects(Recommender.load(dir, { retriever: 'exact', warmUp: false }), /faiss\.index: contents do not match model\.json/);
   });
 });

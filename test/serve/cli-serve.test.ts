@@ -7,6 +7,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parsePrometheus } from '../../src/serve/metrics.js';
+import { fileIn } from './bundle-files.js';
 import { get, loadDuring, post, runCli, trainTinyBundle, waitForOutput, type CliProcess } from './helpers.js';
 
 let root: string;
@@ -30,7 +31,7 @@ describe('seqrec serve', () => {
   it('serves valid and invalid requests on a random loopback port, reloads under load, stops gracefully', async () => {
     const { p, base } = await serve(['--model', bundle, '--max-k', '50', '--max-history', '40']);
     try {
-      const items = (JSON.parse(await readFile(join(bundle, 'vocabulary.json'), 'utf8')) as { items: string[] }).items;
+      const items = (JSON.parse(await readFile(fileIn(bundle, 'vocabulary.json'), 'utf8')) as { items: string[] }).items;
       const health = await get(base, '/health');
       assert.equal(health.status, 200);
       assert.equal(health.body.numItems, items.length);

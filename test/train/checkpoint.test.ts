@@ -8,7 +8,10 @@ import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import { Random } from '../../src/data/random.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { loadModel, saveModel } from '../../src/train/checkpoint.js';
+import { MODELS } from '../../src/models/registry.js';
+import { createModel } from '../../src/models/registry.js';
 import { batchOf, randomTrainBatch, setupBackend } from '../helpers.js';
+import { fileIn, rewriteManifest } from '../serve/bundle-files.js';
 
 let dir: string;
 before(async () => {
@@ -51,22 +54,25 @@ describe('checkpoints', () => {
     const { model, vocab } = trainedModel();
     const path = join(dir, 'bad');
     await saveModel(model, path, { vocabulary: vocab });
-    await assert.rejects(loadModel(join(dir, 'nowhere')), /nowhere\/model\.json: cannot read/);
+    await assert.rejects(loadModel(join(dir, 'nowhere')), /no such bundle directory/);
 
-    const weights = await readFile(join(path, 'weights.bin'));
-    await writeFile(join(path, 'weights.bin'), weights.subarray(0, weights.length - 4));
+    const weightsPath = fileIn(path, 'weights.bin');
+    const weights = await readFile(weightsPath);
+    await writeFile(weightsPath, weights.subarray(0, weights.length - 4));
     await assert.rejects(loadModel(path), /weights\.bin: \d+ bytes, but model\.json describes/);
-    await writeFile(join(path, 'weights.bin'), weights);
+    await writeFile(weightsPath, weights);
 
-    const manifest = JSON.parse(await readFile(join(path, 'model.json'), 'utf8'));
-    await writeFile(join(path, 'model.json'), JSON.stringify({ ...manifest, version: 99 }));
-    await assert.rejects(loadModel(path), /version 99 is not supported/);
-    await writeFile(join(path, 'model.json'), JSON.stringify({ ...manifest, model: 'sasrec' }));
-    await assert.rejects(loadModel(path), /Unknown model 'sasrec'/);
-    manifest.weights[1].shape = [manifest.weights[1].shape[1], manifest.weights[1].shape[0]];
-    await writeFile(join(path, 'model.json'), JSON.stringify(manifest));
-    await assert.rejects(loadModel(path), /has shape/);
-    await writeFile(join(path, 'model.json'), '{not json');
+    // Edits behind a re-recorded digest reach the schema and the model's own shapes.
+    await rewriteManifest(path, (m) => (m.version = 99));
+    await assert.rejects(loadModel(path), /model\.json: version 99 is not supported/);
+    await rewriteManifest(path, (m) => ((m.version = 1), (m.model = 'sasrec')));
+    await assert.rejects(loadModel(path), /model\.json: model: unknown model 'sasrec'/);
+    await rewriteManifest(path, (m) => {
+      m.model = 'gru4rec';
+      m.weights[1].shape = [m.weights[1].shape[1], m.weights[1].shape[0]];
+    });
+    await assert.rejects(loadModel(path), /model\.json: weights\[1\]\.shape is \[\d+,\d+\], the gru4rec model expects/);
+    await rewriteManifest(path, () => undefined, () => '{not json');
     await assert.rejects(loadModel(path), /model\.json: not valid JSON/);
     model.dispose();
   });
@@ -77,5 +83,17 @@ describe('checkpoints', () => {
     await saveModel(model, path, { vocabulary: ItemVocabulary.build([['a', 'b']]) });
     await assert.rejects(loadModel(path), /vocabulary has 3 entries .* but the model has 10 item rows/);
     model.dispose();
+  });
+
+  it('every registered model round-trips with its default config (the strict schema knows every field)', async () => {
+    for (const name of Object.keys(MODELS)) {
+      const model = createModel(name, { itemCount: 12, embeddingDim: 4, maxLen: 5 });
+      const path = join(dir, `all-${name}`);
+      await saveModel(model, path);
+      const loaded = await loadModel(path);
+      assert.deepEqual(loaded.model.getConfig(), model.getConfig(), name);
+      loaded.model.dispose();
+      model.dispose();
+    }
   });
 });
