@@ -225,7 +225,7 @@ export class Recommender {
       let retriever: Retriever | null = null;
       let retrieverKind: 'exact' | 'faiss' = 'exact';
       if (want === 'faiss' && !bundle.faissPath) {
-        throw new SeqrecError('invalid_argument', `${bundle.dir}: retriever 'faiss' was requested but the bundle has no faiss index`, { field: 'retriever' });
+        throw new SeqrecError('invalid_argument', `retriever 'faiss' was requested but the bundle has no faiss index`, { field: 'retriever' });
       }
       if (bundle.faissPath && want !== 'exact') {
         const faiss = await importFaiss();

@@ -210,15 +210,18 @@ export async function inspectDirectory(dir: string): Promise<{ state: DirectoryS
   return { state: 'foreign', hasModel: false };
 }
 
-/** The files a flat (seqrec 0.1) model.json in `dir` names, or null when it is not one. */
+/** The data files a flat (seqrec 0.1) model directory may hold besides model.json. */
+const FLAT_FILES = ['weights.bin', 'vocabulary.json', 'popularity.json', 'history.json', 'faiss.index', 'faiss.index.json'];
+
+/** The data files of a flat (seqrec 0.1) model in `dir`, or null when `dir` holds none. */
 async function flatManifestNames(dir: string): Promise<string[] | null> {
   try {
     const bytes = await readRegular(dir, 'model.json', 64 * 2 ** 20);
     if (!bytes) return null;
-    const m = JSON.parse(bytes.toString('utf8')) as { format?: unknown; files?: unknown };
+    const m = JSON.parse(bytes.toString('utf8')) as { format?: unknown };
     if (m.format !== 'seqrec-model') return null;
-    const listed = m.files && typeof m.files === 'object' ? Object.keys(m.files) : [];
-    return ['weights.bin', 'vocabulary.json', 'popularity.json', 'history.json', ...listed].filter((n) => FILE_NAME_RE.test(n));
+    // Only names seqrec 0.1 wrote: a model.json that lists NOTES.md must not get it removed.
+    return FLAT_FILES.slice();
   } catch {
     return null;
   }

@@ -101,7 +101,7 @@ describe('atomic saves', () => {
 });
 
 describe('kill -9 at random points (a few per scenario; npm run bench:faults runs 50)', () => {
-  const kills = Number(process.env.FAULTS_TEST_KILLS ?? 4);
+  const kills = Number(process.env.FAULTS_TEST_KILLS ?? 5);
   for (const scenario of SCENARIOS) {
     it(`${scenario}: ${kills} kills, always a loadable bundle, no leftovers after the next run`, { timeout: 240_000 }, async () => {
       const r = await runScenario(scenario, kills, join(root, `kill-${scenario}`));
