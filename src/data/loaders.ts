@@ -3,7 +3,7 @@
  * once), parses with the format's line parser and groups by user in time order.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { SeqrecError } from '../errors.js';
 import { SequenceCollector } from './collect.js';
@@ -19,47 +19,44 @@ export type { ColumnOptions, LoadOptions } from './load-options.js';
 /** How many skip reasons `stats.skipReasons` keeps. */
 const MAX_SKIP_REASONS = 10;
 
-/** Characters at the start of a file that are checked for binary content. */
-const SNIFF_CHARS = 64 * 1024;
-/** Share of U+FFFD (bytes that are not UTF-8) in the sniffed text above which a file is binary. */
+/** Bytes at the start of a file that are checked for binary content. */
+const SNIFF_BYTES = 64 * 1024;
+/** Share of invalid UTF-8 sequences in those bytes above which a file is binary. */
 const MAX_INVALID_UTF8 = 0.01;
 
+/** 1-based line of character `index` in `text`. */
+function lineOf(text: string, index: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
 /**
- * Looks at the first `SNIFF_CHARS` characters: a NUL, or more than 1% (and at least 8) invalid
- * UTF-8 sequences, means binary (or UTF-16) input. Text in a legacy 8-bit encoding with a few
- * accented ids passes; random bytes never do.
+ * Refuses binary (or UTF-16) input before any line is parsed: a NUL byte, or more than 1% (and
+ * at least 8) invalid UTF-8 sequences, in the first `SNIFF_BYTES`. Text in a legacy 8-bit
+ * encoding with a few accented ids passes; random bytes never do. Checked on the raw bytes
+ * first, so that a garbage first line cannot be reported as merely malformed.
  */
-class BinarySniffer {
-  private chars = 0;
-  private invalid = 0;
-  private firstInvalidLine = 0;
-  private done = false;
-
-  constructor(private readonly path: string) {}
-
-  line(line: string, lineNumber: number): void {
-    if (this.done) return;
-    const nul = line.indexOf('\0');
-    if (nul >= 0) throw this.error(lineNumber, `a NUL byte at column ${nul + 1}`);
-    let bad = 0;
-    for (let i = line.indexOf('\uFFFD'); i >= 0; i = line.indexOf('\uFFFD', i + 1)) bad++;
-    if (bad && !this.invalid) this.firstInvalidLine = lineNumber;
-    this.invalid += bad;
-    this.chars += line.length + 1;
-    if (this.chars >= SNIFF_CHARS) this.finish();
+async function assertTextFile(path: string): Promise<void> {
+  const buf = Buffer.alloc(SNIFF_BYTES);
+  const handle = await open(path, 'r');
+  let n: number;
+  try {
+    n = (await handle.read(buf, 0, SNIFF_BYTES, 0)).bytesRead;
+  } finally {
+    await handle.close();
   }
-
-  /** Decides on what was seen (at the end of the window or of the file). */
-  finish(): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.invalid >= 8 && this.invalid > MAX_INVALID_UTF8 * this.chars) {
-      throw this.error(this.firstInvalidLine, `${this.invalid} invalid UTF-8 sequences in its first ${this.chars} characters`);
-    }
-  }
-
-  private error(line: number, why: string): SeqrecError {
-    return new SeqrecError('data_parse', `${this.path} line ${line}: this looks like a binary file, not UTF-8 text (${why})`, { file: this.path, line });
+  const head = buf.subarray(0, n);
+  const fail = (line: number, why: string): SeqrecError =>
+    new SeqrecError('data_parse', `${path} line ${line}: this looks like a binary file, not UTF-8 text (${why})`, { file: path, line });
+  const nul = head.indexOf(0);
+  if (nul >= 0) throw fail(lineOf(head.toString('latin1'), nul), `a NUL byte at byte ${nul + 1}`);
+  // (A character cut at the end of the window adds at most one U+FFFD.)
+  const text = new TextDecoder('utf-8').decode(head);
+  let invalid = 0;
+  for (let i = text.indexOf('\uFFFD'); i >= 0; i = text.indexOf('\uFFFD', i + 1)) invalid++;
+  if (invalid >= 8 && invalid > MAX_INVALID_UTF8 * text.length) {
+    throw fail(lineOf(text, text.indexOf('\uFFFD')), `${invalid} invalid UTF-8 sequences in its first ${n} bytes`);
   }
 }
 
@@ -128,7 +125,7 @@ function readLines(path: string, onLine: (line: string) => void): Promise<void> 
  *   A bad header is always an error: nothing after it could be read correctly.
  * - With skipping, more than `maxSkipRate` (default 10%) of the data lines malformed is a
  *   `data_parse` error with the counts.
- * - Binary input (a NUL, or many invalid UTF-8 bytes, in the first 64K characters) is a
+ * - Binary input (a NUL, or many invalid UTF-8 bytes, in the first 64 KiB) is a
  *   `data_parse` error, also when skipping. Non-finite numbers (`1e999`, `NaN`), ids longer
  *   than `MAX_ID_LENGTH` and a repeated header line are malformed lines.
  * - Throws `data_empty` when no interaction is left, `invalid_argument` for a missing file.
@@ -142,13 +139,12 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
   let parser: LineParser | undefined;
   let format: DataFormat | undefined;
 
-  const sniffer = new BinarySniffer(path);
+  // Binary input is never skippable: its "lines" are noise that may still parse.
+  await assertTextFile(path);
   let dataLines = 0;
   const onLine = (raw: string): void => {
     stats.lines++;
     const line = stats.lines === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    // Binary input is never skippable: its "lines" are noise that may still parse.
-    sniffer.line(line, stats.lines);
     if (line.trim() === '') return;
     try {
       if (!parser) {
@@ -172,7 +168,6 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
     }
   };
   await readLines(path, onLine);
-  sniffer.finish();
 
   stats.interactions = collector.interactions;
   stats.filtered = collector.dropped;

@@ -4,12 +4,12 @@
  * datasets too small to train and evaluate on.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { SequenceDataset } from '../../src/data/dataset.js';
 import { MAX_ID_LENGTH } from '../../src/data/fields.js';
 import { loadInteractions } from '../../src/data/loaders.js';
+import { Random } from '../../src/data/random.js';
 import { SeqrecError } from '../../src/errors.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { Trainer } from '../../src/train/trainer.js';
@@ -33,8 +33,11 @@ function parseErrorAt(file: string, line: number, message: RegExp, field?: strin
 }
 
 const longId = 'x'.repeat(MAX_ID_LENGTH + 1);
-// Random bytes with at least one NUL: what `seqrec train` was once fed as a 'sequence' file.
-const binary = Buffer.concat([randomBytes(4096), Buffer.from([0]), randomBytes(4096)]);
+// Random bytes (seeded): what `seqrec train` was once fed as a 'sequence' file. The first
+// lines are text, so only a look at the bytes before parsing can tell.
+const rng = new Random(7);
+const noise = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => rng.int(256)));
+const binary = Buffer.concat([Buffer.from('u1 a b\nu2 a c\n'), noise(4096), Buffer.from([0]), noise(4096)]);
 
 const files = tempFiles({
   // Two files concatenated: the second header must not become user 'user', item 'item'.
