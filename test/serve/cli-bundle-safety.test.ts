@@ -86,6 +86,22 @@ describe('train --out / export / plot keep what is not theirs', () => {
     (await loadBundle(bundle)).model.dispose();
   });
 
+  it('a flat bundle of seqrec 0.1 is refused until re-exported in place, which keeps the user files', async () => {
+    const flat = join(root, 'flat');
+    await mkdir(flat);
+    for (const name of ['model.json', 'weights.bin', 'vocabulary.json', 'popularity.json', 'history.json']) {
+      await writeFile(join(flat, name), await readFile(fileIn(bundle, name)));
+    }
+    await writeFile(join(flat, 'NOTES.md'), 'mine');
+    await assert.rejects(loadBundle(flat), /model\.json: no digest covers it .*re-export/);
+    const p = runCli(['export', '--model', flat, '--out', flat]);
+    assert.equal(await p.exited, 0, p.stderr());
+    const entries = (await readdir(flat)).sort();
+    assert.deepEqual(entries, ['CURRENT', 'NOTES.md', 'v000001']);
+    assert.ok(existsSync(fileIn(flat, 'history.json')));
+    (await loadBundle(flat)).model.dispose();
+  });
+
   it('plot curves --model does not write into the bundle (item 8)', async () => {
     const entries = (await readdir(bundle)).sort();
     const p = runCli(['plot', 'curves', '--model', bundle]);
