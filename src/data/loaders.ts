@@ -127,7 +127,8 @@ function readLines(path: string, onLine: (line: string) => void): Promise<void> 
  *   `data_parse` error with the counts.
  * - Binary input (a NUL, or many invalid UTF-8 bytes, in the first 64 KiB) is a
  *   `data_parse` error, also when skipping. Non-finite numbers (`1e999`, `NaN`), ids longer
- *   than `MAX_ID_LENGTH` and a repeated header line are malformed lines.
+ *   than `MAX_ID_LENGTH`, a repeated header line and a line that is not valid UTF-8 (it would
+ *   decode to U+FFFD, merging distinct ids) are malformed lines.
  * - Throws `data_empty` when no interaction is left, `invalid_argument` for a missing file.
  */
 export async function loadInteractions(path: string, options: LoadOptions = {}): Promise<InteractionLog> {
@@ -147,6 +148,11 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
     const line = stats.lines === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (line.trim() === '') return;
     try {
+      // Node decodes invalid UTF-8 to U+FFFD, so two different ids could become one: such a
+      // line is malformed (never skippable before the parser, which may need it as header).
+      if (line.includes('\uFFFD')) {
+        throw new LineError('not valid UTF-8 (it decodes to U+FFFD); convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8', undefined, !parser);
+      }
       if (!parser) {
         format = opts.format === 'auto' ? detectFormat(path, line) : opts.format;
         try {

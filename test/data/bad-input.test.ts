@@ -64,8 +64,9 @@ writeFileSync(binaryFile, binary);
 // No NUL, but bytes that are not UTF-8: a Latin-1 or compressed file read as text.
 const latin = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i % 50 === 49 ? 10 : 0x80 + (i % 100))));
 writeFileSync(files.path('not-utf8.txt'), latin);
-// A few Latin-1 accents in otherwise plain text are ids, not binary.
-writeFileSync(files.path('accents.txt'), Buffer.concat([Buffer.from('u1 caf'), Buffer.from([0xe9]), Buffer.from(' b\nu2 a b\n')]));
+// A few Latin-1 accents in otherwise plain text: not binary, but not UTF-8 either.
+writeFileSync(files.path('accents.txt'), Buffer.concat([Buffer.from('u1 a b\nu2 caf'), Buffer.from([0xe9]), Buffer.from(' b\nu3 a b\n')]));
+writeFileSync(files.path('accent-header.csv'), Buffer.concat([Buffer.from('user,it'), Buffer.from([0xe9]), Buffer.from('m\nu1,a\n')]));
 
 after(() => files.cleanup());
 
@@ -121,10 +122,15 @@ describe('binary and mostly malformed input', () => {
     }
   });
 
-  test('text that is mostly not UTF-8 is refused; a few stray bytes are not', async () => {
+  test('text that is mostly not UTF-8 is binary; a line with a stray byte is malformed, never an altered id', async () => {
     await assert.rejects(loadInteractions(files.path('not-utf8.txt'), { onMalformed: 'skip' }), seqrecError('data_parse', /not-utf8\.txt line 1: .*binary.*invalid UTF-8/));
-    const log = await loadInteractions(files.path('accents.txt'));
-    assert.equal(log.sequences[0].items[0], 'caf\uFFFD');
+    // Decoded, 'caf\xe9' would be 'caf\uFFFD', the same id as any other 'caf' + stray byte.
+    await assert.rejects(loadInteractions(files.path('accents.txt')), parseErrorAt('accents.txt', 2, /not valid UTF-8.*iconv/));
+    const log = await loadInteractions(files.path('accents.txt'), { onMalformed: 'skip', maxSkipRate: 1 });
+    assert.deepEqual(log.sequences.map((s) => s.user), ['u1', 'u3']);
+    assert.equal(log.stats.skipped, 1);
+    // A header line that is not UTF-8 cannot be skipped: the next line would become the header.
+    await assert.rejects(loadInteractions(files.path('accent-header.csv'), { onMalformed: 'skip', maxSkipRate: 1 }), parseErrorAt('accent-header.csv', 1, /not valid UTF-8/));
   });
 
   test('more than 10% of lines skipped is refused, with the counts', async () => {

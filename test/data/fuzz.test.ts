@@ -120,7 +120,11 @@ describe('loader fuzz (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), NAMES, OPTIONS, async (bytes, name, options) => {
         const got = await load(write(name, bytes), options);
-        if (!(got instanceof SeqrecError)) assertFaithful(Buffer.from(bytes).toString('utf8'), got);
+        if (got instanceof SeqrecError) return;
+        // Binary (a NUL) or text that is not UTF-8 never loads: its ids would be altered.
+        assert.ok(!bytes.includes(0), 'a file with a NUL byte loaded');
+        assert.ok(!Buffer.from(bytes).toString('utf8').includes('\uFFFD'), 'a file that is not UTF-8 loaded');
+        assertFaithful(Buffer.from(bytes).toString('utf8'), got);
       }),
       { seed: 1403, numRuns: 1500 },
     );
