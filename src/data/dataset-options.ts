@@ -68,6 +68,13 @@ function finite(value: number, name: string): number {
   return value;
 }
 
+/**
+ * The longest history window seqrec accepts: far above any published protocol (SASRec uses 200
+ * on ML-1M), low enough that a typo such as `maxLen: 1e9` is an error instead of a batch of
+ * batchSize x maxLen values that no typed array can hold.
+ */
+export const MAX_WINDOW_LENGTH = 10_000;
+
 /** Fills in defaults and checks every option; the result is frozen. */
 export function resolveDatasetOptions(options: SequenceDatasetOptions = {}): ResolvedSequenceDatasetOptions {
   const protocol = oneOf(options.protocol, ['comirec', 'loo'], 'protocol', 'comirec');
@@ -75,6 +82,9 @@ export function resolveDatasetOptions(options: SequenceDatasetOptions = {}): Res
   const vocabularyOrder = oneOf(options.vocabularyOrder, ['frequency', 'firstSeen'], 'vocabularyOrder', 'frequency');
   const { maxLen = 20, minPrefix = 4, samplesPerUser = 1, evalRatio = 0.8 } = options;
   assertInteger(maxLen, 'maxLen', 1);
+  if (maxLen > MAX_WINDOW_LENGTH) {
+    throw new SeqrecError('invalid_argument', `maxLen must be at most ${MAX_WINDOW_LENGTH}, got ${maxLen}`, { field: 'maxLen' });
+  }
   assertInteger(minPrefix, 'minPrefix', 1);
   assertInteger(samplesPerUser, 'samplesPerUser', 1);
   assertInRange(evalRatio, 'evalRatio', 0, 1);

@@ -8,6 +8,7 @@
  * from src/losses.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { MAX_WINDOW_LENGTH } from '../data/dataset-options.js';
 import { Random } from '../data/random.js';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
@@ -73,7 +74,7 @@ export function validateBaseConfig(c: ModelBaseConfig, model: string): void {
   check(Number.isInteger(c.itemCount) && c.itemCount >= 2, 'itemCount', 'an integer >= 2 (items + padding)', c.itemCount);
   const dimOk = Number.isInteger(c.embeddingDim) && c.embeddingDim >= 1 && c.embeddingDim <= MAX_EMBEDDING_DIM;
   check(dimOk, 'embeddingDim', `an integer in [1, ${MAX_EMBEDDING_DIM}]`, c.embeddingDim);
-  check(Number.isInteger(c.maxLen) && c.maxLen >= 1, 'maxLen', 'an integer >= 1', c.maxLen);
+  check(Number.isInteger(c.maxLen) && c.maxLen >= 1 && c.maxLen <= MAX_WINDOW_LENGTH, 'maxLen', `an integer in [1, ${MAX_WINDOW_LENGTH}]`, c.maxLen);
   check(Number.isFinite(c.seed), 'seed', 'a finite number', c.seed);
   // Before any weight is allocated: a model too large fails here, not in a typed array.
   assertModelFits(c, model);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { runTrain } from '../../src/cli/commands.js';
 import type { CliFlags } from '../../src/cli/main.js';
+import { MAX_WINDOW_LENGTH, resolveDatasetOptions } from '../../src/data/dataset-options.js';
 import { SeqrecError } from '../../src/errors.js';
 import { estimateModelBytes, MAX_EMBEDDING_DIM, modelMemoryLimit } from '../../src/models/size.js';
 import { ComiRecDR } from '../../src/models/comirec-dr.js';
@@ -42,6 +43,12 @@ describe('model size checks', () => {
 
   it("ComiRec-DR's per-position maps count too", () => {
     assert.throws(() => new ComiRecDR({ itemCount: 100, embeddingDim: 8192, maxLen: 20, numInterests: 4 }), configError('embeddingDim', /maps 20 x 8192 x 4 x 8192/));
+  });
+
+  it('maxLen 1e9 is refused by the dataset and the model, naming the limit (no batch of 1e9 x batchSize)', () => {
+    assert.throws(() => resolveDatasetOptions({ maxLen: 1e9 }), (e: unknown) => e instanceof SeqrecError && e.field === 'maxLen' && new RegExp(`at most ${MAX_WINDOW_LENGTH}`).test(e.message));
+    assert.throws(() => new GRU4Rec({ itemCount: 100, embeddingDim: 8, maxLen: 1e9 }), configError('maxLen', /an integer in \[1, 10000\], got 1000000000/));
+    assert.equal(resolveDatasetOptions({ maxLen: MAX_WINDOW_LENGTH }).maxLen, MAX_WINDOW_LENGTH);
   });
 
   it('sizes that fit are accepted, and the estimate counts Adam twice', () => {
