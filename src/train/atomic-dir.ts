@@ -30,8 +30,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, realpath, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 
@@ -80,7 +80,7 @@ function invalid(file: string, why: string): SeqrecError {
  * Returns null when the file does not exist. Errors name `name` only.
  */
 export async function openRegular(dir: string, name: string): Promise<FileHandle | null> {
-  if (!FILE_NAME_RE.test(name) && name !== POINTER_FILE) throw invalid(name, 'not a plain file name inside the bundle');
+  if (!FILE_NAME_RE.test(name) && name !== POINTER_FILE && name !== MARKER_FILE) throw invalid(name, 'not a plain file name inside the bundle');
   const flags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
   let handle: FileHandle;
   try {
@@ -278,6 +278,20 @@ async function isMarked(dir: string): Promise<boolean> {
   return info !== null && info.isFile();
 }
 
+/** Versions this process renamed into place and has not committed yet (saves racing in one process). */
+const inFlight = new Set<string>();
+
+/** The pid recorded in a directory's marker, or null when unreadable. */
+async function markerPid(dir: string): Promise<number | null> {
+  try {
+    const bytes = await readRegular(dir, MARKER_FILE, 4096);
+    const pid = bytes ? (JSON.parse(bytes.toString('utf8')) as { pid?: unknown }).pid : undefined;
+    return typeof pid === 'number' && Number.isInteger(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Removes a directory seqrec wrote (checked by the caller): renamed to a trash name first, so
  * that a kill during the recursive delete (which may take the marker first) leaves a name
@@ -306,6 +320,8 @@ async function removeDeadTemporaries(root: string): Promise<void> {
     if (!tmp || alive(Number(tmp[1]))) continue;
     const info = await lstat(path).catch(() => null);
     if (info?.isDirectory() && (await isMarked(path))) await removeOwnDir(root, name);
+    // Killed between mkdir and the marker: rmdir removes only an empty directory, so nothing else can go.
+    else if (info?.isDirectory() && TMP_RE.test(name)) await rmdir(path).catch(() => undefined);
     else if (info?.isFile() && POINTER_TMP_RE.test(name)) await unlink(path).catch(() => undefined);
   }
 }
@@ -316,9 +332,15 @@ async function removeDeadTemporaries(root: string): Promise<void> {
  */
 async function removeLeftovers(root: string, keep: Set<string>): Promise<void> {
   await removeDeadTemporaries(root);
+  // Whatever CURRENT names now stays too: another save may have committed after ours.
+  const now = await readPointer(root).catch(() => null);
+  if (now) for (const v of [now.current, now.previous]) if (v) keep.add(v);
   for (const name of await readdir(root)) {
     if (!VERSION_RE.test(name) || keep.has(name)) continue;
     const path = join(root, name);
+    // A version another live process renamed into place but has not committed yet is its to commit.
+    const writer = await markerPid(path);
+    if (inFlight.has(path) || (writer !== null && writer !== process.pid && alive(writer))) continue;
     const info = await lstat(path).catch(() => null);
     if (info?.isDirectory() && ((await isMarked(path)) || (await flatManifestNames(path)) !== null)) await removeOwnDir(root, name);
   }
@@ -342,13 +364,16 @@ export interface SaveVersionOptions {
  * digest of the model.json it wrote. Returns the committed version's directory.
  */
 export async function saveVersion(dir: string, write: (tmp: string) => Promise<FileDigest>, options: SaveVersionOptions = {}): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  const created = (await mkdir(dir, { recursive: true })) !== undefined;
+  // A new directory's own entry must be durable too.
+  if (created) await fsyncDir(dirname(resolve(dir)));
   await assertWritableModelDir(dir, options);
   const root = await realpath(dir);
   await removeDeadTemporaries(root);
   const tmp = join(root, `.seqrec-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   let committed = false;
+  let renamed: string | null = null;
   try {
     await writeDurable(join(tmp, MARKER_FILE), JSON.stringify({ format: 'seqrec-dir', pid: process.pid, createdAt: new Date().toISOString() }) + '\n');
     const manifest = await write(tmp);
@@ -361,6 +386,8 @@ export async function saveVersion(dir: string, write: (tmp: string) => Promise<F
       version = `v${String(highest + 1 + attempt).padStart(6, '0')}`;
       try {
         await rename(tmp, join(root, version));
+        renamed = join(root, version);
+        inFlight.add(renamed);
         break;
       } catch (err) {
         // Another save took that number first.
@@ -379,5 +406,7 @@ export async function saveVersion(dir: string, write: (tmp: string) => Promise<F
   } catch (err) {
     if (!committed) await removeOwnDir(root, basename(tmp)).catch(() => undefined);
     throw err;
+  } finally {
+    if (renamed) inFlight.delete(renamed);
   }
 }

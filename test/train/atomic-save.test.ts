@@ -32,7 +32,7 @@ after(async () => {
 });
 
 /** Runs `write` while a reader loads `dir` at every turn of the event loop; returns the reader's failures. */
-async function pollDuring(dir: string, load: (d: string) => Promise<{ model: { dispose(): void } }>, write: () => Promise<void>): Promise<string[]> {
+async function pollDuring(dir: string, load: (d: string) => Promise<{ model: { dispose(): void } }>, write: () => Promise<void>, minReads = 5): Promise<string[]> {
   const failures: string[] = [];
   let done = false;
   let reads = 0;
@@ -53,7 +53,7 @@ async function pollDuring(dir: string, load: (d: string) => Promise<{ model: { d
     done = true;
     await reader;
   }
-  assert.ok(reads > 5, `only ${reads} reads`);
+  assert.ok(reads >= minReads, `only ${reads} reads`);
   return failures;
 }
 
@@ -83,6 +83,45 @@ describe('atomic saves', () => {
     });
     assert.deepEqual(failures.slice(0, 3), []);
     assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
+  });
+
+  it('saves racing into one directory: the last commit wins and the directory always loads', async () => {
+    const dir = join(root, 'race');
+    await saveModel(a.model, dir, { vocabulary: a.dataset.vocabulary });
+    const failures = await pollDuring(dir, loadModel, async () => {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => saveModel((i % 2 ? a : b).model, dir, { vocabulary: (i % 2 ? a : b).dataset.vocabulary, meta: { i } })));
+    }, 1);
+    assert.deepEqual(failures.slice(0, 3), []);
+    (await loadModel(dir)).model.dispose();
+    // One more save cleans whatever the race left.
+    await saveModel(a.model, dir, { vocabulary: a.dataset.vocabulary });
+    assert.ok((await readdir(dir)).length <= 3);
+  });
+
+  it('the next save removes every kind of debris a kill leaves, and nothing that is not seqrec\'s', async () => {
+    const dir = join(root, 'debris');
+    await saveModel(a.model, dir, { vocabulary: a.dataset.vocabulary });
+    const dead = 999_999_999; // no such process
+    const marker = JSON.stringify({ format: 'seqrec-dir', pid: dead });
+    await mkdir(join(dir, `.seqrec-tmp-${dead}-0000000a`)); // killed between mkdir and the marker
+    await mkdir(join(dir, `.seqrec-tmp-${dead}-0000000b`));
+    await writeFile(join(dir, `.seqrec-tmp-${dead}-0000000b`, '.seqrec'), marker);
+    await writeFile(join(dir, `.seqrec-tmp-${dead}-0000000b`, 'weights.bin'), 'half');
+    await writeFile(join(dir, `.CURRENT.tmp-${dead}-0000000c`), '{"form');
+    await mkdir(join(dir, `.seqrec-trash-${dead}-0000000d`)); // a removal cut short (marker already gone)
+    await writeFile(join(dir, `.seqrec-trash-${dead}-0000000d`, 'weights.bin'), 'x');
+    await mkdir(join(dir, 'v000099')); // renamed into place, never committed
+    await writeFile(join(dir, 'v000099', '.seqrec'), marker);
+    // Look-alikes that are not seqrec's: kept.
+    await mkdir(join(dir, `.seqrec-tmp-${dead}-0000000e`));
+    await writeFile(join(dir, `.seqrec-tmp-${dead}-0000000e`, 'thesis.tex'), 'mine');
+    await mkdir(join(dir, 'v000098'));
+    await writeFile(join(dir, 'v000098', 'photo.jpg'), 'mine');
+    await writeFile(join(dir, 'NOTES.md'), 'mine');
+    await saveModel(b.model, dir, { vocabulary: b.dataset.vocabulary });
+    const left = (await readdir(dir)).sort();
+    assert.deepEqual(left, ['.seqrec-tmp-999999999-0000000e', 'CURRENT', 'NOTES.md', 'v000001', 'v000098', 'v000100']);
+    (await loadModel(dir)).model.dispose();
   });
 
   it("keeps files seqrec did not write, and refuses a foreign directory (item 8, library side)", async () => {
