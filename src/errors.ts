@@ -13,7 +13,9 @@ export type SeqrecErrorCode =
   | 'bundle_invalid'
   | 'unknown_item'
   /** Training produced a non-finite loss or weight; the model keeps its last finite (best) weights. */
-  | 'diverged';
+  | 'diverged'
+  /** An operation did not finish in its time limit (e.g. a bundle reload). */
+  | 'timeout';
 
 export interface SeqrecErrorDetails {
   /** File the problem was found in. */

@@ -200,7 +200,8 @@ export async function runRecommend(flags: CliFlags, log: Log): Promise<void> {
   mask.fill(1, 0, window.length);
   const queries = userMatrix(model, { batchSize: 1, maxLen: model.maxLen, history, mask, lengths: Int32Array.of(window.length) });
   const retriever = new ExactRetriever(itemMatrix(model), model.embeddingDim);
-  const result = retriever.search(queries, { k, interests: model.numInterests, exclude: flags['exclude-seen'] ? [window] : undefined });
+  // k only sizes the result buffers: never more than the catalogue (padding row left out).
+  const result = retriever.search(queries, { k: Math.min(k, model.itemCount - 1), interests: model.numInterests, exclude: flags['exclude-seen'] ? [window] : undefined });
   const rows = [...result.ids].map((id, i) => ({ item: id > 0 ? vocabulary.decode(id) : null, score: result.scores[i] })).filter((r) => r.item !== null);
   process.stdout.write(JSON.stringify({ history: raw, unknown, recommendations: rows }, null, 2) + '\n');
   retriever.dispose();

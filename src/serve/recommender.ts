@@ -14,7 +14,8 @@
  * assignment and disposes the old state. Because no synchronous call can be running at that
  * moment, no call ever sees a disposed model; calls that started before the swap finished on
  * the old state, calls after it use the new one. A failed reload leaves the old state serving.
- * Reloads are serialised.
+ * Reloads are serialised; one that takes longer than `reloadTimeoutMs` fails and is abandoned, so
+ * a stuck read cannot hold up the reloads after it.
  *
  * Memory. Each call creates its tensors inside `tf.tidy` and reads results into typed arrays
  * before returning, so the number of live tensors does not change from call to call (see the
@@ -47,6 +48,11 @@ export interface RecommenderOptions {
   similarItemsMetric?: 'cosine' | 'ip';
   /** Run one of each call after loading so the first real call is not slow. Default true. */
   warmUp?: boolean;
+  /**
+   * Milliseconds a `reload` may spend loading before it fails with code 'timeout' (the old
+   * bundle keeps serving; later reloads do not wait for the stuck one). Default 30000.
+   */
+  reloadTimeoutMs?: number;
 }
 
 export interface RecommendOptions {
@@ -133,7 +139,13 @@ interface Encoded {
   unknown: string[];
 }
 
-const DEFAULTS = { maxK: 1000, maxHistory: 1000, maxBatch: 256 } as const;
+const DEFAULTS = { maxK: 1000, maxHistory: 1000, maxBatch: 256, reloadTimeoutMs: 30_000 } as const;
+
+/**
+ * Timed-out loads still reading files that are refused new reloads. Each stuck read holds one
+ * of libuv's 4 threads, and every file read of the process waits when all are taken.
+ */
+const MAX_STUCK_LOADS = 2;
 
 /** What the Recommender uses of src/retrieval/faiss.ts (its public API), loaded only for bundles with an index. */
 interface FaissModule {
@@ -180,6 +192,8 @@ export class Recommender {
   private disposed = false;
   /** Tail of the reload queue. */
   private reloading: Promise<unknown> = Promise.resolve();
+  /** Loads abandoned by a reload timeout that have not settled yet. */
+  private stuckLoads = 0;
 
   private constructor(state: State, limits: Limits, options: RecommenderOptions) {
     this.state = state;
@@ -199,6 +213,7 @@ export class Recommender {
       maxHistory: limitOption(options.maxHistory, 'maxHistory', DEFAULTS.maxHistory),
       maxBatch: limitOption(options.maxBatch, 'maxBatch', DEFAULTS.maxBatch),
     };
+    limitOption(options.reloadTimeoutMs, 'reloadTimeoutMs', DEFAULTS.reloadTimeoutMs);
     const retriever = options.retriever ?? 'auto';
     if (!['auto', 'exact', 'faiss'].includes(retriever)) throw invalidArg('retriever', `Recommender: retriever must be 'auto', 'exact' or 'faiss', got ${String(retriever)}`);
     const metric = options.similarItemsMetric ?? 'cosine';
@@ -352,12 +367,15 @@ export class Recommender {
   /**
    * Loads the bundle in `dir` (default: the current bundle's directory, e.g. after it was
    * re-exported in place), warms it up, then swaps it in atomically and disposes the old
-   * model. Concurrent reloads run one after another. On failure the current bundle stays.
+   * model. Concurrent reloads run one after another. On failure the current bundle stays. A
+   * load that takes longer than `timeoutMs` (default: the `reloadTimeoutMs` option) fails with
+   * code 'timeout'; after two such stuck loads, reloads are refused until the process restarts.
    */
-  reload(dir?: string): Promise<RecommenderInfo> {
+  reload(dir?: string, options: { timeoutMs?: number } = {}): Promise<RecommenderInfo> {
+    const timeoutMs = limitOption(options?.timeoutMs, 'timeoutMs', this.options.reloadTimeoutMs ?? DEFAULTS.reloadTimeoutMs);
     const run = async (): Promise<RecommenderInfo> => {
       const current = this.live();
-      const next = await Recommender.buildState(dir ?? current.dir, this.options, current.generation + 1);
+      const next = await this.loadWithin(dir ?? current.dir, current.generation + 1, timeoutMs);
       if (this.disposed) {
         Recommender.disposeState(next);
         throw new SeqrecError('invalid_argument', 'Recommender was disposed during reload');
@@ -377,6 +395,42 @@ export class Recommender {
     const result = this.reloading.then(run, run);
     this.reloading = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * `buildState`, failing with code 'timeout' after `timeoutMs`. A load cannot be cancelled
+   * (a blocked read stays blocked): it is abandoned, and disposed should it ever finish.
+   */
+  private async loadWithin(dir: string, generation: number, timeoutMs: number): Promise<State> {
+    if (this.stuckLoads >= MAX_STUCK_LOADS) {
+      throw new SeqrecError(
+        'timeout',
+        `reload refused: ${this.stuckLoads} earlier reloads timed out and are still stuck reading their files; fix the bundle's storage and restart the process`,
+      );
+    }
+    const building = Recommender.buildState(dir, this.options, generation);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.stuckLoads++;
+        building
+          .then((late) => Recommender.disposeState(late))
+          .catch(() => undefined)
+          .finally(() => this.stuckLoads--);
+        reject(
+          new SeqrecError(
+            'timeout',
+            `reload of ${dir}: the bundle did not finish loading within ${timeoutMs / 1000} s (a file that blocks or a stuck disk?); still serving the previous bundle`,
+            { field: 'reloadTimeoutMs' },
+          ),
+        );
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([building, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Releases the model and retrievers. Calls afterwards throw. */
@@ -408,7 +462,8 @@ export class Recommender {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw invalidArg('options', `options must be an object like {k, excludeSeen, interests}, got ${typeOf(options)}`);
     }
-    const k = this.checkK(options.k ?? 10);
+    // Never more than the catalogue: k only sizes the result buffers.
+    const k = Math.min(this.checkK(options.k ?? 10), s.vocabulary.numItems);
     const excludeSeen = options.excludeSeen ?? true;
     if (typeof excludeSeen !== 'boolean') throw invalidArg('excludeSeen', `excludeSeen must be a boolean, got ${typeOf(excludeSeen)}`);
     const interests = options.interests ?? 'merge';
@@ -549,8 +604,8 @@ export class Recommender {
     return out;
   }
 
-  private similarOn(s: State, itemId: ItemId, k: number): ScoredItem[] {
-    this.checkK(k);
+  private similarOn(s: State, itemId: ItemId, requested: number): ScoredItem[] {
+    const k = Math.min(this.checkK(requested), s.vocabulary.numItems);
     let id: string;
     if (typeof itemId === 'string') id = itemId;
     else if (typeof itemId === 'number' && Number.isSafeInteger(itemId)) id = String(itemId);

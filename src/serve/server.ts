@@ -6,24 +6,26 @@
  *   POST /recommend/batch   {histories, k?, excludeSeen?, interests?} -> {results: [...]}
  *   POST /similar           {item, k?} -> {item, items}
  *   GET  /metrics           Prometheus text
- *   POST /admin/reload      {dir?} -> {status: 'reloaded', info}   (only when `admin` is enabled)
+ *   POST /admin/reload      {bundle?} -> {status: 'reloaded', bundle, info}   (only with an admin token)
  *
  * Every body is validated by a JSON schema built from the recommender's limits (types, unknown
  * fields, k range, history length, batch size); every error is `{error, message}` with a 4xx
- * status for bad input. See docs/serving.md.
- *
- * Concurrent /recommend requests are coalesced: requests that arrive while the event loop is
- * busy are answered by one `recommendMany` call per (excludeSeen, interests) group at the
- * next turn of the loop, which amortises TF.js's per-operation overhead over the batch. Results
- * are the same as one `recommend` call per request (top-k lists are prefixes of top-k' lists).
+ * status for bad input. Timeouts, a connection cap, the JSON depth limit and the admin guards
+ * (token, Host, Origin, named bundles only) are described in docs/serving.md, "Security".
+ * Schemas live in schemas.ts, request coalescing in coalescer.ts, the defences in guards.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
+import type { ServerOptions as HttpServerOptions } from 'node:http';
+import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { MAX_ID_LENGTH } from '../data/fields.js';
 import { SeqrecError } from '../errors.js';
+import { Coalescer } from './coalescer.js';
+import { bearerMatches, clientErrorHandler, configError, foreignRequest, HttpError, parseJsonBody, resolveAdmin, scrubPaths, type AdminOptions } from './guards.js';
 import { ServerMetrics } from './metrics.js';
-import type { Recommendation, RecommendOptions, Recommender, RecommenderInfo, ItemId } from './recommender.js';
+import type { Recommendation, Recommender, RecommenderInfo, ItemId } from './recommender.js';
+import { describeIssue, ERROR_SCHEMA, RECOMMENDATION, SCORED_ITEMS, schemas, type ValidationIssue } from './schemas.js';
+
+export type { AdminOptions } from './guards.js';
 
 export interface ServerOptions {
   /** fastify's logger option (pino). Default false. */
@@ -31,13 +33,40 @@ export interface ServerOptions {
   /** Largest request body in bytes. Default 1 MiB. */
   bodyLimit?: number;
   /**
-   * Enables POST /admin/reload. `true`: no authentication (bind to loopback!); `{token}`:
-   * requests need `Authorization: Bearer <token>`. Default false.
+   * Enables POST /admin/reload, guarded by a bearer token (required and non-empty: anything
+   * else is an 'invalid_config' error at start-up), Host and Origin checks. Default off.
    */
-  admin?: boolean | { token?: string };
+  admin?: false | AdminOptions;
   /** Coalesce concurrent /recommend requests into batched model calls. Default true. */
   coalesce?: boolean;
+  /** Time to receive a whole request, headers and body (node's requestTimeout). Default 10000 ms. */
+  requestTimeoutMs?: number;
+  /** Time to receive the request headers (node's headersTimeout); at most requestTimeoutMs. Default 5000 ms. */
+  headersTimeoutMs?: number;
+  /** A socket with no activity for this long is closed (fastify's connectionTimeout). Default 30000 ms. */
+  connectionTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this long. Default 5000 ms. */
+  keepAliveTimeoutMs?: number;
+  /** Open connections at most; more are closed at once (node's maxConnections). Default 1000. */
+  maxConnections?: number;
+  /** Deepest nesting of arrays/objects in a JSON body, checked before parsing. Default 32. */
+  maxJsonDepth?: number;
+  /** Limit of each reload, passed to `Recommender.reload`. Default: the recommender's reloadTimeoutMs (30000 ms). */
+  reloadTimeoutMs?: number;
+  /** Where reload outcomes are reported, one line each. Default: fastify's logger. */
+  log?: (line: string) => void;
 }
+
+/** Defaults of the ServerOptions limits (docs/serving.md, "Security"). */
+export const SERVER_DEFAULTS = {
+  bodyLimit: 1024 * 1024,
+  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 5_000,
+  connectionTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1000,
+  maxJsonDepth: 32,
+} as const;
 
 /** What `createServer` adds to the fastify instance (as `app.seqrec`). */
 export interface SeqrecServerState {
@@ -45,7 +74,8 @@ export interface SeqrecServerState {
   readonly metrics: ServerMetrics;
   /**
    * Loads `dir` (default: the current bundle directory) into the recommender and swaps it in
-   * atomically; requests keep being answered throughout. Counted in the reload metrics.
+   * atomically; requests keep being answered throughout. Counted in the reload metrics. For
+   * the embedding program only: the HTTP route never takes a path.
    */
   reload(dir?: string): Promise<RecommenderInfo>;
 }
@@ -64,128 +94,6 @@ export interface ErrorBody {
   message: string;
 }
 
-const ERROR_SCHEMA = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-} as const;
-
-const SCORED_ITEMS = {
-  type: 'array',
-  items: { type: 'object', properties: { id: { type: 'string' }, score: { type: 'number' } }, required: ['id', 'score'] },
-} as const;
-
-const RECOMMENDATION = {
-  type: 'object',
-  properties: {
-    items: SCORED_ITEMS,
-    unknown: { type: 'array', items: { type: 'string' } },
-    fallback: { type: ['string', 'null'] },
-    reason: { type: 'string' },
-  },
-  required: ['items', 'unknown', 'fallback'],
-} as const;
-
-/** Ids as JSON: strings (raw ids) or integers (converted with String). */
-const ITEM_ID = { type: ['string', 'integer'], maxLength: MAX_ID_LENGTH } as const;
-
-function schemas(limits: { maxK: number; maxHistory: number; maxBatch: number }) {
-  const history = { type: 'array', maxItems: limits.maxHistory, items: ITEM_ID };
-  const common = {
-    k: { type: 'integer', minimum: 1, maximum: limits.maxK },
-    excludeSeen: { type: 'boolean' },
-    interests: { anyOf: [{ type: 'string', enum: ['merge'] }, { type: 'integer', minimum: 0 }] },
-  };
-  return {
-    recommend: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['history'],
-      properties: { history, ...common },
-    },
-    batch: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['histories'],
-      properties: { histories: { type: 'array', maxItems: limits.maxBatch, items: history }, ...common },
-    },
-    similar: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['item'],
-      properties: { item: ITEM_ID, k: common.k },
-    },
-    reload: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 } },
-    },
-  };
-}
-
-interface ValidationIssue {
-  keyword: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-
-const TYPE_NAMES: Record<string, string> = {
-  array: 'an array',
-  object: 'a JSON object',
-  string: 'a string',
-  integer: 'an integer',
-  number: 'a number',
-  boolean: 'a boolean',
-  null: 'null',
-};
-
-/** "body.history[3]" from ("body", "/history/3"). */
-function fieldPath(dataVar: string, instancePath: string): string {
-  let out = dataVar;
-  for (const part of instancePath.split('/').slice(1)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
-  return out;
-}
-
-/** One clear sentence for the first schema violation, naming the field. */
-function describeIssue(issue: ValidationIssue, dataVar: string): string {
-  const at = fieldPath(dataVar, issue.instancePath);
-  const p = issue.params;
-  switch (issue.keyword) {
-    case 'additionalProperties':
-      return `${at} has an unknown field '${String(p.additionalProperty)}'`;
-    case 'required':
-      return `${at} is missing the required field '${String(p.missingProperty)}'`;
-    case 'type':
-      return `${at} must be ${String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ')}`;
-    case 'maxItems':
-      return `${at} has too many entries (at most ${String(p.limit)})`;
-    case 'maximum':
-      return `${at} must be <= ${String(p.limit)}`;
-    case 'minimum':
-      return `${at} must be >= ${String(p.limit)}`;
-    case 'maxLength':
-      return `${at} is too long (at most ${String(p.limit)} characters)`;
-    case 'minLength':
-      return `${at} must not be empty`;
-    case 'anyOf':
-    case 'enum':
-      return at.endsWith('.interests') ? `${at} must be "merge" or an interest index >= 0` : `${at} ${issue.message ?? 'is invalid'}`;
-    default:
-      return `${at} ${issue.message ?? 'is invalid'}`;
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly error: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function statusOf(err: SeqrecError): { status: number; error: string } {
   switch (err.code) {
     case 'unknown_item':
@@ -195,93 +103,18 @@ function statusOf(err: SeqrecError): { status: number; error: string } {
       return { status: 400, error: 'invalid_request' };
     case 'bundle_invalid':
       return { status: 422, error: 'bundle_invalid' };
+    case 'timeout':
+      return { status: 503, error: 'reload_timeout' };
     default:
       return { status: 500, error: err.code };
   }
 }
 
-function truncate(r: Recommendation, k: number): Recommendation {
-  return r.items.length <= k ? r : { ...r, items: r.items.slice(0, k) };
-}
-
-interface Pending {
-  history: readonly ItemId[];
-  options: RecommendOptions & { k: number };
-  resolve(r: Recommendation): void;
-  reject(e: unknown): void;
-}
-
-/**
- * Answers concurrent `recommend` calls with one `recommendMany` call per group of compatible
- * options, at the next turn of the event loop. Each flush is synchronous, so it uses one
- * consistent model even across a hot reload.
- */
-class Coalescer {
-  private groups = new Map<string, Pending[]>();
-  private scheduled = false;
-
-  constructor(
-    private readonly recommender: Recommender,
-    private readonly metrics: ServerMetrics,
-  ) {}
-
-  recommend(history: readonly ItemId[], options: RecommendOptions & { k: number }): Promise<Recommendation> {
-    return new Promise((resolve, reject) => {
-      const key = `${options.excludeSeen ?? true}|${options.interests ?? 'merge'}`;
-      let group = this.groups.get(key);
-      if (!group) this.groups.set(key, (group = []));
-      group.push({ history, options, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const groups = this.groups;
-    this.groups = new Map();
-    const maxBatch = this.recommender.limitsInForce.maxBatch;
-    for (const list of groups.values()) {
-      for (let start = 0; start < list.length; start += maxBatch) this.run(list.slice(start, start + maxBatch));
-    }
-  }
-
-  private run(chunk: Pending[]): void {
-    this.metrics.inc('coalesced_batches');
-    this.metrics.inc('coalesced_requests', chunk.length);
-    if (chunk.length > 1) {
-      const k = Math.max(...chunk.map((p) => p.options.k));
-      let results: Recommendation[] | null = null;
-      try {
-        results = this.recommender.recommendMany(
-          chunk.map((p) => p.history),
-          { ...chunk[0].options, k },
-        );
-      } catch {
-        results = null; // answer one by one below, so each error reaches its own request
-      }
-      if (results) {
-        chunk.forEach((p, i) => p.resolve(truncate(results![i], p.options.k)));
-        return;
-      }
-    }
-    for (const p of chunk) {
-      try {
-        p.resolve(this.recommender.recommend(p.history, p.options));
-      } catch (err) {
-        p.reject(err);
-      }
-    }
-  }
-}
-
-function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!header || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+function positiveInt(options: ServerOptions, field: keyof typeof SERVER_DEFAULTS): number {
+  const v = options[field];
+  if (v === undefined) return SERVER_DEFAULTS[field];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw configError(field, `${field} must be an integer >= 1, got ${String(v)}`);
+  return v;
 }
 
 /**
@@ -290,15 +123,38 @@ function bearerMatches(header: string | undefined, token: string): boolean {
  * Closing the instance does not dispose the recommender.
  */
 export function createServer(recommender: Recommender, options: ServerOptions = {}): FastifyInstance {
+  const admin = resolveAdmin(options.admin);
+  const bodyLimit = positiveInt(options, 'bodyLimit');
+  const requestTimeout = positiveInt(options, 'requestTimeoutMs');
+  const headersTimeout = positiveInt(options, 'headersTimeoutMs');
+  if (headersTimeout > requestTimeout) throw configError('headersTimeoutMs', `headersTimeoutMs (${headersTimeout}) must be <= requestTimeoutMs (${requestTimeout})`);
+  const maxJsonDepth = positiveInt(options, 'maxJsonDepth');
+  const maxConnections = positiveInt(options, 'maxConnections');
+  const reloadTimeout = options.reloadTimeoutMs;
+  if (reloadTimeout !== undefined && (!Number.isSafeInteger(reloadTimeout) || reloadTimeout < 1)) {
+    throw configError('reloadTimeoutMs', `reloadTimeoutMs must be an integer >= 1, got ${String(reloadTimeout)}`);
+  }
   const limits = recommender.limitsInForce;
   const s = schemas(limits);
   const metrics = new ServerMetrics();
   const coalescer = options.coalesce === false ? null : new Coalescer(recommender, metrics);
   let inFlight = 0;
 
+  // Node checks request and header timeouts on this period (default 30 s, which would let
+  // a 5 s header timeout run to 30 s).
+  const http: HttpServerOptions = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
   const app = Fastify({
     logger: (options.logger ?? false) as boolean,
-    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    bodyLimit,
+    requestTimeout,
+    connectionTimeout: positiveInt(options, 'connectionTimeoutMs'),
+    keepAliveTimeout: positiveInt(options, 'keepAliveTimeoutMs'),
+    http,
+    clientErrorHandler,
+    frameworkErrors: (err, _req, reply) => {
+      const badUrl = err.code === 'FST_ERR_BAD_URL';
+      (reply as FastifyReply).code(400).send({ error: badUrl ? 'bad_url' : 'bad_request', message: badUrl ? 'the request URL is not valid (malformed percent-encoding?)' : err.message } satisfies ErrorBody);
+    },
     // Close idle keep-alive connections on close(), let active ones finish.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -313,30 +169,58 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
         allowUnionTypes: true,
       },
     },
-    schemaErrorFormatter: (errors, dataVar) => {
-      const err = new HttpError(400, 'invalid_request', describeIssue(errors[0] as unknown as ValidationIssue, dataVar));
-      return err;
-    },
+    schemaErrorFormatter: (errors, dataVar) => new HttpError(400, 'invalid_request', describeIssue(errors[0] as unknown as ValidationIssue, dataVar)),
   });
+  app.server.maxConnections = maxConnections;
+  app.server.on('drop', () => metrics.inc('connections_dropped'));
+
+  /** Client-facing name of a bundle directory: its allow-list name, else its last component. */
+  const nameOf = (dir: string): string => {
+    for (const [name, d] of admin?.bundles ?? []) if (d === dir) return name;
+    return basename(dir);
+  };
+  const initialDir = recommender.info().dir;
+  /** Every bundle directory the server knows, for scrubbing client messages. */
+  const knownDirs = (): Map<string, string> => {
+    const dirs = new Map<string, string>([[initialDir, nameOf(initialDir)]]);
+    for (const [name, d] of admin?.bundles ?? []) dirs.set(d, name);
+    const current = recommender.isDisposed ? null : recommender.info().dir;
+    if (current) dirs.set(current, nameOf(current));
+    return dirs;
+  };
+  const note = (line: string, failed: boolean) => {
+    if (options.log) options.log(line);
+    else if (failed) app.log.warn(line);
+    else app.log.info(line);
+  };
 
   const reload = async (dir?: string): Promise<RecommenderInfo> => {
+    const serving = recommender.info().dir;
     try {
-      const info = await recommender.reload(dir);
+      const info = await recommender.reload(dir, reloadTimeout === undefined ? {} : { timeoutMs: reloadTimeout });
       metrics.inc('reload_success');
-      app.log.info({ dir: info.dir, generation: info.generation }, 'bundle reloaded');
+      note(`reloaded bundle ${nameOf(info.dir)} (generation ${info.generation})`, false);
       return info;
     } catch (err) {
       metrics.inc('reload_failure');
+      note(`reload failed, still serving bundle ${nameOf(serving)}: ${(err as Error).message}`, true);
       throw err;
     }
   };
   // JSON only: a text/plain body is a 415, not a string that fails the schema.
-  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, maxJsonDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.decorate('seqrec', { recommender, metrics, reload } satisfies SeqrecServerState);
 
   // Graceful close: fastify stops accepting connections and closes idle keep-alive ones; a
   // request still in flight is answered with `Connection: close`, so its socket closes after
-  // the response instead of idling until the keep-alive timeout (72 s in fastify).
+  // the response instead of idling until the keep-alive timeout.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -371,23 +255,20 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
     } else if (err instanceof SeqrecError) {
       const m = statusOf(err);
       status = m.status;
-      body = { error: m.error, message: err.message };
+      // Defensive: a lower layer's message must not show where bundles live on disk.
+      body = { error: m.error, message: scrubPaths(err.message, knownDirs()) };
     } else {
       const fe = err as FastifyError;
       const code = fe.code;
-      if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (fe.statusCode === 400 && err instanceof SyntaxError)) {
-        status = 400;
-        const cause = (fe as { cause?: Error }).cause?.message;
-        body = { error: 'invalid_json', message: `the request body is not valid JSON${cause ? ` (${cause})` : ''}` };
-      } else if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
         status = 400;
         body = { error: 'invalid_json', message: 'the request body is empty; send a JSON object' };
       } else if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         status = 413;
-        body = { error: 'payload_too_large', message: `the request body is larger than ${options.bodyLimit ?? 1024 * 1024} bytes` };
+        body = { error: 'payload_too_large', message: `the request body is larger than ${bodyLimit} bytes` };
       } else if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
         status = 415;
-        body = { error: 'unsupported_media_type', message: `send JSON with Content-Type: application/json (got ${String(req.headers['content-type'])})` };
+        body = { error: 'unsupported_media_type', message: `send JSON with Content-Type: application/json (got ${String(req.headers['content-type']).slice(0, 100)})` };
       } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
         status = fe.statusCode;
         body = { error: 'bad_request', message: err.message };
@@ -402,6 +283,12 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
 
   const errors = { 400: ERROR_SCHEMA, 404: ERROR_SCHEMA };
 
+  /** `info()` for clients: the bundle's name instead of its directory. */
+  const publicInfo = (info: RecommenderInfo) => {
+    const { dir, ...rest } = info;
+    return { ...rest, bundle: nameOf(dir) };
+  };
+
   app.get('/health', async () => {
     const info = recommender.info();
     return {
@@ -411,7 +298,8 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
       numInterests: info.numInterests,
       maxLen: info.maxLen,
       retriever: info.retriever,
-      bundle: info.dir,
+      bundle: nameOf(info.dir),
+      bundleVersion: info.bundleVersion,
       bundleCreatedAt: info.bundleCreatedAt,
       loadedAt: info.loadedAt,
       generation: info.generation,
@@ -482,22 +370,53 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
     return metrics.render({ tensors: tf.memory().numTensors, generation: info.generation, items: info.numItems, inFlight });
   });
 
-  if (options.admin) {
-    const token = typeof options.admin === 'object' ? options.admin.token : undefined;
-    app.post<{ Body: { dir?: string } | undefined }>('/admin/reload', {
-      schema: { body: s.reload },
-      // No body at all means "reload the current directory".
-      preValidation: async (req) => {
-        if (req.body === undefined || req.body === null) req.body = {};
+  if (admin) {
+    const names = [...admin.bundles.keys()].sort();
+    app.post<{ Body: { bundle?: string } | undefined }>(
+      '/admin/reload',
+      {
+        schema: { body: s.reload },
+        // Before the body is read: a foreign page or an unauthenticated client costs no parsing.
+        onRequest: async (req) => {
+          const foreign = foreignRequest(req.headers, admin);
+          if (foreign) throw new HttpError(403, 'forbidden', foreign);
+          if (!bearerMatches(req.headers.authorization, admin.tokenDigest)) {
+            throw new HttpError(401, 'unauthorized', 'POST /admin/reload needs Authorization: Bearer <admin token>');
+          }
+        },
+        preValidation: async (req) => {
+          // No body at all means "reload the current bundle".
+          if (req.body === undefined || req.body === null) req.body = {};
+          if (typeof req.body === 'object' && !Array.isArray(req.body) && 'dir' in req.body) {
+            throw new HttpError(400, 'invalid_request', 'POST /admin/reload takes no path: send {"bundle": "<name>"} with a configured bundle name, or no body to reload the current bundle');
+          }
+        },
       },
-    }, async (req, reply) => {
-      if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
-        reply.code(401);
-        return { error: 'unauthorized', message: 'POST /admin/reload needs Authorization: Bearer <admin token>' } satisfies ErrorBody;
-      }
-      const info = await reload(req.body?.dir);
-      return { status: 'reloaded', info };
-    });
+      async (req) => {
+        const name = req.body?.bundle;
+        let dir: string | undefined;
+        if (name !== undefined) {
+          dir = admin.bundles.get(name);
+          if (dir === undefined) {
+            throw new HttpError(
+              400,
+              'invalid_request',
+              names.length
+                ? `unknown bundle '${name}'; the configured names are ${names.map((n) => `'${n}'`).join(', ')}`
+                : 'no bundle names are configured (admin.bundles / --admin-bundle NAME=DIR); send no body to reload the current bundle',
+            );
+          }
+        }
+        try {
+          const info = await reload(dir);
+          return { status: 'reloaded', bundle: nameOf(info.dir), info: publicInfo(info) };
+        } catch (err) {
+          if (!(err instanceof SeqrecError)) throw err;
+          const m = statusOf(err);
+          throw new HttpError(m.status, m.error, scrubPaths(err.message, knownDirs()));
+        }
+      },
+    );
   }
 
   return app;

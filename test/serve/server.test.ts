@@ -14,6 +14,8 @@ let items: readonly string[];
 let rec: Recommender;
 let app: FastifyInstance;
 let base: string;
+const TOKEN = 'server-test-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 before(async () => {
   const a = await trainTinyBundle({ seed: 7, epochs: 2 });
@@ -22,7 +24,7 @@ before(async () => {
   dirB = b.dir;
   items = a.dataset.vocabulary.items();
   rec = await Recommender.load(dirA, { maxK: 100, maxHistory: 50, maxBatch: 8 });
-  app = createServer(rec, { admin: true });
+  app = createServer(rec, { admin: { token: TOKEN, bundles: { a: dirA, b: dirB, missing: '/nonexistent/bundle' } } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 after(async () => {
@@ -107,7 +109,7 @@ describe('HTTP server', () => {
       ['/recommend', { history: [items[0]], user: 'u1' }, 400, 'invalid_request', /body has an unknown field 'user'/],
       ['/recommend', { k: 5 }, 400, 'invalid_request', /body is missing the required field 'history'/],
       ['/recommend', [items[0]], 400, 'invalid_request', /body must be a JSON object/],
-      ['/recommend', '{"__proto__": {"polluted": true}, "history": []}', 400, 'invalid_json', /not valid JSON/],
+      ['/recommend', '{"__proto__": {"polluted": true}, "history": []}', 400, 'invalid_request', /has a key '__proto__'/],
       ['/recommend/batch', { histories: new Array(9).fill([items[0]]) }, 400, 'invalid_request', /body\.histories has too many entries \(at most 8\)/],
       ['/recommend/batch', { histories: [[items[0]], long] }, 400, 'invalid_request', /body\.histories\[1\] has too many entries/],
       ['/recommend/batch', { histories: [], history: [items[0]] }, 400, 'invalid_request', /unknown field 'history'/],
@@ -173,8 +175,8 @@ describe('HTTP server', () => {
     const answerA = rec.recommend([items[3]], { k: 10 });
     const reloads: unknown[] = [];
     const result = await loadDuring(base, items, async () => {
-      for (const dir of [dirB, dirA]) {
-        const r = await post(base, '/admin/reload', { dir });
+      for (const bundle of ['b', 'a']) {
+        const r = await post(base, '/admin/reload', { bundle }, AUTH);
         reloads.push(r.body);
         assert.equal(r.status, 200, JSON.stringify(r.body));
         assert.equal(r.body.status, 'reloaded');
@@ -194,14 +196,15 @@ describe('HTTP server', () => {
 
   it('reports a failed reload and keeps serving', async () => {
     const gen = rec.info().generation;
-    const bad = await post(base, '/admin/reload', { dir: '/nonexistent/bundle' });
+    const bad = await post(base, '/admin/reload', { bundle: 'missing' }, AUTH);
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error, 'bundle_invalid');
-    assert.match(bad.body.message, /\/nonexistent\/bundle: no such bundle directory/);
-    const extra = await post(base, '/admin/reload', { dir: dirA, force: true });
+    assert.match(bad.body.message, /no such bundle directory/);
+    assert.doesNotMatch(bad.body.message, /nonexistent/);
+    const extra = await post(base, '/admin/reload', { bundle: 'a', force: true }, AUTH);
     assert.equal(extra.status, 400);
     // No body at all: reload the current directory.
-    const same = await fetch(`${base}/admin/reload`, { method: 'POST' });
+    const same = await fetch(`${base}/admin/reload`, { method: 'POST', headers: AUTH });
     assert.equal(same.status, 200);
     assert.equal(rec.info().generation, gen + 1);
     assert.equal((await post(base, '/recommend', { history: [items[0]] })).status, 200);
