@@ -75,6 +75,9 @@ function finite(value: number, name: string): number {
  */
 export const MAX_WINDOW_LENGTH = 10_000;
 
+/** The most training samples per user and epoch (the papers draw 1; `--samples-per-user 10` is common). */
+export const MAX_SAMPLES_PER_USER = 10_000;
+
 /** Fills in defaults and checks every option; the result is frozen. */
 export function resolveDatasetOptions(options: SequenceDatasetOptions = {}): ResolvedSequenceDatasetOptions {
   const protocol = oneOf(options.protocol, ['comirec', 'loo'], 'protocol', 'comirec');
@@ -87,6 +90,9 @@ export function resolveDatasetOptions(options: SequenceDatasetOptions = {}): Res
   }
   assertInteger(minPrefix, 'minPrefix', 1);
   assertInteger(samplesPerUser, 'samplesPerUser', 1);
+  if (samplesPerUser > MAX_SAMPLES_PER_USER) {
+    throw new SeqrecError('invalid_argument', `samplesPerUser must be at most ${MAX_SAMPLES_PER_USER}, got ${samplesPerUser}`, { field: 'samplesPerUser' });
+  }
   assertInRange(evalRatio, 'evalRatio', 0, 1);
   if (evalRatio === 0 || evalRatio === 1) {
     throw new SeqrecError('invalid_config', `evalRatio must be strictly between 0 and 1, got ${evalRatio}`, { field: 'evalRatio' });

@@ -202,6 +202,11 @@ export class SequenceDataset {
     // Checked here, not inside the generator, so bad arguments fail at the call.
     assertInteger(epoch, 'epoch', 0);
     assertInteger(batchSize, 'batchSize', 1);
+    // The epoch's order is one Int32Array: 2^28 samples is 1 GiB of it already.
+    const samples = this.trainSamplesPerEpoch();
+    if (samples > 2 ** 28) {
+      throw new SeqrecError('invalid_argument', `${samples} training samples per epoch (${this.trainUsers.length} users x samplesPerUser ${this.options.samplesPerUser}) is more than 2^28; lower samplesPerUser`, { field: 'samplesPerUser' });
+    }
     return this.generateTrain(epoch, batchSize);
   }
 

@@ -99,16 +99,23 @@ export interface Candidates {
   logQNegatives?: Float32Array;
 }
 
-function nonNegativeInt(v: number | undefined, name: string): number {
+/**
+ * Upper bounds far above any published setting (GRU4Rec 2,048 shared; ComiRec 10 per row), so
+ * that a typo such as 1e9 is an error, not a [B, M] score matrix no memory can hold.
+ */
+const MAX_NEGATIVES = 1_000_000;
+const MAX_NEGATIVES_PER_ROW = 4_096;
+
+function nonNegativeInt(v: number | undefined, name: string, max: number): number {
   const n = v ?? 0;
-  if (!Number.isInteger(n) || n < 0) throw new SeqrecError('invalid_config', `${name} must be an integer >= 0, got ${String(v)}`, { field: name });
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new SeqrecError('invalid_config', `${name} must be an integer in [0, ${max}], got ${String(v)}`, { field: name });
   return n;
 }
 
 /** Checks the options and builds the samplers against the data. */
 export function planNegatives(options: NegativeOptions & LogQOption, ctx: LossContext, lossName: string): NegativePlan {
-  const numNegatives = nonNegativeInt(options.numNegatives, 'numNegatives');
-  const negativesPerRow = nonNegativeInt(options.negativesPerRow, 'negativesPerRow');
+  const numNegatives = nonNegativeInt(options.numNegatives, 'numNegatives', MAX_NEGATIVES);
+  const negativesPerRow = nonNegativeInt(options.negativesPerRow, 'negativesPerRow', MAX_NEGATIVES_PER_ROW);
   if (numNegatives > 0 && negativesPerRow > 0) {
     throw new SeqrecError('invalid_config', `${lossName}: give numNegatives or negativesPerRow, not both`, { field: 'numNegatives' });
   }

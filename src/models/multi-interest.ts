@@ -43,12 +43,16 @@ export interface InterestOutput {
   active: tf.Tensor2D | null;
 }
 
+/** The most interests a multi-interest model may have. */
+export const MAX_INTERESTS = 256;
+
 export function validateMultiInterestConfig(c: MultiInterestConfig, model: string): void {
   validateBaseConfig(c, model);
   const fail = (field: string, want: string, got: unknown) => {
     throw new SeqrecError('invalid_config', `${model}: ${field} must be ${want}, got ${String(got)}`, { field });
   };
-  if (!Number.isInteger(c.numInterests) || c.numInterests < 1) fail('numInterests', 'an integer >= 1', c.numInterests);
+  // 256 is far above the papers' 4-8; a typo (1e6) would otherwise run the wasm heap out of bounds.
+  if (!Number.isInteger(c.numInterests) || c.numInterests < 1 || c.numInterests > MAX_INTERESTS) fail('numInterests', `an integer in [1, ${MAX_INTERESTS}]`, c.numInterests);
   if (c.readout !== 'soft' && c.readout !== 'hard') fail('readout', "'soft' or 'hard'", c.readout);
   if (!(Number.isFinite(c.readoutPower) && c.readoutPower > 0)) fail('readoutPower', 'a finite number > 0', c.readoutPower);
   if (!(Number.isFinite(c.diversityWeight) && c.diversityWeight >= 0)) fail('diversityWeight', 'a finite number >= 0', c.diversityWeight);

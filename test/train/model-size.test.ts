@@ -10,7 +10,10 @@ import type { CliFlags } from '../../src/cli/main.js';
 import { MAX_WINDOW_LENGTH, resolveDatasetOptions } from '../../src/data/dataset-options.js';
 import { SeqrecError } from '../../src/errors.js';
 import { estimateModelBytes, MAX_EMBEDDING_DIM, modelMemoryLimit } from '../../src/models/size.js';
+import { createLoss } from '../../src/losses/index.js';
+import type { ContextualLoss } from '../../src/losses/types.js';
 import { ComiRecDR } from '../../src/models/comirec-dr.js';
+import { ComiRecSA } from '../../src/models/comirec-sa.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { createModel } from '../../src/models/registry.js';
 import { setupBackend } from '../helpers.js';
@@ -68,5 +71,17 @@ describe('model size checks', () => {
       assert.match(e.message, /--dim/);
       return true;
     });
+  });
+});
+
+describe('other sizes a typo can blow up (found by bench:audit)', () => {
+  it('samplesPerUser, numInterests and the number of negatives have upper bounds with clear errors', () => {
+    assert.throws(() => resolveDatasetOptions({ samplesPerUser: 1e9 }), (e: unknown) => e instanceof SeqrecError && e.field === 'samplesPerUser' && /at most 10000/.test(e.message));
+    assert.throws(() => new ComiRecSA({ itemCount: 50, embeddingDim: 8, numInterests: 1e6 }), configError('numInterests', /an integer in \[1, 256\], got 1000000/));
+    const ctx = { itemCount: 50, itemPopularity: new Float64Array(50).fill(1) };
+    const sampled = createLoss('sampled-softmax', { numNegatives: 1e9, sampler: 'uniform' }) as ContextualLoss;
+    assert.throws(() => sampled.withContext(ctx), (e: unknown) => e instanceof SeqrecError && e.field === 'numNegatives' && /\[0, 1000000\]/.test(e.message));
+    const comirec = createLoss('comirec-sampled', { negativesPerRow: 1e6 }) as ContextualLoss;
+    assert.throws(() => comirec.withContext(ctx), (e: unknown) => e instanceof SeqrecError && e.field === 'negativesPerRow' && /\[0, 4096\]/.test(e.message));
   });
 });
