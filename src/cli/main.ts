@@ -58,8 +58,13 @@ Usage:
       Write a serving bundle (train --out already writes one). Replacing another model in
       BUNDLE_DIR needs --force; re-exporting a bundle onto itself does not (history.json is kept).
   seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] [--max-k 1000] [--max-history 1000]
-               [--max-batch 256] [--retriever auto|exact|faiss] [--admin-token T] [--coalesce on|off]
-      HTTP JSON API (docs/serving.md). SIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle.
+               [--max-batch 256] [--retriever auto|exact|faiss] [--coalesce on|off] [--drain-timeout 10]
+               [--admin-token-file FILE | --admin-token T | env SEQREC_ADMIN_TOKEN] [--admin-bundle NAME=DIR ...]
+               [--admin-allowed-host NAME ...] [--admin-allowed-origin ORIGIN ...] [--request-timeout 10]
+               [--headers-timeout 5] [--connection-timeout 30] [--keep-alive-timeout 5] [--max-connections 1000]
+               [--max-json-depth 32] [--reload-timeout 30]
+      HTTP JSON API (docs/serving.md; timeouts in seconds). SIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle.
+      POST /admin/reload only with an admin token.
   seqrec plot embeddings --model DIR [--categories FILE | --data FILE] [--method umap|pca] [--max-items 5000] [--out PATH]
   seqrec plot curves --model DIR | --run HISTORY.json [--out PATH]
   seqrec plot interests --model DIR (--user ID --data FILE | --history ID,ID,...) [--categories FILE] [--k 5] [--out PATH]
@@ -105,6 +110,17 @@ const OPTIONS = {
   'max-batch': { type: 'string' },
   retriever: { type: 'string' },
   'admin-token': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'admin-bundle': { type: 'string', multiple: true },
+  'admin-allowed-host': { type: 'string', multiple: true },
+  'admin-allowed-origin': { type: 'string', multiple: true },
+  'request-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'connection-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-json-depth': { type: 'string' },
+  'reload-timeout': { type: 'string' },
   coalesce: { type: 'string' },
   'drain-timeout': { type: 'string' },
   faiss: { type: 'string' },

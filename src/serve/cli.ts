@@ -3,13 +3,13 @@ import { buildDataset, dataSettings, type DataSettings } from '../cli/commands.j
 import { choiceFlag, intFlag, requireFlag } from '../cli/args.js';
 import type { CliFlags } from '../cli/main.js';
 import { SeqrecError } from '../errors.js';
-import { realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { assertWritableModelDir } from '../train/atomic-dir.js';
 import { loadModel, readModelFile } from '../train/checkpoint.js';
 import { itemMatrix } from '../train/evaluate.js';
 import { exportBundle, loadBundle, type FaissIndexWriter } from './bundle.js';
 import { importFaiss, Recommender } from './recommender.js';
-import { createServer } from './server.js';
+import { createServer, SERVER_DEFAULTS, type ServerOptions } from './server.js';
 
 type Log = (line: string) => void;
 
@@ -96,12 +96,67 @@ export async function runExport(flags: CliFlags, log: Log): Promise<void> {
   }
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** Seconds from a flag (integer >= 1) as milliseconds. */
+function secondsFlag(flags: CliFlags, name: 'request-timeout' | 'headers-timeout' | 'connection-timeout' | 'keep-alive-timeout' | 'reload-timeout', fallbackMs: number): number {
+  return intFlag(flags[name], name, fallbackMs / 1000, 1) * 1000;
+}
+
+function configFlagError(field: string, message: string): SeqrecError {
+  return new SeqrecError('invalid_config', message, { field });
+}
 
 /**
- * `seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1]`: the HTTP API until
+ * The admin token from --admin-token, --admin-token-file or SEQREC_ADMIN_TOKEN (in that
+ * order; at most one of the two flags), or undefined: admin off. Given but empty is an error,
+ * never an open admin.
+ */
+async function adminToken(flags: CliFlags, log: Log): Promise<string | undefined> {
+  const inline = flags['admin-token'];
+  const file = flags['admin-token-file'];
+  if (inline !== undefined && file !== undefined) throw configFlagError('admin-token', 'give --admin-token or --admin-token-file, not both');
+  let token: string | undefined;
+  let source: string;
+  if (inline !== undefined) {
+    token = inline;
+    source = '--admin-token';
+    log('note: --admin-token is visible to local users in ps; prefer --admin-token-file FILE or SEQREC_ADMIN_TOKEN');
+  } else if (file !== undefined) {
+    source = '--admin-token-file';
+    try {
+      token = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw configFlagError('admin-token-file', `cannot read --admin-token-file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  } else {
+    token = process.env.SEQREC_ADMIN_TOKEN;
+    source = 'SEQREC_ADMIN_TOKEN';
+  }
+  if (token === undefined) return undefined;
+  const field = source.replace(/^--/, '');
+  if (token === '') throw configFlagError(field, `${source} is empty: an empty admin token would leave POST /admin/reload open; give a secret (32+ random characters) or leave it out to keep admin off`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw configFlagError(field, `${source} must be printable ASCII without spaces`);
+  return token;
+}
+
+/** `--admin-bundle NAME=DIR` (repeatable) as {name: dir}. */
+function adminBundles(values: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const i = v.indexOf('=');
+    if (i <= 0 || i === v.length - 1) throw configFlagError('admin-bundle', `--admin-bundle must be NAME=DIR, got '${v}'`);
+    const name = v.slice(0, i);
+    if (name in out) throw configFlagError('admin-bundle', `--admin-bundle ${name} is given twice`);
+    out[name] = v.slice(i + 1);
+  }
+  return out;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * `seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] ...`: the HTTP API until
  * SIGTERM/SIGINT (graceful: stop accepting, finish in-flight requests, exit 0). SIGHUP
- * reloads the bundle directory.
+ * reloads the bundle directory. POST /admin/reload only with an admin token.
  */
 export async function runServe(flags: CliFlags, log: Log): Promise<void> {
   const dir = requireFlag(flags.model, 'model', 'serve');
@@ -109,20 +164,42 @@ export async function runServe(flags: CliFlags, log: Log): Promise<void> {
   if (port > 65535) throw new SeqrecError('invalid_argument', `--port must be in 0..65535, got ${port}`, { field: 'port' });
   const host = flags.host ?? '127.0.0.1';
   const drainSeconds = intFlag(flags['drain-timeout'], 'drain-timeout', 10, 1);
+  const token = await adminToken(flags, log);
+  const bundles = adminBundles(flags['admin-bundle']);
+  const allowedHosts = [...(flags['admin-allowed-host'] ?? [])];
+  const allowedOrigins = [...(flags['admin-allowed-origin'] ?? [])];
+  if (!token && (Object.keys(bundles).length || allowedHosts.length || allowedOrigins.length)) {
+    throw configFlagError('admin-token', '--admin-bundle, --admin-allowed-host and --admin-allowed-origin need an admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN)');
+  }
+  // The name the server is reached by is a valid Host for admin requests.
+  const listenName = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (token && !WILDCARD_HOSTS.has(host) && !allowedHosts.includes(listenName) && !['localhost', '127.0.0.1', '::1'].includes(listenName)) allowedHosts.push(listenName);
+  const serverOptions: ServerOptions = {
+    admin: token ? { token, bundles, allowedHosts, allowedOrigins } : false,
+    coalesce: choiceFlag(flags.coalesce, 'coalesce', ['on', 'off'] as const, 'on') === 'on',
+    requestTimeoutMs: secondsFlag(flags, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs),
+    headersTimeoutMs: flags['headers-timeout'] === undefined ? undefined : secondsFlag(flags, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs),
+    connectionTimeoutMs: secondsFlag(flags, 'connection-timeout', SERVER_DEFAULTS.connectionTimeoutMs),
+    keepAliveTimeoutMs: secondsFlag(flags, 'keep-alive-timeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
+    maxConnections: intFlag(flags['max-connections'], 'max-connections', SERVER_DEFAULTS.maxConnections, 1),
+    maxJsonDepth: intFlag(flags['max-json-depth'], 'max-json-depth', SERVER_DEFAULTS.maxJsonDepth, 1),
+    log,
+  };
   const recommender = await Recommender.load(dir, {
     maxK: intFlag(flags['max-k'], 'max-k', 1000, 1),
     maxHistory: intFlag(flags['max-history'], 'max-history', 1000, 1),
     maxBatch: intFlag(flags['max-batch'], 'max-batch', 256, 1),
     retriever: choiceFlag(flags.retriever, 'retriever', ['auto', 'exact', 'faiss'] as const, 'auto'),
+    reloadTimeoutMs: secondsFlag(flags, 'reload-timeout', 30_000),
   });
-  const token = flags['admin-token'];
-  let admin: boolean | { token: string } = token ? { token } : true;
-  if (!token && !LOOPBACK.has(host)) {
-    admin = false;
-    log(`POST /admin/reload is disabled: ${host} is not a loopback address; pass --admin-token TOKEN to enable it (SIGHUP still reloads)`);
+  if (!token) log('POST /admin/reload is disabled: no admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN); SIGHUP reloads the bundle');
+  let app: ReturnType<typeof createServer>;
+  try {
+    app = createServer(recommender, serverOptions);
+  } catch (err) {
+    recommender.dispose();
+    throw err;
   }
-  const coalesce = choiceFlag(flags.coalesce, 'coalesce', ['on', 'off'] as const, 'on') === 'on';
-  const app = createServer(recommender, { admin, coalesce });
   let address: string;
   try {
     address = await app.listen({ port, host });
@@ -140,10 +217,8 @@ export async function runServe(flags: CliFlags, log: Log): Promise<void> {
     let closing = false;
     const onHup = () => {
       log('SIGHUP: reloading the bundle');
-      app.seqrec.reload().then(
-        (i) => log(`reloaded ${i.dir} (generation ${i.generation})`),
-        (err) => log(`reload failed, still serving the previous bundle: ${(err as Error).message}`),
-      );
+      // The server logs the outcome (the `log` option).
+      app.seqrec.reload().catch(() => undefined);
     };
     const shutdown = (signal: NodeJS.Signals) => {
       if (closing) {

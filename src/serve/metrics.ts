@@ -61,7 +61,7 @@ export class ServerMetrics {
     h.count++;
   }
 
-  /** Adds to a named counter: 'fallback', 'unknown_items', 'reload_success', 'reload_failure', 'coalesced_batches', 'coalesced_requests'. */
+  /** Adds to a named counter: 'fallback', 'unknown_items', 'reload_success', 'reload_failure', 'coalesced_batches', 'coalesced_requests', 'connections_dropped'. */
   inc(name: string, by = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
@@ -110,6 +110,9 @@ export class ServerMetrics {
     metric('seqrec_reloads_total', 'counter', 'Bundle reloads by result.', [
       `seqrec_reloads_total${labels({ result: 'success' })} ${this.counter('reload_success')}`,
       `seqrec_reloads_total${labels({ result: 'failure' })} ${this.counter('reload_failure')}`,
+    ]);
+    metric('seqrec_http_connections_dropped_total', 'counter', 'Connections closed at once because maxConnections were open.', [
+      `seqrec_http_connections_dropped_total ${this.counter('connections_dropped')}`,
     ]);
     metric('seqrec_model_generation', 'gauge', 'Generation of the loaded bundle (1 + successful reloads).', [`seqrec_model_generation ${g.generation}`]);
     metric('seqrec_model_items', 'gauge', 'Items in the loaded vocabulary.', [`seqrec_model_items ${g.items}`]);

@@ -41,7 +41,7 @@ export interface ServerOptions {
   coalesce?: boolean;
   /** Time to receive a whole request, headers and body (node's requestTimeout). Default 10000 ms. */
   requestTimeoutMs?: number;
-  /** Time to receive the request headers (node's headersTimeout); at most requestTimeoutMs. Default 5000 ms. */
+  /** Time to receive the request headers (node's headersTimeout); at most requestTimeoutMs. Default 5000 ms (or requestTimeoutMs if less). */
   headersTimeoutMs?: number;
   /** A socket with no activity for this long is closed (fastify's connectionTimeout). Default 30000 ms. */
   connectionTimeoutMs?: number;
@@ -126,7 +126,8 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
   const admin = resolveAdmin(options.admin);
   const bodyLimit = positiveInt(options, 'bodyLimit');
   const requestTimeout = positiveInt(options, 'requestTimeoutMs');
-  const headersTimeout = positiveInt(options, 'headersTimeoutMs');
+  // Unset, it follows a shorter request timeout down.
+  const headersTimeout = options.headersTimeoutMs === undefined ? Math.min(SERVER_DEFAULTS.headersTimeoutMs, requestTimeout) : positiveInt(options, 'headersTimeoutMs');
   if (headersTimeout > requestTimeout) throw configError('headersTimeoutMs', `headersTimeoutMs (${headersTimeout}) must be <= requestTimeoutMs (${requestTimeout})`);
   const maxJsonDepth = positiveInt(options, 'maxJsonDepth');
   const maxConnections = positiveInt(options, 'maxConnections');

@@ -3,7 +3,7 @@
  * signals.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parsePrometheus } from '../../src/serve/metrics.js';
@@ -11,6 +11,7 @@ import { fileIn } from './bundle-files.js';
 import { get, loadDuring, post, runCli, trainTinyBundle, waitForOutput, type CliProcess } from './helpers.js';
 
 let root: string;
+const TOKEN = 'cli-serve-test-token';
 let bundle: string;
 
 before(async () => {
@@ -20,8 +21,8 @@ before(async () => {
 after(() => rm(root, { recursive: true, force: true }));
 
 /** Starts `seqrec serve` on port 0 and returns its base URL once it listens. */
-async function serve(args: string[]): Promise<{ p: CliProcess; base: string }> {
-  const p = runCli(['serve', '--port', '0', ...args]);
+async function serve(args: string[], env: Record<string, string> = {}): Promise<{ p: CliProcess; base: string }> {
+  const p = runCli(['serve', '--port', '0', ...args], env);
   await waitForOutput(p, (out) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out));
   const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.stdout())![1];
   return { p, base };
@@ -29,7 +30,7 @@ async function serve(args: string[]): Promise<{ p: CliProcess; base: string }> {
 
 describe('seqrec serve', () => {
   it('serves valid and invalid requests on a random loopback port, reloads under load, stops gracefully', async () => {
-    const { p, base } = await serve(['--model', bundle, '--max-k', '50', '--max-history', '40']);
+    const { p, base } = await serve(['--model', bundle, '--max-k', '50', '--max-history', '40'], { SEQREC_ADMIN_TOKEN: TOKEN });
     try {
       const items = (JSON.parse(await readFile(fileIn(bundle, 'vocabulary.json'), 'utf8')) as { items: string[] }).items;
       const health = await get(base, '/health');
@@ -78,7 +79,7 @@ describe('seqrec serve', () => {
         p.child.kill('SIGHUP');
         await waitForOutput(p, () => /reloaded .* \(generation 2\)/.test(p.stderr()));
         await new Promise((res) => setTimeout(res, 150));
-        const rr = await post(base, '/admin/reload', {});
+        const rr = await post(base, '/admin/reload', {}, { authorization: `Bearer ${TOKEN}` });
         assert.equal(rr.status, 200);
         assert.equal(rr.body.info.generation, 3);
       });
@@ -96,6 +97,56 @@ describe('seqrec serve', () => {
       await assert.rejects(fetch(`${base}/health`));
     } finally {
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses an empty admin token at start-up, from the flag, the file or the environment', async () => {
+    const empty = join(root, 'empty-token');
+    await writeFile(empty, '\n');
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--admin-token', ''], {}, /--admin-token is empty/],
+      [['--admin-token-file', empty], {}, /--admin-token-file is empty/],
+      [['--admin-token-file', join(root, 'no-such-file')], {}, /cannot read --admin-token-file .*ENOENT/],
+      [[], { SEQREC_ADMIN_TOKEN: '' }, /SEQREC_ADMIN_TOKEN is empty/],
+      [['--admin-bundle', `b=${bundle}`], {}, /need an admin token/],
+    ];
+    for (const [args, env, message] of cases) {
+      const p = runCli(['serve', '--model', bundle, '--port', '0', ...args], env);
+      assert.equal(await p.exited, 1, `${args.join(' ')}: ${p.stdout()}`);
+      assert.match(p.stderr(), message);
+      assert.doesNotMatch(p.stdout(), /listening/);
+    }
+  });
+
+  it('admin with a token file and named bundles; off without a token; limits from flags', async () => {
+    const tokenFile = join(root, 'token');
+    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const other = join(root, 'other');
+    await cp(bundle, other, { recursive: true });
+    const { p, base } = await serve(['--model', bundle, '--admin-token-file', tokenFile, '--admin-bundle', `other=${other}`, '--request-timeout', '3', '--max-json-depth', '4']);
+    try {
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      assert.equal((await post(base, '/admin/reload', {})).status, 401);
+      assert.equal((await post(base, '/admin/reload', { bundle: 'other' }, { ...auth, origin: 'http://evil.example' })).status, 403);
+      const r = await post(base, '/admin/reload', { bundle: 'other' }, auth);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.bundle, 'other');
+      assert.doesNotMatch(JSON.stringify(r.body), new RegExp(root));
+      assert.equal((await get(base, '/health')).body.bundle, 'other');
+      await waitForOutput(p, () => /reloaded bundle other \(generation 2\)/.test(p.stderr()));
+      const deep = await post(base, '/recommend', '{"history": [[[[[1]]]]]}');
+      assert.match(deep.body.message, /nested deeper than 4 levels/);
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
+    const off = await serve(['--model', bundle]);
+    try {
+      assert.equal((await post(off.base, '/admin/reload', {})).status, 404);
+      assert.match(off.p.stderr(), /POST \/admin\/reload is disabled: no admin token/);
+    } finally {
+      off.p.child.kill('SIGTERM');
+      await off.p.exited;
     }
   });
 

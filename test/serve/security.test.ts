@@ -266,6 +266,26 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
     await app.close();
   });
 
+  it('closes connections beyond maxConnections at once and counts them', async () => {
+    const app = server({ maxConnections: 1 });
+    const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+    const first = net.connect(Number(url.port), '127.0.0.1');
+    await new Promise((r) => first.once('connect', r));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = net.connect(Number(url.port), '127.0.0.1');
+    const closedQuickly = await new Promise<boolean>((resolve) => {
+      second.on('error', () => undefined);
+      second.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 3000);
+    });
+    assert.ok(closedQuickly, 'the second connection was kept open');
+    first.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const m = parsePrometheus((await app.inject({ method: 'GET', url: '/metrics' })).body);
+    assert.equal(m.get('seqrec_http_connections_dropped_total'), 1);
+    await app.close();
+  });
+
   it('limits JSON nesting before parsing, with a clear message', async () => {
     const app = server({});
     const deep = '{"history": ' + '['.repeat(200_000) + ']'.repeat(200_000) + '}';
