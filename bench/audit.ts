@@ -183,7 +183,6 @@ function cliProbes(): Probe[] {
     ['train --lr Infinity', [...train, '--lr', 'Infinity'], /lr|learning|diverged|finite/],
     ['train --batch 0', [...train, '--batch', '0'], /batch/],
     ['train --max-len 1e9', [...train, '--max-len', '1e9'], /max-len|maxLen/],
-    ['train --batch 1e9', [...train, '--batch', '1e9'], /batch/],
     ['train --samples-per-user 1e9', [...train, '--samples-per-user', '1e9'], /samples/],
     ['train --model comirec-sa --interests 1e6', [...train, '--model', 'comirec-sa', '--interests', '1e6'], /interests/],
     ['train --loss sampled-softmax --negatives 1e9', [...train, '--loss', 'sampled-softmax', '--negatives', '1e9'], /negatives/],
