@@ -106,7 +106,7 @@ export {
   type BundleSection,
   type FaissIndexWriter,
 } from './serve/bundle.js';
-export { createServer, type ServerOptions, type SeqrecServerState, type ErrorBody } from './serve/server.js';
+export { createServer, SERVER_DEFAULTS, type ServerOptions, type AdminOptions, type SeqrecServerState, type ErrorBody } from './serve/server.js';
 
 // Errors
 export { SeqrecError, type SeqrecErrorCode, type SeqrecErrorDetails } from './errors.js';
