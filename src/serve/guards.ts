@@ -226,13 +226,14 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
 
 /**
  * `message` with bundle directories replaced: `<dir>/x` becomes `x`, `<dir>` its name; any
- * other absolute path left by a lower layer becomes its last component. For bundle errors
- * only: item ids may contain slashes.
+ * other absolute path left by a lower layer becomes its last component (unless
+ * `anyAbsolute` is false: messages quoting item ids, which may contain slashes).
  */
-export function scrubPaths(message: string, dirs: ReadonlyMap<string, string>): string {
+export function scrubPaths(message: string, dirs: ReadonlyMap<string, string>, anyAbsolute = true): string {
   let out = message;
   for (const [dir, name] of [...dirs].sort((a, b) => b[0].length - a[0].length)) {
     out = out.split(dir + sep).join('').split(dir).join(name);
   }
+  if (!anyAbsolute) return out;
   return out.replace(/(^|[\s'"(=])(\/[^\s'"():,]+)/g, (_m, pre: string, path: string) => `${pre}${basename(path)}`);
 }

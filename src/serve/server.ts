@@ -257,7 +257,7 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
       const m = statusOf(err);
       status = m.status;
       // Defensive: a lower layer's message must not show where bundles live on disk.
-      body = { error: m.error, message: scrubPaths(err.message, knownDirs()) };
+      body = { error: m.error, message: scrubPaths(err.message, knownDirs(), err.code !== 'unknown_item' && err.code !== 'invalid_argument') };
     } else {
       const fe = err as FastifyError;
       const code = fe.code;

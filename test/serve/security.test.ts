@@ -295,6 +295,12 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
     assert.equal(r.json().error, 'invalid_json');
     assert.match(r.json().message, /nested deeper than 32 levels/);
     assert.ok(Number(process.hrtime.bigint() - t0) / 1e6 < 500);
+    // Prototype-like strings as values are ids like any other; an id with slashes is quoted as is.
+    const protoIds = await app.inject({ method: 'POST', url: '/recommend', payload: { history: ['constructor', '__proto__', items[0]] } });
+    assert.equal(protoIds.statusCode, 200, protoIds.body);
+    assert.deepEqual(protoIds.json().unknown, ['constructor', '__proto__']);
+    const slashed = await app.inject({ method: 'POST', url: '/similar', payload: { item: '/etc/passwd' } });
+    assert.match(slashed.json().message, /unknown item id '\/etc\/passwd'/);
     // Brackets inside strings do not count; ordinary bodies pass.
     const ok = await app.inject({ method: 'POST', url: '/recommend', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ history: ['['.repeat(100), '{'] }) });
     assert.equal(ok.statusCode, 200, ok.body);
