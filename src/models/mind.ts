@@ -11,7 +11,7 @@
  *
  * Training scores the label-aware user vector with the loss: default 'hard' (the interest
  * with the largest u_k · e, the p → ∞ limit that MIND's paper found best and what ComiRec's
- * paper and code train MIND with); 'soft' = softmax((U e)^p) U with p = readoutPower.
+ * code trains MIND with); 'soft' = softmax((U e)^p) U with p = readoutPower.
  * Routing details follow ComiRec's official implementation (see layers/capsule.ts): softmax
  * over interests, stop-gradient on the logits and on û in all iterations but the last,
  * squash with epsilon.
