@@ -187,6 +187,7 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       for (const s of sockets) {
         s.on('close', () => closed++);
         s.on('error', () => undefined);
+        s.resume(); // a paused socket never sees the server's close
         s.write('POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
       }
       const t0 = Date.now();
@@ -199,6 +200,7 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       let closed = false;
       s.on('close', () => (closed = true));
       s.on('error', () => undefined);
+      s.resume();
       s.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       const t0 = Date.now();
       while (!closed && Date.now() - t0 < 5000) {
@@ -209,7 +211,7 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       return closed ? { outcome: 'handled', detail: `closed after ${Date.now() - t0} ms` } : { outcome: 'security', detail: 'held for 5 s' };
     }),
     probe('a flood of 60 idle connections against maxConnections 20', async () => {
-      const sockets = Array.from({ length: 60 }, () => net.connect(tight.port, '127.0.0.1'));
+      const sockets = Array.from({ length: 60 }, () => net.connect(tight.port, '127.0.0.1').resume());
       let open = 0;
       await Promise.all(sockets.map((s) => new Promise<void>((r) => {
         s.on('connect', () => r());
