@@ -21,7 +21,7 @@
  *   BENCH_READOUT ("hard"), BENCH_POW_P (2): label-aware attention of the multi-interest
  *                    models, passed to BOTH sides (peer --readout/--pow-p, seqrec readout/readoutPower).
  *
- * Like-for-like settings both sides get (see MODEL_SETTINGS): the readout above, and for MIND
+ * Like-for-like settings both sides get (see modelSettings): the readout above, and for MIND
  * plain-normal routing logits (the peer draws torch.randn and has no flag for it, so seqrec
  * gets logitInit 'normal' instead of its truncated default), no bilinear bias and the ReLU
  * layer (the peer's defaults, stated explicitly for seqrec).
