@@ -6,6 +6,10 @@ export type Outcome = 'handled' | 'crash' | 'silent_change' | 'data_loss' | 'sec
 export interface ProbeResult {
   outcome: Outcome;
   detail?: string;
+  /** Probes this result stands for (a kill scenario is one probe per kill). Default 1. */
+  count?: number;
+  /** Of `count`, how many had `outcome` (the rest were handled). Default all of them. */
+  failed?: number;
 }
 
 export interface Probe {

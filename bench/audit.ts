@@ -270,7 +270,15 @@ async function main(): Promise<void> {
 
   const kinds: Outcome[] = ['handled', 'crash', 'silent_change', 'data_loss', 'security'];
   const areas = [...new Set(results.map((r) => r.probe.area))];
-  const count = (area: string | null, kind: Outcome) => results.filter((r) => (area === null || r.probe.area === area) && r.result.outcome === kind).length;
+  const inArea = (area: string | null) => results.filter((r) => area === null || r.probe.area === area);
+  /** Probes (a kill scenario counts each kill) with outcome `kind`. */
+  const count = (area: string | null, kind: Outcome) =>
+    inArea(area).reduce((n, { result: r }) => {
+      const total = r.count ?? 1;
+      const failed = r.outcome === 'handled' ? 0 : (r.failed ?? total);
+      return n + (kind === 'handled' ? total - failed : r.outcome === kind ? failed : 0);
+    }, 0);
+  const tried = (area: string | null) => inArea(area).reduce((n, r) => n + (r.result.count ?? 1), 0);
   const lines = [
     `## Robustness audit (\`npm run bench:audit\`)`,
     '',
@@ -278,8 +286,8 @@ async function main(): Promise<void> {
     '',
     `| area | probes | ${kinds.join(' | ')} |`,
     `| --- | ---: | ${kinds.map(() => '---:').join(' | ')} |`,
-    ...areas.map((a) => `| ${a} | ${results.filter((r) => r.probe.area === a).length} | ${kinds.map((k) => count(a, k)).join(' | ')} |`),
-    `| **all** | **${results.length}** | ${kinds.map((k) => `**${count(null, k)}**`).join(' | ')} |`,
+    ...areas.map((a) => `| ${a} | ${tried(a)} | ${kinds.map((k) => count(a, k)).join(' | ')} |`),
+    `| **all** | **${tried(null)}** | ${kinds.map((k) => `**${count(null, k)}**`).join(' | ')} |`,
     '',
   ];
   const bad = results.filter((r) => r.result.outcome !== 'handled');
