@@ -18,6 +18,7 @@
  *   BENCH_SEQREC_IMPORTS  comma list of modules preloaded into seqrec's runs with --import, e.g.
  *                    ./bench/parity/adam-epsilon.ts (Adam epsilon 1e-8) or ./bench/parity/torch-init.ts
  *                    (ComiRec-SA attention init as torch.nn.Linear's); the tag should say so.
+ *   BENCH_SEED (42)  training seed, passed to both sides (--seed); the split stays the peer's (2020)
  *   BENCH_READOUT ("hard"), BENCH_POW_P (2): label-aware attention of the multi-interest
  *                    models, passed to BOTH sides (peer --readout/--pow-p, seqrec readout/readoutPower).
  *
@@ -50,6 +51,7 @@ const peerThreads = jobs > 1 ? '1' : '2';
 // backend one XNNPACK thread (unless SEQREC_WASM_THREADS says otherwise).
 const seqrecEnv: Record<string, string> = jobs > 1 && !env.SEQREC_WASM_THREADS ? { SEQREC_WASM_THREADS: '1' } : {};
 const seqrecImports = (env.BENCH_SEQREC_IMPORTS ?? '').split(',').filter(Boolean).flatMap((m) => ['--import', m]);
+const seed = env.BENCH_SEED ?? '42';
 const readout = env.BENCH_READOUT ?? 'hard';
 const powP = env.BENCH_POW_P ?? '2';
 if (readout !== 'hard' && readout !== 'soft') throw new Error(`BENCH_READOUT must be hard or soft, got ${readout}`);
@@ -101,7 +103,7 @@ async function runPeer(data: string, protocol: string, model: string, name: stri
     return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: 0, epochs: '-', seconds: (performance.now() - t0) / 1000 };
   }
   const text = await run(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', 'softmax',
-    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', ...modelSettings(model).peer, '--out', out], peerDir);
+    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', '--seed', seed, ...modelSettings(model).peer, '--out', out], peerDir);
   const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number>; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
   return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
 }
@@ -110,7 +112,7 @@ async function runSeqrec(split: string, protocol: string, model: string, name: s
   const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
   await run(process.execPath, ['--import', 'tsx', ...seqrecImports, 'bench/peer-seqrec.ts', JSON.stringify({ [model]: modelSettings(model).seqrec }), '--split', split, '--data', name, '--protocol', protocol, '--models', model,
-    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--out', out],
+    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--seed', seed, '--out', out],
     undefined, seqrecEnv);
   // Runs of other models may append to the same file meanwhile: take this model's last line.
   const lines = readFileSync(out, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { model: string }).model === model);
@@ -140,7 +142,7 @@ for (const ds of datasets) {
     const sectionStart = performance.now();
     const ks = protocol === 'loo' ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
     const head = [
-      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}; multi-interest readout ${readout}${readout === 'soft' ? ` p=${powP}` : ''} on both sides, MIND routing logits N(0, 1) on both${seqrecImports.length ? `; seqrec preloads ${env.BENCH_SEQREC_IMPORTS}` : ''}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
+      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}, seed ${seed}; multi-interest readout ${readout}${readout === 'soft' ? ` p=${powP}` : ''} on both sides, MIND routing logits N(0, 1) on both${seqrecImports.length ? `; seqrec preloads ${env.BENCH_SEQREC_IMPORTS}` : ''}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
       '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
       '|---|---|---|---|---|---|---|---|',
     ];
