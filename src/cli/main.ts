@@ -13,6 +13,9 @@ import { runExport, runServe } from '../serve/cli.js';
 import { runPlot } from './plot.js';
 import { cliProgress } from './progress.js';
 
+/** `seqrec serve`'s wasm threads when SEQREC_WASM_THREADS is unset (measured: docs/serving.md). */
+const SERVE_WASM_THREADS = 1;
+
 const USAGE = `seqrec — sequential recall for Node.js
 
 Usage:
@@ -171,6 +174,9 @@ async function main(argv: string[]): Promise<number> {
   // Lines go through the progress reporter so they never garble a progress bar on stderr.
   const log = cliProgress().log;
   try {
+    // A serving process answers small requests: one wasm thread beats a pool that fights the
+    // event loop and the other processes for the cores (docs/serving.md, "Threads").
+    if (command === 'serve' && (process.env.SEQREC_WASM_THREADS ?? '') === '') process.env.SEQREC_WASM_THREADS = String(SERVE_WASM_THREADS);
     if (values.backend) await useBackend(values.backend);
     else await initBackend();
     reportBackendOnce(log);

@@ -21,7 +21,7 @@ before(async () => {
 after(() => rm(root, { recursive: true, force: true }));
 
 /** Starts `seqrec serve` on port 0 and returns its base URL once it listens. */
-async function serve(args: string[], env: Record<string, string> = {}): Promise<{ p: CliProcess; base: string }> {
+async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<{ p: CliProcess; base: string }> {
   const p = runCli(['serve', '--port', '0', ...args], env);
   await waitForOutput(p, (out) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out));
   const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.stdout())![1];
@@ -147,6 +147,15 @@ describe('seqrec serve', () => {
     } finally {
       off.p.child.kill('SIGTERM');
       await off.p.exited;
+    }
+  });
+
+  it('runs one wasm thread unless SEQREC_WASM_THREADS says otherwise (issue #14 item 14)', async () => {
+    for (const [env, want] of [[undefined, /wasm \[SIMD (on|off), 1 thread\]/], ['', /wasm \[SIMD (on|off), 1 thread\]/], ['2', /wasm \[SIMD (on|off), 2 threads\]/]] as const) {
+      const { p } = await serve(['--model', bundle], { SEQREC_WASM_THREADS: env, SEQREC_BACKEND: 'wasm' });
+      assert.match(p.stderr(), want, `SEQREC_WASM_THREADS=${String(env)}: ${p.stderr()}`);
+      p.child.kill('SIGINT');
+      assert.equal(await p.exited, 0);
     }
   });
 

@@ -84,8 +84,11 @@ export interface CliProcess {
   exited: Promise<number | string>;
 }
 
-/** Runs `seqrec ARGS` from the sources (tsx), as users run the built CLI. */
-export function runCli(args: string[], env: Record<string, string> = {}): CliProcess {
+/**
+ * Runs `seqrec ARGS` from the sources (tsx), as users run the built CLI. `env` is merged into
+ * this process's environment; an `undefined` value removes a variable.
+ */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
