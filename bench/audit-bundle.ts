@@ -4,6 +4,7 @@
  * `bundle_invalid` that names bundle-relative files only and quotes no file content.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { SequenceDataset } from '../src/data/dataset.js';
@@ -67,6 +68,15 @@ const FILE_DAMAGE: Record<string, Mutation> = {
 
 type ManifestEdit = (m: Record<string, any>) => void;
 
+/** Records `text` as model.json's digest in the bundle's pointer (CURRENT), if it has one. */
+function resign(bundle: string, text: string): void {
+  const pointer = join(bundle, 'CURRENT');
+  if (!existsSync(pointer)) return;
+  const p = JSON.parse(readFileSync(pointer, 'utf8'));
+  p.manifest = { bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') };
+  writeFileSync(pointer, JSON.stringify(p));
+}
+
 const MANIFEST_EDITS: Record<string, ManifestEdit> = {
   'config.maxLen one bit flipped': (m) => (m.config.maxLen ^= 1),
   'config.maxLen + 1': (m) => (m.config.maxLen += 1),
@@ -92,7 +102,8 @@ const MANIFEST_EDITS: Record<string, ManifestEdit> = {
 export async function bundleProbes(work: string): Promise<Probe[]> {
   const good = join(work, 'bundle-good');
   await tinyBundle(good);
-  const files = readdirSync(manifestDir(good)).filter((f) => f !== 'model.json');
+  // `.seqrec` only marks a directory as seqrec's for clean-up; it carries no model data.
+  const files = readdirSync(manifestDir(good)).filter((f) => f !== 'model.json' && f !== '.seqrec');
   let n = 0;
   /** A fresh copy of the good bundle, damaged by `mutate`, then loaded. */
   const probe = (name: string, mutate: (dir: string) => void): Probe => ({
@@ -126,6 +137,21 @@ export async function bundleProbes(work: string): Promise<Probe[]> {
         const m = JSON.parse(readFileSync(path, 'utf8'));
         edit(m);
         writeFileSync(path, JSON.stringify(m, null, 2));
+      }),
+    );
+  }
+  // The same edits with the pointer's digest updated to match, as a hand edit that also fixes
+  // CURRENT would be: then the schema and the checks against the weights must refuse them.
+  const STRUCTURAL = Object.keys(MANIFEST_EDITS).filter((what) => !/maxLen/.test(what));
+  for (const what of STRUCTURAL) {
+    probes.push(
+      probe(`model.json: ${what}, CURRENT's digest updated`, (copy) => {
+        const path = join(manifestDir(copy), 'model.json');
+        const m = JSON.parse(readFileSync(path, 'utf8'));
+        MANIFEST_EDITS[what](m);
+        const text = JSON.stringify(m, null, 2);
+        writeFileSync(path, text);
+        resign(copy, text);
       }),
     );
   }

@@ -16,7 +16,7 @@
  * AUDIT_KILLS=n kills per kill scenario (default 10; `npm run bench:faults` does 50+).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SeqrecError } from '../src/errors.js';
@@ -136,6 +136,12 @@ function trainingProbes(): Probe[] {
   return probes;
 }
 
+/** The directory of a bundle's current version (the bundle itself for a flat one). */
+function currentVersion(bundle: string): string {
+  const pointer = join(bundle, 'CURRENT');
+  return existsSync(pointer) ? join(bundle, (JSON.parse(readFileSync(pointer, 'utf8')) as { current: string }).current) : bundle;
+}
+
 // ---------------------------------------------------------------------------------------------
 // CLI: bad flags must end in a one-line `seqrec <command>: ...` error, never a stack trace.
 
@@ -183,9 +189,9 @@ function cliProbes(): Probe[] {
     ['train --lr Infinity', [...train, '--lr', 'Infinity'], /lr|learning|diverged|finite/],
     ['train --batch 0', [...train, '--batch', '0'], /batch/],
     ['train --max-len 1e9', [...train, '--max-len', '1e9'], /max-len|maxLen/],
-    ['train --samples-per-user 1e9', [...train, '--samples-per-user', '1e9'], /samples/],
-    ['train --model comirec-sa --interests 1e6', [...train, '--model', 'comirec-sa', '--interests', '1e6'], /interests/],
-    ['train --loss sampled-softmax --negatives 1e9', [...train, '--loss', 'sampled-softmax', '--negatives', '1e9'], /negatives/],
+    ['train --samples-per-user 1e9', [...train, '--samples-per-user', '1e9'], /samples/i],
+    ['train --model comirec-sa --interests 1e6', [...train, '--model', 'comirec-sa', '--interests', '1e6'], /interests/i],
+    ['train --loss sampled-softmax --negatives 1e9', [...train, '--loss', 'sampled-softmax', '--negatives', '1e9'], /negatives/i],
     ['train --seed abc', [...train, '--seed', 'abc'], /seed/],
     ['train --model nope', [...train, '--model', 'nope'], /model/],
     ['train --model __proto__', [...train, '--model', '__proto__'], /model/],
@@ -216,10 +222,13 @@ function cliProbes(): Probe[] {
     timeoutMs: 180_000,
     run: async () => {
       writeFileSync(join(bundle, 'NOTES.md'), 'my notes');
-      const before = readdirSync(bundle).sort();
+      const hadHistory = existsSync(join(currentVersion(bundle), 'history.json'));
+      // seqrec keeps the current and the previous version and prunes older ones of its own.
+      const before = readdirSync(bundle).filter((f) => !/^v\d{6}$/.test(f)).sort();
       const r = await cli(args);
       if (STACK.test(r.stderr)) return { outcome: 'crash', detail: r.stderr.split('\n').slice(-3).join(' | ') };
       if (!existsSync(join(bundle, 'NOTES.md'))) return { outcome: 'data_loss', detail: `NOTES.md is gone (exit ${r.code})` };
+      if (hadHistory && !existsSync(join(currentVersion(bundle), 'history.json'))) return { outcome: 'data_loss', detail: `history.json is gone after \`seqrec ${args[0]}\`` };
       const gone = before.filter((f) => !existsSync(join(bundle, f)));
       if (gone.length) return { outcome: 'data_loss', detail: `gone after \`seqrec ${args[0]}\`: ${gone.join(', ')}` };
       const added = readdirSync(bundle).filter((f) => !before.includes(f));
