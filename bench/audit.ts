@@ -224,14 +224,14 @@ function cliProbes(): Probe[] {
       writeFileSync(join(bundle, 'NOTES.md'), 'my notes');
       const hadHistory = existsSync(join(currentVersion(bundle), 'history.json'));
       // seqrec keeps the current and the previous version and prunes older ones of its own.
-      const before = readdirSync(bundle).filter((f) => !/^v\d{6}$/.test(f)).sort();
+      const before = readdirSync(bundle).filter((f) => !/^v\d{6}$/.test(f));
       const r = await cli(args);
       if (STACK.test(r.stderr)) return { outcome: 'crash', detail: r.stderr.split('\n').slice(-3).join(' | ') };
       if (!existsSync(join(bundle, 'NOTES.md'))) return { outcome: 'data_loss', detail: `NOTES.md is gone (exit ${r.code})` };
       if (hadHistory && !existsSync(join(currentVersion(bundle), 'history.json'))) return { outcome: 'data_loss', detail: `history.json is gone after \`seqrec ${args[0]}\`` };
       const gone = before.filter((f) => !existsSync(join(bundle, f)));
       if (gone.length) return { outcome: 'data_loss', detail: `gone after \`seqrec ${args[0]}\`: ${gone.join(', ')}` };
-      const added = readdirSync(bundle).filter((f) => !before.includes(f));
+      const added = readdirSync(bundle).filter((f) => !/^v\d{6}$/.test(f) && !before.includes(f));
       if (noNewFiles && added.length) return { outcome: 'silent_change', detail: `wrote into the bundle: ${added.join(', ')}` };
       return { outcome: 'handled', detail: `exit ${r.code}; ${r.stderr.trim().split('\n').pop()}` };
     },
