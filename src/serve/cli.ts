@@ -8,7 +8,8 @@ import { assertWritableModelDir } from '../train/atomic-dir.js';
 import { loadModel, readModelFile } from '../train/checkpoint.js';
 import { itemMatrix } from '../train/evaluate.js';
 import { exportBundle, loadBundle, type FaissIndexWriter } from './bundle.js';
-import { importFaiss, Recommender } from './recommender.js';
+import { Recommender } from './recommender.js';
+import { importFaiss } from './recommender-state.js';
 import { createServer, SERVER_DEFAULTS, type ServerOptions } from './server.js';
 
 type Log = (line: string) => void;

@@ -24,12 +24,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import type { SequenceBatch } from '../data/types.js';
-import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
-import type { BaseRecaller } from '../models/base.js';
-import { ExactRetriever } from '../retrieval/exact.js';
-import type { Retriever } from '../retrieval/types.js';
-import { loadBundle, type BundleSection } from './bundle.js';
+import { buildState, disposeState, type State } from './recommender-state.js';
 
 export interface RecommenderOptions {
   /** Largest k accepted by `recommend`, `recommendMany` and `similarItems`. Default 1000. */
@@ -107,26 +103,6 @@ export interface RecommenderInfo {
   limits: { maxK: number; maxHistory: number; maxBatch: number };
 }
 
-interface State {
-  dir: string;
-  section: BundleSection;
-  meta: Record<string, unknown>;
-  model: BaseRecaller;
-  vocabulary: ItemVocabulary;
-  /** Retriever of `recommend` over the item table. */
-  retriever: Retriever;
-  retrieverKind: 'exact' | 'faiss';
-  /** Retriever of `similarItems`. */
-  i2i: ExactRetriever;
-  /** The item table [itemCount * D] (a private copy). */
-  items: Float32Array;
-  popularity: Float64Array;
-  /** Item indices by training count, descending (ties -> lower index). */
-  popularOrder: Int32Array;
-  loadedAt: string;
-  generation: number;
-}
-
 interface Limits {
   maxK: number;
   maxHistory: number;
@@ -147,20 +123,6 @@ const DEFAULTS = { maxK: 1000, maxHistory: 1000, maxBatch: 256, reloadTimeoutMs:
  */
 const MAX_STUCK_LOADS = 2;
 
-/** What the Recommender uses of src/retrieval/faiss.ts (its public API), loaded only for bundles with an index. */
-interface FaissModule {
-  faissAvailable(): boolean;
-  FaissRetriever: {
-    load(path: string, options: { itemVectors?: Float32Array; metric?: 'ip' | 'cosine'; dim?: number }): Retriever;
-  };
-}
-
-/** faiss support is optional: a variable specifier keeps bundlers and type-checkers from requiring the module. */
-export async function importFaiss(): Promise<FaissModule> {
-  const specifier = '../retrieval/faiss.js';
-  return (await import(specifier)) as FaissModule;
-}
-
 function invalidArg(field: string, message: string): SeqrecError {
   return new SeqrecError('invalid_argument', message, { field });
 }
@@ -177,12 +139,6 @@ function limitOption(value: unknown, name: string, fallback: number): number {
     throw invalidArg(name, `Recommender: ${name} must be an integer >= 1, got ${String(value)}`);
   }
   return value;
-}
-
-/** The item indices sorted by count descending, ties to the lower index; padding left out. */
-function popularityOrder(counts: Float64Array): Int32Array {
-  const ids = Int32Array.from({ length: counts.length - 1 }, (_, i) => i + 1);
-  return ids.sort((a, b) => counts[b] - counts[a] || a - b);
 }
 
 export class Recommender {
@@ -219,66 +175,15 @@ export class Recommender {
     const metric = options.similarItemsMetric ?? 'cosine';
     if (metric !== 'cosine' && metric !== 'ip') throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
     await initBackend();
-    const state = await Recommender.buildState(dir, options, 1);
+    const state = await buildState(dir, options, 1);
     const rec = new Recommender(state, limits, options);
     try {
       if (options.warmUp !== false) rec.warmUp(state);
     } catch (err) {
-      Recommender.disposeState(state);
+      disposeState(state);
       throw err;
     }
     return rec;
-  }
-
-  private static async buildState(dir: string, options: RecommenderOptions, generation: number): Promise<State> {
-    const bundle = await loadBundle(dir);
-    const { model } = bundle;
-    const retrievers: Retriever[] = [];
-    try {
-      const items = Float32Array.from(model.itemEmbeddings().dataSync() as Float32Array);
-      const want = options.retriever ?? 'auto';
-      let retriever: Retriever | null = null;
-      let retrieverKind: 'exact' | 'faiss' = 'exact';
-      if (want === 'faiss' && !bundle.faissPath) {
-        throw new SeqrecError('invalid_argument', `retriever 'faiss' was requested but the bundle has no faiss index`, { field: 'retriever' });
-      }
-      if (bundle.faissPath && want !== 'exact') {
-        const faiss = await importFaiss();
-        if (want === 'faiss' || faiss.faissAvailable()) {
-          retriever = faiss.FaissRetriever.load(bundle.faissPath, { itemVectors: items, metric: bundle.section.similarity, dim: model.embeddingDim });
-          retrieverKind = 'faiss';
-        }
-      }
-      retriever ??= new ExactRetriever(items, model.embeddingDim, { metric: bundle.section.similarity });
-      retrievers.push(retriever);
-      const i2i = new ExactRetriever(items, model.embeddingDim, { metric: options.similarItemsMetric ?? 'cosine' });
-      retrievers.push(i2i);
-      return {
-        dir: bundle.dir,
-        section: bundle.section,
-        meta: bundle.meta,
-        model,
-        vocabulary: bundle.vocabulary,
-        retriever,
-        retrieverKind,
-        i2i,
-        items,
-        popularity: bundle.popularity,
-        popularOrder: popularityOrder(bundle.popularity),
-        loadedAt: new Date().toISOString(),
-        generation,
-      };
-    } catch (err) {
-      for (const r of retrievers) r.dispose();
-      model.dispose();
-      throw err;
-    }
-  }
-
-  private static disposeState(state: State): void {
-    state.retriever.dispose();
-    state.i2i.dispose();
-    state.model.dispose();
   }
 
   /** One call of each kind on `state` (JIT, kernel set-up), leaving no tensor behind. */
@@ -377,19 +282,19 @@ export class Recommender {
       const current = this.live();
       const next = await this.loadWithin(dir ?? current.dir, current.generation + 1, timeoutMs);
       if (this.disposed) {
-        Recommender.disposeState(next);
+        disposeState(next);
         throw new SeqrecError('invalid_argument', 'Recommender was disposed during reload');
       }
       try {
         if (this.options.warmUp !== false) this.warmUp(next);
       } catch (err) {
-        Recommender.disposeState(next);
+        disposeState(next);
         throw err;
       }
       // Nothing else runs between these lines: the swap is atomic for every caller.
       const old = this.state;
       this.state = next;
-      Recommender.disposeState(old);
+      disposeState(old);
       return this.info();
     };
     const result = this.reloading.then(run, run);
@@ -408,13 +313,13 @@ export class Recommender {
         `reload refused: ${this.stuckLoads} earlier reloads timed out and are still stuck reading their files; fix the bundle's storage and restart the process`,
       );
     }
-    const building = Recommender.buildState(dir, this.options, generation);
+    const building = buildState(dir, this.options, generation);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.stuckLoads++;
         building
-          .then((late) => Recommender.disposeState(late))
+          .then((late) => disposeState(late))
           .catch(() => undefined)
           .finally(() => this.stuckLoads--);
         reject(
@@ -437,7 +342,7 @@ export class Recommender {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    Recommender.disposeState(this.state);
+    disposeState(this.state);
   }
 
   get isDisposed(): boolean {
