@@ -41,7 +41,7 @@ import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { FILE_NAME_RE, saveVersion, writeDurable } from '../train/atomic-dir.js';
 import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from '../train/checkpoint.js';
-import { fieldPath } from '../train/manifest.js';
+import { bundleInvalid, checkSchema, parseJsonFile } from '../train/file-schema.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
 /** The bundle format number. Bump on any change an older reader would misread. */
@@ -138,9 +138,6 @@ export interface LoadedBundle {
   extraFiles: string[];
 }
 
-function invalid(file: string, why: string, field?: string): SeqrecError {
-  return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file, field });
-}
 
 function popularityDocument(counts: ArrayLike<number>, itemCount: number, source: string): string {
   if (!counts || typeof counts.length !== 'number') {
@@ -265,41 +262,23 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
 
 function parseSection(raw: Record<string, unknown> | null): BundleSection {
   if (raw === null) {
-    throw invalid(
+    throw bundleInvalid(
       BUNDLE_FILES.manifest,
       'this is a training checkpoint, not a serving bundle (model.json has no "bundle" section); ' +
         'make one with `seqrec export --model DIR --out BUNDLE_DIR`',
     );
   }
-  if (raw.format !== BUNDLE_FORMAT) throw invalid(BUNDLE_FILES.manifest, `bundle.format is not "${BUNDLE_FORMAT}"`, 'bundle.format');
+  if (raw.format !== BUNDLE_FORMAT) throw bundleInvalid(BUNDLE_FILES.manifest, `bundle.format is not "${BUNDLE_FORMAT}"`, 'bundle.format');
   if (raw.version !== BUNDLE_VERSION) {
     const v = typeof raw.version === 'number' ? raw.version : '?';
-    throw invalid(BUNDLE_FILES.manifest, `bundle format version ${v} is not supported (this seqrec reads version ${BUNDLE_VERSION})`, 'bundle.version');
+    throw bundleInvalid(BUNDLE_FILES.manifest, `bundle format version ${v} is not supported (this seqrec reads version ${BUNDLE_VERSION})`, 'bundle.version');
   }
-  const parsed = SectionSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = `bundle.${fieldPath(issue.path)}`;
-    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-    throw invalid(BUNDLE_FILES.manifest, `${field}: ${issue.message}${keys}`, field);
-  }
-  return parsed.data;
+  return checkSchema(SectionSchema, raw, BUNDLE_FILES.manifest, 'bundle');
 }
 
 function parsePopularity(bytes: Buffer, name: string, itemCount: number): Float64Array {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw invalid(name, 'not valid JSON');
-  }
-  const parsed = PopularitySchema.safeParse(doc);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalid(name, `${fieldPath(issue.path) || 'document'}: ${issue.message}`);
-  }
-  const { counts } = parsed.data;
-  if (counts.length !== itemCount) throw invalid(name, `has ${counts.length} counts but the model has ${itemCount} item rows (padding included)`);
+  const { counts } = checkSchema(PopularitySchema, parseJsonFile(bytes, name), name);
+  if (counts.length !== itemCount) throw bundleInvalid(name, `has ${counts.length} counts but the model has ${itemCount} item rows (padding included)`);
   const out = Float64Array.from(counts);
   out[0] = 0;
   return out;
@@ -315,26 +294,26 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
   const { model } = loaded;
   try {
     const section = parseSection(loaded.bundle);
-    if (!loaded.vocabulary) throw invalid(BUNDLE_FILES.vocabulary, 'missing: a bundle needs the vocabulary to map raw item ids');
+    if (!loaded.vocabulary) throw bundleInvalid(BUNDLE_FILES.vocabulary, 'missing: a bundle needs the vocabulary to map raw item ids');
     if (section.itemEmbeddings.rows !== model.itemCount || section.itemEmbeddings.dim !== model.embeddingDim) {
-      throw invalid(
+      throw bundleInvalid(
         BUNDLE_FILES.manifest,
         `bundle.itemEmbeddings is ${section.itemEmbeddings.rows} x ${section.itemEmbeddings.dim} but the model's item table is ${model.itemCount} x ${model.embeddingDim}`,
       );
     }
     if (!model.namedWeights().some((w) => w.name === section.itemEmbeddings.weight && w.variable === model.itemEmbeddings())) {
-      throw invalid(BUNDLE_FILES.manifest, `bundle.itemEmbeddings.weight '${section.itemEmbeddings.weight}' is not the ${model.name} item table`);
+      throw bundleInvalid(BUNDLE_FILES.manifest, `bundle.itemEmbeddings.weight '${section.itemEmbeddings.weight}' is not the ${model.name} item table`);
     }
     const popName = section.popularity.file;
-    if (!loaded.files[popName]) throw invalid(popName, 'not covered by a digest in model.json');
+    if (!loaded.files[popName]) throw bundleInvalid(popName, 'not covered by a digest in model.json');
     // loadModel verified every listed file; read it through the same checks.
     const popBytes = await readModelFile(loaded, popName);
-    if (!popBytes) throw invalid(popName, 'cannot read the popularity counts (ENOENT)');
+    if (!popBytes) throw bundleInvalid(popName, 'cannot read the popularity counts (ENOENT)');
     const popularity = parsePopularity(popBytes, popName, model.itemCount);
     let faissPath: string | null = null;
     if (section.faiss) {
       for (const name of [section.faiss.file, section.faiss.sidecar]) {
-        if (!loaded.files[name]) throw invalid(name, 'not covered by a digest in model.json');
+        if (!loaded.files[name]) throw bundleInvalid(name, 'not covered by a digest in model.json');
       }
       faissPath = join(loaded.dir, section.faiss.file);
     }

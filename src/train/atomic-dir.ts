@@ -34,6 +34,7 @@ import { lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, unlink, type 
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
+import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
 
 export const POINTER_FILE = 'CURRENT';
 export const MARKER_FILE = '.seqrec';
@@ -70,9 +71,7 @@ const PointerSchema = z.strictObject({
 });
 type Pointer = z.infer<typeof PointerSchema>;
 
-function invalid(file: string, why: string): SeqrecError {
-  return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file });
-}
+const invalid = (file: string, why: string): SeqrecError => bundleInvalid(file, why);
 
 /**
  * Opens `name` in `dir` for reading if it is a regular file: O_NOFOLLOW refuses a symlink,
@@ -145,18 +144,7 @@ export interface ResolvedDir {
 async function readPointer(root: string): Promise<Pointer | null> {
   const bytes = await readRegular(root, POINTER_FILE, 64 * 1024);
   if (!bytes) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw invalid(POINTER_FILE, 'not valid JSON');
-  }
-  const parsed = PointerSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalid(POINTER_FILE, `${issue.path.join('.') || 'pointer'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return checkSchema(PointerSchema, parseJsonFile(bytes, POINTER_FILE), POINTER_FILE);
 }
 
 /** Resolves a model directory to the directory holding its files (see the module comment). */

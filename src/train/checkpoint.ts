@@ -24,6 +24,7 @@ import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { createModel } from '../models/registry.js';
 import { digestOf, digestRegular, readRegular, resolveModelDir, saveVersion, writeDurable, type FileDigest } from './atomic-dir.js';
+import { bundleInvalid } from './file-schema.js';
 import { checkManifestSizes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseManifest, type ModelManifest, type WeightEntry } from './manifest.js';
 
 export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './manifest.js';
@@ -32,16 +33,13 @@ export { digestOf, type FileDigest } from './atomic-dir.js';
 const MANIFEST = 'model.json';
 const MAX_JSON_BYTES = 256 * 2 ** 20;
 
-function invalid(file: string, why: string, field?: string): SeqrecError {
-  return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file, field });
-}
 
 /** Throws `bundle_invalid` naming `name` (bundle-relative) when `bytes` do not match the recorded digest. */
 export function verifyDigest(name: string, bytes: Uint8Array | FileDigest, expected: FileDigest | undefined, against = 'model.json'): void {
-  if (!expected) throw invalid(name, `not covered by a digest in ${against}`);
+  if (!expected) throw bundleInvalid(name, `not covered by a digest in ${against}`);
   const got = bytes instanceof Uint8Array ? digestOf(bytes) : bytes;
   if (got.bytes !== expected.bytes || got.sha256 !== expected.sha256) {
-    throw invalid(
+    throw bundleInvalid(
       name,
       `contents do not match ${against} (${got.bytes} bytes, sha256 ${got.sha256.slice(0, 12)}…; ` +
         `expected ${expected.bytes} bytes, sha256 ${expected.sha256.slice(0, 12)}…): the file is corrupt or from another model`,
@@ -137,7 +135,7 @@ export interface LoadOptions {
 
 async function readManifest(dir: string, recorded: FileDigest | null, options: LoadOptions): Promise<ModelManifest> {
   const bytes = await readRegular(dir, MANIFEST, MAX_JSON_BYTES);
-  if (!bytes) throw invalid(MANIFEST, 'cannot read the model manifest (ENOENT)');
+  if (!bytes) throw bundleInvalid(MANIFEST, 'cannot read the model manifest (ENOENT)');
   if (recorded) {
     verifyDigest(MANIFEST, bytes, recorded, 'CURRENT');
   } else {
@@ -146,7 +144,7 @@ async function readManifest(dir: string, recorded: FileDigest | null, options: L
       const sha256 = sidecar.toString('utf8').trim().split(/\s+/)[0] ?? '';
       verifyDigest(MANIFEST, bytes, { bytes: bytes.byteLength, sha256 }, `${MANIFEST}.sha256`);
     } else if (!options.acceptUndigestedManifest) {
-      throw invalid(
+      throw bundleInvalid(
         MANIFEST,
         'no digest covers it (a flat directory from an older seqrec, without CURRENT or model.json.sha256): ' +
           're-export it with `seqrec export --model DIR --out DIR`',
@@ -162,9 +160,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const manifest = await readManifest(where.dir, where.manifest, options);
   const values = checkManifestSizes(manifest);
   const bytes = await readRegular(where.dir, 'weights.bin');
-  if (!bytes) throw invalid('weights.bin', 'cannot read the weights (ENOENT)');
+  if (!bytes) throw bundleInvalid('weights.bin', 'cannot read the weights (ENOENT)');
   if (bytes.byteLength !== values * 4) {
-    throw invalid('weights.bin', `${bytes.byteLength} bytes, but model.json describes ${values} float32 values (${values * 4} bytes)`);
+    throw bundleInvalid('weights.bin', `${bytes.byteLength} bytes, but model.json describes ${values} float32 values (${values * 4} bytes)`);
   }
   verifyDigest('weights.bin', bytes, manifest.files['weights.bin']);
   // Every other file the manifest lists is checked too, whether or not this load reads it.
@@ -173,12 +171,12 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   for (const name of others) {
     const big = manifest.files[name].bytes > 64 * 2 ** 20;
     const got = big ? await digestRegular(where.dir, name) : await readRegular(where.dir, name, MAX_JSON_BYTES);
-    if (!got) throw invalid(name, `missing, but model.json lists it`);
+    if (!got) throw bundleInvalid(name, `missing, but model.json lists it`);
     verifyDigest(name, got, manifest.files[name]);
     if (got instanceof Buffer) small.set(name, got);
   }
   if (!manifest.files['vocabulary.json'] && (await readRegular(where.dir, 'vocabulary.json', MAX_JSON_BYTES))) {
-    throw invalid('vocabulary.json', 'not covered by a digest in model.json');
+    throw bundleInvalid('vocabulary.json', 'not covered by a digest in model.json');
   }
 
   const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -186,19 +184,19 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   try {
     model = createModel(manifest.model, manifest.config);
   } catch (err) {
-    if (err instanceof SeqrecError) throw invalid(MANIFEST, err.message.replace(/^Unknown model/, 'model: unknown model'), err.field);
+    if (err instanceof SeqrecError) throw bundleInvalid(MANIFEST, err.message.replace(/^Unknown model/, 'model: unknown model'), err.field);
     throw err;
   }
   try {
     const own = model.namedWeights();
     if (own.length !== manifest.weights.length) {
-      throw invalid(MANIFEST, `weights: ${manifest.weights.length} entries, the ${model.name} model has ${own.length} weights`, 'weights');
+      throw bundleInvalid(MANIFEST, `weights: ${manifest.weights.length} entries, the ${model.name} model has ${own.length} weights`, 'weights');
     }
     own.forEach(({ name, variable }, i) => {
       const w = manifest.weights[i];
-      if (w.name !== name) throw invalid(MANIFEST, `weights[${i}].name is '${w.name}', the ${model.name} model stores '${name}' there`, `weights[${i}].name`);
+      if (w.name !== name) throw bundleInvalid(MANIFEST, `weights[${i}].name is '${w.name}', the ${model.name} model stores '${name}' there`, `weights[${i}].name`);
       if (w.shape.join(',') !== variable.shape.join(',')) {
-        throw invalid(MANIFEST, `weights[${i}].shape is [${w.shape}], the ${model.name} model expects [${variable.shape}] for '${name}'`, `weights[${i}].shape`);
+        throw bundleInvalid(MANIFEST, `weights[${i}].shape is [${w.shape}], the ${model.name} model expects [${variable.shape}] for '${name}'`, `weights[${i}].shape`);
       }
     });
     const values = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -212,16 +210,16 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       try {
         json = JSON.parse(vocabBytes.toString('utf8'));
       } catch {
-        throw invalid('vocabulary.json', 'not valid JSON');
+        throw bundleInvalid('vocabulary.json', 'not valid JSON');
       }
       try {
         vocabulary = ItemVocabulary.fromJSON(json);
       } catch (err) {
-        if (err instanceof SeqrecError) throw invalid('vocabulary.json', err.message);
+        if (err instanceof SeqrecError) throw bundleInvalid('vocabulary.json', err.message);
         throw err;
       }
       if (vocabulary.size !== model.itemCount) {
-        throw invalid('vocabulary.json', `vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`);
+        throw bundleInvalid('vocabulary.json', `vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`);
       }
     }
     return { model, vocabulary, meta: manifest.meta ?? {}, files: manifest.files, bundle: manifest.bundle ?? null, root: where.root, dir: where.dir, version: where.version };

@@ -7,7 +7,8 @@
  * after it is built (src/train/checkpoint.ts).
  */
 import { z } from 'zod';
-import { SeqrecError } from '../errors.js';
+import type { SeqrecError } from '../errors.js';
+import { bundleInvalid, checkSchema } from './file-schema.js';
 import { FileDigestSchema, FILE_NAME_RE } from './atomic-dir.js';
 
 export const CHECKPOINT_FORMAT = 'seqrec-model';
@@ -84,14 +85,7 @@ export type ModelManifest = z.infer<typeof ManifestSchema>;
 export type ModelConfig = z.infer<typeof ConfigSchema>;
 export type WeightEntry = z.infer<typeof WeightSchema>;
 
-function invalid(why: string, field?: string): SeqrecError {
-  return new SeqrecError('bundle_invalid', `model.json: ${why}`, { file: 'model.json', field });
-}
-
-/** Formats a zod issue path as `weights[1].offset`. */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
-}
+const invalid = (why: string, field?: string): SeqrecError => bundleInvalid('model.json', why, field);
 
 /** Parses model.json's text against the schema; throws naming the first bad field. */
 export function parseManifest(text: string): ModelManifest {
@@ -108,14 +102,7 @@ export function parseManifest(text: string): ModelManifest {
   if (m.version !== CHECKPOINT_VERSION) {
     throw invalid(`version ${typeof m.version === 'number' ? m.version : '?'} is not supported (this seqrec reads version ${CHECKPOINT_VERSION})`, 'version');
   }
-  const parsed = ManifestSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = fieldPath(issue.path);
-    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-    throw invalid(`${field || 'manifest'}: ${issue.message}${keys}`, field || undefined);
-  }
-  return parsed.data;
+  return checkSchema(ManifestSchema, json, 'model.json');
 }
 
 const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
