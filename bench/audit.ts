@@ -19,7 +19,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SeqrecError } from '../src/errors.js';
 import { loadInteractions, type LoadOptions } from '../src/data/loaders.js';
 import { SequenceDataset } from '../src/data/dataset.js';
 import { generateSynthetic } from '../src/data/synthetic.js';

@@ -18,6 +18,17 @@ import {
 /** Metrics `evaluateRankings` can report. */
 export type MetricName = 'recall' | 'ndcg' | 'ndcgComiRec' | 'hitRate' | 'mrr' | 'recallComiRecPaper' | 'ndcgComiRecMaster';
 
+/** Each metric of one user's ranking, from the scan of its ranked list against the targets. */
+const FROM_SCAN: Record<MetricName, (scan: RankScan, targets: ArrayLike<number>, n: number) => number> = {
+  recall: recallFromScan,
+  ndcg: (scan, _targets, n) => ndcgFromScan(scan, n),
+  ndcgComiRec: ndcgComiRecFromScan,
+  hitRate: (scan, _targets, n) => hitRateFromScan(scan, n),
+  mrr: (scan, _targets, n) => mrrFromScan(scan, n),
+  recallComiRecPaper: recallComiRecPaperFromScan,
+  ndcgComiRecMaster: (scan, _targets, n) => ndcgComiRecMasterFromScan(scan, n),
+};
+
 /** The default set, in report order. */
 export const METRIC_NAMES: readonly MetricName[] = ['recall', 'ndcg', 'ndcgComiRec', 'hitRate', 'mrr'];
 
@@ -167,30 +178,7 @@ export class MetricAccumulator {
     for (let m = 0; m < this.metrics.length; m++) {
       for (let j = 0; j < this.ns.length; j++) {
         const n = this.ns[j];
-        let v: number;
-        switch (this.metrics[m]) {
-          case 'recall':
-            v = recallFromScan(scan, targets, n);
-            break;
-          case 'ndcg':
-            v = ndcgFromScan(scan, n);
-            break;
-          case 'ndcgComiRec':
-            v = ndcgComiRecFromScan(scan, targets, n);
-            break;
-          case 'hitRate':
-            v = hitRateFromScan(scan, n);
-            break;
-          case 'mrr':
-            v = mrrFromScan(scan, n);
-            break;
-          case 'recallComiRecPaper':
-            v = recallComiRecPaperFromScan(scan, targets, n);
-            break;
-          case 'ndcgComiRecMaster':
-            v = ndcgComiRecMasterFromScan(scan, n);
-            break;
-        }
+        const v = FROM_SCAN[this.metrics[m]](scan, targets, n);
         this.sums[m * this.ns.length + j] += v;
       }
     }

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '../../src/data/random.js';
 import { resolveLoss } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
