@@ -21,6 +21,9 @@
  *   BENCH_SEED (42)  training seed, passed to both sides (--seed); the split stays the peer's (2020)
  *   BENCH_READOUT ("hard"), BENCH_POW_P (2): label-aware attention of the multi-interest
  *                    models, passed to BOTH sides (peer --readout/--pow-p, seqrec readout/readoutPower).
+ *   BENCH_PEER_LOSS ("softmax"): the peer's --loss (softmax, sampled, bpr, top1).
+ *   BENCH_SEQREC_FLAGS: extra `seqrec bench` flags, space-separated "--name value" pairs, e.g.
+ *                    "--loss comirec-sampled --item-gradients dense"; the tag should say so.
  *
  * Like-for-like settings both sides get (see modelSettings): the readout above, and for MIND
  * plain-normal routing logits (the peer draws torch.randn and has no flag for it, so seqrec
@@ -55,6 +58,8 @@ const seed = env.BENCH_SEED ?? '42';
 const readout = env.BENCH_READOUT ?? 'hard';
 const powP = env.BENCH_POW_P ?? '2';
 if (readout !== 'hard' && readout !== 'soft') throw new Error(`BENCH_READOUT must be hard or soft, got ${readout}`);
+const peerLoss = env.BENCH_PEER_LOSS ?? 'softmax';
+const seqrecFlags = (env.BENCH_SEQREC_FLAGS ?? '').split(' ').filter(Boolean);
 const MULTI_INTEREST = new Set(['mind', 'comirec-dr', 'comirec-sa']);
 /** Per model: the peer's extra flags and the seqrec config that matches them. */
 function modelSettings(model: string): { peer: string[]; seqrec: Record<string, unknown> } {
@@ -102,7 +107,7 @@ async function runPeer(data: string, protocol: string, model: string, name: stri
     const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number> };
     return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: 0, epochs: '-', seconds: (performance.now() - t0) / 1000 };
   }
-  const text = await run(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', 'softmax',
+  const text = await run(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', peerLoss,
     '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', '--seed', seed, ...modelSettings(model).peer, '--out', out], peerDir);
   const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number>; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
   return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
@@ -112,7 +117,7 @@ async function runSeqrec(split: string, protocol: string, model: string, name: s
   const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
   await run(process.execPath, ['--import', 'tsx', ...seqrecImports, 'bench/peer-seqrec.ts', JSON.stringify({ [model]: modelSettings(model).seqrec }), '--split', split, '--data', name, '--protocol', protocol, '--models', model,
-    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--seed', seed, '--out', out],
+    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--seed', seed, '--out', out, ...seqrecFlags],
     undefined, seqrecEnv);
   // Runs of other models may append to the same file meanwhile: take this model's last line.
   const lines = readFileSync(out, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { model: string }).model === model);

@@ -5,16 +5,13 @@
  */
 import type { z } from 'zod';
 import { SeqrecError } from '../errors.js';
+import { fieldPath } from '../util/schema.js';
 
 /** `bundle_invalid` naming `file` (bundle-relative) and, when known, the field. */
 export function bundleInvalid(file: string, why: string, field?: string): SeqrecError {
   return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file, field });
 }
 
-/** Formats a zod issue path as `weights[1].offset`. */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
-}
 
 /**
  * `value` checked against `schema`; otherwise `bundle_invalid` naming `file` and the first bad
