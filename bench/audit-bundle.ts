@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { SequenceDataset } from '../src/data/dataset.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { GRU4Rec } from '../src/models/gru4rec.js';
-import { exportBundle } from '../src/serve/bundle.js';
+import { exportBundle } from '../src/bundle/bundle.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { Trainer } from '../src/train/trainer.js';
 import { SilentChange, expectError, type Probe } from './audit-probe.js';

@@ -26,8 +26,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initBackend } from '../src/backend/index.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
-import { loadBundle } from '../src/serve/bundle.js';
-import { loadModel } from '../src/train/checkpoint.js';
+import { loadBundle } from '../src/bundle/bundle.js';
+import { loadModel } from '../src/bundle/checkpoint.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SCENARIOS = ['train', 'export', 'checkpoint'] as const;

@@ -35,7 +35,7 @@ import { initBackend, useBackend } from '../src/backend/index.js';
 import { SequenceDataset } from '../src/data/dataset.js';
 import { kCore } from '../src/data/filter.js';
 import { loadInteractions } from '../src/data/loaders.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/util/random.js';
 import { SessionSet, loadSessions } from '../src/data/session-parallel.js';
 import { bprMax, resolveLoss, sampledSoftmax, softmaxCrossEntropy, top1Max, type LossFunction } from '../src/losses/index.js';
 import { GRU4Rec } from '../src/models/gru4rec.js';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/util/random.js';
 import { createModel } from '../src/models/registry.js';
 import { randomTrainBatch } from '../test/helpers.js';
 

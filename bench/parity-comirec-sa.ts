@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/util/random.js';
 import { loadPeerExport } from '../src/data/peer-export.js';
 import type { TrainBatch } from '../src/data/types.js';
 import { softmaxCrossEntropy } from '../src/losses/softmax.js';

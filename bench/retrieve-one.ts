@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/util/random.js';
 import { ExactRetriever } from '../src/retrieval/exact.js';
 import type { Retriever } from '../src/retrieval/types.js';
 

@@ -86,7 +86,7 @@ async function prepareBundle(): Promise<{ bundle: string; data: string; descript
   }
   const data = resolve(process.env.BENCH_DATA ?? join(ROOT, '../shared/data/amazon-beauty/Beauty.txt'));
   const bundle = resolve(process.env.BENCH_BUNDLE ?? join(ROOT, 'runs/bench-serve/amazon-beauty-gru4rec'));
-  // CURRENT: the versioned layout (src/train/atomic-dir.ts); model.json: a flat bundle of seqrec 0.1.
+  // CURRENT: the versioned layout (src/bundle/atomic-dir.ts); model.json: a flat bundle of seqrec 0.1.
   if (!existsSync(join(bundle, 'CURRENT')) && !existsSync(join(bundle, 'model.json'))) {
     if (process.env.BENCH_BUNDLE) throw new Error(`BENCH_BUNDLE=${bundle} has no model.json`);
     if (!existsSync(data)) throw new Error(`no bundle at ${bundle} and no training data at ${data} (set BENCH_BUNDLE or BENCH_DATA)`);

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/util/random.js';
 import { resolveLoss } from '../src/losses/index.js';
 import { createModel } from '../src/models/registry.js';
 import { DataParallelGradients } from '../src/train/parallel.js';

@@ -73,7 +73,7 @@ export type { MetricReport } from './metrics/index.js';
 // Training and evaluation
 export { Trainer, type TrainerOptions, type FitResult, type EpochRecord, type TrainerCallbacks } from './train/trainer.js';
 export { evaluateModel, evaluatePopularity, popularityRanking, type EvaluationOptions } from './train/evaluate.js';
-export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './train/checkpoint.js';
+export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './bundle/checkpoint.js';
 export { SessionSet, loadSessions, sessionParallelSteps, type SessionStep } from './data/session-parallel.js';
 export {
   trainSessionParallel,
@@ -105,7 +105,7 @@ export {
   type LoadedBundle,
   type BundleSection,
   type FaissIndexWriter,
-} from './serve/bundle.js';
+} from './bundle/bundle.js';
 export { createServer, SERVER_DEFAULTS, type ServerOptions, type AdminOptions, type SeqrecServerState, type ErrorBody } from './serve/server.js';
 
 // Errors

@@ -1,7 +1,7 @@
 /** Shared test helpers: backend setup and tiny batches. */
 import { initBackend } from '../src/backend/index.js';
 import type { SequenceBatch, TrainBatch } from '../src/data/types.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/util/random.js';
 
 /** Tests run on the backend seqrec picks (SEQREC_BACKEND overrides), like users do. */
 export async function setupBackend(): Promise<void> {

@@ -6,7 +6,7 @@
  *
  *   node --import tsx --import ./bench/parity/torch-init.ts src/cli/main.ts bench ... --models comirec-sa
  */
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { BaseRecaller } from '../../src/models/base.js';
 import { uniformArray } from '../../src/models/layers/init.js';
 

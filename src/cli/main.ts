@@ -9,7 +9,7 @@ import { SeqrecError } from '../errors.js';
 import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runEval, runRecommend, runTrain } from './commands.js';
-import { runExport, runServe } from '../serve/cli.js';
+import { runExport, runServe } from './serve.js';
 import { runPlot } from './plot.js';
 import { cliProgress } from './progress.js';
 

@@ -8,7 +8,7 @@
  *   interests   one user's history coloured by the interest each item routes to (multi-interest models)
  *
  * Pictures of a model directory DIR go to `DIR.plots/` by default, next to the bundle and
- * never inside it: a bundle holds only what seqrec's atomic save wrote (src/train/atomic-dir.ts),
+ * never inside it: a bundle holds only what seqrec's atomic save wrote (src/bundle/atomic-dir.ts),
  * and a server reloading it must not meet stray files.
  */
 import { readFile } from 'node:fs/promises';
@@ -23,8 +23,8 @@ import { embeddingMapSvg, project2d, type PointColouring } from '../plot/embeddi
 import { interestsSvg, routeHistory } from '../plot/interests.js';
 import { writeSvgAndPng } from '../plot/png.js';
 import { logTicks } from '../plot/svg.js';
-import { readRegular, resolveModelDir } from '../train/atomic-dir.js';
-import { loadModel } from '../train/checkpoint.js';
+import { readRegular, resolveModelDir } from '../bundle/atomic-dir.js';
+import { loadModel } from '../bundle/checkpoint.js';
 import { choiceFlag, intFlag, requireFlag } from './args.js';
 import type { CliFlags } from './main.js';
 import { cliProgress } from './progress.js';

@@ -8,7 +8,7 @@ import {
   type ResolvedSequenceDatasetOptions,
   type SequenceDatasetOptions,
 } from './dataset-options.js';
-import { Random } from './random.js';
+import { Random } from '../util/random.js';
 import { historyCut, splitUsers } from './split.js';
 import type { EvalBatch, InteractionLog, TrainBatch } from './types.js';
 import { ItemVocabulary } from './vocabulary.js';

@@ -3,7 +3,7 @@
  * the embedded synthetic dataset.
  */
 export type { EvalBatch, InteractionLog, LoadStats, SequenceBatch, TrainBatch, UserSequence } from './types.js';
-export { Random } from './random.js';
+export { Random } from '../util/random.js';
 export { detectFormat, loadInteractions, type ColumnOptions, type DataFormat, type LoadOptions } from './loaders.js';
 export { TAOBAO_BEHAVIORS, type TaobaoBehavior } from './formats.js';
 export { MAX_ID_LENGTH } from './fields.js';

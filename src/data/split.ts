@@ -3,7 +3,7 @@
  * evaluated sequence, and leave-one-out target positions (SASRec).
  */
 import { SeqrecError, assertInRange, assertInteger } from '../errors.js';
-import { Random } from './random.js';
+import { Random } from '../util/random.js';
 
 export interface UserSplit {
   /** User indices, each split sorted ascending. */

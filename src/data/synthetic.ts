@@ -3,7 +3,7 @@
  * multi-interest structure that a sequence model can find and a popularity ranking cannot.
  */
 import { SeqrecError, assertInRange, assertInteger } from '../errors.js';
-import { Random } from './random.js';
+import { Random } from '../util/random.js';
 import type { InteractionLog, UserSequence } from './types.js';
 
 export interface SyntheticOptions {

@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
 import { buildCandidates, contextualLoss, planNegatives, type NegativeOptions } from './candidates.js';
-import { maskedSoftmaxRows } from './masked-softmax.js';
+import { maskedSoftmaxRows } from '../ops/masked-softmax.js';
 import { DEFAULT_GRU4REC_NEGATIVES } from './pairwise.js';
 import type { ScoredColumns } from './sampled-softmax.js';
 import type { ContextualLoss, LossFunction } from './types.js';

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { buildCandidates, contextualLoss, planNegatives, type LogQOption, type NegativeOptions } from './candidates.js';
-import { logSumExpRows } from './log-sum-exp.js';
+import { logSumExpRows } from '../ops/log-sum-exp.js';
 import { DEFAULT_SAMPLE_ALPHA } from './samplers.js';
 import type { ContextualLoss, LossFunction } from './types.js';
 

@@ -23,7 +23,7 @@
  *   gives the same distribution without a batch.
  * - `mixedSampler([{ sampler, weight }, …])`: a mixture; Q(j) = Σ_c w_c Q_c(j) / Σ_c w_c.
  */
-import type { Random } from '../data/random.js';
+import type { Random } from '../util/random.js';
 import { SeqrecError } from '../errors.js';
 
 export interface NegativeSampler {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { softmaxNormaliser } from './log-sum-exp.js';
+import { softmaxNormaliser } from '../ops/log-sum-exp.js';
 import type { LossInput } from './types.js';
 
 /**

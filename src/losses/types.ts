@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Random } from '../data/random.js';
+import type { Random } from '../util/random.js';
 
 /** What a loss sees for one training batch. */
 export interface LossInput {

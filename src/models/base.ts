@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MAX_WINDOW_LENGTH } from '../data/dataset-options.js';
-import { Random } from '../data/random.js';
+import { Random } from '../util/random.js';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { softmaxCrossEntropy } from '../losses/softmax.js';

@@ -28,7 +28,7 @@ import { SeqrecError } from '../errors.js';
 import type { BatchTensors } from './base.js';
 import { dynamicRouting } from './layers/capsule.js';
 import { glorotUniform, normalArray } from './layers/init.js';
-import { positionwiseMatMul } from './layers/position-matmul.js';
+import { positionwiseMatMul } from '../ops/position-matmul.js';
 import { MultiInterestRecaller, validateMultiInterestConfig, type InterestOutput, type MultiInterestConfig } from './multi-interest.js';
 
 export interface ComiRecDRConfig extends MultiInterestConfig {

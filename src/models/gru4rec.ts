@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, validateBaseConfig, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
-import { gruSequence } from './layers/gru-sequence.js';
+import { gruSequence } from '../ops/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
 
 export interface GRU4RecConfig extends ModelBaseConfig {
@@ -63,7 +63,7 @@ export interface GRU4RecConfig extends ModelBaseConfig {
   outputBias: boolean;
   /**
    * How the recurrence runs: 'fused' (default) is one op per layer with a hand-written
-   * backward pass (src/models/layers/gru-sequence.ts); 'ops' composes TF.js ops step by step
+   * backward pass (src/ops/gru-sequence.ts); 'ops' composes TF.js ops step by step
    * (slower; kept as the reference the fused op is tested against).
    */
   recurrence: 'fused' | 'ops';

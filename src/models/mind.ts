@@ -34,7 +34,7 @@
  * candidates of the K'_u interests in use. `activeInterestCounts` reports K'_u.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Random } from '../data/random.js';
+import { Random } from '../util/random.js';
 import type { SequenceBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import type { BatchTensors } from './base.js';

@@ -2,7 +2,7 @@
  * 2-D maps of item embeddings: a projection (UMAP from `umap-js`, or PCA) and a scatter plot
  * coloured by item category or by a continuous value such as log popularity.
  */
-import { Random } from '../data/random.js';
+import { Random } from '../util/random.js';
 import { SeqrecError } from '../errors.js';
 import { OTHER_COLOR, PALETTE, SvgDoc, drawColorBar, drawLegend, linearScale, viridis } from './svg.js';
 

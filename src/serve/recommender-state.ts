@@ -7,7 +7,7 @@ import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import type { Retriever } from '../retrieval/types.js';
-import { loadBundle, type BundleSection } from './bundle.js';
+import { loadBundle, type BundleSection } from '../bundle/bundle.js';
 
 /** The options of `Recommender.load` that shape the state. */
 export interface StateOptions {

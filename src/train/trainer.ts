@@ -11,8 +11,8 @@ import type { LossFunction } from '../losses/types.js';
 import type { MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
 import { MODELS } from '../models/registry.js';
-import { assertWritableModelDir } from './atomic-dir.js';
-import { saveModel } from './checkpoint.js';
+import { assertWritableModelDir } from '../bundle/atomic-dir.js';
+import { saveModel } from '../bundle/checkpoint.js';
 import { DataParallelGradients } from './parallel.js';
 import { evaluateModel, type EvaluationOptions } from './evaluate.js';
 import { AdamStep, checkLearningRate, nonFiniteWeight, resolveItemGradients, type ItemGradients } from './step.js';
@@ -55,7 +55,7 @@ export interface TrainerOptions {
   evaluation?: EvaluationOptions;
   /**
    * Save the best model here (with the dataset's vocabulary) whenever it improves, each time
-   * as a new atomic version (src/train/atomic-dir.ts; the previous one is kept).
+   * as a new atomic version (src/bundle/atomic-dir.ts; the previous one is kept).
    */
   checkpointDir?: string;
   /**

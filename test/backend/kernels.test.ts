@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { stockKernel } from '../../src/backend/kernels.js';
-import { Random } from '../../src/data/random.js';
-import { logSumExpRows } from '../../src/losses/log-sum-exp.js';
+import { Random } from '../../src/util/random.js';
+import { logSumExpRows } from '../../src/ops/log-sum-exp.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
 

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createKernels, type SimdKernels } from '../../src/backend/simd.js';
-import { Random } from '../../src/data/random.js';
-import { softmaxNormaliser } from '../../src/losses/log-sum-exp.js';
-import { positionwiseMatMul } from '../../src/models/layers/position-matmul.js';
+import { Random } from '../../src/util/random.js';
+import { softmaxNormaliser } from '../../src/ops/log-sum-exp.js';
+import { positionwiseMatMul } from '../../src/ops/position-matmul.js';
 import { maxAbsDiff, setupBackend } from '../helpers.js';
 
 before(setupBackend);

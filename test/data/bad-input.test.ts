@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { SequenceDataset } from '../../src/data/dataset.js';
 import { MAX_ID_LENGTH } from '../../src/data/fields.js';
 import { loadInteractions } from '../../src/data/loaders.js';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { SeqrecError } from '../../src/errors.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { Trainer } from '../../src/train/trainer.js';

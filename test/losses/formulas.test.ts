@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { bprFromScores, bprMaxFromScores, sampledSoftmaxFromScores, top1FromScores, top1MaxFromScores } from '../../src/losses/index.js';
-import { maskedSoftmaxRows } from '../../src/losses/masked-softmax.js';
+import { maskedSoftmaxRows } from '../../src/ops/masked-softmax.js';
 import { eluAlpha } from '../../src/losses/pairwise-max.js';
 import { setupBackend } from '../helpers.js';
 

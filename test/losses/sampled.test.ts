@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import {
   buildCandidates,
   comirecSampledSoftmax,

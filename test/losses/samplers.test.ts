@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import {
   AliasTable,
   inBatchSampler,

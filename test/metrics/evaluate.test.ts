@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateRankings, MetricAccumulator, METRIC_NAMES, ndcg, recall } from '../../src/metrics/index.js';
 import { SeqrecError } from '../../src/errors.js';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 
 const close = (got: number, want: number, msg?: string) =>
   assert.ok(Math.abs(got - want) < 1e-12, `${msg ?? ''} got ${got}, want ${want}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { interestSimilarity, labelAwareAttention, readoutPower } from '../../src/models/layers/attention.js';
 import { couplingCoefficients, dynamicRouting, squash, stopGradient } from '../../src/models/layers/capsule.js';
 import { maxAbsDiff, setupBackend } from '../helpers.js';

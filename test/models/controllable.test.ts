@@ -2,7 +2,7 @@
 // tests because it is the multi-interest models' retrieval step.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import {
   categoryDiversity,
   controllableAggregate,

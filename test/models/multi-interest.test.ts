@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import type { SequenceBatch, TrainBatch } from '../../src/data/types.js';
 import type { BaseRecaller } from '../../src/models/base.js';
 import { ComiRecDR } from '../../src/models/comirec-dr.js';
@@ -13,7 +13,7 @@ import { MIND } from '../../src/models/mind.js';
 import { createModel, MODELS } from '../../src/models/registry.js';
 import { YouTubeDNN } from '../../src/models/youtube-dnn.js';
 import { ExactRetriever } from '../../src/retrieval/exact.js';
-import { loadModel, saveModel } from '../../src/train/checkpoint.js';
+import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { batchOf, maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
 import { referenceDR, referenceMIND, referenceSA, vecMat, weightsOf } from './reference.js';
 

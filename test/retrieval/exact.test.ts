@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExactRetriever, type SearchResult } from '../../src/retrieval/index.js';
 import { SeqrecError } from '../../src/errors.js';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 
 const f = Math.fround;
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SequenceDataset } from '../../src/data/dataset.js';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { SeqrecError } from '../../src/errors.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { SequenceDataset } from '../../src/data/dataset.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
-import { exportBundle } from '../../src/serve/bundle.js';
+import { exportBundle } from '../../src/bundle/bundle.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { setupBackend } from '../helpers.js';
 

@@ -7,7 +7,7 @@ import { SeqrecError } from '../../src/errors.js';
 import { ComiRecSA } from '../../src/models/comirec-sa.js';
 import type { GRU4Rec } from '../../src/models/gru4rec.js';
 import { ExactRetriever } from '../../src/retrieval/exact.js';
-import { exportBundle } from '../../src/serve/bundle.js';
+import { exportBundle } from '../../src/bundle/bundle.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { popularityRanking, userMatrix } from '../../src/train/evaluate.js';
 import { batchOf } from '../helpers.js';

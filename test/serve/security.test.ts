@@ -16,7 +16,7 @@ import { SeqrecError } from '../../src/errors.js';
 import { parsePrometheus } from '../../src/serve/metrics.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { createServer, type ServerOptions } from '../../src/serve/server.js';
-import { fileIn } from './bundle-files.js';
+import { fileIn } from '../bundle/bundle-files.js';
 import { runCli, trainTinyBundle } from './helpers.js';
 
 let root: string;

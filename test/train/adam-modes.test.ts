@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { resolveLoss } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { AdamStep, resolveItemGradients } from '../../src/train/step.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { SequenceDataset } from '../../src/data/dataset.js';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { SessionSet } from '../../src/data/session-parallel.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { resolveLoss } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { DataParallelGradients, sliceBatch } from '../../src/train/parallel.js';

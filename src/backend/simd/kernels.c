@@ -123,7 +123,7 @@ __attribute__((export_name("scale_rows"))) void scale_rows(f32 *x, i32 rows, i32
 }
 
 /*
- * One forward step of the GRU (see src/models/layers/gru-sequence.ts for the equations), for
+ * One forward step of the GRU (see src/ops/gru-sequence.ts for the equations), for
  * the b rows of a batch:
  *   x    input projections of this step, row i at x + i * xStride, [3H]: r | z | n
  *   hp   recurrent projections h_{t-1} W_h, [b, 3H] (no bias)

@@ -4,7 +4,7 @@
  * between backends).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Random } from '../../data/random.js';
+import type { Random } from '../../util/random.js';
 
 /** Glorot/Xavier uniform: U(-a, a) with a = sqrt(6 / (fanIn + fanOut)). TF's default, as in ComiRec. */
 export function glorotUniform(rng: Random, shape: number[], fanIn = shape[0], fanOut = shape[shape.length - 1]): Float32Array {

@@ -5,13 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import type { SequenceDataset } from '../../src/data/dataset.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import type { GRU4Rec } from '../../src/models/gru4rec.js';
-import { BUNDLE_VERSION, exportBundle, loadBundle } from '../../src/serve/bundle.js';
+import { BUNDLE_VERSION, exportBundle, loadBundle } from '../../src/bundle/bundle.js';
 import { importFaiss } from '../../src/serve/recommender-state.js';
 import { Recommender } from '../../src/serve/recommender.js';
-import { loadModel, saveModel } from '../../src/train/checkpoint.js';
+import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { itemMatrix } from '../../src/train/evaluate.js';
 import { fileIn, filesDir, rewriteManifest } from './bundle-files.js';
-import { tempDir, trainTinyModel } from './helpers.js';
+import { tempDir, trainTinyModel } from '../serve/helpers.js';
 
 // faiss is optional: the test runs where src/retrieval/faiss.ts exists and faiss-node loads.
 const faiss = (await importFaiss().catch(() => null)) as
@@ -52,7 +52,7 @@ async function editJson(path: string, edit: (j: any) => void): Promise<void> {
 
 describe('bundle', () => {
   it('writes the documented layout with a format number and digests', async () => {
-    // One committed version and the pointer naming it (src/train/atomic-dir.ts).
+    // One committed version and the pointer naming it (src/bundle/atomic-dir.ts).
     assert.deepEqual((await readdir(good)).sort(), ['CURRENT', 'v000001']);
     assert.deepEqual((await readdir(filesDir(good))).sort(), ['.seqrec', 'model.json', 'popularity.json', 'vocabulary.json', 'weights.bin']);
     const manifest = JSON.parse(await readFile(fileIn(good, 'model.json'), 'utf8'));
@@ -119,7 +119,7 @@ describe('bundle', () => {
     const dir = await copy('short-popularity');
     const text = JSON.stringify({ format: 'seqrec-popularity', version: 1, source: 'x', counts: [0, 1, 2] });
     await writeFile(fileIn(dir, 'popularity.json'), text);
-    const { digestOf } = await import('../../src/train/checkpoint.js');
+    const { digestOf } = await import('../../src/bundle/checkpoint.js');
     await rewriteManifest(dir, (j) => (j.files['popularity.json'] = digestOf(Buffer.from(text))));
     await assert.rejects(loadBundle(dir), /popularity\.json: has 3 counts but the model has \d+ item rows/);
   });

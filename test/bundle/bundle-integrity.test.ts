@@ -12,10 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import type { SequenceDataset } from '../../src/data/dataset.js';
 import { SeqrecError } from '../../src/errors.js';
 import type { GRU4Rec } from '../../src/models/gru4rec.js';
-import { exportBundle, loadBundle } from '../../src/serve/bundle.js';
-import { loadModel } from '../../src/train/checkpoint.js';
+import { exportBundle, loadBundle } from '../../src/bundle/bundle.js';
+import { loadModel } from '../../src/bundle/checkpoint.js';
 import { editManifestOnly, fileIn, filesDir, rewriteManifest } from './bundle-files.js';
-import { tempDir, trainTinyModel } from './helpers.js';
+import { tempDir, trainTinyModel } from '../serve/helpers.js';
 
 let root: string;
 let good: string;

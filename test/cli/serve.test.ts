@@ -7,8 +7,8 @@ import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parsePrometheus } from '../../src/serve/metrics.js';
-import { fileIn } from './bundle-files.js';
-import { get, loadDuring, post, runCli, trainTinyBundle, waitForOutput, type CliProcess } from './helpers.js';
+import { fileIn } from '../bundle/bundle-files.js';
+import { get, loadDuring, post, runCli, trainTinyBundle, waitForOutput, type CliProcess } from '../serve/helpers.js';
 
 let root: string;
 const TOKEN = 'cli-serve-test-token';

@@ -26,7 +26,7 @@
  * removed.
  *
  * A directory without CURRENT is the flat layout of seqrec 0.1 (model.json at the top);
- * loaders still read it (src/train/checkpoint.ts decides what it must prove).
+ * loaders still read it (src/bundle/checkpoint.ts decides what it must prove).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';

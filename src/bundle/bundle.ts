@@ -1,7 +1,7 @@
 /**
  * The serving bundle: everything `Recommender.load` needs, in one directory.
  *
- *   model.json       the checkpoint manifest (src/train/checkpoint.ts) with a `bundle` section:
+ *   model.json       the checkpoint manifest (src/bundle/checkpoint.ts) with a `bundle` section:
  *                    {format: 'seqrec-bundle', version: 1, createdAt, similarity,
  *                     itemEmbeddings: {source: 'weights', weight, rows, dim},
  *                     popularity: {file, source}, faiss: null | {file, ...sidecar facts}}
@@ -23,7 +23,7 @@
  * source should a model ever compute its item embeddings. Export refuses a model whose
  * `itemEmbeddings()` is not that weight.
  *
- * Writing is atomic at every instant (src/train/atomic-dir.ts): the files above are one version
+ * Writing is atomic at every instant (src/bundle/atomic-dir.ts): the files above are one version
  * `DIR/vNNNNNN/`, committed by replacing the `DIR/CURRENT` pointer (which records model.json's
  * SHA-256), and the previous version is kept. Files the user put in DIR are never touched.
  * Extra files of the run (history.json) go into the version too, so they are part of the
@@ -39,9 +39,9 @@ import { z } from 'zod';
 import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
-import { FILE_NAME_RE, saveVersion, writeDurable } from '../train/atomic-dir.js';
-import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from '../train/checkpoint.js';
-import { bundleInvalid, checkSchema, parseJsonFile } from '../train/file-schema.js';
+import { FILE_NAME_RE, saveVersion, writeDurable } from './atomic-dir.js';
+import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
+import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
 /** The bundle format number. Bump on any change an older reader would misread. */

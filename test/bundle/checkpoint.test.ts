@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
-import { loadModel, saveModel } from '../../src/train/checkpoint.js';
+import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { MODELS } from '../../src/models/registry.js';
 import { createModel } from '../../src/models/registry.js';
 import { batchOf, randomTrainBatch, setupBackend } from '../helpers.js';
-import { fileIn, rewriteManifest } from '../serve/bundle-files.js';
+import { fileIn, rewriteManifest } from './bundle-files.js';
 
 let dir: string;
 before(async () => {

@@ -1,16 +1,16 @@
 /** `seqrec export` and `seqrec serve`. */
-import { buildDataset, dataSettings, type DataSettings } from '../cli/commands.js';
-import { choiceFlag, intFlag, requireFlag } from '../cli/args.js';
-import type { CliFlags } from '../cli/main.js';
+import { buildDataset, dataSettings, type DataSettings } from './commands.js';
+import { choiceFlag, intFlag, requireFlag } from './args.js';
+import type { CliFlags } from './main.js';
 import { SeqrecError } from '../errors.js';
 import { readFile, realpath } from 'node:fs/promises';
-import { assertWritableModelDir } from '../train/atomic-dir.js';
-import { loadModel, readModelFile } from '../train/checkpoint.js';
+import { assertWritableModelDir } from '../bundle/atomic-dir.js';
+import { loadModel, readModelFile } from '../bundle/checkpoint.js';
 import { itemMatrix } from '../train/evaluate.js';
-import { exportBundle, loadBundle, type FaissIndexWriter } from './bundle.js';
-import { Recommender } from './recommender.js';
-import { importFaiss } from './recommender-state.js';
-import { createServer, SERVER_DEFAULTS, type ServerOptions } from './server.js';
+import { exportBundle, loadBundle, type FaissIndexWriter } from '../bundle/bundle.js';
+import { Recommender } from '../serve/recommender.js';
+import { importFaiss } from '../serve/recommender-state.js';
+import { createServer, SERVER_DEFAULTS, type ServerOptions } from '../serve/server.js';
 
 type Log = (line: string) => void;
 

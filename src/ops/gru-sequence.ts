@@ -23,8 +23,8 @@
  * a constant state and ignore it).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats } from '../../backend/memory.js';
-import { simdKernels, tensorFromArena } from '../../backend/simd.js';
+import { readFloats } from '../backend/memory.js';
+import { simdKernels, tensorFromArena } from '../backend/simd.js';
 
 /**
  * Runs the GRU over all steps. `xProj` [B, L, 3H], `mask` [B, L] (1 = real item), `wh`

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random } from '../../src/data/random.js';
+import { Random } from '../../src/util/random.js';
 import { SessionSet, sessionParallelSteps, type SessionStep } from '../../src/data/session-parallel.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import { bprMax } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
-import { gruSequence } from '../../src/models/layers/gru-sequence.js';
+import { gruSequence } from '../../src/ops/gru-sequence.js';
 import { AdagradMomentum, evaluateSessionParallel, trainSessionParallel } from '../../src/train/session-parallel.js';
 import { embeddingLookup } from '../../src/models/layers/embedding.js';
 import { batchOf, maxAbsDiff, setupBackend } from '../helpers.js';

@@ -8,7 +8,7 @@
  * one fast 2-D matmul, and the results are written into one array.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats } from '../../backend/memory.js';
+import { readFloats } from '../backend/memory.js';
 
 export function positionwiseMatMul(x: tf.Tensor3D, w: tf.Tensor3D): tf.Tensor3D {
   const [l, b, d] = x.shape;

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SequenceDataset } from '../../src/data/dataset.js';
 import type { GRU4Rec } from '../../src/models/gru4rec.js';
-import { exportBundle, loadBundle } from '../../src/serve/bundle.js';
-import { loadModel, saveModel } from '../../src/train/checkpoint.js';
+import { exportBundle, loadBundle } from '../../src/bundle/bundle.js';
+import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { runScenario, SCENARIOS } from '../../bench/faults.js';
 import { tempDir, trainTinyModel } from '../serve/helpers.js';
 

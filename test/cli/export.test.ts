@@ -4,10 +4,10 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateSynthetic } from '../../src/data/synthetic.js';
-import { loadBundle } from '../../src/serve/bundle.js';
-import { loadModel, saveModel } from '../../src/train/checkpoint.js';
+import { loadBundle } from '../../src/bundle/bundle.js';
+import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { setupBackend } from '../helpers.js';
-import { runCli, tempDir } from './helpers.js';
+import { runCli, tempDir } from '../serve/helpers.js';
 
 let root: string;
 let dataFile: string;

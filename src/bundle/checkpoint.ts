@@ -7,10 +7,10 @@
  *   vocabulary.json  the item vocabulary (raw id <-> index), when given
  *   ...              extra files (history.json, a bundle's popularity.json), each in `files`
  *
- * Saves are atomic at every instant (src/train/atomic-dir.ts): the directory holds versions
+ * Saves are atomic at every instant (src/bundle/atomic-dir.ts): the directory holds versions
  * and a CURRENT pointer that also records model.json's SHA-256, so every file is covered by a
  * digest. model.json is checked against a strict schema with bounds on every number
- * (src/train/manifest.ts), offsets must be contiguous, the weights' names and shapes must be
+ * (src/bundle/manifest.ts), offsets must be contiguous, the weights' names and shapes must be
  * the model's own, and the `files` digests are required. Only regular files inside the
  * directory are opened. Errors are `bundle_invalid` and name bundle-relative files only.
  *

@@ -10,11 +10,11 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateSynthetic } from '../../src/data/synthetic.js';
-import { loadBundle } from '../../src/serve/bundle.js';
-import { loadModel } from '../../src/train/checkpoint.js';
+import { loadBundle } from '../../src/bundle/bundle.js';
+import { loadModel } from '../../src/bundle/checkpoint.js';
 import { setupBackend } from '../helpers.js';
-import { fileIn } from './bundle-files.js';
-import { runCli, tempDir } from './helpers.js';
+import { fileIn } from '../bundle/bundle-files.js';
+import { runCli, tempDir } from '../serve/helpers.js';
 
 let root: string;
 let dataFile: string;

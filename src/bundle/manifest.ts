@@ -4,7 +4,7 @@
  * naming the field before TF.js sees a size (issue #14 item 9). The cross-checks that need
  * more than one field (contiguous offsets, the weights' total against weights.bin, config
  * sizes against the weights) live here too; the model's own variable shapes are compared
- * after it is built (src/train/checkpoint.ts).
+ * after it is built (src/bundle/checkpoint.ts).
  */
 import { z } from 'zod';
 import type { SeqrecError } from '../errors.js';
@@ -77,7 +77,7 @@ export const ManifestSchema = z.strictObject({
   meta: JsonObject.optional(),
   /** Size and SHA-256 of every data file. Required: without it nothing would be checked. */
   files: z.record(FileName, FileDigestSchema),
-  /** Serving-bundle section (src/serve/bundle.ts checks it); absent in plain checkpoints. */
+  /** Serving-bundle section (src/bundle/bundle.ts checks it); absent in plain checkpoints. */
   bundle: JsonObject.optional(),
 });
 
