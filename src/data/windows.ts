@@ -34,8 +34,8 @@ export function fillWindow(batch: SequenceBatch, row: number, seq: Int32Array, e
 /**
  * The batch a model takes for `histories` (item indices, oldest first): row i is the window of
  * the last up-to-`maxLen` items of `histories[i]`, oldest first and right-padded with 0, exactly
- * as `SequenceDataset` builds its windows. Every history needs at least one item, each an
- * integer >= 1 (0 is padding).
+ * as `SequenceDataset` builds its windows. Every history needs at least one item; the items in
+ * its window must be integers >= 1 (0 is padding; items before the window are not read).
  */
 export function windowBatch(histories: readonly ArrayLike<number>[], maxLen: number): SequenceBatch {
   if (!Number.isInteger(maxLen) || maxLen < 1 || maxLen > MAX_WINDOW_LENGTH) {
