@@ -2,7 +2,7 @@
  * Grouping parsed interactions into per-user, time-ordered sequences.
  */
 import type { UserSequence } from './types.js';
-import type { RecordSink } from './records.js';
+import type { RecordSink } from './formats/parser.js';
 
 interface UserAccumulator {
   items: string[];

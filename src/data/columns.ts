@@ -1,11 +1,22 @@
 /**
  * Finding the user, item, time and rating columns of a header row (or JSON object keys).
  */
-import type { ColumnOptions } from './load-options.js';
 import { LineError } from './line-error.js';
 import { DEFAULT_NAMES, normalizeName, type ColumnRole } from './names.js';
 
 export type { ColumnRole } from './names.js';
+
+/** Column (or JSON key) names for the `csv`, `tsv`, `jsonl` and `session` formats. */
+export interface ColumnOptions {
+  /** User or session id column. Default: the first header matching user/user_id/userId/session/session_id/... */
+  user?: string;
+  /** Item id column. Default: the first header matching item/item_id/itemId/movieId/product_id/... */
+  item?: string;
+  /** Numeric time column. Default: the first header matching timestamp/time/ts/timeframe/pos/...; without one, file order. */
+  time?: string;
+  /** Rating column, only read when `minRating` is set. Default: rating/score/stars. */
+  rating?: string;
+}
 
 /** Index of each role's column in `names`; -1 for an optional role without a column. */
 export type ColumnIndices = Record<ColumnRole, number>;

@@ -1,7 +1,8 @@
 /**
  * Options of `SequenceDataset`, their defaults and validation.
  */
-import { SeqrecError, assertInRange, assertInteger } from '../errors.js';
+import { z } from 'zod';
+import { count, finite, integer, oneOf, parseOptions, shown } from './rules.js';
 
 export interface SequenceDatasetOptions {
   /** `'comirec'` (default): users split into train/valid/test. `'loo'`: leave-one-out per user. */
@@ -51,23 +52,6 @@ export interface ResolvedSequenceDatasetOptions {
   readonly vocabularyOrder: 'frequency' | 'firstSeen';
 }
 
-function oneOf<T extends string>(value: T | undefined, allowed: readonly T[], name: string, fallback: T): T {
-  const v = value ?? fallback;
-  if (!allowed.includes(v)) {
-    throw new SeqrecError('invalid_config', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${String(v)}'`, {
-      field: name,
-    });
-  }
-  return v;
-}
-
-function finite(value: number, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new SeqrecError('invalid_config', `${name} must be a finite number, got ${String(value)}`, { field: name });
-  }
-  return value;
-}
-
 /**
  * The longest history window seqrec accepts: far above any published protocol (SASRec uses 200
  * on ML-1M), low enough that a typo such as `maxLen: 1e9` is an error instead of a batch of
@@ -78,48 +62,53 @@ export const MAX_WINDOW_LENGTH = 10_000;
 /** The most training samples per user and epoch (the papers draw 1; `--samples-per-user 10` is common). */
 export const MAX_SAMPLES_PER_USER = 10_000;
 
-/** Fills in defaults and checks every option; the result is frozen. */
+const userList = z.custom<ArrayLike<number>>((v) => Array.isArray(v) || ArrayBuffer.isView(v), {
+  error: (iss) => `must be a list of user indices, got ${shown(iss.input)}`,
+});
+
+const datasetOptionsSchema = z.strictObject({
+  protocol: oneOf(['comirec', 'loo']).optional(),
+  splitRatios: z
+    .custom<[number, number, number]>((v) => Array.isArray(v) && v.length === 3, {
+      error: () => 'must be three numbers [train, valid, test]',
+    })
+    .optional(),
+  splitSeed: finite.optional(),
+  seed: finite.optional(),
+  maxLen: integer(1, MAX_WINDOW_LENGTH).optional(),
+  minPrefix: count.optional(),
+  samplesPerUser: integer(1, MAX_SAMPLES_PER_USER).optional(),
+  sampling: oneOf(['random', 'every']).optional(),
+  // Open at both ends: a cut needs history and targets.
+  evalRatio: finite.refine((r) => r > 0 && r < 1, { error: (iss) => `must be strictly between 0 and 1, got ${shown(iss.input)}` }).optional(),
+  vocabularyOrder: oneOf(['frequency', 'firstSeen']).optional(),
+  userSplit: z.strictObject({ train: userList, valid: userList, test: userList }).optional(),
+});
+
+/** Fills in defaults and checks every option (an unknown key is an error); the result is frozen. */
 export function resolveDatasetOptions(options: SequenceDatasetOptions = {}): ResolvedSequenceDatasetOptions {
-  const protocol = oneOf(options.protocol, ['comirec', 'loo'], 'protocol', 'comirec');
-  const sampling = oneOf(options.sampling, ['random', 'every'], 'sampling', protocol === 'loo' ? 'every' : 'random');
-  const vocabularyOrder = oneOf(options.vocabularyOrder, ['frequency', 'firstSeen'], 'vocabularyOrder', 'frequency');
-  const { maxLen = 20, minPrefix = 4, samplesPerUser = 1, evalRatio = 0.8 } = options;
-  assertInteger(maxLen, 'maxLen', 1);
-  if (maxLen > MAX_WINDOW_LENGTH) {
-    throw new SeqrecError('invalid_argument', `maxLen must be at most ${MAX_WINDOW_LENGTH}, got ${maxLen}`, { field: 'maxLen' });
-  }
-  assertInteger(minPrefix, 'minPrefix', 1);
-  assertInteger(samplesPerUser, 'samplesPerUser', 1);
-  if (samplesPerUser > MAX_SAMPLES_PER_USER) {
-    throw new SeqrecError('invalid_argument', `samplesPerUser must be at most ${MAX_SAMPLES_PER_USER}, got ${samplesPerUser}`, { field: 'samplesPerUser' });
-  }
-  assertInRange(evalRatio, 'evalRatio', 0, 1);
-  if (evalRatio === 0 || evalRatio === 1) {
-    throw new SeqrecError('invalid_config', `evalRatio must be strictly between 0 and 1, got ${evalRatio}`, { field: 'evalRatio' });
-  }
-  const ratios = options.splitRatios ?? [0.8, 0.1, 0.1];
-  if (!Array.isArray(ratios) || ratios.length !== 3) {
-    throw new SeqrecError('invalid_config', 'splitRatios must be three numbers [train, valid, test]', { field: 'splitRatios' });
-  }
+  const o = parseOptions(datasetOptionsSchema, options, 'SequenceDataset', 'invalid_config');
+  const protocol = o.protocol ?? 'comirec';
+  const ratios = o.splitRatios ?? [0.8, 0.1, 0.1];
   return Object.freeze({
     protocol,
     splitRatios: Object.freeze([ratios[0], ratios[1], ratios[2]] as const),
-    splitSeed: finite(options.splitSeed ?? 2020, 'splitSeed'),
-    ...(options.userSplit
+    splitSeed: o.splitSeed ?? 2020,
+    ...(o.userSplit
       ? {
           userSplit: Object.freeze({
-            train: Int32Array.from(options.userSplit.train).sort(),
-            valid: Int32Array.from(options.userSplit.valid).sort(),
-            test: Int32Array.from(options.userSplit.test).sort(),
+            train: Int32Array.from(o.userSplit.train).sort(),
+            valid: Int32Array.from(o.userSplit.valid).sort(),
+            test: Int32Array.from(o.userSplit.test).sort(),
           }),
         }
       : {}),
-    seed: finite(options.seed ?? 42, 'seed'),
-    maxLen,
-    minPrefix,
-    samplesPerUser,
-    sampling,
-    evalRatio,
-    vocabularyOrder,
+    seed: o.seed ?? 42,
+    maxLen: o.maxLen ?? 20,
+    minPrefix: o.minPrefix ?? 4,
+    samplesPerUser: o.samplesPerUser ?? 1,
+    sampling: o.sampling ?? (protocol === 'loo' ? 'every' : 'random'),
+    evalRatio: o.evalRatio ?? 0.8,
+    vocabularyOrder: o.vocabularyOrder ?? 'frequency',
   });
 }

@@ -48,3 +48,12 @@ export function splitDelimited(line: string, delimiter: string): string[] {
     }
   }
 }
+
+/** The CSV delimiter a header row most likely uses: `,` unless it only has `;` or tabs. */
+export function inferDelimiter(header: string): string {
+  if (header.includes(',')) return ',';
+  if (header.includes(';')) return ';';
+  if (header.includes('\t')) return '\t';
+  if (header.includes('|')) return '|';
+  return ',';
+}

@@ -1,8 +1,14 @@
 /**
  * Checks of single fields shared by the line parsers; each throws a `LineError` naming the field.
  */
-import { isNumeric } from './formats.js';
 import { LineError } from './line-error.js';
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** True when `s` (trimmed) is a plain decimal number. */
+export function isNumeric(s: string): boolean {
+  return NUMERIC.test(s.trim());
+}
 
 /**
  * Longest user, item, session or category id, in UTF-16 code units (JS string length). The

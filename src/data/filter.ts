@@ -1,7 +1,8 @@
 /**
  * k-core filtering: drop rare items and short users until both thresholds hold.
  */
-import { assertInteger } from '../errors.js';
+import { z } from 'zod';
+import { count, parseOptions } from './rules.js';
 import type { UserSequence } from './types.js';
 
 export interface KCoreOptions {
@@ -17,6 +18,12 @@ export interface KCoreOptions {
    */
   iterative?: boolean;
 }
+
+const kCoreSchema = z.strictObject({
+  minUserInteractions: count.optional(),
+  minItemInteractions: count.optional(),
+  iterative: z.boolean({ error: (iss) => `must be true or false, got ${String(iss.input)}` }).optional(),
+});
 
 export interface KCoreReport {
   usersBefore: number;
@@ -45,9 +52,7 @@ function total(sequences: UserSequence[]): number {
  * the input is not modified.
  */
 export function kCore(sequences: UserSequence[], options: KCoreOptions = {}): { sequences: UserSequence[]; report: KCoreReport } {
-  const { minUserInteractions = 5, minItemInteractions = 5, iterative = true } = options;
-  assertInteger(minUserInteractions, 'minUserInteractions', 1);
-  assertInteger(minItemInteractions, 'minItemInteractions', 1);
+  const { minUserInteractions = 5, minItemInteractions = 5, iterative = true } = parseOptions(kCoreSchema, options, 'kCore', 'invalid_argument');
 
   let current = sequences;
   let rounds = 0;

@@ -5,7 +5,8 @@
 export type { EvalBatch, InteractionLog, LoadStats, SequenceBatch, TrainBatch, UserSequence } from './types.js';
 export { Random } from '../util/random.js';
 export { detectFormat, loadInteractions, type ColumnOptions, type DataFormat, type LoadOptions } from './loaders.js';
-export { TAOBAO_BEHAVIORS, type TaobaoBehavior } from './formats.js';
+export { DATA_FORMAT_INFO, DATA_FORMATS, TAOBAO_BEHAVIORS, type DataFormatInfo, type TaobaoBehavior } from './formats/index.js';
+export { windowBatch } from './windows.js';
 export { MAX_ID_LENGTH } from './fields.js';
 export { DEFAULT_MAX_SKIP_RATE } from './load-options.js';
 export { categoryIndex, type CategoryIndex } from './categories.js';

@@ -1,20 +1,12 @@
 /**
- * Options of `loadInteractions`, and their validation.
+ * Options of `loadInteractions`, and their schema.
  */
-import { SeqrecError } from '../errors.js';
-import { DATA_FORMATS, TAOBAO_BEHAVIORS, type DataFormat, type TaobaoBehavior } from './formats.js';
+import { z } from 'zod';
+import type { ColumnOptions } from './columns.js';
+import { checkFormatOptions, DATA_FORMATS, TAOBAO_BEHAVIORS, type DataFormat, type TaobaoBehavior } from './formats/index.js';
+import { inRange, parseOptions, shown } from './rules.js';
 
-/** Column (or JSON key) names for the `csv`, `tsv`, `jsonl` and `session` formats. */
-export interface ColumnOptions {
-  /** User or session id column. Default: the first header matching user/user_id/userId/session/session_id/... */
-  user?: string;
-  /** Item id column. Default: the first header matching item/item_id/itemId/movieId/product_id/... */
-  item?: string;
-  /** Numeric time column. Default: the first header matching timestamp/time/ts/timeframe/pos/...; without one, file order. */
-  time?: string;
-  /** Rating column, only read when `minRating` is set. Default: rating/score/stars. */
-  rating?: string;
-}
+export type { ColumnOptions } from './columns.js';
 
 export interface LoadOptions {
   /** Input format; `'auto'` (default) detects it from the file name and first line (see `detectFormat`). */
@@ -58,53 +50,47 @@ export interface ResolvedLoadOptions {
   behaviors: readonly TaobaoBehavior[] | undefined;
 }
 
-function invalid(field: string, message: string): SeqrecError {
-  return new SeqrecError('invalid_argument', `loadInteractions: ${message}`, { field });
-}
+const columnName = z.custom<string>((v) => typeof v === 'string' && v !== '', {
+  error: (iss) => `must be a non-empty string, got ${JSON.stringify(iss.input)}`,
+});
+
+const FORMAT_NAMES: readonly string[] = ['auto', ...DATA_FORMATS];
+
+const loadOptionsSchema = z.strictObject({
+  format: z
+    .custom<DataFormat | 'auto'>((v) => typeof v === 'string' && FORMAT_NAMES.includes(v), {
+      error: (iss) => `unknown format ${shown(String(iss.input))} (expected 'auto' or one of ${DATA_FORMATS.join(', ')})`,
+    })
+    .optional(),
+  delimiter: z
+    .custom<string>((v) => typeof v === 'string' && v !== '' && !/["\r\n]/.test(v), {
+      error: (iss) => `must be a non-empty string without quotes or newlines, got ${JSON.stringify(iss.input)}`,
+    })
+    .optional(),
+  columns: z.strictObject({ user: columnName.optional(), item: columnName.optional(), time: columnName.optional(), rating: columnName.optional() }).optional(),
+  minRating: z.custom<number>((v) => typeof v === 'number' && Number.isFinite(v), { error: (iss) => `must be a finite number, got ${shown(iss.input)}` }).optional(),
+  onMalformed: z.enum(['throw', 'skip'], { error: (iss) => `must be 'throw' or 'skip', got ${shown(iss.input)}` }).optional(),
+  maxSkipRate: inRange(0, 1).optional(),
+  behaviors: z
+    .custom<readonly TaobaoBehavior[]>(
+      (v) => Array.isArray(v) && v.length > 0 && v.every((b) => (TAOBAO_BEHAVIORS as readonly unknown[]).includes(b)),
+      { error: (iss) => `must be a non-empty array of ${TAOBAO_BEHAVIORS.join(', ')}, got ${JSON.stringify(iss.input)}` },
+    )
+    .optional(),
+});
 
 /** Checks the options a caller passed (they may come from untyped JSON or a CLI). */
 export function resolveLoadOptions(options: LoadOptions = {}): ResolvedLoadOptions {
-  const format = options.format ?? 'auto';
-  if (format !== 'auto' && !DATA_FORMATS.includes(format)) {
-    throw invalid('format', `unknown format '${String(format)}' (expected 'auto' or one of ${DATA_FORMATS.join(', ')})`);
-  }
-  const onMalformed = options.onMalformed ?? 'throw';
-  if (onMalformed !== 'throw' && onMalformed !== 'skip') {
-    throw invalid('onMalformed', `onMalformed must be 'throw' or 'skip', got '${String(onMalformed)}'`);
-  }
-  const maxSkipRate = options.maxSkipRate ?? DEFAULT_MAX_SKIP_RATE;
-  if (typeof maxSkipRate !== 'number' || !(maxSkipRate >= 0 && maxSkipRate <= 1)) {
-    throw invalid('maxSkipRate', `maxSkipRate must be a number in [0, 1], got ${String(maxSkipRate)}`);
-  }
-  const { delimiter, minRating } = options;
-  if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter === '' || /["\r\n]/.test(delimiter))) {
-    throw invalid('delimiter', `delimiter must be a non-empty string without quotes or newlines, got ${JSON.stringify(delimiter)}`);
-  }
-  if (minRating !== undefined && (typeof minRating !== 'number' || !Number.isFinite(minRating))) {
-    throw invalid('minRating', `minRating must be a finite number, got ${String(minRating)}`);
-  }
-  if (minRating !== undefined && (format === 'sequence' || format === 'session-lines' || format === 'taobao')) {
-    throw invalid('minRating', `minRating needs ratings, but the '${format}' format has none`);
-  }
-  const { behaviors } = options;
-  if (behaviors !== undefined) {
-    const ok =
-      Array.isArray(behaviors) &&
-      behaviors.length > 0 &&
-      behaviors.every((b) => (TAOBAO_BEHAVIORS as readonly unknown[]).includes(b));
-    if (!ok) {
-      throw invalid('behaviors', `behaviors must be a non-empty array of ${TAOBAO_BEHAVIORS.join(', ')}, got ${JSON.stringify(behaviors)}`);
-    }
-    if (format !== 'auto' && format !== 'taobao') {
-      throw invalid('behaviors', `behaviors only applies to the 'taobao' format, not '${format}'`);
-    }
-  }
-  const columns = options.columns ?? {};
-  for (const role of ['user', 'item', 'time', 'rating'] as const) {
-    const name = columns[role];
-    if (name !== undefined && (typeof name !== 'string' || name === '')) {
-      throw invalid(`columns.${role}`, `columns.${role} must be a non-empty string, got ${JSON.stringify(name)}`);
-    }
-  }
-  return { format, delimiter, columns, minRating, onMalformed, maxSkipRate, behaviors };
+  const o = parseOptions(loadOptionsSchema, options, 'loadInteractions', 'invalid_argument');
+  const format = o.format ?? 'auto';
+  if (format !== 'auto') checkFormatOptions(format, o);
+  return {
+    format,
+    delimiter: o.delimiter,
+    columns: o.columns ?? {},
+    minRating: o.minRating,
+    onMalformed: o.onMalformed ?? 'throw',
+    maxSkipRate: o.maxSkipRate ?? DEFAULT_MAX_SKIP_RATE,
+    behaviors: o.behaviors,
+  };
 }

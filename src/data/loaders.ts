@@ -7,13 +7,12 @@ import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { SeqrecError } from '../errors.js';
 import { SequenceCollector } from './collect.js';
-import { detectFormat, type DataFormat } from './formats.js';
+import { createLineParser, detectFormat, type DataFormat, type LineParser } from './formats/index.js';
 import { LineError } from './line-error.js';
 import { resolveLoadOptions, type LoadOptions } from './load-options.js';
-import { createLineParser, type LineParser } from './records.js';
 import type { InteractionLog, LoadStats } from './types.js';
 
-export { detectFormat, type DataFormat } from './formats.js';
+export { DATA_FORMATS, detectFormat, type DataFormat } from './formats/index.js';
 export type { ColumnOptions, LoadOptions } from './load-options.js';
 
 /** How many skip reasons `stats.skipReasons` keeps. */

@@ -2,7 +2,9 @@
  * Evaluation splits: users into train/valid/test (ComiRec), the history/target cut of an
  * evaluated sequence, and leave-one-out target positions (SASRec).
  */
-import { SeqrecError, assertInRange, assertInteger } from '../errors.js';
+import { z } from 'zod';
+import { SeqrecError, assertInteger } from '../errors.js';
+import { finite, inRange, parseOptions } from './rules.js';
 import { Random } from '../util/random.js';
 
 export interface UserSplit {
@@ -19,6 +21,15 @@ export interface SplitUsersOptions {
   seed?: number;
 }
 
+const ratio = inRange(0, 1);
+const splitUsersSchema = z.strictObject({
+  ratios: z
+    .custom<readonly [number, number, number]>((v) => Array.isArray(v) && v.length === 3, { error: () => 'must be three numbers [train, valid, test]' })
+    .pipe(z.tuple([ratio, ratio, ratio]))
+    .optional(),
+  seed: finite.optional(),
+});
+
 /** Tolerance for ratios that are meant to sum to exactly 1 or cut at an exact integer. */
 const EPS = 1e-9;
 
@@ -27,17 +38,12 @@ const EPS = 1e-9;
  * floor(r0·n) and floor((r0+r1)·n), as ComiRec's preprocessing does.
  */
 export function splitUsers(numUsers: number, options: SplitUsersOptions = {}): UserSplit {
-  const { ratios = [0.8, 0.1, 0.1], seed = 2020 } = options;
   assertInteger(numUsers, 'numUsers', 0);
-  if (!Array.isArray(ratios) || ratios.length !== 3) {
-    throw new SeqrecError('invalid_argument', 'split ratios must be three numbers [train, valid, test]', { field: 'ratios' });
-  }
-  ratios.forEach((r, i) => assertInRange(r, `ratios[${i}]`, 0, 1));
+  const { ratios = [0.8, 0.1, 0.1], seed = 2020 } = parseOptions(splitUsersSchema, options, 'splitUsers', 'invalid_argument');
   const sum = ratios[0] + ratios[1] + ratios[2];
   if (Math.abs(sum - 1) > 1e-6) {
     throw new SeqrecError('invalid_argument', `split ratios must sum to 1, got ${ratios.join(' + ')} = ${sum}`, { field: 'ratios' });
   }
-  if (!Number.isFinite(seed)) throw new SeqrecError('invalid_argument', `seed must be a finite number, got ${seed}`, { field: 'seed' });
 
   const order = new Random(seed).shuffle(Int32Array.from({ length: numUsers }, (_, i) => i));
   // EPS keeps e.g. (0.7 + 0.2) * 10 = 8.999999999999998 cutting at 9.

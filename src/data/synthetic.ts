@@ -2,7 +2,9 @@
  * The embedded synthetic dataset: no download, deterministic, with planted sequential and
  * multi-interest structure that a sequence model can find and a popularity ranking cannot.
  */
-import { SeqrecError, assertInRange, assertInteger } from '../errors.js';
+import { z } from 'zod';
+import { SeqrecError, assertInteger } from '../errors.js';
+import { count, finite, inRange, parseOptions } from './rules.js';
 import { Random } from '../util/random.js';
 import type { InteractionLog, UserSequence } from './types.js';
 
@@ -31,6 +33,21 @@ export interface SyntheticOptions {
   /** Default 42. */
   seed?: number;
 }
+
+const syntheticSchema = z.strictObject({
+  numUsers: count.optional(),
+  numItems: count.optional(),
+  numClusters: count.optional(),
+  interestsPerUser: count.optional(),
+  multiInterest: z.boolean({ error: (iss) => `must be true or false, got ${String(iss.input)}` }).optional(),
+  minLength: count.optional(),
+  maxLength: count.optional(),
+  sequential: inRange(0, 1).optional(),
+  noise: inRange(0, 1).optional(),
+  maxStep: count.optional(),
+  zipf: inRange(0, 10).optional(),
+  seed: finite.optional(),
+});
 
 /** The planted ground truth, for tests and diagnostics. */
 export interface SyntheticTruth {
@@ -107,25 +124,17 @@ export function generateSynthetic(options: SyntheticOptions = {}): SyntheticLog 
     maxStep = 3,
     zipf = 1,
     seed = 42,
-  } = options;
-  const interestsPerUser = options.interestsPerUser ?? 2;
-  assertInteger(numUsers, 'numUsers', 1);
-  assertInteger(numClusters, 'numClusters', 1);
+    interestsPerUser = 2,
+  } = parseOptions(syntheticSchema, options, 'generateSynthetic', 'invalid_argument');
+  // The bounds that depend on another option.
   assertInteger(numItems, 'numItems', 2 * numClusters);
-  assertInteger(interestsPerUser, 'interestsPerUser', 1);
-  assertInteger(minLength, 'minLength', 1);
   assertInteger(maxLength, 'maxLength', minLength);
-  assertInteger(maxStep, 'maxStep', 1);
-  assertInRange(sequential, 'sequential', 0, 1);
-  assertInRange(noise, 'noise', 0, 1);
-  assertInRange(zipf, 'zipf', 0, 10);
   const maxInterests = multiInterest ? 4 : interestsPerUser;
   if (maxInterests > numClusters) {
     throw new SeqrecError('invalid_argument', `${maxInterests} interests per user need at least that many clusters, got ${numClusters}`, {
       field: 'numClusters',
     });
   }
-  if (!Number.isFinite(seed)) throw new SeqrecError('invalid_argument', `seed must be a finite number, got ${seed}`, { field: 'seed' });
 
   const rng = new Random(seed);
   const clusters = buildClusters(numItems, numClusters, zipf, rng);

@@ -284,7 +284,7 @@ describe('SequenceDataset: construction', () => {
     assert.throws(() => SequenceDataset.fromEncoded([Int32Array.of(1, 0)], vocab), seqrecError('invalid_argument', /user 0 position 1 has item index 0/));
     assert.throws(() => SequenceDataset.fromEncoded([Int32Array.of(100)], vocab), seqrecError('invalid_argument', /outside 1\.\.99/));
     assert.throws(() => SequenceDataset.fromEncoded([], vocab), seqrecError('data_empty'));
-    assert.throws(() => SequenceDataset.fromEncoded(seqs([3]), vocab, { maxLen: 0 }), seqrecError('invalid_argument', /maxLen/));
+    assert.throws(() => SequenceDataset.fromEncoded(seqs([3]), vocab, { maxLen: 0 }), seqrecError('invalid_config', /maxLen: must be an integer >= 1, got 0/));
     // @ts-expect-error: an unknown protocol, as it could come from a config file
     assert.throws(() => SequenceDataset.fromEncoded(seqs([3]), vocab, { protocol: 'x' }), seqrecError('invalid_config', /protocol/));
     assert.throws(() => SequenceDataset.fromEncoded(seqs([3]), vocab, { splitRatios: [0.5, 0.1, 0.1] }), seqrecError('invalid_argument', /sum to 1/));

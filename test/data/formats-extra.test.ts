@@ -295,8 +295,8 @@ describe("format 'taobao'", () => {
   test('option errors: bad behaviors, behaviors without taobao, minRating', async () => {
     const path = files.path('UserBehavior.csv');
     // @ts-expect-error: an unknown behavior, as it could come from untyped input
-    await assert.rejects(loadInteractions(path, { behaviors: ['click'] }), seqrecError('invalid_argument', /behaviors must be a non-empty array of pv, buy, cart, fav/));
-    await assert.rejects(loadInteractions(path, { behaviors: [] }), seqrecError('invalid_argument', /behaviors must be a non-empty array/));
+    await assert.rejects(loadInteractions(path, { behaviors: ['click'] }), seqrecError('invalid_argument', /behaviors: must be a non-empty array of pv, buy, cart, fav/));
+    await assert.rejects(loadInteractions(path, { behaviors: [] }), seqrecError('invalid_argument', /behaviors: must be a non-empty array/));
     await assert.rejects(
       loadInteractions(files.path('ratings_Books.csv'), { format: 'amazon-csv', behaviors: ['pv'] }),
       seqrecError('invalid_argument', /behaviors only applies to the 'taobao' format, not 'amazon-csv'/),
