@@ -140,12 +140,13 @@ export function interestsSpec(r: InterestRouting, options: InterestPlotOptions):
     for (const item of r.topItems[k]) top.push({ row: top.length, kind: 'item', text: clip(label(item), 62) });
     if (k < r.numInterests - 1) top.push({ row: top.length, kind: 'gap', text: '' });
   }
-  const right = column('Top items of each interest (history excluded)', 440, top, [
+  const right = column('Top items of each interest (history excluded)', 480, top, [
     ...badge(0, onlyKind('header')),
     { transform: [onlyKind('header')], mark: { type: 'text', x: 52, align: 'left', fontWeight: 'bold', fontSize: 12.5 }, encoding: { text: { field: 'text' }, color } },
     { transform: [onlyKind('item')], mark: { type: 'text', x: 52, align: 'left', fill: '#222', fontSize: 12.5 }, encoding: { text: { field: 'text' } } },
   ]);
-  return chartSpec(options.title, options.subtitle, { hconcat: [left, right], spacing: 40, resolve: { scale: { y: 'independent' } } });
+  // 'flush': lay the columns out by their widths; vega's text-width estimate (no canvas in Node) is too wide.
+  return chartSpec(options.title, options.subtitle, { hconcat: [left, right], spacing: 40, bounds: 'flush', resolve: { scale: { y: 'independent' } } });
 }
 
 /** The interest-routing chart as SVG text. */
