@@ -216,7 +216,8 @@ export function embeddingMapSpec(input: EmbeddingMapInput): VegaLiteSpec {
     width: SIZE,
     height: SIZE,
     data: { values },
-    mark: { type: 'circle', size: 32, opacity },
+    // aria off: thousands of per-point descriptions would quadruple the SVG.
+    mark: { type: 'circle', size: 32, opacity, aria: false },
     encoding: { x, y, color },
   }, { view: { fill: '#fbfbfb', stroke: '#999' } });
 }

@@ -143,7 +143,9 @@ test('embedding map: categorical legend with counts, small categories on top; lo
   const labels = ['Drama', 'Drama', 'Comedy', 'Action', 'Drama', 'Comedy', 'War', 'War', 'Drama', 'Comedy'];
   const cat = await embeddingMapSvg({ points, title: 'Map', colouring: { kind: 'category', labels, title: 'First genre', maxCategories: 2 } });
   for (const s of ['Drama (4)', 'Comedy (3)', 'other (3)', 'First genre', 'UMAP 1']) assert.ok(cat.includes(s), s);
-  assert.equal((cat.match(/aria-roledescription="circle"/g) ?? []).length, 10);
+  const marks = /class="mark-symbol role-mark[^"]*"[^>]*>([\s\S]*?)<\/g>/.exec(cat)?.[1] ?? '';
+  assert.equal((marks.match(/<path /g) ?? []).length, 10, 'one circle per point');
+  assert.ok(/translate\(\d+(\.\d{1,2})?,\d+(\.\d{1,2})?\)/.test(marks) && !/\d\.\d{3}/.test(marks), 'geometry rounded to 2 decimals');
   const spec = embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'category', labels, title: 'First genre', maxCategories: 2 } }) as unknown as { data: { values: { c: string; x: number; y: number }[] } };
   // Drawn in order: "other" underneath, then the largest category, then the smaller.
   assert.deepEqual(spec.data.values.map((v) => v.c.split(' ')[0]), ['other', 'other', 'other', 'Drama', 'Drama', 'Drama', 'Drama', 'Comedy', 'Comedy', 'Comedy']);
