@@ -1,5 +1,6 @@
 /**
- * `seqrec plot embeddings | curves | interests`: SVG + PNG pictures of a saved model and its run.
+ * `seqrec plot embeddings | curves | interests`: SVG + PNG pictures of a saved model and its run,
+ * and each picture's Vega-Lite spec (`.vl.json`, data inlined) to open in the Vega editor.
  *
  *   embeddings  2-D map (UMAP, or PCA) of the item embeddings, coloured by category
  *               (--categories FILE: MovieLens u.item / movies.dat, or item,category lines) or
@@ -18,11 +19,10 @@ import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { readItemInfo, type ItemInfo } from '../plot/categories.js';
-import { curvesSvg, parseHistory } from '../plot/curves.js';
-import { embeddingMapSvg, project2d, type PointColouring } from '../plot/embedding-map.js';
-import { interestsSvg, routeHistory } from '../plot/interests.js';
-import { writeSvgAndPng } from '../plot/png.js';
-import { logTicks } from '../plot/svg.js';
+import { curvesSpec, parseHistory } from '../plot/curves.js';
+import { embeddingMapSpec, project2d, type PointColouring } from '../plot/embedding-map.js';
+import { interestsSpec, routeHistory } from '../plot/interests.js';
+import { writeChart, type ChartFiles } from '../plot/png.js';
 import { readRegular, resolveModelDir } from '../bundle/atomic-dir.js';
 import { loadModel } from '../bundle/checkpoint.js';
 import { choiceFlag, intFlag, requireFlag } from './args.js';
@@ -79,14 +79,14 @@ export async function runPlot(kind: string | undefined, flags: CliFlags, log: Lo
     throw new SeqrecError('invalid_argument', `seqrec plot: say which plot: seqrec plot ${PLOTS.join('|')} ...${kind ? ` (got '${kind}')` : ''}`, { field: 'plot' });
   }
   const which = kind as (typeof PLOTS)[number];
-  let files: { svg: string; png: string };
+  let files: ChartFiles;
   if (which === 'curves') files = await plotCurves(flags);
   else if (which === 'embeddings') files = await plotEmbeddings(flags, log);
   else files = await plotInterests(flags, log);
-  process.stdout.write(`${files.svg}\n${files.png}\n`);
+  process.stdout.write(`${files.svg}\n${files.png}\n${files.spec}\n`);
 }
 
-async function plotCurves(flags: CliFlags): Promise<{ svg: string; png: string }> {
+async function plotCurves(flags: CliFlags): Promise<ChartFiles> {
   const source = flags.run ?? (flags.model ? join(flags.model, 'history.json') : undefined);
   if (!source) throw new SeqrecError('invalid_argument', 'seqrec plot curves: --model DIR (with DIR/history.json) or --run HISTORY.json is required', { field: 'model' });
   let json: unknown;
@@ -100,17 +100,17 @@ async function plotCurves(flags: CliFlags): Promise<{ svg: string; png: string }
   const run = parseHistory(json, source);
   const data = shortPath(run.data);
   const last = run.history[run.history.length - 1];
-  const svg = curvesSvg(run, {
+  const spec = curvesSpec(run, {
     title: flags.title ?? `${displayName(run.model)}${data ? ` on ${data}` : ''}: training curves`,
     subtitle: [
       `${run.history.length} epochs (${run.stoppedBy === 'early_stopping' ? 'early stopping' : 'max epochs'}), best epoch ${run.bestEpoch ?? '?'} by valid recall@50; ` +
         `${'steps' in last ? `${(last as { steps: number }).steps} steps per epoch` : ''}`,
     ],
   });
-  return writeSvgAndPng(flags.out ?? (flags.run ? join(dirname(source), 'curves') : defaultPlotPath(flags.model!, 'curves')), svg);
+  return writeChart(flags.out ?? (flags.run ? join(dirname(source), 'curves') : defaultPlotPath(flags.model!, 'curves')), spec);
 }
 
-async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string; png: string }> {
+async function plotEmbeddings(flags: CliFlags, log: Log): Promise<ChartFiles> {
   const dir = requireFlag(flags.model, 'model', 'plot embeddings');
   const method = choiceFlag(flags.method, 'method', ['umap', 'pca'] as const, 'umap');
   const maxItems = intFlag(flags['max-items'], 'max-items', 5000, 3);
@@ -137,13 +137,13 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string;
       const counts = new Map<string, number>();
       const raw = await cliProgress().run(`counting interactions in ${flags.data}`, () => loadInteractions(flags.data!));
       for (const s of raw.sequences) for (const item of s.items) counts.set(item, (counts.get(item) ?? 0) + 1);
-      const values = ids.map((id) => Math.log10(Math.max(1, counts.get(id) ?? 0)));
-      colouring = { kind: 'continuous', values, title: 'interactions (log)', format: (v) => String(Math.round(10 ** v)), ticks: logTicks(Math.min(...values), Math.max(...values)) };
+      const values = ids.map((id) => Math.max(1, counts.get(id) ?? 0));
+      colouring = { kind: 'continuous', values, title: 'interactions (log)', scale: 'log' };
       colourNote = `colour = interactions per item in ${shortPath(flags.data)} (log scale)`;
     } else {
-      // -log10(rank): the most frequent items get the bright end of the scale, as with counts.
-      const values = ids.map((_, i) => -Math.log10(i + 1));
-      colouring = { kind: 'continuous', values, title: 'popularity rank (log)', format: (v) => String(Math.round(10 ** -v)), ticks: logTicks(0, Math.log10(n)).map((t) => -t) };
+      // Reversed: the most frequent items (rank 1) get the bright end of the scale, as with counts.
+      const values = ids.map((_, i) => i + 1);
+      colouring = { kind: 'continuous', values, title: 'popularity rank (log)', scale: 'log', reverse: true };
       colourNote = 'colour = popularity rank in the training data (1 = most frequent; log scale)';
     }
     const label = `${method.toUpperCase()} of ${n} item embeddings`;
@@ -162,20 +162,20 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<{ svg: string;
       task.finish();
     }
     const methodNote = method === 'umap' ? 'UMAP (umap-js; cosine distance, 15 neighbours, min-dist 0.1)' : 'PCA (top two principal components)';
-    const svg = embeddingMapSvg({
+    const spec = embeddingMapSpec({
       points,
       colouring,
       title: flags.title ?? `${displayName(model.name)} item embeddings${data ? ` (${shortPath(data)})` : ''}`,
       subtitle: [`${n} items${n < vocabulary.numItems ? ` (the ${n} most frequent of ${vocabulary.numItems})` : ''}, ${methodNote}`, colourNote],
       axisNames: method === 'umap' ? ['UMAP 1', 'UMAP 2'] : ['PC 1', 'PC 2'],
     });
-    return await writeSvgAndPng(flags.out ?? defaultPlotPath(dir, 'embeddings'), svg);
+    return await writeChart(flags.out ?? defaultPlotPath(dir, 'embeddings'), spec);
   } finally {
     model.dispose();
   }
 }
 
-async function plotInterests(flags: CliFlags, log: Log): Promise<{ svg: string; png: string }> {
+async function plotInterests(flags: CliFlags, log: Log): Promise<ChartFiles> {
   const dir = requireFlag(flags.model, 'model', 'plot interests');
   const { model, vocabulary, data } = await loadForPlot(dir);
   try {
@@ -205,7 +205,7 @@ async function plotInterests(flags: CliFlags, log: Log): Promise<{ svg: string; 
       const name = info?.names.get(id);
       return name ? `${name} (${id})` : `item ${id}`;
     };
-    const svg = interestsSvg(routing, {
+    const spec = interestsSpec(routing, {
       title: flags.title ?? `${displayName(model.name)}: a user's history routed to ${routing.numInterests} interests`,
       subtitle: [
         `${who}: the last ${routing.items.length} of ${known.length} known items (the model's window)`,
@@ -214,7 +214,7 @@ async function plotInterests(flags: CliFlags, log: Log): Promise<{ svg: string; 
       itemLabel,
       itemCategory: info ? (item) => info!.categories.get(vocabulary.decode(item)) : undefined,
     });
-    return await writeSvgAndPng(flags.out ?? defaultPlotPath(dir, 'interests'), svg, 1.25);
+    return await writeChart(flags.out ?? defaultPlotPath(dir, 'interests'), spec, 1.25);
   } finally {
     model.dispose();
   }

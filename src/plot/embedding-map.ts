@@ -1,10 +1,11 @@
 /**
  * 2-D maps of item embeddings: a projection (UMAP from `umap-js`, or PCA) and a scatter plot
- * coloured by item category or by a continuous value such as log popularity.
+ * coloured by item category or by a continuous value such as popularity (on a log scale).
  */
 import { Random } from '../util/random.js';
 import { SeqrecError } from '../errors.js';
-import { OTHER_COLOR, PALETTE, SvgDoc, drawColorBar, drawLegend, linearScale, viridis } from './svg.js';
+import { loadOptional } from '../util/optional.js';
+import { OTHER_COLOR, PALETTE, chartSpec, renderSvg, round, type VegaLiteSpec } from './vega.js';
 
 export type ProjectionMethod = 'umap' | 'pca';
 
@@ -81,7 +82,7 @@ export async function project2d(rows: Float32Array, dim: number, options: Projec
   const method = options.method ?? 'umap';
   if (method === 'pca') return pca2d(rows, dim);
   if (method !== 'umap') throw new SeqrecError('invalid_argument', `projection must be 'umap' or 'pca', got '${String(method)}'`, { field: 'method' });
-  const { UMAP } = await import('umap-js');
+  const { UMAP } = await loadOptional('umap-js', 'seqrec plot embeddings (UMAP)', () => import('umap-js'));
   const rng = new Random(options.seed ?? 42);
   const umap = new UMAP({
     nComponents: 2,
@@ -107,7 +108,16 @@ export async function project2d(rows: Float32Array, dim: number, options: Projec
 
 export type PointColouring =
   | { kind: 'category'; /** Per point. */ labels: string[]; title: string; /** Named categories at most (rest = "other"). Default 11. */ maxCategories?: number }
-  | { kind: 'continuous'; /** Per point. */ values: number[]; title: string; format?: (v: number) => string; /** Colour-bar ticks (value units). */ ticks?: number[] };
+  | {
+      kind: 'continuous';
+      /** Per point (e.g. interaction counts). */
+      values: number[];
+      title: string;
+      /** 'log': colours on a log10 scale, legend ticks at 1, 2 and 5 times powers of ten (values must be > 0). Default 'linear'. */
+      scale?: 'linear' | 'log';
+      /** Brightest colour for the SMALLEST value (e.g. popularity rank, where 1 is the top). Default false. */
+      reverse?: boolean;
+    };
 
 export interface EmbeddingMapInput {
   /** [n * 2] projected points. */
@@ -129,19 +139,24 @@ export function topCategories(labels: string[], max: number): { kept: string[]; 
   return { kept, counts };
 }
 
-/** The scatter plot as SVG text. */
-export function embeddingMapSvg(input: EmbeddingMapInput): string {
+/** 1, 2 and 5 times the powers of ten within [lo, hi] (lo, hi > 0). */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** e).toPrecision(6));
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(v);
+    }
+  }
+  return out;
+}
+
+const SIZE = 600;
+
+/** The scatter plot as a Vega-Lite spec: equal units on both axes, no axis numbers (UMAP has no units). */
+export function embeddingMapSpec(input: EmbeddingMapInput): VegaLiteSpec {
   const { points, colouring } = input;
   const n = points.length / 2;
-  const W = 980;
-  const subtitle = input.subtitle ?? [];
-  const top = 46 + subtitle.length * 18;
-  const frame = { x: 40, y: top, w: 680, h: 600 };
-  const H = frame.y + frame.h + 50;
-  const doc = new SvgDoc(W, H);
-  doc.text(W / 2, 30, input.title, { 'text-anchor': 'middle', 'font-size': 19, 'font-weight': 'bold' });
-  subtitle.forEach((s, i) => doc.text(W / 2, 52 + i * 18, s, { 'text-anchor': 'middle', 'font-size': 13, fill: '#555' }));
-
   let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
   for (let i = 0; i < n; i++) {
     minX = Math.min(minX, points[2 * i]);
@@ -149,47 +164,65 @@ export function embeddingMapSvg(input: EmbeddingMapInput): string {
     minY = Math.min(minY, points[2 * i + 1]);
     maxY = Math.max(maxY, points[2 * i + 1]);
   }
-  // Equal units on both axes (distances mean the same in every direction), centred.
-  const span = Math.max(maxX - minX, ((maxY - minY) * frame.w) / frame.h) * 1.04 || 1;
-  const spanY = (span * frame.h) / frame.w;
+  // Equal units on both axes (distances mean the same in every direction), centred, square frame.
+  const span = Math.max(maxX - minX, maxY - minY) * 1.04 || 1;
   const cx = (minX + maxX) / 2;
   const cy = (minY + maxY) / 2;
-  const sx = linearScale(cx - span / 2, cx + span / 2, frame.x, frame.x + frame.w);
-  const sy = linearScale(cy - spanY / 2, cy + spanY / 2, frame.y + frame.h, frame.y);
-  doc.rect(frame.x, frame.y, frame.w, frame.h, { fill: '#fbfbfb', stroke: '#999' });
   const [ax, ay] = input.axisNames ?? ['UMAP 1', 'UMAP 2'];
-  doc.text(frame.x + frame.w / 2, frame.y + frame.h + 24, `${ax} (no units: only neighbourhoods are meaningful)`, { 'text-anchor': 'middle', 'font-size': 13, fill: '#444' });
-  doc.text(frame.x - 12, frame.y + frame.h / 2, ay, { 'text-anchor': 'middle', 'font-size': 13, fill: '#444', transform: `rotate(-90 ${frame.x - 12} ${frame.y + frame.h / 2})` });
+  const noNumbers = { labels: false, ticks: false, grid: false, domain: false, titleColor: '#444' };
+  const x = { field: 'x', type: 'quantitative', scale: { domain: [cx - span / 2, cx + span / 2], nice: false, zero: false }, axis: { title: `${ax} (no units: only neighbourhoods are meaningful)`, ...noNumbers } };
+  const y = { field: 'y', type: 'quantitative', scale: { domain: [cy - span / 2, cy + span / 2], nice: false, zero: false }, axis: { title: ay, ...noNumbers } };
 
-  const legendX = frame.x + frame.w + 24;
+  let order: number[];
+  let color: Record<string, unknown>;
+  let value: (i: number) => string | number;
+  let opacity: number;
   if (colouring.kind === 'category') {
     const { kept, counts } = topCategories(colouring.labels, colouring.maxCategories ?? 11);
-    const colourOf = new Map(kept.map((l, i) => [l, PALETTE[i % PALETTE.length]]));
-    // Other first (underneath), then the categories from the largest to the smallest, so small ones stay visible.
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
-      const ra = colourOf.has(colouring.labels[a]) ? kept.indexOf(colouring.labels[a]) : -1;
-      const rb = colourOf.has(colouring.labels[b]) ? kept.indexOf(colouring.labels[b]) : -1;
-      return ra - rb || a - b;
-    });
-    for (const i of order) {
-      const c = colourOf.get(colouring.labels[i]) ?? OTHER_COLOR;
-      doc.circle(sx(points[2 * i]), sy(points[2 * i + 1]), 3.2, { fill: c, 'fill-opacity': 0.8 });
-    }
+    const rank = new Map(kept.map((l, i) => [l, i]));
+    const name = new Map(kept.map((l) => [l, `${l} (${counts.get(l)})`]));
     const otherCount = n - kept.reduce((s, l) => s + (counts.get(l) ?? 0), 0);
-    const entries = kept.map((l) => ({ label: `${l} (${counts.get(l)})`, color: colourOf.get(l)! }));
-    if (otherCount > 0) entries.push({ label: `other (${otherCount})`, color: OTHER_COLOR });
-    drawLegend(doc, legendX, frame.y, entries, colouring.title, W - legendX - 12);
+    const other = `other (${otherCount})`;
+    const domain = kept.map((l) => name.get(l)!);
+    const range = kept.map((_, i) => PALETTE[i % PALETTE.length]);
+    if (otherCount > 0) {
+      domain.push(other);
+      range.push(OTHER_COLOR);
+    }
+    // Other first (underneath), then the categories from the largest to the smallest, so small ones stay visible.
+    const r = (i: number) => rank.get(colouring.labels[i]) ?? -1;
+    order = Array.from({ length: n }, (_, i) => i).sort((a, b) => r(a) - r(b) || a - b);
+    value = (i) => name.get(colouring.labels[i]) ?? other;
+    color = { field: 'c', type: 'nominal', scale: { domain, range }, legend: { title: colouring.title, orient: 'right', symbolType: 'circle', symbolOpacity: 1 } };
+    opacity = 0.8;
   } else {
     const vals = colouring.values;
-    const lo = Math.min(...vals.filter(Number.isFinite));
-    const hi = Math.max(...vals.filter(Number.isFinite));
-    // Low values first, so the (fewer) high ones are drawn on top.
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => vals[a] - vals[b]);
-    for (const i of order) {
-      const t = hi > lo ? (vals[i] - lo) / (hi - lo) : 0.5;
-      doc.circle(sx(points[2 * i]), sy(points[2 * i + 1]), 3.2, { fill: viridis(t), 'fill-opacity': 0.85 });
-    }
-    drawColorBar(doc, legendX + 10, frame.y + 30, 300, [lo, hi], colouring.title, colouring.format ?? ((v) => String(v)), colouring.ticks);
+    const log = colouring.scale === 'log';
+    if (log && vals.some((v) => !(v > 0))) throw new SeqrecError('invalid_argument', `a log colour scale needs values > 0 (${colouring.title})`);
+    const finite = vals.filter(Number.isFinite);
+    const lo = Math.min(...finite);
+    const hi = Math.max(...finite);
+    const reverse = colouring.reverse ?? false;
+    // The bright end on top: it is usually the smaller group (popular items).
+    order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (reverse ? vals[b] - vals[a] : vals[a] - vals[b]) || a - b);
+    value = (i) => round(vals[i], 6);
+    const legend: Record<string, unknown> = { title: colouring.title, orient: 'right', gradientLength: 300 };
+    if (log) Object.assign(legend, { values: logTicks(lo, hi), format: '~g' });
+    color = { field: 'c', type: 'quantitative', scale: { type: log ? 'log' : 'linear', scheme: 'viridis', reverse, domain: [lo, hi] }, legend };
+    opacity = 0.85;
   }
-  return doc.toString();
+  const values = order.map((i) => ({ x: round(points[2 * i]), y: round(points[2 * i + 1]), c: value(i) }));
+  return chartSpec(input.title, input.subtitle, {
+    width: SIZE,
+    height: SIZE,
+    data: { values },
+    // aria off: thousands of per-point descriptions would quadruple the SVG.
+    mark: { type: 'circle', size: 32, opacity, aria: false },
+    encoding: { x, y, color },
+  }, { view: { fill: '#fbfbfb', stroke: '#999' } });
+}
+
+/** The scatter plot as SVG text. */
+export async function embeddingMapSvg(input: EmbeddingMapInput): Promise<string> {
+  return renderSvg(embeddingMapSpec(input));
 }

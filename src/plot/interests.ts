@@ -18,7 +18,7 @@ import type { SequenceBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import type { SequentialRecaller } from '../models/base.js';
 import { MultiInterestRecaller } from '../models/multi-interest.js';
-import { OTHER_COLOR, PALETTE, SvgDoc, escapeXml } from './svg.js';
+import { OTHER_COLOR, PALETTE, chartSpec, renderSvg, type VegaLiteSpec } from './vega.js';
 
 export interface InterestRouting {
   /** Item indices of the window the interests were computed from, oldest first. */
@@ -96,52 +96,60 @@ function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+const ROW = 24;
+
+/** A column of text rows (y = row number, one band per row, no axes) drawn by `layer`. */
+function column(title: string, width: number, rows: object[], layer: object[]): object {
+  return {
+    title: { text: title, anchor: 'start', fontSize: 15, offset: 8 },
+    width,
+    height: { step: ROW },
+    data: { values: rows },
+    encoding: { y: { field: 'row', type: 'ordinal', axis: null, scale: { paddingInner: 0, paddingOuter: 0 } } },
+    layer,
+  };
+}
+
 /** Left: the history window, oldest first, each item coloured by its interest. Right: each interest's top items. */
-export function interestsSvg(r: InterestRouting, options: InterestPlotOptions): string {
-  const W = 1100;
-  const rowH = 24;
-  const subtitle = options.subtitle ?? [];
-  const top = 70 + subtitle.length * 18;
-  const colour = (k: number) => (k < PALETTE.length ? PALETTE[k] : OTHER_COLOR);
+export function interestsSpec(r: InterestRouting, options: InterestPlotOptions): VegaLiteSpec {
   const label = (item: number) => {
     const c = options.itemCategory?.(item);
     return c ? `${options.itemLabel(item)}  [${c}]` : options.itemLabel(item);
   };
-  const rightRows = r.topItems.reduce((s, t) => s + t.length + 2, 0);
-  const H = top + Math.max(r.items.length + 1, rightRows) * rowH + 40;
-  const doc = new SvgDoc(W, H);
-  doc.text(W / 2, 30, options.title, { 'text-anchor': 'middle', 'font-size': 19, 'font-weight': 'bold' });
-  subtitle.forEach((s, i) => doc.text(W / 2, 52 + i * 18, s, { 'text-anchor': 'middle', 'font-size': 13, fill: '#555' }));
+  const names = Array.from({ length: r.numInterests }, (_, k) => `#${k + 1}`);
+  const color = { field: 'interest', type: 'nominal', scale: { domain: names, range: names.map((_, k) => (k < PALETTE.length ? PALETTE[k] : OTHER_COLOR)) }, legend: null };
+  const onlyKind = (kind: string) => ({ filter: { field: 'kind', equal: kind } });
+  // A coloured "#k" badge at x0 (badges of rows of any kind that have an interest).
+  const badge = (x0: number, filter: object) => [
+    { transform: [filter], mark: { type: 'rect', x: x0, x2: x0 + 44, cornerRadius: 3, yOffset: 0, height: 16 }, encoding: { color } },
+    { transform: [filter], mark: { type: 'text', x: x0 + 22, align: 'center', fill: '#fff', fontWeight: 'bold', fontSize: 11.5 }, encoding: { text: { field: 'interest' } } },
+  ];
 
-  // Left column: the history window.
-  const lx = 30;
-  doc.text(lx, top, `History window (oldest first), ${r.items.length} items`, { 'font-size': 15, 'font-weight': 'bold' });
-  r.items.forEach((item, i) => {
-    const y = top + (i + 1) * rowH + 6;
-    const k = r.route[i];
-    if (i % 2 === 0) doc.rect(lx - 4, y - 16, 560, rowH, { fill: '#f5f5f5' });
-    doc.text(lx + 22, y, String(i + 1), { 'text-anchor': 'end', 'font-size': 12, fill: '#777' });
-    doc.rect(lx + 30, y - 12, 44, 16, { fill: colour(k), rx: 3 });
-    doc.text(lx + 52, y + 1, `#${k + 1}`, { 'text-anchor': 'middle', 'font-size': 11.5, fill: '#fff', 'font-weight': 'bold' });
-    doc.text(lx + 82, y, clip(label(item), 68), { 'font-size': 12.5 });
-  });
+  const history = Array.from(r.items, (item, i) => ({ row: i, kind: 'item', n: String(i + 1), interest: names[r.route[i]], text: clip(label(item), 68), stripe: i % 2 === 0 }));
+  const left = column(`History window (oldest first), ${r.items.length} items`, 560, history, [
+    { transform: [{ filter: 'datum.stripe' }], mark: { type: 'rect', x: 0, x2: 560, fill: '#f5f5f5' } },
+    { mark: { type: 'text', x: 26, align: 'right', fill: '#777', fontSize: 12 }, encoding: { text: { field: 'n' } } },
+    ...badge(34, onlyKind('item')),
+    { mark: { type: 'text', x: 86, align: 'left', fill: '#222', fontSize: 12.5 }, encoding: { text: { field: 'text' } } },
+  ]);
 
-  // Right column: what each interest retrieves.
-  const rx = 620;
-  doc.text(rx, top, 'Top items of each interest (history excluded)', { 'font-size': 15, 'font-weight': 'bold' });
-  let row = 1;
+  const top: object[] = [];
   for (let k = 0; k < r.numInterests; k++) {
     const count = r.route.reduce((s, v) => s + (v === k ? 1 : 0), 0);
-    const y = top + row * rowH + 6;
-    doc.rect(rx, y - 12, 44, 16, { fill: colour(k), rx: 3 });
-    doc.text(rx + 22, y + 1, `#${k + 1}`, { 'text-anchor': 'middle', 'font-size': 11.5, fill: '#fff', 'font-weight': 'bold' });
-    doc.text(rx + 52, y, `interest ${k + 1}: ${count} of ${r.items.length} history items route here`, { 'font-size': 12.5, 'font-weight': 'bold', fill: colour(k) });
-    row++;
-    for (const item of r.topItems[k]) {
-      doc.raw(`<text x="${rx + 52}" y="${top + row * rowH + 6}" font-size="12.5" fill="#222">${escapeXml(clip(label(item), 62))}</text>`);
-      row++;
-    }
-    row++;
+    top.push({ row: top.length, kind: 'header', interest: names[k], text: `interest ${k + 1}: ${count} of ${r.items.length} history items route here` });
+    for (const item of r.topItems[k]) top.push({ row: top.length, kind: 'item', text: clip(label(item), 62) });
+    if (k < r.numInterests - 1) top.push({ row: top.length, kind: 'gap', text: '' });
   }
-  return doc.toString();
+  const right = column('Top items of each interest (history excluded)', 480, top, [
+    ...badge(0, onlyKind('header')),
+    { transform: [onlyKind('header')], mark: { type: 'text', x: 52, align: 'left', fontWeight: 'bold', fontSize: 12.5 }, encoding: { text: { field: 'text' }, color } },
+    { transform: [onlyKind('item')], mark: { type: 'text', x: 52, align: 'left', fill: '#222', fontSize: 12.5 }, encoding: { text: { field: 'text' } } },
+  ]);
+  // 'flush': lay the columns out by their widths; vega's text-width estimate (no canvas in Node) is too wide.
+  return chartSpec(options.title, options.subtitle, { hconcat: [left, right], spacing: 40, bounds: 'flush', resolve: { scale: { y: 'independent' } } });
+}
+
+/** The interest-routing chart as SVG text. */
+export async function interestsSvg(r: InterestRouting, options: InterestPlotOptions): Promise<string> {
+  return renderSvg(interestsSpec(r, options));
 }

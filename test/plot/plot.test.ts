@@ -1,4 +1,4 @@
-/** seqrec plot's pieces: category files, axis ticks, the three charts, interest routing, PNG output. */
+/** seqrec plot's pieces: category files, ticks, the three charts (Vega-Lite), interest routing, spec/SVG/PNG output. */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ComiRecSA } from '../../src/models/comirec-sa.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { parseItemInfo } from '../../src/plot/categories.js';
-import { curvesSvg, parseHistory } from '../../src/plot/curves.js';
-import { embeddingMapSvg, pca2d, project2d, topCategories } from '../../src/plot/embedding-map.js';
+import { curvesSpec, curvesSvg, parseHistory, type RunHistory } from '../../src/plot/curves.js';
+import { embeddingMapSpec, embeddingMapSvg, logTicks, pca2d, project2d, topCategories } from '../../src/plot/embedding-map.js';
 import { interestsSvg, routeHistory } from '../../src/plot/interests.js';
-import { writeSvgAndPng } from '../../src/plot/png.js';
-import { escapeXml, niceTicks } from '../../src/plot/svg.js';
+import { svgToPng, writeChart } from '../../src/plot/png.js';
+import { compileVegaLite, PALETTE, VEGA_LITE_SCHEMA } from '../../src/plot/vega.js';
 import { setupBackend } from '../helpers.js';
 
 before(setupBackend);
@@ -38,10 +38,10 @@ test('categories: u.item first genre and title, movies.dat, item,category lines 
   assert.deepEqual([...parseItemInfo('i1\tx\n', 't.tsv').categories], [['i1', 'x']]);
 });
 
-test('niceTicks and escaping', () => {
-  assert.deepEqual(niceTicks(0, 0.2, 4), [0, 0.05, 0.1, 0.15, 0.2]);
-  assert.deepEqual(niceTicks(6.4, 7.2, 4), [6.4, 6.6, 6.8, 7, 7.2]);
-  assert.equal(escapeXml(`a<b & "c"`), 'a&lt;b &amp; &quot;c&quot;');
+test('logTicks: 1, 2 and 5 times the powers of ten inside the range', () => {
+  assert.deepEqual(logTicks(1, 500), [1, 2, 5, 10, 20, 50, 100, 200, 500]);
+  assert.deepEqual(logTicks(3, 40), [5, 10, 20]);
+  assert.deepEqual(logTicks(0.02, 0.3), [0.02, 0.05, 0.1, 0.2]);
 });
 
 test('topCategories keeps the most frequent and groups the rest', () => {
@@ -68,27 +68,100 @@ test('PCA finds the direction of largest variance; UMAP gives finite 2-D points'
   assert.ok(u.every(Number.isFinite));
 });
 
-test('curves: both panels, labels, legend and the best epoch; bad history rejected', () => {
-  const run = parseHistory(
-    { model: 'gru4rec', bestEpoch: 2, history: [1, 2, 3].map((e) => ({ epoch: e, loss: 7 - e / 10, valid: { 'recall@50': 0.1 + e / 100, 'recall@20': 0.05 } })) },
-    'h.json',
-  );
-  const svg = curvesSvg(run, { title: 'GRU4Rec <test>' });
-  for (const s of ['GRU4Rec &lt;test&gt;', 'Training loss', 'valid recall@50', 'valid recall@20', 'best epoch (2)', '>epoch<', '>loss<']) assert.ok(svg.includes(s), s);
+/** The group of the Vega axis whose aria-label starts with `label` (e.g. "Y-axis titled 'loss'"). */
+function axisGroup(svg: string, label: string): string {
+  const start = svg.indexOf(`aria-label="${label}`);
+  assert.ok(start >= 0, `no axis ${label}`);
+  const end = svg.indexOf('role-axis-title', start);
+  return svg.slice(start, end);
+}
+
+/** y of each `translate(x,y)` in `markup`. */
+function translateYs(markup: string, element: string): number[] {
+  return [...markup.matchAll(new RegExp(`<${element}[^>]*transform="translate\\(([-\\d.e]+),([-\\d.e]+)\\)`, 'g'))].map((m) => Number(m[2]));
+}
+
+function yTicks(svg: string, title: string): { labels: string[]; ys: number[] } {
+  const g = axisGroup(svg, `Y-axis titled '${title}'`);
+  const labels = [...g.matchAll(/role-axis-label[\s\S]*?(?=<\/g>)/g)].flatMap((m) => [...m[0].matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((t) => t[1]));
+  const ticks = /role-axis-tick[\s\S]*?<\/g>/.exec(g)?.[0] ?? '';
+  return { labels, ys: translateYs(ticks, 'line') };
+}
+
+const RECALL = [0.01, 0.02, 0.025, 0.027];
+const run: RunHistory = {
+  model: 'gru4rec',
+  bestEpoch: 3,
+  baselines: { MostPopular: { valid: { 'recall@50': 0.012 } } },
+  history: RECALL.map((r, i) => ({ epoch: i + 1, loss: 7 - i * 0.07, valid: { 'recall@50': r, 'recall@20': r / 2 } })),
+};
+
+test('curves: both panels, labels, legend and the best epoch; bad history rejected', async () => {
+  const svg = await curvesSvg(run, { title: 'GRU4Rec <test>', subtitle: ['4 epochs'] });
+  for (const s of ['GRU4Rec &lt;test&gt;', '4 epochs', 'Training loss', 'Validation', 'valid recall@50', 'valid recall@20', 'best epoch (3)', 'MostPopular 0.012', 'MostPopular valid recall@50', '>epoch<', '>loss<', '>valid metric<']) {
+    assert.ok(svg.includes(s), s);
+  }
+  const spec = curvesSpec(run, { title: 'T', metrics: ['recall@20', 'nope'] });
+  assert.ok(!JSON.stringify(spec).includes('recall@50'), 'only the metrics asked for (and present)');
+  assert.throws(() => curvesSpec(run, { title: 'T', metrics: ['nope'] }), /none of the metrics/);
   assert.throws(() => parseHistory({ history: [] }, 'h.json'), /no epochs/);
   assert.throws(() => parseHistory({ nope: 1 }, 'h.json'), /h\.json/);
 });
 
-test('embedding map: categorical legend with counts; continuous colour bar', () => {
-  const points = Float64Array.from({ length: 20 }, (_, i) => i);
-  const cat = embeddingMapSvg({ points, title: 'Map', colouring: { kind: 'category', labels: ['Drama', 'Drama', 'Comedy', 'Action', 'Drama', 'Comedy', 'War', 'War', 'Drama', 'Comedy'], title: 'First genre' } });
-  assert.ok(cat.includes('Drama (4)') && cat.includes('Comedy (3)') && cat.includes('First genre'));
-  assert.equal((cat.match(/<circle/g) ?? []).length, 10 + 4); // points + legend dots
-  const cont = embeddingMapSvg({ points, title: 'Map', colouring: { kind: 'continuous', values: Array.from({ length: 10 }, (_, i) => i / 3), title: 'interactions', format: (v) => String(Math.round(10 ** v)) } });
-  assert.ok(cont.includes('linearGradient') && cont.includes('interactions'));
+test('curves: each y tick label stands where its value is (no rounded or repeated labels)', async () => {
+  const svg = await curvesSvg(run, { title: 'T', metrics: ['recall@50'] });
+  const { labels, ys } = yTicks(svg, 'valid metric');
+  assert.ok(labels.length >= 4, labels.join(' '));
+  assert.equal(ys.length, labels.length, 'one tick per label');
+  assert.equal(new Set(labels).size, labels.length, `repeated labels: ${labels.join(' ')}`);
+  const values = labels.map(Number);
+  assert.ok(values.every(Number.isFinite));
+  // The data points, drawn by the same scale, anchor the check: value -> y is the line through
+  // the points of recall 0.01 (epoch 1) and 0.02 (epoch 2).
+  const points = [...svg.matchAll(/<path[^>]*aria-roledescription="point"[^>]*transform="translate\(([-\d.e]+),([-\d.e]+)\)"[^>]*fill="([^"]+)"/g)]
+    .filter((m) => m[3] === PALETTE[0])
+    .map((m) => Number(m[2]));
+  assert.equal(points.length, RECALL.length);
+  const slope = (points[1] - points[0]) / (RECALL[1] - RECALL[0]);
+  const yOf = (v: number) => points[0] + (v - RECALL[0]) * slope;
+  RECALL.forEach((r, i) => assert.ok(Math.abs(points[i] - yOf(r)) < 0.5, `point ${i}`));
+  // Axis ticks are offset by half a pixel for crisp lines.
+  values.forEach((v, i) => assert.ok(Math.abs(ys[i] - yOf(v)) <= 1, `tick '${labels[i]}' at y=${ys[i]}, value ${v} is at y=${yOf(v).toFixed(1)}`));
+  // Labels carry as many decimals as their step needs: the tick at 0.02 reads 0.02, not 0.0 or 0.03.
+  assert.ok(values.some((v) => Math.abs(v - 0.02) < 1e-12), labels.join(' '));
+  assert.ok(labels.every((l) => /^0(\.\d+)?$/.test(l) && l.length === labels[1].length), labels.join(' '));
+  // The loss axis too.
+  const loss = yTicks(svg, 'loss');
+  assert.equal(new Set(loss.labels).size, loss.labels.length);
+  const lv = loss.labels.map(Number);
+  const step = lv[1] - lv[0];
+  lv.forEach((v, i) => i > 0 && assert.ok(Math.abs(v - lv[i - 1] - step) < 1e-9 && Math.abs(loss.ys[i] - loss.ys[i - 1] - (loss.ys[1] - loss.ys[0])) <= 1, 'evenly spaced ticks of even steps'));
 });
 
-test('routeHistory: each item goes to the interest with the largest inner product', () => {
+test('embedding map: categorical legend with counts, small categories on top; log colour scale', async () => {
+  const points = Float64Array.from({ length: 20 }, (_, i) => i);
+  const labels = ['Drama', 'Drama', 'Comedy', 'Action', 'Drama', 'Comedy', 'War', 'War', 'Drama', 'Comedy'];
+  const cat = await embeddingMapSvg({ points, title: 'Map', colouring: { kind: 'category', labels, title: 'First genre', maxCategories: 2 } });
+  for (const s of ['Drama (4)', 'Comedy (3)', 'other (3)', 'First genre', 'UMAP 1']) assert.ok(cat.includes(s), s);
+  const marks = /class="mark-symbol role-mark[^"]*"[^>]*>([\s\S]*?)<\/g>/.exec(cat)?.[1] ?? '';
+  assert.equal((marks.match(/<path /g) ?? []).length, 10, 'one circle per point');
+  assert.ok(/translate\(\d+(\.\d{1,2})?,\d+(\.\d{1,2})?\)/.test(marks) && !/\d\.\d{3}/.test(marks), 'geometry rounded to 2 decimals');
+  const spec = embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'category', labels, title: 'First genre', maxCategories: 2 } }) as unknown as { data: { values: { c: string; x: number; y: number }[] } };
+  // Drawn in order: "other" underneath, then the largest category, then the smaller.
+  assert.deepEqual(spec.data.values.map((v) => v.c.split(' ')[0]), ['other', 'other', 'other', 'Drama', 'Drama', 'Drama', 'Drama', 'Comedy', 'Comedy', 'Comedy']);
+  assert.deepEqual(spec.data.values[3], { x: 0, y: 1, c: 'Drama (4)' });
+
+  const counts = [1, 3, 8, 20, 40, 90, 150, 230, 320, 480];
+  const cont = await embeddingMapSvg({ points, title: 'Map', colouring: { kind: 'continuous', values: counts, title: 'interactions', scale: 'log' } });
+  assert.ok(cont.includes('interactions') && cont.includes('linearGradient'));
+  const legend = [...cont.matchAll(/role-legend-label[\s\S]*?<\/g>/g)].flatMap((m) => [...m[0].matchAll(/>([^<]+)<\/text>/g)].map((t) => t[1]));
+  assert.deepEqual(legend, logTicks(1, 480).map(String));
+  const rank = embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'continuous', values: counts.map((_, i) => i + 1), title: 'rank', scale: 'log', reverse: true } }) as unknown as { data: { values: { c: number }[] } };
+  assert.equal(rank.data.values.at(-1)!.c, 1, 'rank 1 (bright end) drawn last, on top');
+  assert.throws(() => embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'continuous', values: [0, ...counts.slice(1)], title: 'x', scale: 'log' } }), /values > 0/);
+});
+
+test('routeHistory: each item goes to the interest with the largest inner product', async () => {
   const model = new ComiRecSA({ itemCount: 30, embeddingDim: 8, maxLen: 6, numInterests: 3, seed: 3 });
   try {
     const history = Int32Array.from([5, 9, 2, 17, 4, 11, 23, 8]);
@@ -107,8 +180,11 @@ test('routeHistory: each item goes to the interest with the largest inner produc
       assert.equal(top.length, 4);
       for (const item of top) assert.ok(item > 0 && !r.items.includes(item), 'history and padding excluded');
     }
-    const svg = interestsSvg(r, { title: 'T', itemLabel: (i) => `item ${i}`, itemCategory: (i) => (i % 2 ? 'odd' : undefined) });
+    const svg = await interestsSvg(r, { title: 'T', itemLabel: (i) => `item ${i}`, itemCategory: (i) => (i % 2 ? 'odd' : undefined) });
     assert.ok(svg.includes('interest 1:') && svg.includes('item 17  [odd]') && svg.includes('History window'));
+    // Every history item's badge names the interest it routes to, in window order.
+    const badges = [...svg.matchAll(/<text[^>]*font-weight="bold"[^>]*>#(\d+)<\/text>/g)].map((m) => Number(m[1]) - 1);
+    assert.deepEqual(badges.slice(0, r.items.length), [...r.route]);
   } finally {
     model.dispose();
   }
@@ -117,17 +193,33 @@ test('routeHistory: each item goes to the interest with the largest inner produc
   single.dispose();
 });
 
-test('writeSvgAndPng writes both files; the PNG is a PNG of the requested scale', async () => {
+test('writeChart writes the Vega-Lite spec (compiles, data inlined), the SVG and a PNG of the requested scale', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'seqrec-plot-'));
   try {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"><text x="10" y="50">hi</text></svg>';
-    const files = await writeSvgAndPng(join(dir, 'x'), svg, 2);
-    assert.equal(await readFile(files.svg, 'utf8'), svg);
+    const files = await writeChart(join(dir, 'sub', 'curves.png'), curvesSpec(run, { title: 'Curves' }), 2);
+    assert.deepEqual(files, { spec: join(dir, 'sub', 'curves.vl.json'), svg: join(dir, 'sub', 'curves.svg'), png: join(dir, 'sub', 'curves.png') });
+    const spec = JSON.parse(await readFile(files.spec, 'utf8'));
+    assert.equal(spec.$schema, VEGA_LITE_SCHEMA);
+    assert.ok(!JSON.stringify(spec).includes('"url"'), 'data inlined');
+    const vega = await compileVegaLite(spec);
+    assert.ok(Array.isArray(vega.marks) && (vega.marks as unknown[]).length > 0);
+    const svg = await readFile(files.svg, 'utf8');
+    assert.ok(svg.startsWith('<svg') && svg.includes('Curves'));
+    const width = Number(/width="(\d+)"/.exec(svg)![1]);
     const png = await readFile(files.png);
     assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from('PNG')]);
-    assert.equal(png.readUInt32BE(16), 400); // IHDR width
-    assert.equal(png.readUInt32BE(20), 200);
+    assert.equal(png.readUInt32BE(16), width * 2); // IHDR width
+    assert.ok(png.length > 20_000, `a real picture, not a blank page (${png.length} bytes)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('svgToPng draws text: a system font is found (DejaVu Sans on Debian)', async () => {
+  const page = (body: string) => `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60">${body}</svg>`;
+  const blank = await svgToPng(page(''), 1);
+  const text = await svgToPng(page('<text x="10" y="40" font-family="DejaVu Sans, sans-serif" font-size="30">Hello</text>'), 1);
+  const unknownFamily = await svgToPng(page('<text x="10" y="40" font-family="No Such Font" font-size="30">Hello</text>'), 1);
+  assert.notDeepEqual(Buffer.from(text), Buffer.from(blank));
+  assert.notDeepEqual(Buffer.from(unknownFamily), Buffer.from(blank), 'an unknown family falls back to the default font');
 });
