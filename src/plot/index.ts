@@ -1,0 +1,19 @@
+/**
+ * `seqrec/plot`: training curves, embedding maps and interest plots as SVG (and PNG). A
+ * separate entry so that `import 'seqrec'` loads none of resvg, umap-js or vega; this file only
+ * re-exports.
+ */
+export { curvesSvg, parseHistory, type CurvePoint, type RunHistory, type CurvesOptions } from './curves.js';
+export {
+  embeddingMapSvg,
+  project2d,
+  pca2d,
+  topCategories,
+  type ProjectionMethod,
+  type ProjectionOptions,
+  type PointColouring,
+  type EmbeddingMapInput,
+} from './embedding-map.js';
+export { interestsSvg, routeHistory, type InterestRouting, type InterestPlotOptions } from './interests.js';
+export { readItemInfo, parseItemInfo, ML100K_GENRES, type ItemInfo } from './categories.js';
+export { svgToPng, writeSvgAndPng } from './png.js';
