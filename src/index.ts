@@ -1,3 +1,7 @@
+// tfjs-core's declarations use @types/long's global `Long` (a tfjs-core dependency) without
+// referencing it; this lets a consumer's type check find it with skipLibCheck false and a
+// narrow `types` list.
+/// <reference types="long" preserve="true" />
 /**
  * seqrec's main entry: data, models, losses, training, retrieval, metrics and errors. Only what
  * is exported here (by name) is public; serving lives in `seqrec/serve` and plotting in

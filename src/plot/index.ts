@@ -1,3 +1,7 @@
+// tfjs-core's declarations use @types/long's global `Long` (a tfjs-core dependency) without
+// referencing it; this lets a consumer's type check find it with skipLibCheck false and a
+// narrow `types` list.
+/// <reference types="long" preserve="true" />
 /**
  * `seqrec/plot`: training curves, embedding maps and interest plots as SVG (and PNG). A
  * separate entry so that `import 'seqrec'` loads none of resvg, umap-js or vega; this file only

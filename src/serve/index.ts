@@ -1,3 +1,7 @@
+// tfjs-core's declarations use @types/long's global `Long` (a tfjs-core dependency) without
+// referencing it; this lets a consumer's type check find it with skipLibCheck false and a
+// narrow `types` list.
+/// <reference types="long" preserve="true" />
 /**
  * `seqrec/serve`: the Recommender, model bundles and the HTTP server. A separate entry so that
  * `import 'seqrec'` does not load fastify; this file only re-exports.
