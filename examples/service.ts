@@ -11,13 +11,15 @@
  * a small GRU4Rec is trained on synthetic data and exported to a temporary bundle first.
  * PORT (default 3000; 0 = any free port). EXAMPLE_QUICK=1: train one epoch, start on a free
  * port, call the service once over HTTP, print the answers and exit (used by the test).
- * In your own project, import from 'seqrec' instead of '../src/index.js'.
+ * In your own project, import from 'seqrec' and 'seqrec/serve' instead of '../src/index.js' and
+ * '../src/serve/index.js'.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { GRU4Rec, Recommender, SequenceDataset, Trainer, exportBundle, generateSynthetic, initBackend } from '../src/index.js';
+import { GRU4Rec, SequenceDataset, Trainer, generateSynthetic, initBackend } from '../src/index.js';
+import { Recommender, exportBundle } from '../src/serve/index.js';
 
 const quick = process.env.EXAMPLE_QUICK === '1';
 await initBackend();

@@ -1,12 +1,57 @@
+// tfjs-core's declarations use @types/long's global `Long` (a tfjs-core dependency) without
+// referencing it; this lets a consumer's type check find it with skipLibCheck false and a
+// narrow `types` list.
+/// <reference types="long" preserve="true" />
 /**
- * seqrec public API. Only what is exported here is public.
+ * seqrec's main entry: data, models, losses, training, retrieval, metrics and errors. Only what
+ * is exported here (by name) is public; serving lives in `seqrec/serve` and plotting in
+ * `seqrec/plot`, so `import 'seqrec'` loads neither fastify nor resvg, umap-js or vega.
  */
 
 // Backend selection
 export { initBackend, useBackend, backendReport, describeBackend, type BackendName, type BackendReport } from './backend/index.js';
 
 // Data
-export * from './data/index.js';
+export {
+  Random,
+  detectFormat,
+  loadInteractions,
+  TAOBAO_BEHAVIORS,
+  MAX_ID_LENGTH,
+  DEFAULT_MAX_SKIP_RATE,
+  categoryIndex,
+  ItemVocabulary,
+  kCore,
+  historyCut,
+  leaveOneOut,
+  splitUsers,
+  SequenceDataset,
+  generateSynthetic,
+  type EvalBatch,
+  type InteractionLog,
+  type LoadStats,
+  type SequenceBatch,
+  type TrainBatch,
+  type UserSequence,
+  type ColumnOptions,
+  type DataFormat,
+  type LoadOptions,
+  type TaobaoBehavior,
+  type CategoryIndex,
+  type VocabularyBuildOptions,
+  type VocabularyJSON,
+  type KCoreOptions,
+  type KCoreReport,
+  type LeaveOneOutPositions,
+  type SplitUsersOptions,
+  type UserSplit,
+  type DatasetDescription,
+  type ResolvedSequenceDatasetOptions,
+  type SequenceDatasetOptions,
+  type SyntheticLog,
+  type SyntheticOptions,
+  type SyntheticTruth,
+} from './data/index.js';
 
 // Models
 export { BaseRecaller, type SequentialRecaller, type ModelBaseConfig, type UserEmbeddingOptions, type BatchTensors } from './models/base.js';
@@ -28,26 +73,17 @@ export {
   lossFromSettings,
   isContextualLoss,
   sampledSoftmax,
-  sampledSoftmaxFromScores,
   inBatchSoftmax,
   bpr,
   top1,
   bprMax,
   top1Max,
-  bprFromScores,
-  top1FromScores,
-  bprMaxFromScores,
-  top1MaxFromScores,
   comirecSampledSoftmax,
-  buildCandidates,
   uniformSampler,
   popularitySampler,
   logUniformSampler,
   inBatchSampler,
   mixedSampler,
-  sampleUnique,
-  resolveSampler,
-  AliasTable,
   type ContextualLoss,
   type LossContext,
   type LossOptions,
@@ -63,7 +99,28 @@ export {
 } from './losses/index.js';
 
 // Retrieval
-export * from './retrieval/index.js';
+export {
+  topK,
+  mergeInterestCandidates,
+  mergeInterestCandidatesBatch,
+  ExactRetriever,
+  controllableAggregate,
+  controllableAggregateBatch,
+  categoryDiversity,
+  FaissRetriever,
+  faissAvailable,
+  type SearchOptions,
+  type SearchResult,
+  type Retriever,
+  type ExcludeList,
+  type TopKResult,
+  type TopKOptions,
+  type ExactRetrieverOptions,
+  type CategoryMap,
+  type ControllableOptions,
+  type FaissRetrieverOptions,
+  type FaissLoadOptions,
+} from './retrieval/index.js';
 
 // Metrics, as a namespace: metrics.recall, metrics.ndcg, ...
 import * as metrics from './metrics/index.js';
@@ -85,28 +142,6 @@ export {
   type SessionMetrics,
   type TieMode,
 } from './train/session-parallel.js';
-
-// Serving
-export {
-  Recommender,
-  type RecommenderOptions,
-  type RecommendOptions,
-  type Recommendation,
-  type ScoredItem,
-  type ItemId,
-  type RecommenderInfo,
-} from './serve/recommender.js';
-export {
-  exportBundle,
-  loadBundle,
-  BUNDLE_FORMAT,
-  BUNDLE_VERSION,
-  type ExportBundleOptions,
-  type LoadedBundle,
-  type BundleSection,
-  type FaissIndexWriter,
-} from './bundle/bundle.js';
-export { createServer, SERVER_DEFAULTS, type ServerOptions, type AdminOptions, type SeqrecServerState, type ErrorBody } from './serve/server.js';
 
 // Errors
 export { SeqrecError, type SeqrecErrorCode, type SeqrecErrorDetails } from './errors.js';
