@@ -14,7 +14,7 @@ import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
-import { embeddingLookup, tableForLoss } from './layers/embedding.js';
+import { embeddingLookup, tableForLoss } from '../ops/embedding.js';
 import { glorotUniform, variable } from './layers/init.js';
 import { assertModelFits, MAX_EMBEDDING_DIM } from './size.js';
 

@@ -19,7 +19,7 @@ import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
 import { BaseRecaller, validateBaseConfig, type BatchTensors, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
 import { interestSimilarity, labelAwareAttention, type ReadoutMode } from './layers/attention.js';
-import { tableForLoss } from './layers/embedding.js';
+import { tableForLoss } from '../ops/embedding.js';
 
 export interface MultiInterestConfig extends ModelBaseConfig {
   /** K, interests per user. Default 4. */

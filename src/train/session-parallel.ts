@@ -21,7 +21,7 @@ import { SeqrecError } from '../errors.js';
 import { resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { GRU4Rec } from '../models/gru4rec.js';
-import { embeddingLookup, RowGradientCapture, tableForLoss, type RowGradients } from '../models/layers/embedding.js';
+import { embeddingLookup, RowGradientCapture, tableForLoss, type RowGradients } from '../ops/embedding.js';
 import { checkLearningRate, nonFiniteWeight, restoreWeights, snapshotWeights } from './step.js';
 
 /** What a model needs for session-parallel training (GRU4Rec implements it). */

@@ -27,7 +27,7 @@ import { SeqrecError } from '../errors.js';
 import { isContextualLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
-import { RowGradientCapture } from '../models/layers/embedding.js';
+import { RowGradientCapture } from '../ops/embedding.js';
 import { RowSparseAdam } from './row-adam.js';
 
 export type ItemGradients = 'auto' | 'dense' | 'sparse';
