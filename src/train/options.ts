@@ -31,6 +31,8 @@ function objectOf<T>(what: string) {
   return z.custom<T>((v) => typeof v === 'object' && v !== null, { error: `must be ${what}` });
 }
 
+const parallelismError = (issue: { input?: unknown }) => `must be 'auto' or an integer >= 1, ${got(issue)}`;
+
 const loss = z.custom<LossName | LossFunction>((v) => typeof v === 'string' || typeof v === 'function', { error: 'must be a loss name or a loss function' });
 const itemPopularity = z.custom<ArrayLike<number>>((v) => typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number', {
   error: 'must be an array of counts by item id',
@@ -87,7 +89,7 @@ export const trainerOptionsSchema = z.strictObject({
    * docs/benchmarks.md), so the gain has to be measured per model and machine. Results are
    * reproducible for a fixed number of parts.
    */
-  parallelism: z.union([z.literal('auto'), intAtLeast(1)], { error: (i) => `must be 'auto' or an integer >= 1, ${got(i)}` }).optional(),
+  parallelism: z.union([z.literal('auto'), z.number().int({ error: parallelismError }).min(1, { error: parallelismError })], { error: parallelismError }).optional(),
   /**
    * How the item table's gradient is kept: 'dense' (one more Adam variable), 'sparse' (only
    * the rows a batch touches, row-wise Adam: step cost independent of the item count) or
