@@ -158,8 +158,23 @@ export const sessionFitOptionsSchema = z.strictObject({
 
 export type SessionFitOptions = z.infer<typeof sessionFitOptionsSchema>;
 
+const isPlain = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * Options with a `callbacks` object: a plain one is checked strictly (a typo'd callback name is
+ * an error); an instance of a class is taken as it is (its fields are not callbacks). Either
+ * way the caller's object is kept, so callback methods that use `this` keep working.
+ */
+function withCallbacks<S extends z.ZodType>(schema: S, options: unknown, where: string): z.output<S> {
+  const given = (options ?? {}) as { callbacks?: Record<string, unknown> };
+  const c = given.callbacks;
+  const checked = c === undefined || isPlain(c) ? given : { ...given, callbacks: { onEpochEnd: c.onEpochEnd, onBatchEnd: c.onBatchEnd } };
+  const parsed = parseWith(schema, checked, { where }) as z.output<S> & { callbacks?: unknown };
+  return c === undefined ? parsed : { ...parsed, callbacks: c };
+}
+
 export function parseTrainerOptions(options: unknown): TrainerOptions {
-  return parseWith(trainerOptionsSchema, options ?? {}, { where: 'Trainer' });
+  return withCallbacks(trainerOptionsSchema, options, 'Trainer');
 }
 
 export function parseSessionTrainOptions(options: unknown): SessionTrainOptions {
@@ -167,5 +182,5 @@ export function parseSessionTrainOptions(options: unknown): SessionTrainOptions 
 }
 
 export function parseSessionFitOptions(options: unknown): SessionFitOptions {
-  return parseWith(sessionFitOptionsSchema, options ?? {}, { where: 'Trainer.fitSessions' });
+  return withCallbacks(sessionFitOptionsSchema, options, 'Trainer.fitSessions');
 }

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceDataset } from '../data/dataset.js';
 import type { SessionSet } from '../data/session-parallel.js';
+import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { lossSplitsAcrossWorkers, resolveLoss } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
@@ -21,13 +22,13 @@ import { assertWritableModelDir } from '../bundle/atomic-dir.js';
 import { saveModel } from '../bundle/checkpoint.js';
 import { AdagradMomentum } from './adagrad.js';
 import { evaluateModel } from './evaluate.js';
-import { runTrainingLoop } from './loop.js';
+import { runTrainingLoop, type LoopSpec } from './loop.js';
 import { parseSessionFitOptions, parseTrainerOptions, SESSION_ONLY, WINDOWED_ONLY, type SessionFitOptions, type TrainerOptions } from './options.js';
 import { DataParallelGradients } from './parallel.js';
-import { formatEpoch, type EpochRecord, type FitResult, type SessionEpochRecord, type SessionTrainResult } from './records.js';
+import { formatEpoch, type EpochRecord, type FitResult, type SessionEpochRecord, type SessionTrainResult, type TrainerCallbacks } from './records.js';
 import { assertSessionsFit, evaluateSessionParallel, type SessionRecurrentModel } from './session-evaluate.js';
 import { AdamMinimizer, AdamStep, resolveItemGradients, type Minimizer } from './step.js';
-import { adagradMinimizer, SessionLaneStep, sessionSource, windowSource, WindowStep } from './strategies.js';
+import { adagradMinimizer, SessionLaneStep, sessionSource, windowSource, WindowStep, type LaneBatch } from './strategies.js';
 
 export type { TrainerOptions } from './options.js';
 export type { EpochRecord, FitResult, TrainerCallbacks } from './records.js';
@@ -94,7 +95,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     let bestEpoch = 0;
     let bestValid: FitResult['bestValid'] = {};
     let stale = 0;
-    const { history, stopped } = await runTrainingLoop<Parameters<WindowStep['run']>[0], EpochRecord>({
+    const { history, stopped } = await runTrainingLoop<TrainBatch, EpochRecord>({
       source: windowSource(dataset, o.batchSize ?? 256),
       step: new WindowStep(optimizer, lossFn, parallel),
       epochs: o.epochs ?? 30,
@@ -135,8 +136,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       },
       format: (r) => formatEpoch(r, monitor),
       log: o.log,
-      onBatchEnd: o.callbacks?.onBatchEnd,
-      onEpochEnd: o.callbacks?.onEpochEnd,
+      ...bound(o.callbacks),
     });
     return { history, bestEpoch, bestValid, stoppedBy: stopped ? 'early_stopping' : 'max_epochs', seconds: (performance.now() - started) / 1000 };
   }
@@ -160,7 +160,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
         : adagradMinimizer(new AdagradMomentum(learningRate, o.momentum ?? 0, table instanceof tf.Variable ? (table as tf.Variable<tf.Rank.R2>) : null), variables);
     const started = performance.now();
     const evaluation = f.evaluation;
-    const { history } = await runTrainingLoop({
+    const { history } = await runTrainingLoop<LaneBatch, SessionEpochRecord>({
       source: sessionSource(sessions, batchSize, model.stateSizes()),
       step: new SessionLaneStep(model, lossFn, optimizer),
       epochs: o.epochs ?? 10,
@@ -181,11 +181,19 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       },
       format: (r) => formatEpoch(r),
       log: o.log,
-      onBatchEnd: f.callbacks?.onBatchEnd,
-      onEpochEnd: f.callbacks?.onEpochEnd,
+      ...bound<SessionEpochRecord>(f.callbacks),
     });
     return { history, seconds: (performance.now() - started) / 1000 };
   }
+}
+
+/** The callbacks as the loop calls them, with `this` kept for callback objects with methods. */
+function bound<R>(c: TrainerCallbacks<R> | undefined): Pick<LoopSpec<unknown, R>, 'onBatchEnd' | 'onEpochEnd'> {
+  if (!c) return {};
+  return {
+    onBatchEnd: c.onBatchEnd ? (step, loss, rows) => c.onBatchEnd!(step, loss, rows) : undefined,
+    onEpochEnd: c.onEpochEnd ? (record) => c.onEpochEnd!(record) : undefined,
+  };
 }
 
 function isRecaller(model: TrainableModel): model is BaseRecaller {

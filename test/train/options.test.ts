@@ -48,6 +48,26 @@ describe('Trainer options', () => {
     assert.throws(() => new Trainer(model, { loss: 'bpr-maxx' as never }), configError('loss', /Unknown loss 'bpr-maxx'/));
   });
 
+  it('callbacks may be a class instance whose methods use this', async () => {
+    class Counter {
+      batches = 0;
+      epochs: number[] = [];
+      onBatchEnd(): void {
+        this.batches++;
+      }
+      onEpochEnd(r: { epoch: number }): void {
+        this.epochs.push(r.epoch);
+      }
+    }
+    const s = sessions();
+    const m = new GRU4Rec({ itemCount: s.itemCount, embeddingDim: 4 });
+    const counter = new Counter();
+    const r = await new Trainer(m, { epochs: 2, batchSize: 2, loss: 'softmax' }).fitSessions(s, { callbacks: counter });
+    assert.deepEqual(counter.epochs, [1, 2]);
+    assert.equal(counter.batches, r.history[0].steps + r.history[1].steps);
+    m.dispose();
+  });
+
   it('options of the other mode are refused', async () => {
     const s = sessions();
     const m = new GRU4Rec({ itemCount: s.itemCount, embeddingDim: 4 });
