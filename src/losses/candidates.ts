@@ -30,7 +30,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
-import { embeddingLookup } from '../models/layers/embedding.js';
+import { embeddingLookup } from '../ops/embedding.js';
 import {
   DEFAULT_SAMPLE_ALPHA,
   isSampler,

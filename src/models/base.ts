@@ -14,7 +14,8 @@ import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
-import { embeddingLookup, tableForLoss } from './layers/embedding.js';
+import { lossInput } from '../losses/input.js';
+import { embeddingLookup } from '../ops/embedding.js';
 import { glorotUniform, variable } from './layers/init.js';
 import { assertModelFits, MAX_EMBEDDING_DIM } from './size.js';
 
@@ -162,13 +163,9 @@ export abstract class BaseRecaller implements SequentialRecaller {
   }
 
   loss(batch: TrainBatch, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
-    return tf.tidy(() => {
-      const targets = tf.tensor1d(batch.targets, 'int32');
-      const targetEmbeddings = this.embed(targets) as tf.Tensor2D;
-      const users = this.userEmbeddings(batch, { training: true });
-      const user = this.trainingUserVector(users, targetEmbeddings);
-      return lossFn({ user, items: tableForLoss(this.itemTable), targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
-    });
+    return tf.tidy(() =>
+      lossFn(lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) => this.trainingUserVector(this.userEmbeddings(batch, { training: true }), targetEmbeddings))),
+    );
   }
 
   trainableVariables(): tf.Variable[] {

@@ -19,7 +19,7 @@ import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
 import { BaseRecaller, validateBaseConfig, type BatchTensors, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
 import { interestSimilarity, labelAwareAttention, type ReadoutMode } from './layers/attention.js';
-import { tableForLoss } from './layers/embedding.js';
+import { lossInput } from '../losses/input.js';
 
 export interface MultiInterestConfig extends ModelBaseConfig {
   /** K, interests per user. Default 4. */
@@ -87,11 +87,14 @@ export abstract class MultiInterestRecaller extends BaseRecaller {
    */
   override loss(batch: TrainBatch, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
     return tf.tidy(() => {
-      const targets = tf.tensor1d(batch.targets, 'int32');
-      const targetEmbeddings = this.embed(targets) as tf.Tensor2D;
-      const { interests, active } = this.extractInterests(batch, this.toTensors(batch), true);
-      const user = labelAwareAttention(interests, targetEmbeddings, { mode: this.config.readout, power: this.config.readoutPower, active });
-      let loss = lossFn({ user, items: tableForLoss(this.itemTable), targets, targetIds: batch.targets, targetEmbeddings, rng: this.trainRng });
+      // The interests are extracted after the targets are looked up, as before (tape order).
+      let extracted: InterestOutput | undefined;
+      const input = lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) => {
+        extracted = this.extractInterests(batch, this.toTensors(batch), true);
+        return labelAwareAttention(extracted.interests, targetEmbeddings, { mode: this.config.readout, power: this.config.readoutPower, active: extracted.active });
+      });
+      const { interests, active } = extracted!;
+      let loss = lossFn(input);
       if (this.config.diversityWeight > 0) {
         loss = tf.add(loss, tf.mul(interestSimilarity(interests, active), this.config.diversityWeight));
       }

@@ -10,7 +10,7 @@ import { resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
 import { createModel } from '../models/registry.js';
-import type { WorkerInit, WorkerStep, WorkerReply } from './parallel-protocol.js';
+import { partGradients, type WorkerInit, type WorkerStep, type WorkerReply } from './parallel-protocol.js';
 
 let model: BaseRecaller;
 let lossFn: LossFunction;
@@ -41,15 +41,13 @@ function step(msg: WorkerStep): WorkerReply {
     loadWeights();
     version = msg.version;
   }
-  const named = model.namedWeights();
-  const { value, grads: g } = tf.variableGrads(() => model.loss(msg.batch, lossFn), named.map((n) => n.variable));
-  const loss = value.dataSync()[0];
+  const { loss, grads: g, named } = partGradients(model, msg.batch, lossFn);
   for (let i = 0; i < named.length; i++) {
     const entry = layout[i];
     const grad = g[named[i].variable.name];
     grads.set(grad.dataSync() as Float32Array, entry.offset);
   }
-  tf.dispose([value, ...Object.values(g)]);
+  tf.dispose(Object.values(g));
   return { type: 'done', loss };
 }
 

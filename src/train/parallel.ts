@@ -22,7 +22,7 @@ import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
-import type { WeightLayoutEntry, WorkerInit, WorkerReply, WorkerStep } from './parallel-protocol.js';
+import { partGradients, type WeightLayoutEntry, type WorkerInit, type WorkerReply, type WorkerStep } from './parallel-protocol.js';
 
 /** Rows [start, end) of a training batch, as copies. */
 export function sliceBatch(batch: TrainBatch, start: number, end: number): TrainBatch {
@@ -156,11 +156,7 @@ export class DataParallelGradients {
       if (part.batchSize === 0) return Promise.resolve<WorkerReply>({ type: 'done', loss: 0 });
       return this.request(r, (w) => w.postMessage({ type: 'step', version: this.version, batch: part } satisfies WorkerStep));
     });
-    const named = this.model.namedWeights();
-    const own = sliceBatch(batch, 0, bounds[1]);
-    const { value, grads } = tf.variableGrads(() => this.model.loss(own, lossFn), named.map((n) => n.variable));
-    const ownLoss = value.dataSync()[0];
-    value.dispose();
+    const { loss: ownLoss, grads, named } = partGradients(this.model, sliceBatch(batch, 0, bounds[1]), lossFn);
     const done = await Promise.all(replies);
     let loss = (ownLoss * sizes[0]) / b;
     done.forEach((r, i) => {

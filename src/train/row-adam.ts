@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { updateInPlace } from '../backend/memory.js';
-import type { RowGradients } from '../models/layers/embedding.js';
+import type { RowGradients } from '../ops/embedding.js';
 
 export class RowSparseAdam {
   private m: Float32Array | null = null;

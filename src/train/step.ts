@@ -21,13 +21,12 @@
  *   `itemGradients: 'dense'` (`--item-gradients dense`) gives ComiRec's optimizer.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats } from '../backend/memory.js';
 import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { isContextualLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
-import { RowGradientCapture } from '../models/layers/embedding.js';
+import { RowGradientCapture } from '../ops/embedding.js';
 import { RowSparseAdam } from './row-adam.js';
 
 export type ItemGradients = 'auto' | 'dense' | 'sparse';
@@ -42,23 +41,24 @@ export function resolveItemGradients(mode: ItemGradients, loss: LossName | LossF
   return isContextualLoss(loss) ? 'sparse' : 'dense';
 }
 
-export class AdamStep {
+/** An optimiser applied to a loss closure: one update, returns the loss value. */
+export interface Minimizer {
+  minimize(f: () => tf.Scalar): number;
+  dispose(): void;
+}
+
+/** Adam over `variables`, with the item table `table` dense or row-sparse (see the module comment). */
+export class AdamMinimizer implements Minimizer {
   private readonly optimizer: tf.AdamOptimizer;
   private readonly denseVariables: tf.Variable[];
   private readonly capture: RowGradientCapture | null = null;
   private readonly tableAdam: RowSparseAdam | null = null;
 
-  constructor(
-    private readonly model: BaseRecaller,
-    private readonly lossFn: LossFunction,
-    options: { learningRate: number; itemGradients: 'dense' | 'sparse' },
-  ) {
+  constructor(variables: tf.Variable[], table: tf.Tensor2D, options: { learningRate: number; itemGradients: 'dense' | 'sparse'; modelName?: string }) {
     this.optimizer = tf.train.adam(options.learningRate);
-    const variables = model.trainableVariables();
     if (options.itemGradients === 'sparse') {
-      const table = model.itemEmbeddings();
       if (!(table instanceof tf.Variable) || !variables.includes(table)) {
-        throw new SeqrecError('invalid_config', `${model.name}: row-sparse item gradients need the item table to be one of the model's variables`, { field: 'itemGradients' });
+        throw new SeqrecError('invalid_config', `${options.modelName ?? 'model'}: row-sparse item gradients need the item table to be one of the model's variables`, { field: 'itemGradients' });
       }
       this.capture = new RowGradientCapture(table as tf.Variable<tf.Rank.R2>);
       this.tableAdam = new RowSparseAdam(table as tf.Variable<tf.Rank.R2>, options.learningRate);
@@ -68,15 +68,14 @@ export class AdamStep {
     }
   }
 
-  /** One step on `batch`; returns the loss value. */
-  run(batch: TrainBatch): number {
+  minimize(f: () => tf.Scalar): number {
     if (!this.capture) {
-      const cost = this.optimizer.minimize(() => this.model.loss(batch, this.lossFn), true, this.denseVariables)!;
+      const cost = this.optimizer.minimize(f, true, this.denseVariables)!;
       const value = cost.dataSync()[0];
       cost.dispose();
       return value;
     }
-    const { value, grads, rows } = this.capture.gradients(() => this.model.loss(batch, this.lossFn), this.denseVariables);
+    const { value, grads, rows } = this.capture.gradients(f, this.denseVariables);
     const loss = value.dataSync()[0];
     value.dispose();
     // A non-finite loss must leave the weights as they were (the Trainer reports it).
@@ -100,33 +99,18 @@ export class AdamStep {
   }
 }
 
-/** Weight values copied out of the backend, by variable, to put back with `restoreWeights`. */
-export type WeightSnapshot = { variable: tf.Variable; data: Float32Array }[];
-
-export function snapshotWeights(variables: readonly tf.Variable[]): WeightSnapshot {
-  return variables.map((variable) => ({ variable, data: (variable.dataSync() as Float32Array).slice() }));
-}
-
-export function restoreWeights(snapshot: WeightSnapshot): void {
-  for (const { variable, data } of snapshot) tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, 'float32')));
-}
-
-/**
- * The index of the first variable holding a NaN or infinity, or -1. Reads the values in
- * place (no copy), so checking every weight once an epoch costs one pass over them.
- */
-export function nonFiniteWeight(variables: readonly tf.Variable[]): number {
-  for (let i = 0; i < variables.length; i++) {
-    const values = readFloats(variables[i]);
-    // x - x is 0 for every finite x and NaN for NaN and ±Infinity.
-    for (let j = 0; j < values.length; j++) if (values[j] - values[j] !== 0) return i;
+/** Adam on a model's windowed batches: the Trainer's step; benchmarks call it directly. */
+export class AdamStep extends AdamMinimizer {
+  constructor(
+    private readonly model: BaseRecaller,
+    private readonly lossFn: LossFunction,
+    options: { learningRate: number; itemGradients: 'dense' | 'sparse' },
+  ) {
+    super(model.trainableVariables(), model.itemEmbeddings(), { ...options, modelName: model.name });
   }
-  return -1;
-}
 
-/** A learning rate must be a finite number > 0: Infinity turns every weight into NaN at the first step. */
-export function checkLearningRate(learningRate: unknown, where: string): void {
-  if (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate <= 0) {
-    throw new SeqrecError('invalid_config', `${where}learningRate must be a finite number > 0, got ${String(learningRate)}`, { field: 'learningRate' });
+  /** One step on `batch`; returns the loss value. */
+  run(batch: TrainBatch): number {
+    return this.minimize(() => this.model.loss(batch, this.lossFn));
   }
 }

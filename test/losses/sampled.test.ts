@@ -27,7 +27,7 @@ import {
   type LossInput,
 } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
-import { embeddingLookup } from '../../src/models/layers/embedding.js';
+import { embeddingLookup } from '../../src/ops/embedding.js';
 import { maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
 
 before(setupBackend);

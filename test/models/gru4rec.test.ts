@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '../../src/util/random.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
-import { embeddingLookup, scatterAddRows } from '../../src/models/layers/embedding.js';
+import { embeddingLookup, scatterAddRows } from '../../src/ops/embedding.js';
 import { batchOf, maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
 
 before(setupBackend);

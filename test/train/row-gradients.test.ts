@@ -7,7 +7,7 @@ import { sampledSoftmax } from '../../src/losses/index.js';
 import type { LossFunction } from '../../src/losses/types.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { MIND } from '../../src/models/mind.js';
-import { embeddingLookup, mergeRows } from '../../src/models/layers/embedding.js';
+import { embeddingLookup, mergeRows } from '../../src/ops/embedding.js';
 import { AdamStep, resolveItemGradients } from '../../src/train/step.js';
 import { randomTrainBatch, setupBackend } from '../helpers.js';
 

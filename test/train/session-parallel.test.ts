@@ -13,7 +13,7 @@ import { bprMax } from '../../src/losses/index.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { gruSequence } from '../../src/ops/gru-sequence.js';
 import { AdagradMomentum, evaluateSessionParallel, trainSessionParallel } from '../../src/train/session-parallel.js';
-import { embeddingLookup } from '../../src/models/layers/embedding.js';
+import { embeddingLookup } from '../../src/ops/embedding.js';
 import { batchOf, maxAbsDiff, setupBackend } from '../helpers.js';
 
 before(setupBackend);

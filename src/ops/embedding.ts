@@ -9,8 +9,8 @@
  * allows it (src/backend/memory.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats, readInts } from '../../backend/memory.js';
-import { SeqrecError } from '../../errors.js';
+import { readFloats, readInts } from '../backend/memory.js';
+import { SeqrecError } from '../errors.js';
 
 /** Adds row i of `dy` ([n, dim]) into row indices[i] of a [rows, dim] zero matrix. */
 export function scatterAddRows(dy: Float32Array, indices: Int32Array, rows: number, dim: number): Float32Array {
@@ -58,7 +58,8 @@ export function embeddingLookup(table: tf.Tensor2D, indices: tf.Tensor): tf.Tens
 // though a sampled loss touches a few thousand rows. Inside `RowGradientCapture.gradients`
 // lookups of the captured table hang off a scalar "anchor" variable instead of the table: the
 // backward pass then records (row indices, row gradients) pairs and hands TF.js a scalar zero.
-// The caller updates the table's rows itself (src/train/row-adam.ts).
+// The caller updates the table's rows itself (src/train/row-adam.ts). It lives in src/ops
+// because both the models and the losses look rows up through it.
 
 /** The summed gradient of the rows a step touched: `values` is [indices.length, dim]. */
 export interface RowGradients {
