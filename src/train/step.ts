@@ -14,11 +14,11 @@
  *   moving it by its decaying momentum in between (by arithmetic up to ~1/(1 − β1) = 10 times
  *   the displacement per visit; not measured), and its bias correction uses the global step.
  *   It is what makes million-item catalogues trainable (TF Addons' LazyAdam, PyTorch's SparseAdam).
- * - 'auto' (default): sparse for the sampled losses (every named loss but 'softmax',
- *   'comirec-sampled' included), dense for full softmax and for loss functions seqrec does not
- *   know. Which of the two a reproduction of ComiRec should default to is to be decided from
- *   a measurement of both on amazon-beauty; until then 'auto' stays as it is and
- *   `itemGradients: 'dense'` (`--item-gradients dense`) gives ComiRec's optimizer.
+ * - 'auto' (default): dense for full softmax, for 'comirec-sampled' (ComiRec's reproduction
+ *   loss: its TF1 AdamOptimizer is dense, and on amazon-beauty dense and row-wise Adam reached
+ *   the same recall@50 at the same speed, docs/benchmarks.md "dense and with row-wise Adam")
+ *   and for loss functions seqrec does not know; sparse for every other sampled loss, where the
+ *   catalogue may be large. `itemGradients: 'sparse'` gives row-wise Adam for 'comirec-sampled' too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainBatch } from '../data/types.js';
@@ -37,8 +37,8 @@ export function resolveItemGradients(mode: ItemGradients, loss: LossName | LossF
     throw new SeqrecError('invalid_config', `itemGradients must be 'auto', 'dense' or 'sparse', got '${String(mode)}'`, { field: 'itemGradients' });
   }
   if (mode !== 'auto') return mode;
-  if (typeof loss === 'string') return loss === 'softmax' ? 'dense' : 'sparse';
-  return isContextualLoss(loss) ? 'sparse' : 'dense';
+  const name = typeof loss === 'string' ? loss : isContextualLoss(loss) ? loss.lossName : undefined;
+  return name === undefined || name === 'softmax' || name === 'comirec-sampled' ? 'dense' : 'sparse';
 }
 
 /** An optimiser applied to a loss closure: one update, returns the loss value. */

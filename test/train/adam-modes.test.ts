@@ -39,8 +39,9 @@ function twoSteps(mode: 'dense' | 'sparse'): { step1: Set<number>; step2: Set<nu
 }
 
 describe("comirec-sampled: dense and row-wise Adam on the item table", () => {
-  it("both are selectable ('auto' picks row-wise for every sampled loss)", () => {
-    assert.equal(resolveItemGradients('auto', 'comirec-sampled'), 'sparse');
+  it("both are selectable ('auto' picks dense Adam for ComiRec's loss, named or built)", () => {
+    assert.equal(resolveItemGradients('auto', 'comirec-sampled'), 'dense');
+    assert.equal(resolveItemGradients('auto', resolveLoss('comirec-sampled', { itemCount: N })), 'dense');
     assert.equal(resolveItemGradients('dense', 'comirec-sampled'), 'dense');
     assert.equal(resolveItemGradients('sparse', 'comirec-sampled'), 'sparse');
   });
