@@ -125,8 +125,9 @@ export const sessionTrainOptionsSchema = z.strictObject({
   /**
    * 'adam' (default, as the Trainer; dense) or 'adagrad': the official GRU4Rec's update
    * (Adagrad with a zero accumulator, ε = 1e-6 inside the square root, plus `momentum`), with
-   * the item table updated row-sparsely as the official IndexedAdagradM does (rows with a
-   * nonzero gradient; untouched rows keep their value, accumulator and momentum).
+   * the item table updated row-sparsely as the official IndexedAdagradM does (the rows the
+   * batch looked up, i.e. the sparse gradient's indices; other rows keep their value,
+   * accumulator and momentum).
    */
   optimizer: optimizer.optional(),
   /** Adagrad momentum. Default 0. */
