@@ -8,7 +8,7 @@ import type { SequenceDataset } from '../data/dataset.js';
 import { SeqrecError } from '../errors.js';
 import { lossSplitsAcrossWorkers, resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
-import type { MetricReport } from '../metrics/index.js';
+import type { MetricKey, MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
 import { MODELS } from '../models/registry.js';
 import { assertWritableModelDir } from '../bundle/atomic-dir.js';
@@ -48,7 +48,7 @@ export interface TrainerOptions {
   /** Epochs without improvement before stopping. Default 5. */
   patience?: number;
   /** Metric of the valid split to maximise. Default 'recall@50'. */
-  monitor?: string;
+  monitor?: MetricKey;
   /** Loss by name or function. Default 'softmax' (full softmax cross-entropy). */
   loss?: LossName | LossFunction;
   /** Evaluation settings (cutoffs, similarity). */
@@ -270,7 +270,7 @@ function snapshot(model: BaseRecaller): Map<string, { shape: number[]; data: Flo
 }
 
 export function formatEpoch(r: EpochRecord, monitor: string): string {
-  const metrics = ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50']
+  const metrics = (['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50'] as const)
     .filter((k) => k in r.valid)
     .map((k) => `${k} ${r.valid[k].toFixed(4)}`)
     .join('  ');
