@@ -106,7 +106,7 @@ export async function runBench(flags: CliFlags, log: Log, modelOptions: Readonly
       maxLen,
       seed,
       ...(factory.multiInterest ? { numInterests: hyper.interests, diversityWeight: hyper.diversityWeight } : {}),
-      ...(hyper.sharpenPower !== 1 && (name === 'mind' || name === 'comirec-dr') ? { sharpenPower: hyper.sharpenPower } : {}),
+      ...(hyper.sharpenPower !== 1 && factory.capabilities.routing ? { sharpenPower: hyper.sharpenPower } : {}),
       ...(Object.hasOwn(modelOptions, name) ? modelOptions[name] : {}),
     });
     log(`--- ${name}`);
