@@ -6,13 +6,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { Random } from '../src/util/random.js';
-import { createModel } from '../src/models/registry.js';
+import { buildModel } from '../src/models/registry.js';
 import { randomTrainBatch } from '../test/helpers.js';
 
 const env = process.env;
 const [steps, b, l, n] = [env.STEPS ?? '1000', env.B ?? '64', env.L ?? '20', env.N ?? '3706'].map(Number);
 await initBackend();
-const model = createModel(env.MODEL ?? 'gru4rec', { itemCount: n + 1, embeddingDim: 64, maxLen: l, seed: 0 });
+const model = buildModel(env.MODEL ?? 'gru4rec', { itemCount: n + 1, embeddingDim: 64, maxLen: l, seed: 0 });
 const optimizer = tf.train.adam(1e-3);
 const rng = new Random(0);
 const rows: string[] = ['| step | tensors | TF.js MB | RSS MB | JS heap MB |', '|---|---|---|---|---|'];

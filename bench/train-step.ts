@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.js';
 import { Random } from '../src/util/random.js';
 import { resolveLoss } from '../src/losses/index.js';
-import { createModel } from '../src/models/registry.js';
+import { buildModel } from '../src/models/registry.js';
 import { DataParallelGradients } from '../src/train/parallel.js';
 import { batchOf } from '../test/helpers.js';
 
@@ -22,7 +22,7 @@ await useBackend(backend);
 const rng = new Random(0);
 const histories = Array.from({ length: b }, () => Array.from({ length: 1 + rng.int(l) }, () => 1 + rng.int(n)));
 const batch = { ...batchOf(histories, l), targets: Int32Array.from({ length: b }, () => 1 + rng.int(n)), users: new Int32Array(b) };
-const model = createModel(modelName, { itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
+const model = buildModel(modelName, { itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
 const optimizer = tf.train.adam(1e-3);
 const parallel = parts > 1 ? await DataParallelGradients.start(model, 'softmax', parts) : null;
 const lossFn = resolveLoss('softmax');

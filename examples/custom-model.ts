@@ -1,8 +1,10 @@
 /**
  * A model of your own on seqrec's model interface: extend `BaseRecaller`, create weights with
  * `addWeight`, and implement `userEmbeddings` (a batch of right-padded histories -> user vectors
- * [B, 1, D] in the item-embedding space). The Trainer, the losses, evaluation and retrieval then
- * work unchanged.
+ * [B, 1, D] in the item-embedding space). Register it with `registerModel` and it is a model
+ * like the built-in ones: the Trainer, the losses, evaluation and retrieval work unchanged, and
+ * it saves, loads (`loadModel` rebuilds models by their registered name), exports as a bundle
+ * and is served by `createServer` / `seqrec serve`.
  *
  * The model here is attention pooling with a recency boost:
  *
@@ -13,21 +15,40 @@
  *   node --import tsx examples/custom-model.ts
  *
  * EXAMPLE_QUICK=1: small data, one epoch (used by the test of the examples).
- * In your own project: import from 'seqrec' and '@tensorflow/tfjs-core' (seqrec's TF.js).
+ * In your own project: import from 'seqrec' (and 'seqrec/serve') and '@tensorflow/tfjs-core' (seqrec's TF.js), and
+ * write `declare module 'seqrec'` below.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   BaseRecaller,
+  ModelBaseConfigSchema,
   Random,
   SequenceDataset,
   Trainer,
+  createModel,
   evaluateModel,
   evaluatePopularity,
   generateSynthetic,
   initBackend,
+  loadModel,
+  registerModel,
+  saveModel,
   type ModelBaseConfig,
+  type ModelBaseOptions,
   type SequenceBatch,
 } from '../src/index.js';
+import { Recommender, createServer, exportBundle } from '../src/serve/index.js';
+
+// Tells the type checker the new name and its options, so createModel('attention-pooling', ...)
+// is checked like a built-in model.
+declare module '../src/index.js' {
+  interface ModelConfigs {
+    'attention-pooling': ModelBaseOptions;
+  }
+}
 
 /** Glorot-uniform initial values from a seeded stream (TF's default initialiser). */
 function glorot(rng: Random, rows: number, cols: number): Float32Array {
@@ -35,7 +56,10 @@ function glorot(rng: Random, rows: number, cols: number): Float32Array {
   return Float32Array.from({ length: rows * cols }, () => (rng.next() * 2 - 1) * limit);
 }
 
-class AttentionPooling extends BaseRecaller {
+/** The config: seqrec's base fields (itemCount, embeddingDim, maxLen, seed); strict, so a typo is an error. */
+const AttentionPoolingConfigSchema = ModelBaseConfigSchema;
+
+class AttentionPooling extends BaseRecaller<ModelBaseConfig> {
   readonly name = 'attention-pooling';
   readonly numInterests = 1;
   private readonly config: ModelBaseConfig;
@@ -44,8 +68,7 @@ class AttentionPooling extends BaseRecaller {
   private readonly query: tf.Variable;
   private readonly v: tf.Variable;
 
-  constructor(options: Partial<ModelBaseConfig> & { itemCount: number }) {
-    const config: ModelBaseConfig = { embeddingDim: 64, maxLen: 20, seed: 42, ...options };
+  constructor(config: ModelBaseConfig) {
     super(config);
     this.config = config;
     const d = config.embeddingDim;
@@ -83,6 +106,12 @@ class AttentionPooling extends BaseRecaller {
   }
 }
 
+registerModel('attention-pooling', {
+  description: 'Attention pooling over the history plus the last item',
+  configSchema: AttentionPoolingConfigSchema,
+  create: (config) => new AttentionPooling(config),
+});
+
 const quick = process.env.EXAMPLE_QUICK === '1';
 await initBackend();
 const data = SequenceDataset.fromLog(generateSynthetic({ numUsers: quick ? 400 : 2000, numItems: quick ? 300 : 1000, seed: 5 }), {
@@ -90,14 +119,40 @@ const data = SequenceDataset.fromLog(generateSynthetic({ numUsers: quick ? 400 :
   samplesPerUser: 4,
   seed: 5,
 });
-const model = new AttentionPooling({ itemCount: data.itemCount, embeddingDim: 32, maxLen: 20, seed: 5 });
+const model = createModel('attention-pooling', { itemCount: data.itemCount, embeddingDim: 32, maxLen: 20, seed: 5 });
 console.log(`custom model '${model.name}': ${model.trainableVariables().length} weights, ${model.trainableVariables().reduce((n, v) => n + v.size, 0)} parameters`);
-// parallelism: 1 -- the data-parallel trainer rebuilds the model in worker threads from the
-// model registry, which knows only seqrec's own models.
+// parallelism: 1 -- the data-parallel trainer rebuilds the model in worker threads, whose
+// registry holds only seqrec's own models.
 const fit = await new Trainer(model, { epochs: quick ? 1 : 15, patience: 3, learningRate: 3e-3, parallelism: 1, log: console.log }).fit(data);
 const test = evaluateModel(model, data, 'test');
 const popular = evaluatePopularity(data, 'test');
 console.log(`attention pooling, best epoch ${fit.bestEpoch}: test recall@50 ${test['recall@50'].toFixed(4)}, MostPopular ${popular['recall@50'].toFixed(4)}`);
-// Note: saveModel works for any BaseRecaller, but loadModel rebuilds models by registry name,
-// so a custom model is restored with `new AttentionPooling(config)` + `setNamedWeights(...)`.
+
+const root = await mkdtemp(join(tmpdir(), 'seqrec-custom-'));
+try {
+  // Save and load: loadModel finds 'attention-pooling' in the registry.
+  await saveModel(model, join(root, 'checkpoint'), { vocabulary: data.vocabulary });
+  const loaded = await loadModel(join(root, 'checkpoint'));
+  const again = evaluateModel(loaded.model, data, 'test');
+  console.log(`reloaded ${loaded.model.name}: test recall@50 ${again['recall@50'].toFixed(4)} (${again['recall@50'] === test['recall@50'] ? 'identical' : 'DIFFERENT'})`);
+  loaded.model.dispose();
+
+  // A serving bundle, answered over HTTP by seqrec's server (what `seqrec serve --model DIR` runs).
+  const bundle = join(root, 'bundle');
+  await exportBundle(model, bundle, { vocabulary: data.vocabulary, popularity: data.itemPopularity(), popularitySource: 'synthetic training users' });
+  const recommender = await Recommender.load(bundle);
+  const app = createServer(recommender);
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const history = [1, 2, 3].map((i) => data.vocabulary.decode(i));
+    const res = await fetch(`${address}/recommend`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ history, k: 5 }) });
+    const body = (await res.json()) as { items: { id: string; score: number }[] };
+    console.log(`POST /recommend -> ${res.status}, ${body.items.length} items: ${body.items.map((it) => it.id).join(', ')}`);
+  } finally {
+    await app.close();
+    recommender.dispose();
+  }
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
 model.dispose();

@@ -19,13 +19,14 @@ import {
   evaluatePopularity,
   generateSynthetic,
   initBackend,
-  MODELS,
+  isRegisteredModel,
+  modelFactory,
   type ModelName,
 } from '../src/index.js';
 
 const quick = process.env.EXAMPLE_QUICK === '1';
 const name = (process.argv[2] ?? 'comirec-sa') as ModelName;
-if (!(name in MODELS) || !('multiInterest' in MODELS[name])) {
+if (!isRegisteredModel(name) || !modelFactory(name).capabilities.multiInterest) {
   console.error(`usage: multi-interest.ts [mind|comirec-dr|comirec-sa] (got '${name}')`);
   process.exit(2);
 }

@@ -55,7 +55,7 @@ console.log(`best epoch ${fit.bestEpoch} of ${fit.history.length} (best weights 
 // 5. Test: the same protocol on the test users, next to the MostPopular baseline.
 const test = evaluateModel(model, data, 'test');
 const popular = evaluatePopularity(data, 'test');
-for (const key of ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50']) {
+for (const key of ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50'] as const) {
   console.log(`test ${key.padEnd(11)} GRU4Rec ${test[key].toFixed(4)}   MostPopular ${popular[key].toFixed(4)}`);
 }
 

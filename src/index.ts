@@ -54,16 +54,30 @@ export {
 } from './data/index.js';
 
 // Models
-export { BaseRecaller, type SequentialRecaller, type ModelBaseConfig, type UserEmbeddingOptions, type BatchTensors } from './models/base.js';
-export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
-export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, type YouTubeDNNConfig, type YouTubeDNNOptions } from './models/youtube-dnn.js';
-export { MultiInterestRecaller, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';
-export { MIND, DEFAULT_MIND_CONFIG, type MINDConfig, type MINDOptions } from './models/mind.js';
-export { ComiRecDR, DEFAULT_COMIREC_DR_CONFIG, type ComiRecDRConfig, type ComiRecDROptions } from './models/comirec-dr.js';
-export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
+export { BaseRecaller, ModelBaseConfigSchema, type SequentialRecaller, type ModelBaseConfig, type ModelBaseOptions, type UserEmbeddingOptions, type BatchTensors } from './models/base.js';
+export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, GRU4RecConfigSchema, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
+export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, YouTubeDNNConfigSchema, type YouTubeDNNConfig, type YouTubeDNNOptions } from './models/youtube-dnn.js';
+export { MultiInterestRecaller, MultiInterestConfigSchema, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';
+export { MIND, DEFAULT_MIND_CONFIG, MINDConfigSchema, type MINDConfig, type MINDOptions } from './models/mind.js';
+export { ComiRecDR, DEFAULT_COMIREC_DR_CONFIG, ComiRecDRConfigSchema, type ComiRecDRConfig, type ComiRecDROptions } from './models/comirec-dr.js';
+export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, ComiRecSAConfigSchema, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
 export { squash, dynamicRouting, couplingCoefficients, type RoutingInput, type RoutingOptions, type RoutingOutput } from './models/layers/capsule.js';
 export { labelAwareAttention, interestSimilarity, type ReadoutMode, type ReadoutOptions } from './models/layers/attention.js';
-export { MODELS, createModel, type ModelName } from './models/registry.js';
+export {
+  MODELS,
+  createModel,
+  buildModel,
+  registerModel,
+  modelFactory,
+  modelNames,
+  isRegisteredModel,
+  type ModelName,
+  type BuiltinModelName,
+  type ModelConfigs,
+  type ModelDefinition,
+  type ModelCapabilities,
+  type RegisteredModel,
+} from './models/registry.js';
 
 // Losses
 export { LOSSES, softmaxCrossEntropy, resolveLoss, type LossName, type LossFunction, type LossInput } from './losses/index.js';
@@ -125,7 +139,7 @@ export {
 // Metrics, as a namespace: metrics.recall, metrics.ndcg, ...
 import * as metrics from './metrics/index.js';
 export { metrics };
-export type { MetricReport } from './metrics/index.js';
+export type { MetricReport, MetricKey } from './metrics/index.js';
 
 // Training and evaluation
 export { Trainer, type TrainerOptions, type FitResult, type EpochRecord, type TrainerCallbacks } from './train/trainer.js';

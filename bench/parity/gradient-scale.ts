@@ -14,7 +14,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { loadPeerExport } from '../../src/data/peer-export.js';
 import type { TrainBatch } from '../../src/data/types.js';
 import { softmaxCrossEntropy } from '../../src/losses/softmax.js';
-import { createModel } from '../../src/models/registry.js';
+import { buildModel } from '../../src/models/registry.js';
 
 const { values: flags } = parseArgs({ options: { split: { type: 'string' }, steps: { type: 'string' }, models: { type: 'string' } }, strict: true });
 await initBackend();
@@ -30,7 +30,7 @@ const median = (a: Float32Array) => {
 };
 console.log(`| model | weight | median |g| at step ${steps} | share < 1e-7 | share < 1e-8 |\n|---|---|---|---|---|`);
 for (const name of (flags.models ?? 'gru4rec,youtubednn,mind,comirec-dr,comirec-sa').split(',')) {
-  const model = createModel(name, { itemCount: dataset.itemCount, embeddingDim: 64, maxLen: 20, seed: 42 });
+  const model = buildModel(name, { itemCount: dataset.itemCount, embeddingDim: 64, maxLen: 20, seed: 42 });
   const named = model.namedWeights();
   const optimizer = tf.train.adam(1e-3);
   for (let k = 0; k < steps; k++) {

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
-import { createModel } from '../models/registry.js';
+import { buildModel } from '../models/registry.js';
 import { digestOf, digestRegular, readRegular, resolveModelDir, saveVersion, writeDurable, type FileDigest } from './atomic-dir.js';
 import { bundleInvalid } from './file-schema.js';
 import { checkManifestSizes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseManifest, type ModelManifest, type WeightEntry } from './manifest.js';
@@ -182,7 +182,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   let model: BaseRecaller;
   try {
-    model = createModel(manifest.model, manifest.config);
+    model = buildModel(manifest.model, manifest.config);
   } catch (err) {
     if (err instanceof SeqrecError) throw bundleInvalid(MANIFEST, err.message.replace(/^Unknown model/, 'model: unknown model'), err.field);
     throw err;

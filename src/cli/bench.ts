@@ -106,7 +106,7 @@ export async function runBench(flags: CliFlags, log: Log, modelOptions: Readonly
       maxLen,
       seed,
       ...(factory.multiInterest ? { numInterests: hyper.interests, diversityWeight: hyper.diversityWeight } : {}),
-      ...(hyper.sharpenPower !== 1 && (name === 'mind' || name === 'comirec-dr') ? { sharpenPower: hyper.sharpenPower } : {}),
+      ...(hyper.sharpenPower !== 1 && factory.capabilities.routing ? { sharpenPower: hyper.sharpenPower } : {}),
       ...(Object.hasOwn(modelOptions, name) ? modelOptions[name] : {}),
     });
     log(`--- ${name}`);
@@ -159,8 +159,8 @@ function meanInterestCosine(model: MultiInterestRecaller, dataset: SequenceDatas
 /** The Markdown table of a set of runs (test metrics at the protocol's usual cutoffs). */
 export function benchTable(runs: BenchRun[], protocol: 'comirec' | 'loo'): string {
   const keys = protocol === 'loo'
-    ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50']
-    : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'];
+    ? (['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] as const)
+    : (['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'] as const);
   const head = `| model | epochs (best) | valid R@50 | ${keys.map((k) => `test ${k}`).join(' | ')} | s/epoch | samples/s |`;
   const sep = `|${'---|'.repeat(keys.length + 5)}`;
   const rows = runs.map((r) =>

@@ -41,11 +41,15 @@ export const ALL_METRIC_NAMES: readonly MetricName[] = [...METRIC_NAMES, 'recall
  */
 export type RankedLists = { ids: Int32Array; k: number } | ReadonlyArray<ArrayLike<number>>;
 
+/** A report key: `<metric>@<n>`, e.g. `recall@20`, `ndcgComiRec@50`. */
+export type MetricKey = `${MetricName}@${number}`;
+
 /**
  * Mean of each metric over users, keyed `<metric>@<n>` (e.g. `recall@20`, `ndcgComiRec@50`),
- * plus `users`: how many users were averaged.
+ * plus `users`: how many users were averaged. Keys are typed, so `report['recal@50']` does
+ * not compile; which cutoffs are present is known only at run time.
  */
-export type MetricReport = Record<string, number>;
+export type MetricReport = { [key in MetricKey]: number } & { users?: number };
 
 export interface EvaluateOptions {
   /** Cutoffs, e.g. [20, 50]. Each must be <= the length of every ranked list. */
@@ -167,7 +171,7 @@ export class MetricAccumulator {
     const report: MetricReport = {};
     for (let m = 0; m < this.metrics.length; m++) {
       for (let j = 0; j < this.ns.length; j++) {
-        report[`${this.metrics[m]}@${this.ns[j]}`] = this.sums[m * this.ns.length + j] / this.count;
+        report[metricKey(this.metrics[m], this.ns[j])] = this.sums[m * this.ns.length + j] / this.count;
       }
     }
     report.users = this.count;
@@ -183,6 +187,11 @@ export class MetricAccumulator {
       }
     }
   }
+}
+
+/** The report key of `metric` at cutoff `n`. */
+export function metricKey(metric: MetricName, n: number): MetricKey {
+  return `${metric}@${n}`;
 }
 
 function checkUserCount(rankings: number, targets: number): void {

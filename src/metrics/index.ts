@@ -5,6 +5,8 @@ export {
   METRIC_NAMES,
   ALL_METRIC_NAMES,
   type MetricName,
+  metricKey,
+  type MetricKey,
   type MetricReport,
   type RankedLists,
   type EvaluateOptions,

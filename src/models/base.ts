@@ -8,7 +8,6 @@
  * from src/losses.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { MAX_WINDOW_LENGTH } from '../data/dataset-options.js';
 import { Random } from '../util/random.js';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
@@ -17,7 +16,7 @@ import type { LossFunction } from '../losses/types.js';
 import { lossInput } from '../losses/input.js';
 import { embeddingLookup } from '../ops/embedding.js';
 import { glorotUniform, variable } from './layers/init.js';
-import { assertModelFits, MAX_EMBEDDING_DIM } from './size.js';
+import type { ModelBaseConfig } from './config.js';
 
 /** The tensors of a `SequenceBatch`. Owned by the caller's tidy scope. */
 export interface BatchTensors {
@@ -29,67 +28,33 @@ export interface BatchTensors {
   lengths: tf.Tensor1D;
 }
 
-export interface ModelBaseConfig {
-  /** Number of item rows including padding row 0 (the vocabulary's `size`). Required. */
-  itemCount: number;
-  /** Embedding dimension D shared by items and user vectors. Default 64. */
-  embeddingDim: number;
-  /** History window length L the model is built for. Default 20. */
-  maxLen: number;
-  /** Seed for weight initialisation and training-time randomness. Default 42. */
-  seed: number;
-}
+export { ModelBaseConfigSchema, type ModelBaseConfig, type ModelBaseOptions } from './config.js';
 
 export interface UserEmbeddingOptions {
   /** Training mode (dropout on, stochastic parts drawn from the training stream). Default false. */
   training?: boolean;
 }
 
-/** What every model exposes. Shared code reads these, never the concrete class. */
-export interface SequentialRecaller {
-  /** Registry name, e.g. 'gru4rec'. */
-  readonly name: string;
-  readonly itemCount: number;
-  readonly embeddingDim: number;
-  readonly maxLen: number;
-  /** K: how many interest vectors `userEmbeddings` returns per user. */
-  readonly numInterests: number;
-  /** [B, K, D] user embeddings for a batch of histories. */
-  userEmbeddings(batch: SequenceBatch, options?: UserEmbeddingOptions): tf.Tensor3D;
-  /** [itemCount, D] item embeddings (row 0 = padding). Owned by the model: do not dispose. */
-  itemEmbeddings(): tf.Tensor2D;
-  /** Scalar training loss for a batch (default: full softmax cross-entropy). */
-  loss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar;
-  /** Trainable variables, in a stable order. */
-  trainableVariables(): tf.Variable[];
-  /** The resolved config (JSON-serialisable), enough to rebuild the model. */
-  getConfig(): object;
-  dispose(): void;
-}
-
-/** Checks the shared fields, then the whole config's size against memory (see src/models/size.ts). */
-export function validateBaseConfig(c: ModelBaseConfig, model: string): void {
-  const check = (ok: boolean, field: string, want: string, got: unknown) => {
-    if (!ok) throw new SeqrecError('invalid_config', `${model}: ${field} must be ${want}, got ${String(got)}`, { field });
-  };
-  check(Number.isInteger(c.itemCount) && c.itemCount >= 2, 'itemCount', 'an integer >= 2 (items + padding)', c.itemCount);
-  const dimOk = Number.isInteger(c.embeddingDim) && c.embeddingDim >= 1 && c.embeddingDim <= MAX_EMBEDDING_DIM;
-  check(dimOk, 'embeddingDim', `an integer in [1, ${MAX_EMBEDDING_DIM}]`, c.embeddingDim);
-  check(Number.isInteger(c.maxLen) && c.maxLen >= 1 && c.maxLen <= MAX_WINDOW_LENGTH, 'maxLen', `an integer in [1, ${MAX_WINDOW_LENGTH}]`, c.maxLen);
-  check(Number.isFinite(c.seed), 'seed', 'a finite number', c.seed);
-  // Before any weight is allocated: a model too large fails here, not in a typed array.
-  assertModelFits(c, model);
-}
+/**
+ * The model contract used to be this separate interface; `BaseRecaller` is the one contract
+ * now (every model extends it). Kept as an alias so existing imports still compile.
+ * @deprecated Use `BaseRecaller`.
+ */
+export type SequentialRecaller = BaseRecaller;
 
 let variableCounter = 0;
 
 /**
- * Shared implementation: the item table, weights by name, batch conversion and the
- * training loss. Subclasses create their own variables with `addWeight` and implement
- * `userEmbeddings`.
+ * What every model is, and the shared implementation: the item table, weights by name, batch
+ * conversion and the training loss. Shared code (Trainer, evaluation, checkpoints, serving)
+ * reads only these members, never the concrete class. Subclasses create their own variables
+ * with `addWeight` and implement `userEmbeddings` and `getConfig`; `Config` is the type
+ * `getConfig()` returns.
  */
-export abstract class BaseRecaller implements SequentialRecaller {
+export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseConfig> {
+  /** Registry name, e.g. 'gru4rec'. */
   abstract readonly name: string;
+  /** K: how many interest vectors `userEmbeddings` returns per user. */
   abstract readonly numInterests: number;
   readonly itemCount: number;
   readonly embeddingDim: number;
@@ -122,9 +87,12 @@ export abstract class BaseRecaller implements SequentialRecaller {
     return v;
   }
 
+  /** [B, K, D] user embeddings for a batch of histories. */
   abstract userEmbeddings(batch: SequenceBatch, options?: UserEmbeddingOptions): tf.Tensor3D;
-  abstract getConfig(): object;
+  /** The resolved config (JSON-serialisable), enough to rebuild the model with `createModel`. */
+  abstract getConfig(): Config;
 
+  /** [itemCount, D] item embeddings (row 0 = padding). Owned by the model: do not dispose. */
   itemEmbeddings(): tf.Tensor2D {
     return this.itemTable;
   }
@@ -162,12 +130,14 @@ export abstract class BaseRecaller implements SequentialRecaller {
     return tf.squeeze(userEmb, [1]) as tf.Tensor2D;
   }
 
+  /** Scalar training loss for a batch (default: full softmax cross-entropy). */
   loss(batch: TrainBatch, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
     return tf.tidy(() =>
       lossFn(lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) => this.trainingUserVector(this.userEmbeddings(batch, { training: true }), targetEmbeddings))),
     );
   }
 
+  /** Trainable variables, in a stable order. */
   trainableVariables(): tf.Variable[] {
     return [...this.weights.values()];
   }

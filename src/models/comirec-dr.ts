@@ -24,41 +24,37 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch } from '../data/types.js';
-import { SeqrecError } from '../errors.js';
+import type { z } from 'zod';
 import type { BatchTensors } from './base.js';
 import { dynamicRouting } from './layers/capsule.js';
 import { glorotUniform, normalArray } from './layers/init.js';
 import { positionwiseMatMul } from '../ops/position-matmul.js';
-import { MultiInterestRecaller, validateMultiInterestConfig, type InterestOutput, type MultiInterestConfig } from './multi-interest.js';
+import { booleanField, integerIn, numberWhere, resolveModelConfig } from './config.js';
+import { DEFAULT_MULTI_INTEREST_CONFIG, MultiInterestConfigSchema, MultiInterestRecaller, type InterestOutput } from './multi-interest.js';
 
-export interface ComiRecDRConfig extends MultiInterestConfig {
-  /** Routing iterations. Default 3 (ComiRec's code). */
-  routingIterations: number;
-  /** Standard deviation of the N(0, σ²) initialisation of the maps. Default 1 (ComiRec's code). */
-  bilinearInitStd: number;
-  /** Dense D->D + ReLU on the capsules. Default false (ComiRec-DR never has it). */
-  reluLayer: boolean;
-  /** Exponent p of the sharpened squash (|s|²/(1+|s|²))^p · s/|s|, 0 < p <= 1. Default 1 (plain squash). */
-  sharpenPower: number;
-}
-
-export const DEFAULT_COMIREC_DR_CONFIG: Readonly<Omit<ComiRecDRConfig, 'itemCount'>> = Object.freeze({
-  embeddingDim: 64,
-  maxLen: 20,
-  seed: 42,
-  numInterests: 4,
-  readout: 'hard',
-  readoutPower: 2,
-  diversityWeight: 0,
+export const DEFAULT_COMIREC_DR_CONFIG = Object.freeze({
+  ...DEFAULT_MULTI_INTEREST_CONFIG,
   routingIterations: 3,
   bilinearInitStd: 1,
   reluLayer: false,
   sharpenPower: 1,
 });
 
-export type ComiRecDROptions = Partial<ComiRecDRConfig> & { itemCount: number };
+export const ComiRecDRConfigSchema = MultiInterestConfigSchema.extend({
+  /** Routing iterations. Default 3 (ComiRec's code). */
+  routingIterations: integerIn(1).default(DEFAULT_COMIREC_DR_CONFIG.routingIterations),
+  /** Standard deviation of the N(0, σ²) initialisation of the maps. Default 1 (ComiRec's code). */
+  bilinearInitStd: numberWhere('a finite number > 0', (v) => v > 0).default(DEFAULT_COMIREC_DR_CONFIG.bilinearInitStd),
+  /** Dense D->D + ReLU on the capsules. Default false (ComiRec-DR never has it). */
+  reluLayer: booleanField().default(DEFAULT_COMIREC_DR_CONFIG.reluLayer),
+  /** Exponent p of the sharpened squash (|s|²/(1+|s|²))^p · s/|s|, 0 < p <= 1. Default 1 (plain squash). */
+  sharpenPower: numberWhere('in (0, 1]', (v) => v > 0 && v <= 1).default(DEFAULT_COMIREC_DR_CONFIG.sharpenPower),
+});
 
-export class ComiRecDR extends MultiInterestRecaller {
+export type ComiRecDRConfig = z.output<typeof ComiRecDRConfigSchema>;
+export type ComiRecDROptions = z.input<typeof ComiRecDRConfigSchema>;
+
+export class ComiRecDR extends MultiInterestRecaller<ComiRecDRConfig> {
   readonly name = 'comirec-dr';
   readonly numInterests: number;
   readonly config: Readonly<ComiRecDRConfig>;
@@ -68,8 +64,7 @@ export class ComiRecDR extends MultiInterestRecaller {
   private readonly reluBias: tf.Variable | null = null;
 
   constructor(options: ComiRecDROptions) {
-    const config: ComiRecDRConfig = { ...DEFAULT_COMIREC_DR_CONFIG, ...options };
-    validateComiRecDRConfig(config);
+    const config = resolveModelConfig(ComiRecDRConfigSchema, options, 'ComiRecDR');
     super(config);
     this.config = Object.freeze(config);
     this.numInterests = config.numInterests;
@@ -109,15 +104,4 @@ export class ComiRecDR extends MultiInterestRecaller {
     }
     return { interests, active: null };
   }
-}
-
-function validateComiRecDRConfig(c: ComiRecDRConfig): void {
-  validateMultiInterestConfig(c, 'ComiRecDR');
-  const fail = (field: string, want: string, got: unknown) => {
-    throw new SeqrecError('invalid_config', `ComiRecDR: ${field} must be ${want}, got ${String(got)}`, { field });
-  };
-  if (!Number.isInteger(c.routingIterations) || c.routingIterations < 1) fail('routingIterations', 'an integer >= 1', c.routingIterations);
-  if (!(Number.isFinite(c.bilinearInitStd) && c.bilinearInitStd > 0)) fail('bilinearInitStd', 'a finite number > 0', c.bilinearInitStd);
-  if (typeof c.reluLayer !== 'boolean') fail('reluLayer', 'a boolean', c.reluLayer);
-  if (!(c.sharpenPower > 0 && c.sharpenPower <= 1)) fail('sharpenPower', 'in (0, 1]', c.sharpenPower);
 }

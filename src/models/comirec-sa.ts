@@ -28,32 +28,35 @@ import { SeqrecError } from '../errors.js';
 import type { BatchTensors } from './base.js';
 import { MASKED_LOGIT } from './layers/capsule.js';
 import { glorotUniform } from './layers/init.js';
-import { MultiInterestRecaller, validateMultiInterestConfig, type InterestOutput, type MultiInterestConfig } from './multi-interest.js';
+import type { z } from 'zod';
+import { booleanField, integerIn, resolveModelConfig } from './config.js';
+import { DEFAULT_MULTI_INTEREST_CONFIG, MultiInterestConfigSchema, MultiInterestRecaller, type InterestOutput } from './multi-interest.js';
 
-export interface ComiRecSAConfig extends MultiInterestConfig {
-  /** Units of the tanh layer. Default 4 · embeddingDim (ComiRec's hidden_size * 4). */
-  attentionDim: number;
-  /** Add learned position embeddings to the attention input. Default true (ComiRec's add_pos). */
-  positionEmbeddings: boolean;
-  /** Interests as A (E + P) instead of A E. Default false (ComiRec's code: A E). */
-  valuesWithPositions: boolean;
-}
-
-export const DEFAULT_COMIREC_SA_CONFIG: Readonly<Omit<ComiRecSAConfig, 'itemCount' | 'attentionDim'>> = Object.freeze({
-  embeddingDim: 64,
-  maxLen: 20,
-  seed: 42,
-  numInterests: 4,
-  readout: 'hard',
-  readoutPower: 2,
-  diversityWeight: 0,
+export const DEFAULT_COMIREC_SA_CONFIG = Object.freeze({
+  ...DEFAULT_MULTI_INTEREST_CONFIG,
   positionEmbeddings: true,
   valuesWithPositions: false,
 });
 
-export type ComiRecSAOptions = Partial<ComiRecSAConfig> & { itemCount: number };
+/** ComiRec-SA's config; defaults from `DEFAULT_COMIREC_SA_CONFIG`, `attentionDim` defaults to 4 · embeddingDim. */
+export const ComiRecSAConfigSchema = MultiInterestConfigSchema.extend({
+  /** Units of the tanh layer. Default 4 · embeddingDim (ComiRec's hidden_size * 4). */
+  attentionDim: integerIn(1).optional(),
+  /** Add learned position embeddings to the attention input. Default true (ComiRec's add_pos). */
+  positionEmbeddings: booleanField().default(DEFAULT_COMIREC_SA_CONFIG.positionEmbeddings),
+  /** Interests as A (E + P) instead of A E. Default false (ComiRec's code: A E). */
+  valuesWithPositions: booleanField().default(DEFAULT_COMIREC_SA_CONFIG.valuesWithPositions),
+})
+  .refine((c) => !c.valuesWithPositions || c.positionEmbeddings, {
+    path: ['valuesWithPositions'],
+    error: (iss) => `must be false when positionEmbeddings is false, got ${String((iss.input as { valuesWithPositions?: unknown }).valuesWithPositions)}`,
+  })
+  .transform(({ attentionDim, ...c }) => ({ ...c, attentionDim: attentionDim ?? 4 * c.embeddingDim }));
 
-export class ComiRecSA extends MultiInterestRecaller {
+export type ComiRecSAConfig = z.output<typeof ComiRecSAConfigSchema>;
+export type ComiRecSAOptions = z.input<typeof ComiRecSAConfigSchema>;
+
+export class ComiRecSA extends MultiInterestRecaller<ComiRecSAConfig> {
   readonly name = 'comirec-sa';
   readonly numInterests: number;
   readonly config: Readonly<ComiRecSAConfig>;
@@ -63,9 +66,7 @@ export class ComiRecSA extends MultiInterestRecaller {
   private readonly w2: tf.Variable;
 
   constructor(options: ComiRecSAOptions) {
-    const dim = options.embeddingDim ?? DEFAULT_COMIREC_SA_CONFIG.embeddingDim;
-    const config: ComiRecSAConfig = { ...DEFAULT_COMIREC_SA_CONFIG, ...options, attentionDim: options.attentionDim ?? 4 * dim };
-    validateComiRecSAConfig(config);
+    const config = resolveModelConfig(ComiRecSAConfigSchema, options, 'ComiRecSA');
     super(config);
     this.config = Object.freeze(config);
     this.numInterests = config.numInterests;
@@ -97,15 +98,4 @@ export class ComiRecSA extends MultiInterestRecaller {
     const values = this.config.valuesWithPositions ? withPositions : e;
     return { interests: tf.matMul(attention, values) as tf.Tensor3D, active: null };
   }
-}
-
-function validateComiRecSAConfig(c: ComiRecSAConfig): void {
-  validateMultiInterestConfig(c, 'ComiRecSA');
-  const fail = (field: string, want: string, got: unknown) => {
-    throw new SeqrecError('invalid_config', `ComiRecSA: ${field} must be ${want}, got ${String(got)}`, { field });
-  };
-  if (!Number.isInteger(c.attentionDim) || c.attentionDim < 1) fail('attentionDim', 'an integer >= 1', c.attentionDim);
-  if (typeof c.positionEmbeddings !== 'boolean') fail('positionEmbeddings', 'a boolean', c.positionEmbeddings);
-  if (typeof c.valuesWithPositions !== 'boolean') fail('valuesWithPositions', 'a boolean', c.valuesWithPositions);
-  if (c.valuesWithPositions && !c.positionEmbeddings) fail('valuesWithPositions', 'false when positionEmbeddings is false', c.valuesWithPositions);
 }

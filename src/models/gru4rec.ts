@@ -25,23 +25,43 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch } from '../data/types.js';
+import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
-import { BaseRecaller, dropoutMask, validateBaseConfig, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
+import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
+import { DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { gruSequence } from '../ops/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
 
-export interface GRU4RecConfig extends ModelBaseConfig {
-  /** GRU hidden size. Default = embeddingDim; otherwise a linear map projects the state to embeddingDim. */
-  hiddenDim: number;
+export const DEFAULT_GRU4REC_CONFIG = Object.freeze({
+  ...DEFAULT_BASE_CONFIG,
+  numLayers: 1,
+  dropout: 0,
+  hiddenDropout: 0,
+  outputBias: false,
+  recurrence: 'fused' as 'fused' | 'ops',
+});
+
+const probability = () => numberWhere('in [0, 1)', (v) => v >= 0 && v < 1);
+
+/** GRU4Rec's config; defaults from `DEFAULT_GRU4REC_CONFIG`, `hiddenDim` defaults to `embeddingDim`. */
+export const GRU4RecConfigSchema = ModelBaseConfigSchema.extend({
   /** Stacked GRU layers. Default 1. */
-  numLayers: number;
+  numLayers: integerIn(1).default(DEFAULT_GRU4REC_CONFIG.numLayers),
+  /** GRU hidden size. Default = embeddingDim; otherwise a linear map projects the state to embeddingDim. */
+  hiddenDim: integerIn(1).optional(),
+  /**
+   * How the recurrence runs: 'fused' (default) is one op per layer with a hand-written
+   * backward pass (src/ops/gru-sequence.ts); 'ops' composes TF.js ops step by step
+   * (slower; kept as the reference the fused op is tested against).
+   */
+  recurrence: oneOf(['fused', 'ops']).default(DEFAULT_GRU4REC_CONFIG.recurrence),
   /**
    * Drop probability on the input embeddings (before the first layer only), training only:
    * the official GRU4Rec's `dropout_p_embed`. Default 0. Between layers only `hiddenDropout`
    * applies, as in the official code (both versions drop the embedding once and each layer's
    * output once).
    */
-  dropout: number;
+  dropout: probability().default(DEFAULT_GRU4REC_CONFIG.dropout),
   /**
    * Drop probability on each GRU layer's output (the state passed up and scored), training
    * only: the official GRU4Rec's `dropout_p_hidden`. Default 0. It applies in both training
@@ -51,7 +71,7 @@ export interface GRU4RecConfig extends ModelBaseConfig {
    * states (the official code has no windows; dropping inside the fused recurrence is not
    * implemented).
    */
-  hiddenDropout: number;
+  hiddenDropout: probability().default(DEFAULT_GRU4REC_CONFIG.hiddenDropout),
   /**
    * A per-item output bias b_j, score = u · e_j + b_j (the official GRU4Rec's `By`,
    * zero-initialised and trained). Default false. Stored as one more column of the item table
@@ -60,27 +80,13 @@ export interface GRU4RecConfig extends ModelBaseConfig {
    * also updates By sparsely). `embeddingDim` of the model is then D + 1; use inner-product
    * retrieval (cosine would normalise the bias column in).
    */
-  outputBias: boolean;
-  /**
-   * How the recurrence runs: 'fused' (default) is one op per layer with a hand-written
-   * backward pass (src/ops/gru-sequence.ts); 'ops' composes TF.js ops step by step
-   * (slower; kept as the reference the fused op is tested against).
-   */
-  recurrence: 'fused' | 'ops';
-}
+  outputBias: z.boolean({ error: (iss) => `must be true or false, got ${String(iss.input)}` }).default(DEFAULT_GRU4REC_CONFIG.outputBias),
+}).transform(({ hiddenDim, ...c }) => ({ ...c, hiddenDim: hiddenDim ?? c.embeddingDim }));
 
-export const DEFAULT_GRU4REC_CONFIG: Readonly<Omit<GRU4RecConfig, 'itemCount' | 'hiddenDim'>> = Object.freeze({
-  embeddingDim: 64,
-  maxLen: 20,
-  seed: 42,
-  numLayers: 1,
-  dropout: 0,
-  hiddenDropout: 0,
-  outputBias: false,
-  recurrence: 'fused',
-});
-
-export type GRU4RecOptions = Partial<GRU4RecConfig> & { itemCount: number };
+/** The resolved config (`getConfig()`). */
+export type GRU4RecConfig = z.output<typeof GRU4RecConfigSchema>;
+/** What the constructor takes: `itemCount` and any fields to change from the defaults. */
+export type GRU4RecOptions = z.input<typeof GRU4RecConfigSchema>;
 
 interface GRULayer {
   wi: tf.Variable; // [in, 3H]: columns r | z | n
@@ -89,7 +95,7 @@ interface GRULayer {
   bh: tf.Variable; // [3H]
 }
 
-export class GRU4Rec extends BaseRecaller {
+export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
   readonly name: string = 'gru4rec';
   readonly numInterests = 1;
   readonly config: Readonly<GRU4RecConfig>;
@@ -97,30 +103,7 @@ export class GRU4Rec extends BaseRecaller {
   private readonly projection: tf.Variable | null = null;
 
   constructor(options: GRU4RecOptions) {
-    const config: GRU4RecConfig = {
-      ...DEFAULT_GRU4REC_CONFIG,
-      ...options,
-      hiddenDim: options.hiddenDim ?? options.embeddingDim ?? DEFAULT_GRU4REC_CONFIG.embeddingDim,
-    };
-    validateBaseConfig(config, 'GRU4Rec');
-    if (!Number.isInteger(config.numLayers) || config.numLayers < 1) {
-      throw new SeqrecError('invalid_config', `GRU4Rec: numLayers must be an integer >= 1, got ${config.numLayers}`, { field: 'numLayers' });
-    }
-    if (!Number.isInteger(config.hiddenDim) || config.hiddenDim < 1) {
-      throw new SeqrecError('invalid_config', `GRU4Rec: hiddenDim must be an integer >= 1, got ${config.hiddenDim}`, { field: 'hiddenDim' });
-    }
-    if (config.recurrence !== 'fused' && config.recurrence !== 'ops') {
-      throw new SeqrecError('invalid_config', `GRU4Rec: recurrence must be 'fused' or 'ops', got ${String(config.recurrence)}`, { field: 'recurrence' });
-    }
-    if (!(config.dropout >= 0 && config.dropout < 1)) {
-      throw new SeqrecError('invalid_config', `GRU4Rec: dropout must be in [0, 1), got ${config.dropout}`, { field: 'dropout' });
-    }
-    if (!(config.hiddenDropout >= 0 && config.hiddenDropout < 1)) {
-      throw new SeqrecError('invalid_config', `GRU4Rec: hiddenDropout must be in [0, 1), got ${config.hiddenDropout}`, { field: 'hiddenDropout' });
-    }
-    if (typeof config.outputBias !== 'boolean') {
-      throw new SeqrecError('invalid_config', `GRU4Rec: outputBias must be true or false, got ${String(config.outputBias)}`, { field: 'outputBias' });
-    }
+    const config = resolveModelConfig(GRU4RecConfigSchema, options, 'GRU4Rec');
     // With an output bias the item table has one more column (the bias), zeroed below.
     super(config.outputBias ? { ...config, embeddingDim: config.embeddingDim + 1 } : config);
     this.config = Object.freeze(config);

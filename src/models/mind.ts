@@ -36,63 +36,58 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '../util/random.js';
 import type { SequenceBatch } from '../data/types.js';
-import { SeqrecError } from '../errors.js';
+import type { z } from 'zod';
 import type { BatchTensors } from './base.js';
 import { dynamicRouting } from './layers/capsule.js';
 import { glorotUniform } from './layers/init.js';
-import { MultiInterestRecaller, validateMultiInterestConfig, type InterestOutput, type MultiInterestConfig } from './multi-interest.js';
+import { booleanField, integerIn, numberWhere, oneOf, resolveModelConfig } from './config.js';
+import { DEFAULT_MULTI_INTEREST_CONFIG, MultiInterestConfigSchema, MultiInterestRecaller, type InterestOutput } from './multi-interest.js';
 
-export interface MINDConfig extends MultiInterestConfig {
-  /** Routing iterations r. Default 3 (the paper and ComiRec's code). */
-  routingIterations: number;
-  /** σ of the initial routing logits. Default 1 (paper; ComiRec's stddev=1.0). */
-  logitStd: number;
-  /**
-   * 'truncated' (default): N(0, σ²) redrawn outside ±2σ, ComiRec's tf.truncated_normal.
-   * 'normal': plain N(0, σ²), the paper's wording and the PyTorch peer.
-   */
-  logitInit: 'truncated' | 'normal';
-  /** Seed of the fixed inference logits. Default: `seed`. */
-  inferenceSeed: number;
-  /** Dense D->D + ReLU on the capsules (the paper's "ReLU layer"). Default true. */
-  reluLayer: boolean;
-  /**
-   * Bias on the bilinear map, û_i = S e_i + β. Default false (the paper's û = S e). ComiRec's
-   * code builds S as tf.layers.dense(..., bias_initializer=None), which in TF 1.x still has a
-   * bias, glorot-uniform initialised; `true` reproduces that.
-   */
-  bilinearBias: boolean;
-  /** Exponent p of the sharpened squash (|s|²/(1+|s|²))^p · s/|s|, 0 < p <= 1. Default 1 (plain squash). */
-  sharpenPower: number;
-  /** Use K'_u = max(1, min(K, ⌊log2 n_u⌋)) interests per user. Default false (ComiRec's MIND: fixed K). */
-  dynamicInterests: boolean;
-}
-
-export const DEFAULT_MIND_CONFIG: Readonly<Omit<MINDConfig, 'itemCount' | 'inferenceSeed'>> = Object.freeze({
-  embeddingDim: 64,
-  maxLen: 20,
-  seed: 42,
-  numInterests: 4,
-  // Hard (argmax): MIND's paper reports performance rising with p and hard attention (p → ∞)
-  // best; ComiRec trains MIND with argmax (Model_MIND hard_readout=True). docs/models/mind.md.
-  readout: 'hard',
-  readoutPower: 2,
-  diversityWeight: 0,
+export const DEFAULT_MIND_CONFIG = Object.freeze({
+  ...DEFAULT_MULTI_INTEREST_CONFIG,
   routingIterations: 3,
   logitStd: 1,
-  logitInit: 'truncated',
+  logitInit: 'truncated' as 'truncated' | 'normal',
   reluLayer: true,
   bilinearBias: false,
   sharpenPower: 1,
   dynamicInterests: false,
 });
 
-export type MINDOptions = Partial<MINDConfig> & { itemCount: number };
+/** MIND's config; defaults from `DEFAULT_MIND_CONFIG`, `inferenceSeed` defaults to `seed`. */
+export const MINDConfigSchema = MultiInterestConfigSchema.extend({
+  /** Routing iterations r. Default 3 (the paper and ComiRec's code). */
+  routingIterations: integerIn(1).default(DEFAULT_MIND_CONFIG.routingIterations),
+  /** σ of the initial routing logits. Default 1 (paper; ComiRec's stddev=1.0). */
+  logitStd: numberWhere('a finite number > 0', (v) => v > 0).default(DEFAULT_MIND_CONFIG.logitStd),
+  /**
+   * 'truncated' (default): N(0, σ²) redrawn outside ±2σ, ComiRec's tf.truncated_normal.
+   * 'normal': plain N(0, σ²), the paper's wording and the PyTorch peer.
+   */
+  logitInit: oneOf(['truncated', 'normal']).default(DEFAULT_MIND_CONFIG.logitInit),
+  /** Seed of the fixed inference logits. Default: `seed`. */
+  inferenceSeed: numberWhere('a finite number').optional(),
+  /** Exponent p of the sharpened squash (|s|²/(1+|s|²))^p · s/|s|, 0 < p <= 1. Default 1 (plain squash). */
+  sharpenPower: numberWhere('in (0, 1]', (v) => v > 0 && v <= 1).default(DEFAULT_MIND_CONFIG.sharpenPower),
+  /** Dense D->D + ReLU on the capsules (the paper's "ReLU layer"). Default true. */
+  reluLayer: booleanField().default(DEFAULT_MIND_CONFIG.reluLayer),
+  /**
+   * Bias on the bilinear map, û_i = S e_i + β. Default false (the paper's û = S e). ComiRec's
+   * code builds S as tf.layers.dense(..., bias_initializer=None), which in TF 1.x still has a
+   * bias, glorot-uniform initialised; `true` reproduces that.
+   */
+  bilinearBias: booleanField().default(DEFAULT_MIND_CONFIG.bilinearBias),
+  /** Use K'_u = max(1, min(K, ⌊log2 n_u⌋)) interests per user. Default false (ComiRec's MIND: fixed K). */
+  dynamicInterests: booleanField().default(DEFAULT_MIND_CONFIG.dynamicInterests),
+}).transform(({ inferenceSeed, ...c }) => ({ ...c, inferenceSeed: inferenceSeed ?? c.seed }));
+
+export type MINDConfig = z.output<typeof MINDConfigSchema>;
+export type MINDOptions = z.input<typeof MINDConfigSchema>;
 
 /** Salt of the inference stream ('MIND' in ASCII), so it differs from the init/train streams of the same seed. */
 const INFERENCE_SALT = 0x4d494e44;
 
-export class MIND extends MultiInterestRecaller {
+export class MIND extends MultiInterestRecaller<MINDConfig> {
   readonly name = 'mind';
   readonly numInterests: number;
   readonly config: Readonly<MINDConfig>;
@@ -105,8 +100,7 @@ export class MIND extends MultiInterestRecaller {
   private readonly inferenceStream: Random;
 
   constructor(options: MINDOptions) {
-    const config: MINDConfig = { ...DEFAULT_MIND_CONFIG, ...options, inferenceSeed: options.inferenceSeed ?? options.seed ?? DEFAULT_MIND_CONFIG.seed };
-    validateMINDConfig(config);
+    const config = resolveModelConfig(MINDConfigSchema, options, 'MIND');
     super(config);
     this.config = Object.freeze(config);
     this.numInterests = config.numInterests;
@@ -202,20 +196,5 @@ export class MIND extends MultiInterestRecaller {
       interests = tf.reshape(tf.relu(tf.add(tf.matMul(tf.reshape(capsules, [b * k, d]), this.reluKernel), this.reluBias)), [b, k, d]) as tf.Tensor3D;
     }
     return { interests, active };
-  }
-}
-
-function validateMINDConfig(c: MINDConfig): void {
-  validateMultiInterestConfig(c, 'MIND');
-  const fail = (field: string, want: string, got: unknown) => {
-    throw new SeqrecError('invalid_config', `MIND: ${field} must be ${want}, got ${String(got)}`, { field });
-  };
-  if (!Number.isInteger(c.routingIterations) || c.routingIterations < 1) fail('routingIterations', 'an integer >= 1', c.routingIterations);
-  if (!(Number.isFinite(c.logitStd) && c.logitStd > 0)) fail('logitStd', 'a finite number > 0', c.logitStd);
-  if (c.logitInit !== 'truncated' && c.logitInit !== 'normal') fail('logitInit', "'truncated' or 'normal'", c.logitInit);
-  if (!Number.isFinite(c.inferenceSeed)) fail('inferenceSeed', 'a finite number', c.inferenceSeed);
-  if (!(c.sharpenPower > 0 && c.sharpenPower <= 1)) fail('sharpenPower', 'in (0, 1]', c.sharpenPower);
-  for (const f of ['reluLayer', 'bilinearBias', 'dynamicInterests'] as const) {
-    if (typeof c[f] !== 'boolean') fail(f, 'a boolean', c[f]);
   }
 }

@@ -14,26 +14,44 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
-import { SeqrecError } from '../errors.js';
+import { z } from 'zod';
 import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
-import { BaseRecaller, validateBaseConfig, type BatchTensors, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
+import { BaseRecaller, type BatchTensors, type UserEmbeddingOptions } from './base.js';
+import { DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf } from './config.js';
 import { interestSimilarity, labelAwareAttention, type ReadoutMode } from './layers/attention.js';
 import { lossInput } from '../losses/input.js';
 
-export interface MultiInterestConfig extends ModelBaseConfig {
+/** The most interests a multi-interest model may have. */
+// 256 is far above the papers' 4-8; a typo (1e6) would otherwise run the wasm heap out of bounds.
+export const MAX_INTERESTS = 256;
+
+/** Defaults the multi-interest models share (on top of the base ones). */
+export const DEFAULT_MULTI_INTEREST_CONFIG = Object.freeze({
+  ...DEFAULT_BASE_CONFIG,
+  numInterests: 4,
+  // Hard (argmax): ComiRec's models, and MIND's paper (see docs/models/mind.md).
+  readout: 'hard' as ReadoutMode,
+  readoutPower: 2,
+  diversityWeight: 0,
+});
+
+/** The base fields plus those of every multi-interest model (compose with `.extend`). */
+export const MultiInterestConfigSchema = ModelBaseConfigSchema.extend({
   /** K, interests per user. Default 4. */
-  numInterests: number;
+  numInterests: integerIn(1, MAX_INTERESTS).default(DEFAULT_MULTI_INTEREST_CONFIG.numInterests),
   /** Label-aware attention in training: 'hard' (argmax, ComiRec) or 'soft' (MIND's softmax((V e)^p)). */
-  readout: ReadoutMode;
+  readout: oneOf(['soft', 'hard']).default(DEFAULT_MULTI_INTEREST_CONFIG.readout),
   /** p of the soft readout, > 0. Default 2 (MIND's paper). */
-  readoutPower: number;
+  readoutPower: numberWhere('a finite number > 0', (v) => v > 0).default(DEFAULT_MULTI_INTEREST_CONFIG.readoutPower),
   /**
    * Weight w of the interest-diversity regulariser: w · (mean pairwise cosine between a
    * user's interests) is added to the loss. Default 0 (off; none of the papers uses it).
    */
-  diversityWeight: number;
-}
+  diversityWeight: numberWhere('a finite number >= 0', (v) => v >= 0).default(DEFAULT_MULTI_INTEREST_CONFIG.diversityWeight),
+});
+
+export type MultiInterestConfig = z.output<typeof MultiInterestConfigSchema>;
 
 /** Interests of a batch and, when the model uses fewer than K for some users, which ones. */
 export interface InterestOutput {
@@ -43,23 +61,8 @@ export interface InterestOutput {
   active: tf.Tensor2D | null;
 }
 
-/** The most interests a multi-interest model may have. */
-export const MAX_INTERESTS = 256;
-
-export function validateMultiInterestConfig(c: MultiInterestConfig, model: string): void {
-  validateBaseConfig(c, model);
-  const fail = (field: string, want: string, got: unknown) => {
-    throw new SeqrecError('invalid_config', `${model}: ${field} must be ${want}, got ${String(got)}`, { field });
-  };
-  // 256 is far above the papers' 4-8; a typo (1e6) would otherwise run the wasm heap out of bounds.
-  if (!Number.isInteger(c.numInterests) || c.numInterests < 1 || c.numInterests > MAX_INTERESTS) fail('numInterests', `an integer in [1, ${MAX_INTERESTS}]`, c.numInterests);
-  if (c.readout !== 'soft' && c.readout !== 'hard') fail('readout', "'soft' or 'hard'", c.readout);
-  if (!(Number.isFinite(c.readoutPower) && c.readoutPower > 0)) fail('readoutPower', 'a finite number > 0', c.readoutPower);
-  if (!(Number.isFinite(c.diversityWeight) && c.diversityWeight >= 0)) fail('diversityWeight', 'a finite number >= 0', c.diversityWeight);
-}
-
-export abstract class MultiInterestRecaller extends BaseRecaller {
-  abstract readonly config: Readonly<MultiInterestConfig>;
+export abstract class MultiInterestRecaller<Config extends MultiInterestConfig = MultiInterestConfig> extends BaseRecaller<Config> {
+  abstract readonly config: Readonly<Config>;
 
   /** The model's interests for a batch (training: stochastic parts from `trainRng`). */
   protected abstract extractInterests(batch: SequenceBatch, tensors: BatchTensors, training: boolean): InterestOutput;

@@ -14,20 +14,20 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch } from '../data/types.js';
-import { BaseRecaller, validateBaseConfig, type ModelBaseConfig, type UserEmbeddingOptions } from './base.js';
+import type { z } from 'zod';
+import { BaseRecaller, type UserEmbeddingOptions } from './base.js';
+import { DEFAULT_BASE_CONFIG, ModelBaseConfigSchema, resolveModelConfig } from './config.js';
 import { glorotUniform } from './layers/init.js';
 
-export type YouTubeDNNConfig = ModelBaseConfig;
+export const DEFAULT_YOUTUBE_DNN_CONFIG = DEFAULT_BASE_CONFIG;
 
-export const DEFAULT_YOUTUBE_DNN_CONFIG: Readonly<Omit<YouTubeDNNConfig, 'itemCount'>> = Object.freeze({
-  embeddingDim: 64,
-  maxLen: 20,
-  seed: 42,
-});
+/** YouTubeDNN has the base fields only. */
+export const YouTubeDNNConfigSchema = ModelBaseConfigSchema;
 
-export type YouTubeDNNOptions = Partial<YouTubeDNNConfig> & { itemCount: number };
+export type YouTubeDNNConfig = z.output<typeof YouTubeDNNConfigSchema>;
+export type YouTubeDNNOptions = z.input<typeof YouTubeDNNConfigSchema>;
 
-export class YouTubeDNN extends BaseRecaller {
+export class YouTubeDNN extends BaseRecaller<YouTubeDNNConfig> {
   readonly name = 'youtubednn';
   readonly numInterests = 1;
   readonly config: Readonly<YouTubeDNNConfig>;
@@ -35,8 +35,7 @@ export class YouTubeDNN extends BaseRecaller {
   private readonly bias: tf.Variable;
 
   constructor(options: YouTubeDNNOptions) {
-    const config: YouTubeDNNConfig = { ...DEFAULT_YOUTUBE_DNN_CONFIG, ...options };
-    validateBaseConfig(config, 'YouTubeDNN');
+    const config = resolveModelConfig(YouTubeDNNConfigSchema, options, 'YouTubeDNN');
     super(config);
     this.config = Object.freeze(config);
     const d = config.embeddingDim;

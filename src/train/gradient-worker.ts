@@ -9,7 +9,7 @@ import { useBackend } from '../backend/index.js';
 import { resolveLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
-import { createModel } from '../models/registry.js';
+import { buildModel } from '../models/registry.js';
 import { partGradients, type WorkerInit, type WorkerStep, type WorkerReply } from './parallel-protocol.js';
 
 let model: BaseRecaller;
@@ -29,7 +29,7 @@ async function init(msg: WorkerInit): Promise<void> {
   // One XNNPACK thread per replica: the replicas are the parallelism here.
   process.env.SEQREC_WASM_THREADS = '1';
   await useBackend(msg.backend);
-  model = createModel(msg.model, msg.config as { itemCount: number });
+  model = buildModel(msg.model, msg.config as { itemCount: number });
   lossFn = resolveLoss(msg.loss as LossName);
   weights = new Float32Array(msg.weights);
   grads = new Float32Array(msg.grads);

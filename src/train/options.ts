@@ -4,6 +4,7 @@
  * them. Defaults are applied where each mode runs (src/train/trainer.ts): the two modes default
  * differently (loss, batch size, epochs, learning rate).
  */
+import type { MetricKey } from '../metrics/index.js';
 import { z } from 'zod';
 import type { LossFunction } from '../losses/types.js';
 import type { LossName } from '../losses/index.js';
@@ -74,7 +75,7 @@ export const trainerOptionsSchema = z.strictObject({
   /** Epochs without improvement before stopping. Default 5. */
   patience: intAtLeast(1).optional(),
   /** Metric of the valid split to maximise. Default 'recall@50'. */
-  monitor: z.string({ error: 'must be a metric name' }).optional(),
+  monitor: z.custom<MetricKey>((v) => typeof v === 'string' && /^[A-Za-z]+@\d+$/.test(v), { error: 'must be a metric key such as recall@50' }).optional(),
   /** Evaluation settings (cutoffs, similarity). */
   evaluation: objectOf<EvaluationOptions>('evaluation options').optional(),
   /**

@@ -73,7 +73,7 @@ export interface SessionTrainResult {
   seconds: number;
 }
 
-const SHOWN_METRICS = ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
+const SHOWN_METRICS = ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50'] as const;
 
 /** The progress line of an epoch, for either mode (`monitor` marks a windowed best epoch). */
 export function formatEpoch(r: EpochRecord | SessionEpochRecord, monitor?: string): string {

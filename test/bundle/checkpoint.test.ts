@@ -9,7 +9,7 @@ import { Random } from '../../src/util/random.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { MODELS } from '../../src/models/registry.js';
-import { createModel } from '../../src/models/registry.js';
+import { buildModel } from '../../src/models/registry.js';
 import { batchOf, randomTrainBatch, setupBackend } from '../helpers.js';
 import { fileIn, rewriteManifest } from './bundle-files.js';
 
@@ -87,7 +87,7 @@ describe('checkpoints', () => {
 
   it('every registered model round-trips with its default config (the strict schema knows every field)', async () => {
     for (const name of Object.keys(MODELS)) {
-      const model = createModel(name, { itemCount: 12, embeddingDim: 4, maxLen: 5 });
+      const model = buildModel(name, { itemCount: 12, embeddingDim: 4, maxLen: 5 });
       const path = join(dir, `all-${name}`);
       await saveModel(model, path);
       const loaded = await loadModel(path);

@@ -78,11 +78,14 @@ test('faiss-retrieval.ts: exact and (when faiss-node loads) faiss indexes side b
   }
 });
 
-test('custom-model.ts: a user-defined BaseRecaller trains with the Trainer and is evaluated', async () => {
+test('custom-model.ts: a registered BaseRecaller trains, saves, loads, exports a bundle and is served', async () => {
   const run = await runExample('custom-model.ts');
   ok(run, 'custom-model.ts');
   assert.match(run.stdout, /custom model 'attention-pooling': 5 weights/);
-  assert.match(run.stdout, /attention pooling, best epoch 1: test recall@50 0\.\d{4}, MostPopular 0\.\d{4}/);
+  const [, recall] = /attention pooling, best epoch 1: test recall@50 (0\.\d{4}), MostPopular 0\.\d{4}/.exec(run.stdout) ?? [];
+  assert.ok(recall, run.stdout);
+  assert.match(run.stdout, new RegExp(`reloaded attention-pooling: test recall@50 ${recall} \\(identical\\)`), 'loadModel rebuilds the custom model by its registered name');
+  assert.match(run.stdout, /POST \/recommend -> 200, 5 items: i\d+(, i\d+){4}\n/);
 });
 
 test('service.ts: fastify service embedding a Recommender answers over HTTP', async () => {

@@ -24,7 +24,7 @@ import { SequenceDataset } from '../../src/data/dataset.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import type { BaseRecaller } from '../../src/models/base.js';
 import { interestSimilarity } from '../../src/models/layers/attention.js';
-import { createModel } from '../../src/models/registry.js';
+import { createModel, type ModelName } from '../../src/models/registry.js';
 import { evaluateModel } from '../../src/train/evaluate.js';
 import { setupBackend } from '../helpers.js';
 
@@ -33,7 +33,7 @@ before(setupBackend);
 const MARGIN = 0.08;
 const EPOCHS = 10;
 
-function train(name: string, dataset: SequenceDataset): BaseRecaller {
+function train(name: ModelName, dataset: SequenceDataset): BaseRecaller {
   const model = createModel(name, { itemCount: dataset.itemCount, embeddingDim: 16, maxLen: 20, seed: 3 });
   const optimizer = tf.train.adam(0.05);
   const variables = model.trainableVariables();
@@ -56,7 +56,7 @@ describe('multi-interest models on planted multi-interest data', () => {
     const dataset = SequenceDataset.fromLog(log, { maxLen: 20, samplesPerUser: 5, seed: 1 });
     const recall: Record<string, number> = {};
     const cosine: Record<string, number> = {};
-    for (const name of ['gru4rec', 'youtubednn', 'comirec-sa', 'comirec-dr', 'mind']) {
+    for (const name of ['gru4rec', 'youtubednn', 'comirec-sa', 'comirec-dr', 'mind'] as const) {
       const model = train(name, dataset);
       recall[name] = evaluateModel(model, dataset, 'test', { ns: [50] })['recall@50'];
       if (model.numInterests > 1) cosine[name] = meanInterestCosine(model, dataset);
