@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { MAX_ID_LENGTH } from '../data/fields.js';
 import { didYouMean, fieldPath } from '../util/schema.js';
-import type { Recommendation, ScoredItem } from './recommender.js';
+import type { Recommendation, ScoredItem } from './recommender-types.js';
 
 /** Longest bundle name accepted in POST /admin/reload. */
 export const MAX_BUNDLE_NAME = 64;
