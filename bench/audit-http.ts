@@ -83,7 +83,7 @@ export async function httpProbes(work: string): Promise<Probe[]> {
   const rec = await Recommender.load(dirA, { maxK: 100 });
   const servers: FastifyInstance[] = [];
   const start = async (options: ServerOptions): Promise<{ base: string; port: number }> => {
-    const app = createServer(rec, options);
+    const app = await createServer(rec, options);
     servers.push(app);
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     return { base, port: Number(new URL(base).port) };
@@ -113,7 +113,7 @@ export async function httpProbes(work: string): Promise<Probe[]> {
     ...[undefined, '', true, {}].map((value) =>
       probe(`createServer with admin ${JSON.stringify(value === undefined ? { token: undefined } : value)}`, () =>
         expectError(async () => {
-          const app = createServer(rec, { admin: (value === undefined ? { token: process.env.SEQREC_AUDIT_UNSET } : typeof value === 'string' ? { token: value } : value) as ServerOptions['admin'] });
+          const app = await createServer(rec, { admin: (value === undefined ? { token: process.env.SEQREC_AUDIT_UNSET } : typeof value === 'string' ? { token: value } : value) as ServerOptions['admin'] });
           await app.close();
           throw new SecurityIssue('the server started with an open admin');
         }, { code: 'invalid_config' }),

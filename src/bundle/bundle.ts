@@ -42,6 +42,7 @@ import type { BaseRecaller } from '../models/base.js';
 import { FILE_NAME_RE, saveVersion, writeDurable } from './atomic-dir.js';
 import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
+import { FaissSidecarSchema } from '../retrieval/faiss/persist.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
 /** The bundle format number. Bump on any change an older reader would misread. */
@@ -315,6 +316,10 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       for (const name of [section.faiss.file, section.faiss.sidecar]) {
         if (!loaded.files[name]) throw bundleInvalid(name, 'not covered by a digest in model.json');
       }
+      // Checked here too (not only by FaissRetriever.load), so a bad sidecar fails the load with or without faiss-node.
+      const sidecarBytes = await readModelFile(loaded, section.faiss.sidecar);
+      if (!sidecarBytes) throw bundleInvalid(section.faiss.sidecar, 'cannot read the faiss index sidecar (ENOENT)');
+      checkSchema(FaissSidecarSchema, parseJsonFile(sidecarBytes, section.faiss.sidecar), section.faiss.sidecar);
       faissPath = join(loaded.dir, section.faiss.file);
     }
     const own = new Set<string>([BUNDLE_FILES.weights, BUNDLE_FILES.vocabulary, popName, ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : [])]);

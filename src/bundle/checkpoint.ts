@@ -24,8 +24,12 @@ import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { buildModel } from '../models/registry.js';
 import { digestOf, digestRegular, readRegular, resolveModelDir, saveVersion, writeDurable, type FileDigest } from './atomic-dir.js';
-import { bundleInvalid } from './file-schema.js';
+import { z } from 'zod';
+import { bundleInvalid, checkSchema } from './file-schema.js';
 import { checkManifestSizes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseManifest, type ModelManifest, type WeightEntry } from './manifest.js';
+
+/** vocabulary.json, as `ItemVocabulary.toJSON` writes it (fromJSON checks the ids themselves). */
+const VocabularyFileSchema = z.strictObject({ format: z.literal('seqrec-vocabulary'), version: z.literal(1), items: z.array(z.string()) });
 
 export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './manifest.js';
 export { digestOf, type FileDigest } from './atomic-dir.js';
@@ -218,6 +222,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
         if (err instanceof SeqrecError) throw bundleInvalid('vocabulary.json', err.message);
         throw err;
       }
+      // fromJSON reads the fields it needs; the file must also have no others.
+      checkSchema(VocabularyFileSchema, json, 'vocabulary.json');
       if (vocabulary.size !== model.itemCount) {
         throw bundleInvalid('vocabulary.json', `vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`);
       }

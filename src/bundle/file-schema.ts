@@ -1,11 +1,12 @@
 /**
  * Checking the JSON files of a checkpoint or bundle against their zod schemas, with errors that
  * name the bundle-relative file and the first bad field (never an absolute path or the file's
- * content). Shared by the pointer (CURRENT), model.json, the bundle section and popularity.json.
+ * content). Shared by the pointer (CURRENT), model.json, the bundle section, vocabulary.json,
+ * popularity.json and the faiss sidecar.
  */
 import type { z } from 'zod';
 import { SeqrecError } from '../errors.js';
-import { fieldPath } from '../util/schema.js';
+import { fieldPath, schemaError } from '../util/schema.js';
 
 /** `bundle_invalid` naming `file` (bundle-relative) and, when known, the field. */
 export function bundleInvalid(file: string, why: string, field?: string): SeqrecError {
@@ -21,10 +22,15 @@ export function checkSchema<T>(schema: z.ZodType<T>, value: unknown, file: strin
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
+  // An extra field is named with the closest accepted one: "unknown option 'simlarity' (did you mean 'similarity'?)".
+  if (issue.code === 'unrecognized_keys') {
+    // schemaError says "in <path>" only below the top; a prefixed section gets it in `where`.
+    const where = prefix && issue.path.length === 0 ? `${file}: ${prefix}` : file;
+    throw schemaError(schema, issue, { where, code: 'bundle_invalid', prefix: prefix || undefined, details: { file } });
+  }
   const path = fieldPath(issue.path);
   const field = prefix && path ? `${prefix}.${path}` : prefix || path;
-  const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-  throw bundleInvalid(file, `${field || 'document'}: ${issue.message}${keys}`, field || undefined);
+  throw bundleInvalid(file, `${field || 'document'}: ${issue.message}`, field || undefined);
 }
 
 /** JSON.parse of a file's bytes; a syntax error names the file only (its message may quote content). */

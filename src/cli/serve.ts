@@ -194,9 +194,9 @@ export async function runServe(flags: CliFlags, log: Log): Promise<void> {
     reloadTimeoutMs: secondsFlag(flags, 'reload-timeout', 30_000),
   });
   if (!token) log('POST /admin/reload is disabled: no admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN); SIGHUP reloads the bundle');
-  let app: ReturnType<typeof createServer>;
+  let app: Awaited<ReturnType<typeof createServer>>;
   try {
-    app = createServer(recommender, serverOptions);
+    app = await createServer(recommender, serverOptions);
   } catch (err) {
     recommender.dispose();
     throw err;

@@ -1,5 +1,5 @@
 /**
- * The HTTP server's defences, kept apart from the routes: admin configuration and bearer
+ * The HTTP server's defences, kept apart from the routes: bearer
  * tokens, Host/Origin checks for admin routes, the JSON body parser (depth limit, prototype
  * keys), seqrec-shaped answers for malformed HTTP, and path scrubbing of client messages.
  * See the Security section of docs/serving.md.
@@ -7,20 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { basename, resolve, sep } from 'node:path';
-import { SeqrecError } from '../errors.js';
-
-/** Admin routes (POST /admin/reload). Off unless `token` is set. */
-export interface AdminOptions {
-  /** Required: requests need `Authorization: Bearer <token>`. Printable ASCII, no spaces; use 32+ random bytes. */
-  token: string;
-  /** Bundles POST /admin/reload may switch to, by name: `{"bundle": "<name>"}`. Default none. */
-  bundles?: Record<string, string>;
-  /** Host names (no port) accepted in the Host header besides localhost, 127.0.0.1 and ::1. */
-  allowedHosts?: readonly string[];
-  /** Origins (`https://ops.example`) accepted in an Origin header. Default none: any Origin is refused. */
-  allowedOrigins?: readonly string[];
-}
+import { basename, sep } from 'node:path';
 
 export interface ResolvedAdmin {
   tokenDigest: Buffer;
@@ -41,69 +28,9 @@ export class HttpError extends Error {
   }
 }
 
-export function configError(field: string, message: string): SeqrecError {
-  return new SeqrecError('invalid_config', `createServer: ${message}`, { field });
-}
-
-const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'];
-const BUNDLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** RFC 6750 allows more, but anything else cannot be sent unchanged in a header. */
-const TOKEN_CHARS = /^[\x21-\x7e]+$/;
-
-function sha256(text: string): Buffer {
+/** SHA-256 of a token: what is kept of the configured one, and what requests are compared by. */
+export function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
-}
-
-/**
- * Checks `admin` and resolves it, or null when admin routes are off (`undefined`/`false`).
- * An empty or missing token is a startup error, never an open admin.
- */
-export function resolveAdmin(admin: unknown): ResolvedAdmin | null {
-  if (admin === undefined || admin === false) return null;
-  if (admin === true) {
-    throw configError('admin', 'admin: true (no authentication) is not supported; pass admin: { token } with a secret of 32+ random characters, or leave admin off');
-  }
-  if (admin === null || typeof admin !== 'object' || Array.isArray(admin)) throw configError('admin', 'admin must be false or an object { token, bundles?, allowedHosts?, allowedOrigins? }');
-  const a = admin as Partial<AdminOptions>;
-  if (typeof a.token !== 'string' || a.token === '') {
-    throw configError('admin.token', `admin.token must be a non-empty string (got ${a.token === '' ? 'an empty string' : typeof a.token}); an unset token would leave POST /admin/reload open, so the server does not start`);
-  }
-  if (!TOKEN_CHARS.test(a.token)) throw configError('admin.token', 'admin.token must be printable ASCII without spaces');
-  const bundles = new Map<string, string>();
-  if (a.bundles !== undefined) {
-    if (a.bundles === null || typeof a.bundles !== 'object' || Array.isArray(a.bundles)) throw configError('admin.bundles', 'admin.bundles must be an object { name: directory }');
-    for (const [name, dir] of Object.entries(a.bundles)) {
-      if (!BUNDLE_NAME.test(name)) throw configError('admin.bundles', `admin.bundles: '${name}' is not a valid name (letters, digits, '.', '_', '-'; at most 64; not starting with '.' or '-')`);
-      if (typeof dir !== 'string' || dir === '') throw configError('admin.bundles', `admin.bundles.${name} must be a directory path`);
-      bundles.set(name, resolve(dir));
-    }
-  }
-  const hosts = new Set(LOOPBACK_HOSTS);
-  for (const h of list(a.allowedHosts, 'admin.allowedHosts')) {
-    const host = hostName(h);
-    if (host === null || host !== h.toLowerCase().replace(/^\[(.*)\]$/, '$1')) throw configError('admin.allowedHosts', `admin.allowedHosts: '${h}' is not a host name (give it without a port)`);
-    hosts.add(host);
-  }
-  const origins = new Set<string>();
-  for (const o of list(a.allowedOrigins, 'admin.allowedOrigins')) {
-    let origin: string | null = null;
-    try {
-      origin = new URL(o).origin;
-    } catch {
-      // reported below
-    }
-    if (origin === null || origin === 'null' || origin !== o.replace(/\/$/, '').toLowerCase()) {
-      throw configError('admin.allowedOrigins', `admin.allowedOrigins: '${o}' is not an origin like https://ops.example (scheme, host, optional port; no path)`);
-    }
-    origins.add(origin);
-  }
-  return { tokenDigest: sha256(a.token), bundles, hosts, origins };
-}
-
-function list(value: unknown, field: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) throw configError(field, `${field} must be an array of non-empty strings`);
-  return value as string[];
 }
 
 /** The host name of a Host header value, lower-cased, without port or IPv6 brackets; null if malformed. */

@@ -4,10 +4,11 @@
  */
 import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
-import type { BaseRecaller } from '../models/base.js';
+import type { SequentialRecaller } from '../models/base.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import type { Retriever } from '../retrieval/types.js';
-import { loadBundle, type BundleSection } from '../bundle/bundle.js';
+import { loadBundle } from '../bundle/bundle.js';
+import { itemMatrix, popularityRanking } from '../train/evaluate.js';
 
 /** The options of `Recommender.load` that shape the state. */
 export interface StateOptions {
@@ -17,10 +18,15 @@ export interface StateOptions {
 
 /** Everything one loaded bundle serves from; replaced whole on reload. */
 export interface State {
+  /** The bundle directory; '' for a state built from a model in memory. */
   dir: string;
-  section: BundleSection;
-  meta: Record<string, unknown>;
-  model: BaseRecaller;
+  similarity: 'ip' | 'cosine';
+  /** The bundle's version and creation time (0 and the load time for a model in memory). */
+  bundleVersion: number;
+  bundleCreatedAt: string;
+  model: SequentialRecaller;
+  /** Whether disposing the state disposes the model (a bundle's yes, a caller's model no). */
+  ownsModel: boolean;
   vocabulary: ItemVocabulary;
   /** Retriever of `recommend` over the item table. */
   retriever: Retriever;
@@ -50,10 +56,9 @@ export async function importFaiss(): Promise<FaissModule> {
   return (await import(specifier)) as FaissModule;
 }
 
-/** The item indices sorted by count descending, ties to the lower index; padding left out. */
+/** Every item index by count descending, ties to the lower index; padding left out. */
 function popularityOrder(counts: Float64Array): Int32Array {
-  const ids = Int32Array.from({ length: counts.length - 1 }, (_, i) => i + 1);
-  return ids.sort((a, b) => counts[b] - counts[a] || a - b);
+  return popularityRanking(counts, Math.max(0, counts.length - 1));
 }
 
 /** Loads the bundle at `dir` into a serving state (model, vocabulary, retrievers, popularity). */
@@ -62,7 +67,7 @@ export async function buildState(dir: string, options: StateOptions, generation:
   const { model } = bundle;
   const retrievers: Retriever[] = [];
   try {
-    const items = Float32Array.from(model.itemEmbeddings().dataSync() as Float32Array);
+    const items = Float32Array.from(itemMatrix(model));
     const want = options.retriever ?? 'auto';
     let retriever: Retriever | null = null;
     let retrieverKind: 'exact' | 'faiss' = 'exact';
@@ -82,9 +87,11 @@ export async function buildState(dir: string, options: StateOptions, generation:
     retrievers.push(i2i);
     return {
       dir: bundle.dir,
-      section: bundle.section,
-      meta: bundle.meta,
+      similarity: bundle.section.similarity,
+      bundleVersion: bundle.section.version,
+      bundleCreatedAt: bundle.section.createdAt,
       model,
+      ownsModel: true,
       vocabulary: bundle.vocabulary,
       retriever,
       retrieverKind,
@@ -102,8 +109,58 @@ export async function buildState(dir: string, options: StateOptions, generation:
   }
 }
 
+/** What `Recommender.fromModel` serves from: a trained model in memory and its item ids. */
+export interface ModelSource {
+  model: SequentialRecaller;
+  vocabulary: ItemVocabulary;
+  /** Training counts per item index (length itemCount); default all zero (fallback by index). */
+  popularity?: ArrayLike<number>;
+  similarity?: 'ip' | 'cosine';
+}
+
+/** A serving state over a model in memory (exact retrieval; the caller keeps owning the model). */
+export function stateFromModel(source: ModelSource, options: StateOptions, generation: number): State {
+  const { model, vocabulary } = source;
+  if (vocabulary.size !== model.itemCount) {
+    throw new SeqrecError('shape_mismatch', `Recommender.fromModel: the vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`, {
+      field: 'vocabulary',
+    });
+  }
+  const popularity = new Float64Array(model.itemCount);
+  if (source.popularity !== undefined) {
+    if (source.popularity.length !== model.itemCount) {
+      throw new SeqrecError('shape_mismatch', `Recommender.fromModel: popularity has ${source.popularity.length} counts, the model ${model.itemCount} item rows (padding included)`, {
+        field: 'popularity',
+      });
+    }
+    popularity.set(Array.from(source.popularity));
+    popularity[0] = 0;
+  }
+  const similarity = source.similarity ?? 'ip';
+  if (similarity !== 'ip' && similarity !== 'cosine') throw new SeqrecError('invalid_argument', `similarity must be 'ip' or 'cosine', got ${String(similarity)}`, { field: 'similarity' });
+  const items = Float32Array.from(itemMatrix(model));
+  const loadedAt = new Date().toISOString();
+  return {
+    dir: '',
+    similarity,
+    bundleVersion: 0,
+    bundleCreatedAt: loadedAt,
+    model,
+    ownsModel: false,
+    vocabulary,
+    retriever: new ExactRetriever(items, model.embeddingDim, { metric: similarity }),
+    retrieverKind: 'exact',
+    i2i: new ExactRetriever(items, model.embeddingDim, { metric: options.similarItemsMetric ?? 'cosine' }),
+    items,
+    popularity,
+    popularOrder: popularityOrder(popularity),
+    loadedAt,
+    generation,
+  };
+}
+
 export function disposeState(state: State): void {
   state.retriever.dispose();
   state.i2i.dispose();
-  state.model.dispose();
+  if (state.ownsModel) state.model.dispose();
 }

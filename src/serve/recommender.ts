@@ -25,89 +25,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import type { SequenceBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
-import { buildState, disposeState, type State } from './recommender-state.js';
+import type { SequentialRecaller } from '../models/base.js';
+import { buildState, disposeState, stateFromModel, type State } from './recommender-state.js';
+import type { FromModelOptions, ItemId, Limits, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
 
-export interface RecommenderOptions {
-  /** Largest k accepted by `recommend`, `recommendMany` and `similarItems`. Default 1000. */
-  maxK?: number;
-  /** Longest history accepted (entries, known or not). Default 1000. */
-  maxHistory?: number;
-  /** Most histories per `recommendMany` call. Default 256. */
-  maxBatch?: number;
-  /**
-   * Retriever for `recommend`: 'exact' (brute force, exact), 'faiss' (the bundle's faiss
-   * index; an error when it has none or faiss-node does not load), 'auto' (default): faiss
-   * when the bundle has an index and faiss-node loads, else exact.
-   */
-  retriever?: 'auto' | 'exact' | 'faiss';
-  /** Similarity of `similarItems`. Default 'cosine' (inner product favours long, popular item vectors). */
-  similarItemsMetric?: 'cosine' | 'ip';
-  /** Run one of each call after loading so the first real call is not slow. Default true. */
-  warmUp?: boolean;
-  /**
-   * Milliseconds a `reload` may spend loading before it fails with code 'timeout' (the old
-   * bundle keeps serving; later reloads do not wait for the stuck one). Default 30000.
-   */
-  reloadTimeoutMs?: number;
-}
-
-export interface RecommendOptions {
-  /** Items to return, 1..maxK. Default 10. */
-  k?: number;
-  /** Leave out the items of the history (all of it, not just the model's window). Default true. */
-  excludeSeen?: boolean;
-  /**
-   * Multi-interest models: 'merge' (default) pools the K interests' top-k by score (ComiRec's
-   * evaluation); a number 0..K-1 uses only that interest.
-   */
-  interests?: 'merge' | number;
-}
-
-export interface ScoredItem {
-  /** Raw item id. */
-  id: string;
-  /** Retrieval score (inner product or cosine); for the popularity fallback, the training count. */
-  score: number;
-}
-
-export interface Recommendation {
-  /** Best first; shorter than k only when fewer candidate items exist. */
-  items: ScoredItem[];
-  /** History ids not in the vocabulary (skipped), in first-seen order, without duplicates. */
-  unknown: string[];
-  /** 'popularity' when the history had no known item and the most popular items were returned. */
-  fallback: null | 'popularity';
-  /** Why the fallback was used. */
-  reason?: string;
-}
-
-/** An item id as accepted from callers: a raw id string, or a number (converted with `String`). */
-export type ItemId = string | number;
-
-export interface RecommenderInfo {
-  dir: string;
-  model: string;
-  /** Real items (padding not counted). */
-  numItems: number;
-  embeddingDim: number;
-  numInterests: number;
-  maxLen: number;
-  similarity: 'ip' | 'cosine';
-  retriever: 'exact' | 'faiss';
-  bundleVersion: number;
-  bundleCreatedAt: string;
-  /** When this state was loaded (ISO). */
-  loadedAt: string;
-  /** 1 for the first load, +1 per successful reload. */
-  generation: number;
-  limits: { maxK: number; maxHistory: number; maxBatch: number };
-}
-
-interface Limits {
-  maxK: number;
-  maxHistory: number;
-  maxBatch: number;
-}
+export type { FromModelOptions, ItemId, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
 
 interface Encoded {
   /** Known item indices in history order (duplicates kept: the model sees the sequence). */
@@ -141,6 +63,22 @@ function limitOption(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
+/** The limits of `options`, after checking every option shared by `load` and `fromModel`. */
+function checkOptions(options: RecommenderOptions, where: string): Limits {
+  if (options === null || typeof options !== 'object') throw invalidArg('options', `${where}: options must be an object`);
+  const limits: Limits = {
+    maxK: limitOption(options.maxK, 'maxK', DEFAULTS.maxK),
+    maxHistory: limitOption(options.maxHistory, 'maxHistory', DEFAULTS.maxHistory),
+    maxBatch: limitOption(options.maxBatch, 'maxBatch', DEFAULTS.maxBatch),
+  };
+  limitOption(options.reloadTimeoutMs, 'reloadTimeoutMs', DEFAULTS.reloadTimeoutMs);
+  const retriever = options.retriever ?? 'auto';
+  if (!['auto', 'exact', 'faiss'].includes(retriever)) throw invalidArg('retriever', `Recommender: retriever must be 'auto', 'exact' or 'faiss', got ${String(retriever)}`);
+  const metric = options.similarItemsMetric ?? 'cosine';
+  if (metric !== 'cosine' && metric !== 'ip') throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
+  return limits;
+}
+
 export class Recommender {
   private state: State;
   private readonly limits: Limits;
@@ -163,19 +101,25 @@ export class Recommender {
    */
   static async load(dir: string, options: RecommenderOptions = {}): Promise<Recommender> {
     if (typeof dir !== 'string' || dir === '') throw invalidArg('dir', `Recommender.load: dir must be a bundle directory path, got ${typeOf(dir)}`);
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'Recommender.load: options must be an object');
-    const limits: Limits = {
-      maxK: limitOption(options.maxK, 'maxK', DEFAULTS.maxK),
-      maxHistory: limitOption(options.maxHistory, 'maxHistory', DEFAULTS.maxHistory),
-      maxBatch: limitOption(options.maxBatch, 'maxBatch', DEFAULTS.maxBatch),
-    };
-    limitOption(options.reloadTimeoutMs, 'reloadTimeoutMs', DEFAULTS.reloadTimeoutMs);
-    const retriever = options.retriever ?? 'auto';
-    if (!['auto', 'exact', 'faiss'].includes(retriever)) throw invalidArg('retriever', `Recommender: retriever must be 'auto', 'exact' or 'faiss', got ${String(retriever)}`);
-    const metric = options.similarItemsMetric ?? 'cosine';
-    if (metric !== 'cosine' && metric !== 'ip') throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
+    const limits = checkOptions(options, 'Recommender.load');
     await initBackend();
-    const state = await buildState(dir, options, 1);
+    return Recommender.start(await buildState(dir, options, 1), limits, options);
+  }
+
+  /**
+   * A Recommender over a trained model in memory, with exact retrieval:
+   * `Recommender.fromModel(model, { dataset }).recommend(['i1', 'i7'], { k: 10 })`. The model
+   * stays the caller's (`dispose` does not dispose it); `reload(dir)` can switch to a bundle.
+   */
+  static fromModel(model: SequentialRecaller, options: FromModelOptions): Recommender {
+    const limits = checkOptions(options, 'Recommender.fromModel');
+    const vocabulary = options.vocabulary ?? options.dataset?.vocabulary;
+    if (!vocabulary) throw invalidArg('vocabulary', 'Recommender.fromModel: give the training dataset ({ dataset }) or the item ids ({ vocabulary })');
+    const popularity = options.popularity ?? options.dataset?.itemPopularity();
+    return Recommender.start(stateFromModel({ model, vocabulary, popularity, similarity: options.similarity }, options, 1), limits, options);
+  }
+
+  private static start(state: State, limits: Limits, options: RecommenderOptions): Recommender {
     const rec = new Recommender(state, limits, options);
     try {
       if (options.warmUp !== false) rec.warmUp(state);
@@ -190,8 +134,7 @@ export class Recommender {
   private warmUp(state: State): void {
     const first = state.vocabulary.decode(state.popularOrder[0] ?? 1);
     const k = Math.min(10, this.limits.maxK);
-    this.recommendOn(state, [first], { k });
-    this.recommendManyOn(state, [[first], []], { k });
+    this.recommendOn(state, [[first], []], { k }, 'histories');
     this.similarOn(state, first, k);
   }
 
@@ -205,10 +148,10 @@ export class Recommender {
       embeddingDim: s.model.embeddingDim,
       numInterests: s.model.numInterests,
       maxLen: s.model.maxLen,
-      similarity: s.section.similarity,
+      similarity: s.similarity,
       retriever: s.retrieverKind,
-      bundleVersion: s.section.version,
-      bundleCreatedAt: s.section.createdAt,
+      bundleVersion: s.bundleVersion,
+      bundleCreatedAt: s.bundleCreatedAt,
       loadedAt: s.loadedAt,
       generation: s.generation,
       limits: { ...this.limits },
@@ -232,7 +175,7 @@ export class Recommender {
    * training items, with `fallback: 'popularity'` and a `reason`.
    */
   recommend(history: readonly ItemId[], options: RecommendOptions = {}): Recommendation {
-    return this.recommendOn(this.live(), history, options);
+    return this.recommendOn(this.live(), [history], options, 'history')[0];
   }
 
   /**
@@ -241,7 +184,7 @@ export class Recommender {
    * to calling `recommend` on each history.
    */
   recommendMany(histories: readonly (readonly ItemId[])[], options: RecommendOptions = {}): Recommendation[] {
-    return this.recommendManyOn(this.live(), histories, options);
+    return this.recommendOn(this.live(), histories, options, 'histories');
   }
 
   /**
@@ -280,7 +223,9 @@ export class Recommender {
     const timeoutMs = limitOption(options?.timeoutMs, 'timeoutMs', this.options.reloadTimeoutMs ?? DEFAULTS.reloadTimeoutMs);
     const run = async (): Promise<RecommenderInfo> => {
       const current = this.live();
-      const next = await this.loadWithin(dir ?? current.dir, current.generation + 1, timeoutMs);
+      const target = dir ?? current.dir;
+      if (target === '') throw invalidArg('dir', 'this Recommender was built with Recommender.fromModel: give reload a bundle directory');
+      const next = await this.loadWithin(target, current.generation + 1, timeoutMs);
       if (this.disposed) {
         disposeState(next);
         throw new SeqrecError('invalid_argument', 'Recommender was disposed during reload');
@@ -472,23 +417,19 @@ export class Recommender {
     return { q, interests: 1 };
   }
 
-  private recommendOn(s: State, history: readonly ItemId[], options: RecommendOptions): Recommendation {
+  /**
+   * The one path of `recommend` and `recommendMany`: one model call and one retrieval call
+   * for the histories with a known item. Errors name `field` ('history' for `recommend`).
+   */
+  private recommendOn(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions, field: 'history' | 'histories'): Recommendation[] {
     const { k, excludeSeen, interest } = this.resolveOptions(s, options);
-    const enc = this.encode(s, history, 'history');
-    if (enc.known.length === 0) return this.popularityFallback(s, k, null, enc.unknown, this.fallbackReason(history.length, enc.unknown.length));
-    const vectors = this.embed(s, [enc.known]);
-    const { q, interests } = this.queries(s, vectors, 1, interest);
-    const result = s.retriever.search(q, { k, interests, exclude: excludeSeen ? [enc.known] : undefined });
-    return { items: this.decodeRow(s, result.ids, result.scores, 0, k), unknown: enc.unknown, fallback: null };
-  }
-
-  private recommendManyOn(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions): Recommendation[] {
-    const { k, excludeSeen, interest } = this.resolveOptions(s, options);
-    if (!Array.isArray(histories)) throw invalidArg('histories', `histories must be an array of histories, got ${typeOf(histories)}`);
-    if (histories.length > this.limits.maxBatch) {
-      throw invalidArg('histories', `histories has ${histories.length} entries; at most ${this.limits.maxBatch} per call are accepted`);
+    if (field === 'histories') {
+      if (!Array.isArray(histories)) throw invalidArg('histories', `histories must be an array of histories, got ${typeOf(histories)}`);
+      if (histories.length > this.limits.maxBatch) {
+        throw invalidArg('histories', `histories has ${histories.length} entries; at most ${this.limits.maxBatch} per call are accepted`);
+      }
     }
-    const encoded = histories.map((h, i) => this.encode(s, h, `histories[${i}]`));
+    const encoded = histories.map((h, i) => this.encode(s, h, field === 'history' ? 'history' : `histories[${i}]`));
     const rows: number[] = [];
     encoded.forEach((e, i) => {
       if (e.known.length > 0) rows.push(i);

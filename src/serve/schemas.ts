@@ -1,121 +1,138 @@
 /**
- * JSON schemas of the HTTP API's bodies and answers, and one clear sentence per schema
- * violation (naming the field) for the 400 answers.
+ * The HTTP API's bodies as zod schemas, the one source of (a) request validation, (b) the
+ * JSON schemas fastify is given (generated with `z.toJSONSchema`: route documentation and
+ * fast-json-stringify serialisation of answers) and (c) the answer types. A violation is
+ * reported as one sentence naming the field ("body.k must be <= 100"), unknown fields with a
+ * did-you-mean hint.
  */
+import { z } from 'zod';
 import { MAX_ID_LENGTH } from '../data/fields.js';
-
-export const ERROR_SCHEMA = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-} as const;
-
-export const SCORED_ITEMS = {
-  type: 'array',
-  items: { type: 'object', properties: { id: { type: 'string' }, score: { type: 'number' } }, required: ['id', 'score'] },
-} as const;
-
-export const RECOMMENDATION = {
-  type: 'object',
-  properties: {
-    items: SCORED_ITEMS,
-    unknown: { type: 'array', items: { type: 'string' } },
-    fallback: { type: ['string', 'null'] },
-    reason: { type: 'string' },
-  },
-  required: ['items', 'unknown', 'fallback'],
-} as const;
-
-/** Ids as JSON: strings (raw ids) or integers (converted with String). */
-const ITEM_ID = { type: ['string', 'integer'], maxLength: MAX_ID_LENGTH } as const;
+import { didYouMean, fieldPath } from '../util/schema.js';
+import type { Recommendation, ScoredItem } from './recommender-types.js';
 
 /** Longest bundle name accepted in POST /admin/reload. */
 export const MAX_BUNDLE_NAME = 64;
 
-export function schemas(limits: { maxK: number; maxHistory: number; maxBatch: number }) {
-  const history = { type: 'array', maxItems: limits.maxHistory, items: ITEM_ID };
+/** Ids as JSON: strings (raw ids) or integers (converted with String). */
+const itemId = z.union([z.string().max(MAX_ID_LENGTH), z.int()]);
+
+export const errorBodySchema = z.object({
+  /** Machine-readable kind: invalid_json, invalid_request, unknown_item, not_found, payload_too_large, ... */
+  error: z.string(),
+  /** What is wrong, naming the field. */
+  message: z.string(),
+});
+/** The error body of every non-2xx answer. */
+export type ErrorBody = z.output<typeof errorBodySchema>;
+
+const scoredItems = z.array(z.object({ id: z.string(), score: z.number() }));
+
+export const recommendationSchema = z.object({
+  items: scoredItems,
+  unknown: z.array(z.string()),
+  fallback: z.literal('popularity').nullable(),
+  reason: z.string().optional(),
+});
+export const batchAnswerSchema = z.object({ results: z.array(recommendationSchema) });
+export const similarAnswerSchema = z.object({ item: z.string(), items: scoredItems });
+
+export type RecommendAnswer = z.output<typeof recommendationSchema>;
+export type BatchAnswer = z.output<typeof batchAnswerSchema>;
+export type SimilarAnswer = z.output<typeof similarAnswerSchema>;
+
+// The answers are the Recommender's own types: a change to either side fails to compile here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameShapes: [Same<RecommendAnswer, Recommendation>, Same<SimilarAnswer['items'][number], ScoredItem>] = [true, true];
+void sameShapes;
+
+/** The request bodies under the recommender's limits. */
+export function requestSchemas(limits: { maxK: number; maxHistory: number; maxBatch: number }) {
+  const history = z.array(itemId).max(limits.maxHistory);
   const common = {
-    k: { type: 'integer', minimum: 1, maximum: limits.maxK },
-    excludeSeen: { type: 'boolean' },
-    interests: { anyOf: [{ type: 'string', enum: ['merge'] }, { type: 'integer', minimum: 0 }] },
+    k: z.int().min(1).max(limits.maxK).optional(),
+    excludeSeen: z.boolean().optional(),
+    interests: z.union([z.literal('merge'), z.int().min(0)], { error: 'must be "merge" or an interest index >= 0' }).optional(),
   };
   return {
-    recommend: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['history'],
-      properties: { history, ...common },
-    },
-    batch: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['histories'],
-      properties: { histories: { type: 'array', maxItems: limits.maxBatch, items: history }, ...common },
-    },
-    similar: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['item'],
-      properties: { item: ITEM_ID, k: common.k },
-    },
+    recommend: z.strictObject({ history, ...common }),
+    batch: z.strictObject({ histories: z.array(history).max(limits.maxBatch), ...common }),
+    similar: z.strictObject({ item: itemId, k: common.k }),
     // A name from the configured allow-list, never a path.
-    reload: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { bundle: { type: 'string', minLength: 1, maxLength: MAX_BUNDLE_NAME } },
-    },
+    reload: z.strictObject({ bundle: z.string().min(1).max(MAX_BUNDLE_NAME).optional() }),
   };
 }
+export type RequestSchemas = ReturnType<typeof requestSchemas>;
+export type RecommendBody = z.output<RequestSchemas['recommend']>;
+export type BatchBody = z.output<RequestSchemas['batch']>;
+export type SimilarBody = z.output<RequestSchemas['similar']>;
+export type ReloadBody = z.output<RequestSchemas['reload']>;
 
-export interface ValidationIssue {
-  keyword: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-  message?: string;
+/** `schema` as a draft-07 JSON schema for fastify (its ajv and fast-json-stringify read draft-07). */
+export function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-7' }) as Record<string, unknown>;
+  return rest;
 }
 
+// Every number in the bodies is an integer, so zod's "expected number" means an integer here.
 const TYPE_NAMES: Record<string, string> = {
   array: 'an array',
   object: 'a JSON object',
   string: 'a string',
-  integer: 'an integer',
-  number: 'a number',
+  int: 'an integer',
+  number: 'an integer',
   boolean: 'a boolean',
   null: 'null',
 };
+const ZOD_DEFAULT_UNION_MESSAGE = 'Invalid input';
 
-/** "body.history[3]" from ("body", "/history/3"). */
-function fieldPath(dataVar: string, instancePath: string): string {
-  let out = dataVar;
-  for (const part of instancePath.split('/').slice(1)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
-  return out;
+function valueAt(data: unknown, path: readonly PropertyKey[]): { parent: unknown; present: boolean } {
+  let parent: unknown = undefined;
+  let node: unknown = data;
+  for (const p of path) {
+    parent = node;
+    node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[p] : undefined;
+  }
+  return { parent, present: path.length === 0 || (parent !== null && typeof parent === 'object' && Object.hasOwn(parent, path[path.length - 1])) };
 }
 
-/** One clear sentence for the first schema violation, naming the field. */
-export function describeIssue(issue: ValidationIssue, dataVar: string): string {
-  const at = fieldPath(dataVar, issue.instancePath);
-  const p = issue.params;
-  switch (issue.keyword) {
-    case 'additionalProperties':
-      return `${at} has an unknown field '${String(p.additionalProperty)}'`;
-    case 'required':
-      return `${at} is missing the required field '${String(p.missingProperty)}'`;
-    case 'type':
-      return `${at} must be ${String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ')}`;
-    case 'maxItems':
-      return `${at} has too many entries (at most ${String(p.limit)})`;
-    case 'maximum':
-      return `${at} must be <= ${String(p.limit)}`;
-    case 'minimum':
-      return `${at} must be >= ${String(p.limit)}`;
-    case 'maxLength':
-      return `${at} is too long (at most ${String(p.limit)} characters)`;
-    case 'minLength':
-      return `${at} must not be empty`;
-    case 'anyOf':
-    case 'enum':
-      return at.endsWith('.interests') ? `${at} must be "merge" or an interest index >= 0` : `${at} ${issue.message ?? 'is invalid'}`;
+/** The keys of the object schema at `path` (the bodies are flat: only the top level has keys). */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  return path.length === 0 && schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+/**
+ * One sentence for the first violation of `schema` by `data`, naming the field under
+ * `dataVar` ("body.history[3] must be a string or an integer").
+ */
+export function describeIssue(schema: z.ZodType, issue: z.core.$ZodIssue, data: unknown, dataVar = 'body'): string {
+  const at = (path: readonly PropertyKey[]) => (path.length ? `${dataVar}${typeof path[0] === 'number' ? '' : '.'}${fieldPath(path)}` : dataVar);
+  const here = at(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const key = issue.keys[0];
+      return `${here} has an unknown field '${key}'${didYouMean(key, keysAt(schema, issue.path))}`;
+    }
+    case 'invalid_type': {
+      const { present } = valueAt(data, issue.path);
+      if (!present) return `${at(issue.path.slice(0, -1))} is missing the required field '${String(issue.path[issue.path.length - 1])}'`;
+      return `${here} must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
+    }
+    case 'too_big':
+      if (issue.origin === 'array') return `${here} has too many entries (at most ${String(issue.maximum)})`;
+      if (issue.origin === 'string') return `${here} is too long (at most ${String(issue.maximum)} characters)`;
+      return `${here} must be <= ${String(issue.maximum)}`;
+    case 'too_small':
+      if (issue.origin === 'string') return `${here} must not be empty`;
+      return `${here} must be >= ${String(issue.minimum)}`;
+    case 'invalid_union': {
+      if (issue.message !== ZOD_DEFAULT_UNION_MESSAGE) return `${here} ${issue.message}`;
+      // A branch that got past the type check explains best ("is too long"); else list the types.
+      const specific = issue.errors.flat().find((e) => e.code !== 'invalid_type');
+      if (specific) return describeIssue(schema, { ...specific, path: [...issue.path, ...specific.path] } as z.core.$ZodIssue, data, dataVar);
+      const types = [...new Set(issue.errors.flat().map((e) => (e.code === 'invalid_type' ? (TYPE_NAMES[e.expected] ?? e.expected) : '')))].filter(Boolean);
+      return `${here} must be ${types.join(' or ')}`;
+    }
     default:
-      return `${at} ${issue.message ?? 'is invalid'}`;
+      return `${here} is invalid (${issue.message})`;
   }
 }

@@ -12,61 +12,25 @@
  * fields, k range, history length, batch size); every error is `{error, message}` with a 4xx
  * status for bad input. Timeouts, a connection cap, the JSON depth limit and the admin guards
  * (token, Host, Origin, named bundles only) are described in docs/serving.md, "Security".
- * Schemas live in schemas.ts, request coalescing in coalescer.ts, the defences in guards.ts.
+ * Body schemas live in schemas.ts, the options in options.ts, the routes in routes.ts, request
+ * coalescing in coalescer.ts, the defences in guards.ts. fastify is an optional package, loaded
+ * when the first server is created.
  */
 import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { basename } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SeqrecError } from '../errors.js';
+import { loadOptional } from '../util/optional.js';
 import { Coalescer } from './coalescer.js';
-import { bearerMatches, clientErrorHandler, configError, foreignRequest, HttpError, parseJsonBody, resolveAdmin, scrubPaths, type AdminOptions } from './guards.js';
+import { clientErrorHandler, HttpError, parseJsonBody, scrubPaths } from './guards.js';
 import { ServerMetrics } from './metrics.js';
-import type { Recommendation, Recommender, RecommenderInfo, ItemId } from './recommender.js';
-import { describeIssue, ERROR_SCHEMA, RECOMMENDATION, SCORED_ITEMS, schemas, type ValidationIssue } from './schemas.js';
+import { resolveServerOptions, type ServerOptions } from './options.js';
+import type { Recommender, RecommenderInfo } from './recommender.js';
+import { registerRoutes, statusOf } from './routes.js';
+import type { ErrorBody } from './schemas.js';
 
-export type { AdminOptions } from './guards.js';
-
-export interface ServerOptions {
-  /** fastify's logger option (pino). Default false. */
-  logger?: boolean | Record<string, unknown>;
-  /** Largest request body in bytes. Default 1 MiB. */
-  bodyLimit?: number;
-  /**
-   * Enables POST /admin/reload, guarded by a bearer token (required and non-empty: anything
-   * else is an 'invalid_config' error at start-up), Host and Origin checks. Default off.
-   */
-  admin?: false | AdminOptions;
-  /** Coalesce concurrent /recommend requests into batched model calls. Default true. */
-  coalesce?: boolean;
-  /** Time to receive a whole request, headers and body (node's requestTimeout). Default 10000 ms. */
-  requestTimeoutMs?: number;
-  /** Time to receive the request headers (node's headersTimeout); at most requestTimeoutMs. Default 5000 ms (or requestTimeoutMs if less). */
-  headersTimeoutMs?: number;
-  /** A socket with no activity for this long is closed (fastify's connectionTimeout). Default 30000 ms. */
-  connectionTimeoutMs?: number;
-  /** An idle keep-alive connection is closed after this long. Default 5000 ms. */
-  keepAliveTimeoutMs?: number;
-  /** Open connections at most; more are closed at once (node's maxConnections). Default 1000. */
-  maxConnections?: number;
-  /** Deepest nesting of arrays/objects in a JSON body, checked before parsing. Default 32. */
-  maxJsonDepth?: number;
-  /** Limit of each reload, passed to `Recommender.reload`. Default: the recommender's reloadTimeoutMs (30000 ms). */
-  reloadTimeoutMs?: number;
-  /** Where reload outcomes are reported, one line each. Default: fastify's logger. */
-  log?: (line: string) => void;
-}
-
-/** Defaults of the ServerOptions limits (docs/serving.md, "Security"). */
-export const SERVER_DEFAULTS = {
-  bodyLimit: 1024 * 1024,
-  requestTimeoutMs: 10_000,
-  headersTimeoutMs: 5_000,
-  connectionTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
-  maxConnections: 1000,
-  maxJsonDepth: 32,
-} as const;
+export { SERVER_DEFAULTS, type AdminOptions, type ServerOptions } from './options.js';
+export type { ErrorBody } from './schemas.js';
 
 /** What `createServer` adds to the fastify instance (as `app.seqrec`). */
 export interface SeqrecServerState {
@@ -86,70 +50,28 @@ declare module 'fastify' {
   }
 }
 
-/** The error body of every non-2xx answer. */
-export interface ErrorBody {
-  /** Machine-readable kind: invalid_json, invalid_request, unknown_item, not_found, payload_too_large, ... */
-  error: string;
-  /** What is wrong, naming the field. */
-  message: string;
-}
-
-function statusOf(err: SeqrecError): { status: number; error: string } {
-  switch (err.code) {
-    case 'unknown_item':
-      return { status: 404, error: 'unknown_item' };
-    case 'invalid_argument':
-    case 'shape_mismatch':
-      return { status: 400, error: 'invalid_request' };
-    case 'bundle_invalid':
-      return { status: 422, error: 'bundle_invalid' };
-    case 'timeout':
-      return { status: 503, error: 'reload_timeout' };
-    default:
-      return { status: 500, error: err.code };
-  }
-}
-
-function positiveInt(options: ServerOptions, field: keyof typeof SERVER_DEFAULTS): number {
-  const v = options[field];
-  if (v === undefined) return SERVER_DEFAULTS[field];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw configError(field, `${field} must be an integer >= 1, got ${String(v)}`);
-  return v;
-}
-
 /**
  * A fastify instance serving `recommender` (not listening yet: call `app.listen({port, host})`,
  * or `app.inject(...)` in tests). The instance can be extended with more routes or hooks.
  * Closing the instance does not dispose the recommender.
  */
-export function createServer(recommender: Recommender, options: ServerOptions = {}): FastifyInstance {
-  const admin = resolveAdmin(options.admin);
-  const bodyLimit = positiveInt(options, 'bodyLimit');
-  const requestTimeout = positiveInt(options, 'requestTimeoutMs');
-  // Unset, it follows a shorter request timeout down.
-  const headersTimeout = options.headersTimeoutMs === undefined ? Math.min(SERVER_DEFAULTS.headersTimeoutMs, requestTimeout) : positiveInt(options, 'headersTimeoutMs');
-  if (headersTimeout > requestTimeout) throw configError('headersTimeoutMs', `headersTimeoutMs (${headersTimeout}) must be <= requestTimeoutMs (${requestTimeout})`);
-  const maxJsonDepth = positiveInt(options, 'maxJsonDepth');
-  const maxConnections = positiveInt(options, 'maxConnections');
-  const reloadTimeout = options.reloadTimeoutMs;
-  if (reloadTimeout !== undefined && (!Number.isSafeInteger(reloadTimeout) || reloadTimeout < 1)) {
-    throw configError('reloadTimeoutMs', `reloadTimeoutMs must be an integer >= 1, got ${String(reloadTimeout)}`);
-  }
-  const limits = recommender.limitsInForce;
-  const s = schemas(limits);
+export async function createServer(recommender: Recommender, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const o = resolveServerOptions(options);
+  const { admin, bodyLimit } = o;
+  const { default: Fastify } = await loadOptional('fastify', 'seqrec serve', () => import('fastify'));
   const metrics = new ServerMetrics();
-  const coalescer = options.coalesce === false ? null : new Coalescer(recommender, metrics);
+  const coalescer = o.coalesce ? new Coalescer(recommender, metrics) : null;
   let inFlight = 0;
 
   // Node checks request and header timeouts on this period (default 30 s, which would let
   // a 5 s header timeout run to 30 s).
-  const http: HttpServerOptions = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
+  const http: HttpServerOptions = { headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs) };
   const app = Fastify({
-    logger: (options.logger ?? false) as boolean,
+    logger: o.logger as boolean,
     bodyLimit,
-    requestTimeout,
-    connectionTimeout: positiveInt(options, 'connectionTimeoutMs'),
-    keepAliveTimeout: positiveInt(options, 'keepAliveTimeoutMs'),
+    requestTimeout: o.requestTimeoutMs,
+    connectionTimeout: o.connectionTimeoutMs,
+    keepAliveTimeout: o.keepAliveTimeoutMs,
     http,
     clientErrorHandler,
     frameworkErrors: (err, _req, reply) => {
@@ -159,20 +81,8 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
     // Close idle keep-alive connections on close(), let active ones finish.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ajv: {
-      customOptions: {
-        // Reject (do not silently drop) unknown fields, and never coerce "5" into 5.
-        removeAdditional: false,
-        coerceTypes: false,
-        useDefaults: false,
-        allErrors: false,
-        // ITEM_ID is a string or an integer.
-        allowUnionTypes: true,
-      },
-    },
-    schemaErrorFormatter: (errors, dataVar) => new HttpError(400, 'invalid_request', describeIssue(errors[0] as unknown as ValidationIssue, dataVar)),
   });
-  app.server.maxConnections = maxConnections;
+  app.server.maxConnections = o.maxConnections;
   app.server.on('drop', () => metrics.inc('connections_dropped'));
 
   /** Client-facing name of a bundle directory: its allow-list name, else its last component. */
@@ -190,7 +100,7 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
     return dirs;
   };
   const note = (line: string, failed: boolean) => {
-    if (options.log) options.log(line);
+    if (o.log) o.log(line);
     else if (failed) app.log.warn(line);
     else app.log.info(line);
   };
@@ -198,7 +108,7 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
   const reload = async (dir?: string): Promise<RecommenderInfo> => {
     const serving = recommender.info().dir;
     try {
-      const info = await recommender.reload(dir, reloadTimeout === undefined ? {} : { timeoutMs: reloadTimeout });
+      const info = await recommender.reload(dir, o.reloadTimeoutMs === undefined ? {} : { timeoutMs: o.reloadTimeoutMs });
       metrics.inc('reload_success');
       note(`reloaded bundle ${nameOf(info.dir)} (generation ${info.generation})`, false);
       return info;
@@ -212,7 +122,7 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, parseJsonBody(body as string, maxJsonDepth));
+      done(null, parseJsonBody(body as string, o.maxJsonDepth));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -282,143 +192,6 @@ export function createServer(recommender: Recommender, options: ServerOptions = 
     reply.code(status).send(body);
   });
 
-  const errors = { 400: ERROR_SCHEMA, 404: ERROR_SCHEMA };
-
-  /** `info()` for clients: the bundle's name instead of its directory. */
-  const publicInfo = (info: RecommenderInfo) => {
-    const { dir, ...rest } = info;
-    return { ...rest, bundle: nameOf(dir) };
-  };
-
-  app.get('/health', async () => {
-    const info = recommender.info();
-    return {
-      status: 'ok',
-      model: info.model,
-      numItems: info.numItems,
-      numInterests: info.numInterests,
-      maxLen: info.maxLen,
-      retriever: info.retriever,
-      bundle: nameOf(info.dir),
-      bundleVersion: info.bundleVersion,
-      bundleCreatedAt: info.bundleCreatedAt,
-      loadedAt: info.loadedAt,
-      generation: info.generation,
-      limits: info.limits,
-      inFlight,
-    };
-  });
-
-  const countOutcome = (r: Recommendation) => {
-    if (r.fallback) metrics.inc('fallback');
-    if (r.unknown.length) metrics.inc('unknown_items', r.unknown.length);
-  };
-
-  interface RecommendBody {
-    history: ItemId[];
-    k?: number;
-    excludeSeen?: boolean;
-    interests?: 'merge' | number;
-  }
-  app.post<{ Body: RecommendBody }>(
-    '/recommend',
-    { schema: { body: s.recommend, response: { 200: RECOMMENDATION, ...errors } } },
-    async (req) => {
-      const { history, ...rest } = req.body;
-      const opts = { ...rest, k: rest.k ?? 10 };
-      const r = coalescer ? await coalescer.recommend(history, opts) : recommender.recommend(history, opts);
-      countOutcome(r);
-      return r;
-    },
-  );
-
-  interface BatchBody {
-    histories: ItemId[][];
-    k?: number;
-    excludeSeen?: boolean;
-    interests?: 'merge' | number;
-  }
-  app.post<{ Body: BatchBody }>(
-    '/recommend/batch',
-    {
-      schema: {
-        body: s.batch,
-        response: { 200: { type: 'object', properties: { results: { type: 'array', items: RECOMMENDATION } }, required: ['results'] }, ...errors },
-      },
-    },
-    async (req) => {
-      const { histories, ...opts } = req.body;
-      const results = recommender.recommendMany(histories, opts);
-      results.forEach(countOutcome);
-      return { results };
-    },
-  );
-
-  app.post<{ Body: { item: ItemId; k?: number } }>(
-    '/similar',
-    {
-      schema: {
-        body: s.similar,
-        response: { 200: { type: 'object', properties: { item: { type: 'string' }, items: SCORED_ITEMS }, required: ['item', 'items'] }, ...errors },
-      },
-    },
-    async (req) => ({ item: String(req.body.item), items: recommender.similarItems(req.body.item, req.body.k ?? 10) }),
-  );
-
-  app.get('/metrics', async (_req, reply) => {
-    const info = recommender.info();
-    reply.type('text/plain; version=0.0.4; charset=utf-8');
-    return metrics.render({ tensors: tf.memory().numTensors, generation: info.generation, items: info.numItems, inFlight });
-  });
-
-  if (admin) {
-    const names = [...admin.bundles.keys()].sort();
-    app.post<{ Body: { bundle?: string } | undefined }>(
-      '/admin/reload',
-      {
-        schema: { body: s.reload },
-        // Before the body is read: a foreign page or an unauthenticated client costs no parsing.
-        onRequest: async (req) => {
-          const foreign = foreignRequest(req.headers, admin);
-          if (foreign) throw new HttpError(403, 'forbidden', foreign);
-          if (!bearerMatches(req.headers.authorization, admin.tokenDigest)) {
-            throw new HttpError(401, 'unauthorized', 'POST /admin/reload needs Authorization: Bearer <admin token>');
-          }
-        },
-        preValidation: async (req) => {
-          // No body at all means "reload the current bundle".
-          if (req.body === undefined || req.body === null) req.body = {};
-          if (typeof req.body === 'object' && !Array.isArray(req.body) && 'dir' in req.body) {
-            throw new HttpError(400, 'invalid_request', 'POST /admin/reload takes no path: send {"bundle": "<name>"} with a configured bundle name, or no body to reload the current bundle');
-          }
-        },
-      },
-      async (req) => {
-        const name = req.body?.bundle;
-        let dir: string | undefined;
-        if (name !== undefined) {
-          dir = admin.bundles.get(name);
-          if (dir === undefined) {
-            throw new HttpError(
-              400,
-              'invalid_request',
-              names.length
-                ? `unknown bundle '${name}'; the configured names are ${names.map((n) => `'${n}'`).join(', ')}`
-                : 'no bundle names are configured (admin.bundles / --admin-bundle NAME=DIR); send no body to reload the current bundle',
-            );
-          }
-        }
-        try {
-          const info = await reload(dir);
-          return { status: 'reloaded', bundle: nameOf(info.dir), info: publicInfo(info) };
-        } catch (err) {
-          if (!(err instanceof SeqrecError)) throw err;
-          const m = statusOf(err);
-          throw new HttpError(m.status, m.error, scrubPaths(err.message, knownDirs()));
-        }
-      },
-    );
-  }
-
+  registerRoutes(app, { recommender, metrics, coalescer, admin, inFlight: () => inFlight, nameOf, knownDirs, reload });
   return app;
 }

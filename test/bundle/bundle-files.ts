@@ -40,3 +40,13 @@ export async function editManifestOnly(dir: string, edit: (text: string) => stri
   const path = fileIn(dir, 'model.json');
   await writeFile(path, edit(await readFile(path, 'utf8')));
 }
+
+/** Edits the JSON file `name` of the current version and re-records its digest in model.json (and the pointer). */
+export async function rewriteJsonFile(dir: string, name: string, edit: (json: any) => void): Promise<void> {
+  const path = fileIn(dir, name);
+  const json = JSON.parse(await readFile(path, 'utf8'));
+  edit(json);
+  const text = JSON.stringify(json, null, 2);
+  await writeFile(path, text);
+  await rewriteManifest(dir, (m) => (m.files[name] = { bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') }));
+}

@@ -14,7 +14,7 @@ import { SeqrecError } from '../../src/errors.js';
 import type { GRU4Rec } from '../../src/models/gru4rec.js';
 import { exportBundle, loadBundle } from '../../src/bundle/bundle.js';
 import { loadModel } from '../../src/bundle/checkpoint.js';
-import { editManifestOnly, fileIn, filesDir, rewriteManifest } from './bundle-files.js';
+import { editManifestOnly, fileIn, filesDir, rewriteJsonFile, rewriteManifest } from './bundle-files.js';
 import { tempDir, trainTinyModel } from '../serve/helpers.js';
 
 let root: string;
@@ -104,6 +104,22 @@ describe('model.json integrity (item 9)', () => {
       const dir = await copy();
       await rewriteManifest(dir, edit);
       await rejectsCleanly(loadBundle(dir), message, label);
+    }
+  });
+
+  it('refuses an extra field in model.json, its sections and vocabulary.json by name, with a did-you-mean hint', async () => {
+    const cases: [string, (dir: string) => Promise<void>, RegExp, string][] = [
+      ['top level', (d) => rewriteManifest(d, (m) => (m.metta = {})), /model\.json: unknown option 'metta' \(did you mean 'meta'\?\)/, 'metta'],
+      ['config', (d) => rewriteManifest(d, (m) => (m.config.embedingDim = 8)), /unknown option 'embedingDim' \(did you mean 'embeddingDim'\?\) in config/, 'config.embedingDim'],
+      ['bundle section', (d) => rewriteManifest(d, (m) => (m.bundle.similarty = 'ip')), /model\.json: bundle: unknown option 'similarty' \(did you mean 'similarity'\?\)/, 'bundle.similarty'],
+      ['vocabulary.json', (d) => rewriteJsonFile(d, 'vocabulary.json', (v) => (v.itemz = [])), /vocabulary\.json: unknown option 'itemz' \(did you mean 'items'\?\)/, 'itemz'],
+      ['popularity.json', (d) => rewriteJsonFile(d, 'popularity.json', (p) => (p.count = [])), /popularity\.json: unknown option 'count' \(did you mean 'counts'\?\)/, 'count'],
+    ];
+    for (const [label, edit, message, field] of cases) {
+      const dir = await copy();
+      await edit(dir);
+      await rejectsCleanly(loadBundle(dir), message, label);
+      await assert.rejects(loadBundle(dir), (e: unknown) => e instanceof SeqrecError && e.field === field, `${label}: field`);
     }
   });
 

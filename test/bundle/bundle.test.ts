@@ -10,7 +10,8 @@ import { importFaiss } from '../../src/serve/recommender-state.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { itemMatrix } from '../../src/train/evaluate.js';
-import { fileIn, filesDir, rewriteManifest } from './bundle-files.js';
+import { fileIn, filesDir, rewriteJsonFile, rewriteManifest } from './bundle-files.js';
+import { SeqrecError } from '../../src/errors.js';
 import { tempDir, trainTinyModel } from '../serve/helpers.js';
 
 // faiss is optional: the test runs where src/retrieval/faiss.ts exists and faiss-node loads.
@@ -184,5 +185,13 @@ describe('bundle', () => {
     await writeFile(fileIn(dir, 'faiss.index'), idx);
     await assert.rejects(Recommender.load(dir), /faiss\.index: contents do not match model\.json/);
     await assert.rejects(Recommender.load(dir, { retriever: 'exact', warmUp: false }), /faiss\.index: contents do not match model\.json/);
+    idx[idx.length - 5] ^= 0xff;
+    await writeFile(fileIn(dir, 'faiss.index'), idx);
+    // The sidecar is read through its strict schema by the bundle load itself (digest re-recorded: a deliberate edit).
+    await rewriteJsonFile(dir, 'faiss.index.json', (s) => (s.nprob = 4));
+    await assert.rejects(
+      loadBundle(dir),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'bundle_invalid' && e.field === 'nprob' && /faiss\.index\.json: unknown option 'nprob' \(did you mean 'nprobe'\?\)/.test(e.message),
+    );
   });
 });

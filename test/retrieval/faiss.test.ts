@@ -418,6 +418,11 @@ describe('FaissRetriever save / load', { skip }, () => {
     throwsSeqrec(() => FaissRetriever.load(path), 'bundle_invalid', /not a seqrec faiss index sidecar/);
     writeFileSync(`${path}.json`, sidecarText.replace('"version": 1', '"version": 99'));
     throwsSeqrec(() => FaissRetriever.load(path), 'bundle_invalid', /version 99 is not supported/);
+    // The sidecar is strict: an extra field is named, with a hint; a bad value names its field.
+    writeFileSync(`${path}.json`, sidecarText.replace('"dim": ', '"dimm": 1,\n  "dim": '));
+    throwsSeqrec(() => FaissRetriever.load(path), 'bundle_invalid', /index sidecar: unknown option 'dimm' \(did you mean 'dim'\?\)/);
+    writeFileSync(`${path}.json`, sidecarText.replace(/"indexSha256": "[0-9a-f]+"/, '"indexSha256": "abc"'));
+    throwsSeqrec(() => FaissRetriever.load(path), 'bundle_invalid', /index sidecar: indexSha256: expected a SHA-256 in hex/);
     writeFileSync(`${path}.json`, '{ not json');
     throwsSeqrec(() => FaissRetriever.load(path), 'bundle_invalid', /not valid JSON/);
     rmSync(`${path}.json`);

@@ -24,7 +24,7 @@ before(async () => {
   dir = bundle.dir;
   items = bundle.dataset.vocabulary.items();
   rec = await Recommender.load(dir, { maxK: 50, maxHistory: 30, maxBatch: 8 });
-  app = createServer(rec);
+  app = await createServer(rec);
   await app.ready();
 });
 after(async () => {

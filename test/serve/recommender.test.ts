@@ -62,6 +62,42 @@ describe('Recommender', () => {
     assert.deepEqual([...emb], [...userMatrix(model, batchOf([indices], model.maxLen))]);
   });
 
+  it('fromModel serves a model in memory exactly as its bundle, and leaves the model to the caller', async () => {
+    const mem = Recommender.fromModel(model, { dataset, maxK: 200, maxHistory: 30, maxBatch: 16 });
+    const histories = [[ids[4], ids[9], ids[2]], [], ['nope', ids[7]], [ids[30]]];
+    assert.deepEqual(
+      histories.map((h) => mem.recommend(h, { k: 25 })),
+      histories.map((h) => rec.recommend(h, { k: 25 })),
+    );
+    assert.deepEqual(mem.recommendMany(histories, { k: 7, excludeSeen: false }), rec.recommendMany(histories, { k: 7, excludeSeen: false }));
+    assert.deepEqual(mem.similarItems(ids[3], 9), rec.similarItems(ids[3], 9));
+    assert.equal(mem.info().dir, '');
+    // Without a directory of its own, a reload needs one; with one, it switches to the bundle.
+    await assert.rejects(mem.reload(), isInvalid('dir', /fromModel: give reload a bundle directory/));
+    assert.equal((await mem.reload(dir)).dir, dir);
+    mem.dispose();
+    // The model was not disposed with the Recommender.
+    assert.equal(model.itemEmbeddings().isDisposed, false);
+    // Without counts the fallback is by index; a vocabulary of another size is refused.
+    const bare = Recommender.fromModel(model, { vocabulary: dataset.vocabulary, warmUp: false });
+    assert.deepEqual(
+      bare.recommend([], { k: 3 }).items.map((x) => x.id),
+      [1, 2, 3].map((i) => dataset.vocabulary.decode(i)),
+    );
+    bare.dispose();
+    assert.throws(() => Recommender.fromModel(model, {}), isInvalid('vocabulary', /dataset/));
+    assert.throws(
+      () => Recommender.fromModel(model, { vocabulary: dataset.vocabulary, popularity: [1, 2] }),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'shape_mismatch' && e.field === 'popularity',
+    );
+  });
+
+  it('recommend is recommendMany of one history', () => {
+    for (const h of [[ids[1], ids[5]], [], ['x'], [ids[9], 'y', ids[9]]]) {
+      for (const options of [{ k: 5 }, { k: 40, excludeSeen: false }]) assert.deepEqual(rec.recommend(h, options), rec.recommendMany([h], options)[0]);
+    }
+  });
+
   it('reports unknown ids (once each, in order) and skips them', () => {
     const clean = rec.recommend([ids[1], ids[2]], { k: 15 });
     const noisy = rec.recommend(['nope', ids[1], 'zz', 'nope', ids[2], 17], { k: 15 });

@@ -67,8 +67,8 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function server(options: ServerOptions): FastifyInstance {
-  return createServer(rec, options);
+async function server(options: ServerOptions): Promise<FastifyInstance> {
+  return await createServer(rec, options);
 }
 
 function assertErrorShape(body: unknown, what: string): void {
@@ -77,10 +77,10 @@ function assertErrorShape(body: unknown, what: string): void {
 }
 
 describe('admin token (items 1, 2)', () => {
-  it('refuses to start with a missing, empty or absent token, or admin: true', () => {
+  it('refuses to start with a missing, empty or absent token, or admin: true', async () => {
     const bad: unknown[] = [{ token: undefined }, { token: '' }, {}, true, { token: 'has space' }, { token: 42 }];
     for (const admin of bad) {
-      assert.throws(
+      await assert.rejects(
         () => createServer(rec, { admin } as ServerOptions),
         (err: unknown) => err instanceof SeqrecError && err.code === 'invalid_config' && /admin/.test(err.message) && err.field !== undefined,
         JSON.stringify(admin),
@@ -89,7 +89,7 @@ describe('admin token (items 1, 2)', () => {
   });
 
   it('accepts only the exact bearer token, whatever its length', async () => {
-    const app = server({ admin: { token: TOKEN } });
+    const app = await server({ admin: { token: TOKEN } });
     for (const authorization of [undefined, 'Bearer', 'Bearer ', `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, `Basic ${TOKEN}`, TOKEN]) {
       const r = await app.inject({ method: 'POST', url: '/admin/reload', headers: authorization ? { authorization } : {} });
       assert.equal(r.statusCode, 401, String(authorization));
@@ -103,7 +103,7 @@ describe('admin token (items 1, 2)', () => {
 
 describe('reload never takes a path (item 1)', () => {
   it('rejects {dir}, reloads allow-listed names only, names the allowed ones', async () => {
-    const app = server({ admin: { token: TOKEN, bundles: { b: dirB, a: dirA } } });
+    const app = await server({ admin: { token: TOKEN, bundles: { b: dirB, a: dirA } } });
     const gen = rec.info().generation;
     const withDir = await app.inject({ method: 'POST', url: '/admin/reload', headers: AUTH, payload: { dir: dirB } });
     assert.equal(withDir.statusCode, 400);
@@ -129,7 +129,7 @@ describe('reload never takes a path (item 1)', () => {
   });
 
   it('without an allow-list, only the current bundle reloads', async () => {
-    const app = server({ admin: { token: TOKEN } });
+    const app = await server({ admin: { token: TOKEN } });
     const r = await app.inject({ method: 'POST', url: '/admin/reload', headers: AUTH, payload: { bundle: 'b' } });
     assert.equal(r.statusCode, 400);
     assert.match(r.json().message, /no bundle names are configured/);
@@ -140,7 +140,7 @@ describe('reload never takes a path (item 1)', () => {
 
 describe('Host and Origin on admin routes (item 3)', () => {
   it('rejects foreign Host and any Origin unless allowed', async () => {
-    const app = server({ admin: { token: TOKEN, allowedHosts: ['seqrec.internal'], allowedOrigins: ['https://ops.example'] } });
+    const app = await server({ admin: { token: TOKEN, allowedHosts: ['seqrec.internal'], allowedOrigins: ['https://ops.example'] } });
     const send = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/admin/reload', headers: { ...AUTH, ...headers } });
     for (const headers of <Record<string, string>[]>[{ host: 'evil.example' }, { host: 'evil.example:8080' }, { host: 'localhost.evil.example' }, { origin: 'http://evil.example' }, { origin: 'null' }, { origin: 'http://localhost:8080' }]) {
       const r = await send(headers);
@@ -162,11 +162,11 @@ describe('Host and Origin on admin routes (item 3)', () => {
 
 describe('no absolute paths in answers (item 3, server half)', () => {
   it('/health names the bundle, 422 bodies name bundle-relative files', async () => {
-    const app = server({ admin: { token: TOKEN, bundles: { broken: brokenDir, missing: join(root, 'nope'), a: dirA } } });
+    const app = await server({ admin: { token: TOKEN, bundles: { broken: brokenDir, missing: join(root, 'nope'), a: dirA } } });
     const health = (await app.inject({ method: 'GET', url: '/health' })).json();
     assert.equal(health.bundle, 'a');
     assert.doesNotMatch(JSON.stringify(health), new RegExp(root));
-    const plain = server({});
+    const plain = await server({});
     assert.equal((await plain.inject({ method: 'GET', url: '/health' })).json().bundle, basename(dirA));
     await plain.close();
     for (const name of ['broken', 'missing']) {
@@ -227,7 +227,7 @@ describe('k is capped at the catalogue (item 4)', () => {
 
 describe('timeouts, connection cap, JSON limits (item 4)', () => {
   it('sets request, header, connection and keep-alive timeouts and a connection cap', async () => {
-    const app = server({});
+    const app = await server({});
     const s = app.server;
     assert.equal(s.requestTimeout, 10_000);
     assert.equal(s.headersTimeout, 5_000);
@@ -235,19 +235,30 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
     assert.equal(s.timeout, 30_000);
     assert.equal(s.maxConnections, 1000);
     await app.close();
-    const custom = server({ requestTimeoutMs: 2000, headersTimeoutMs: 1000, connectionTimeoutMs: 3000, keepAliveTimeoutMs: 4000, maxConnections: 7 });
+    const custom = await server({ requestTimeoutMs: 2000, headersTimeoutMs: 1000, connectionTimeoutMs: 3000, keepAliveTimeoutMs: 4000, maxConnections: 7 });
     assert.deepEqual(
       [custom.server.requestTimeout, custom.server.headersTimeout, custom.server.timeout, custom.server.keepAliveTimeout, custom.server.maxConnections],
       [2000, 1000, 3000, 4000, 7],
     );
     await custom.close();
     for (const bad of [{ requestTimeoutMs: 0 }, { maxConnections: -1 }, { headersTimeoutMs: 5000, requestTimeoutMs: 1000 }, { maxJsonDepth: 0 }, { reloadTimeoutMs: 1.5 }]) {
-      assert.throws(() => server(bad as ServerOptions), (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config', JSON.stringify(bad));
+      await assert.rejects(() => server(bad as ServerOptions), (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config', JSON.stringify(bad));
     }
   });
 
+  it('refuses an unknown option by name, with a did-you-mean hint, before loading fastify', async () => {
+    await assert.rejects(
+      () => server({ requestTimeotMs: 1000 } as ServerOptions),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config' && e.field === 'requestTimeotMs' && /did you mean 'requestTimeoutMs'/.test(e.message),
+    );
+    await assert.rejects(
+      () => server({ admin: { token: TOKEN, bundle: {} } } as ServerOptions),
+      (e: unknown) => e instanceof SeqrecError && e.field === 'admin.bundle' && /did you mean 'bundles'/.test(e.message),
+    );
+  });
+
   it('drops a slow-body client after the request timeout', async () => {
-    const app = server({ requestTimeoutMs: 600, headersTimeoutMs: 300 });
+    const app = await server({ requestTimeoutMs: 600, headersTimeoutMs: 300 });
     const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
     const t0 = Date.now();
     const out = await new Promise<string>((resolve) => {
@@ -267,7 +278,7 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
   });
 
   it('closes connections beyond maxConnections at once and counts them', async () => {
-    const app = server({ maxConnections: 1 });
+    const app = await server({ maxConnections: 1 });
     const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
     const first = net.connect(Number(url.port), '127.0.0.1');
     await new Promise((r) => first.once('connect', r));
@@ -287,7 +298,7 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
   });
 
   it('limits JSON nesting before parsing, with a clear message', async () => {
-    const app = server({});
+    const app = await server({});
     const deep = '{"history": ' + '['.repeat(200_000) + ']'.repeat(200_000) + '}';
     const t0 = process.hrtime.bigint();
     const r = await app.inject({ method: 'POST', url: '/recommend', headers: { 'content-type': 'application/json' }, payload: deep });
@@ -304,7 +315,7 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
     // Brackets inside strings do not count; ordinary bodies pass.
     const ok = await app.inject({ method: 'POST', url: '/recommend', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ history: ['['.repeat(100), '{'] }) });
     assert.equal(ok.statusCode, 200, ok.body);
-    const shallow = server({ maxJsonDepth: 2 });
+    const shallow = await server({ maxJsonDepth: 2 });
     const r2 = await shallow.inject({ method: 'POST', url: '/recommend/batch', payload: { histories: [[items[0]]] } });
     assert.match(r2.json().message, /nested deeper than 2 levels/);
     await shallow.close();
@@ -312,7 +323,7 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
   });
 
   it('names prototype keys instead of calling the body invalid JSON (item 13)', async () => {
-    const app = server({});
+    const app = await server({});
     for (const body of ['{"__proto__": {"polluted": true}, "history": []}', '{"history": [], "constructor": {"prototype": {"x": 1}}}', '{"\\u005f_proto__": {}, "history": []}']) {
       const r = await app.inject({ method: 'POST', url: '/recommend', headers: { 'content-type': 'application/json' }, payload: body });
       assert.equal(r.statusCode, 400, body);
@@ -327,7 +338,7 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
 describe('reload timeout (item 5)', () => {
   it('a hung reload fails after the timeout, the old bundle keeps serving, later reloads run', { timeout: 20_000 }, async () => {
     const own = await Recommender.load(dirA, { reloadTimeoutMs: 500 });
-    const app = createServer(own, { admin: { token: TOKEN, bundles: { stuck: hangDir, a: dirA } } });
+    const app = await createServer(own, { admin: { token: TOKEN, bundles: { stuck: hangDir, a: dirA } } });
     const undo = hangOpens(hangDir);
     try {
       const gen = own.info().generation;
@@ -374,7 +385,7 @@ describe('reload timeout (item 5)', () => {
 
 describe("malformed HTTP gets seqrec's error shape (item 13)", () => {
   it('bad URLs and lying Content-Length', async () => {
-    const app = server({});
+    const app = await server({});
     const bad = await app.inject({ method: 'GET', url: '/%zz' });
     assert.equal(bad.statusCode, 400);
     assertErrorShape(bad.json(), '/%zz');

@@ -24,7 +24,7 @@ before(async () => {
   dirB = b.dir;
   items = a.dataset.vocabulary.items();
   rec = await Recommender.load(dirA, { maxK: 100, maxHistory: 50, maxBatch: 8 });
-  app = createServer(rec, { admin: { token: TOKEN, bundles: { a: dirA, b: dirB, missing: '/nonexistent/bundle' } } });
+  app = await createServer(rec, { admin: { token: TOKEN, bundles: { a: dirA, b: dirB, missing: '/nonexistent/bundle' } } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 after(async () => {
@@ -81,7 +81,7 @@ describe('HTTP server', () => {
       assert.deepEqual(a.body, rec.recommend(requests[i].history, requests[i]), `request ${i}`);
     });
     // Injected all at once: they arrive in the same turn of the event loop.
-    const server = createServer(rec);
+    const server = await createServer(rec);
     const injected = await Promise.all(requests.map((payload) => server.inject({ method: 'POST', url: '/recommend', payload })));
     injected.forEach((a, i) => assert.deepEqual(a.json(), rec.recommend(requests[i].history, requests[i]), `injected ${i}`));
     const m = parsePrometheus((await server.inject({ method: 'GET', url: '/metrics' })).body);
@@ -107,6 +107,9 @@ describe('HTTP server', () => {
       ['/recommend', { history: [items[0]], interests: 'all' }, 400, 'invalid_request', /body\.interests must be "merge" or an interest index/],
       ['/recommend', { history: [items[0]], interests: 1 }, 400, 'invalid_request', /interests must be 'merge' or an interest index in 0\.\.0/],
       ['/recommend', { history: [items[0]], user: 'u1' }, 400, 'invalid_request', /body has an unknown field 'user'/],
+      ['/recommend', { history: [items[0]], excludeSen: true }, 400, 'invalid_request', /body has an unknown field 'excludeSen' \(did you mean 'excludeSeen'\?\)/],
+      ['/recommend', { history: [items[0]], interests: -1 }, 400, 'invalid_request', /body\.interests must be >= 0/],
+      ['/recommend', { history: [items[0]], k: 2.5 }, 400, 'invalid_request', /body\.k must be an integer/],
       ['/recommend', { k: 5 }, 400, 'invalid_request', /body is missing the required field 'history'/],
       ['/recommend', [items[0]], 400, 'invalid_request', /body must be a JSON object/],
       ['/recommend', '{"__proto__": {"polluted": true}, "history": []}', 400, 'invalid_request', /has a key '__proto__'/],
@@ -141,7 +144,7 @@ describe('HTTP server', () => {
   });
 
   it('rejects oversized bodies with 413', async () => {
-    const small = createServer(rec, { bodyLimit: 200 });
+    const small = await createServer(rec, { bodyLimit: 200 });
     const r = await small.inject({ method: 'POST', url: '/recommend', payload: { history: new Array(40).fill('abcdefgh') } });
     assert.equal(r.statusCode, 413);
     assert.equal(r.json().error, 'payload_too_large');
@@ -211,10 +214,10 @@ describe('HTTP server', () => {
   });
 
   it('guards the admin route: off by default, bearer token when configured', async () => {
-    const plain = createServer(rec);
+    const plain = await createServer(rec);
     assert.equal((await plain.inject({ method: 'POST', url: '/admin/reload', payload: {} })).statusCode, 404);
     await plain.close();
-    const guarded = createServer(rec, { admin: { token: 's3cret' } });
+    const guarded = await createServer(rec, { admin: { token: 's3cret' } });
     const no = await guarded.inject({ method: 'POST', url: '/admin/reload', payload: {} });
     assert.equal(no.statusCode, 401);
     assert.equal(no.json().error, 'unauthorized');
@@ -226,7 +229,7 @@ describe('HTTP server', () => {
   });
 
   it('counts requests the client abandoned as 499 and keeps the in-flight gauge right', async () => {
-    const slow = createServer(rec, { coalesce: false });
+    const slow = await createServer(rec, { coalesce: false });
     slow.addHook('preHandler', async (req) => {
       if (req.url === '/recommend') await new Promise((r) => setTimeout(r, 300));
     });
@@ -250,7 +253,7 @@ describe('HTTP server', () => {
   });
 
   it('closes gracefully: in-flight requests finish, new connections are refused', async () => {
-    const slow = createServer(rec, { coalesce: false });
+    const slow = await createServer(rec, { coalesce: false });
     slow.addHook('preHandler', async (req) => {
       if (req.url === '/recommend') await new Promise((r) => setTimeout(r, 300));
     });

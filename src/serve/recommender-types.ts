@@ -1,0 +1,100 @@
+/**
+ * The public types of `Recommender` (options, answers, info), kept apart from its
+ * implementation; the HTTP schemas (schemas.ts) are checked against them.
+ */
+import type { SequenceDataset } from '../data/dataset.js';
+import type { ItemVocabulary } from '../data/vocabulary.js';
+
+export interface RecommenderOptions {
+  /** Largest k accepted by `recommend`, `recommendMany` and `similarItems`. Default 1000. */
+  maxK?: number;
+  /** Longest history accepted (entries, known or not). Default 1000. */
+  maxHistory?: number;
+  /** Most histories per `recommendMany` call. Default 256. */
+  maxBatch?: number;
+  /**
+   * Retriever for `recommend`: 'exact' (brute force, exact), 'faiss' (the bundle's faiss
+   * index; an error when it has none or faiss-node does not load), 'auto' (default): faiss
+   * when the bundle has an index and faiss-node loads, else exact.
+   */
+  retriever?: 'auto' | 'exact' | 'faiss';
+  /** Similarity of `similarItems`. Default 'cosine' (inner product favours long, popular item vectors). */
+  similarItemsMetric?: 'cosine' | 'ip';
+  /** Run one of each call after loading so the first real call is not slow. Default true. */
+  warmUp?: boolean;
+  /**
+   * Milliseconds a `reload` may spend loading before it fails with code 'timeout' (the old
+   * bundle keeps serving; later reloads do not wait for the stuck one). Default 30000.
+   */
+  reloadTimeoutMs?: number;
+}
+
+/** `Recommender.fromModel`: a trained model in memory, its item ids and (optionally) popularity. */
+export interface FromModelOptions extends Omit<RecommenderOptions, 'retriever'> {
+  /** The training dataset: gives the vocabulary and, unless `popularity` is set, the counts. */
+  dataset?: Pick<SequenceDataset, 'vocabulary' | 'itemPopularity'>;
+  /** The item ids (when no dataset is given). */
+  vocabulary?: ItemVocabulary;
+  /** Training counts per item index (length itemCount) for the fallback; default the dataset's, else all zero. */
+  popularity?: ArrayLike<number>;
+  /** Similarity of `recommend`. Default 'ip' (what training optimises). */
+  similarity?: 'ip' | 'cosine';
+}
+
+export interface RecommendOptions {
+  /** Items to return, 1..maxK. Default 10. */
+  k?: number;
+  /** Leave out the items of the history (all of it, not just the model's window). Default true. */
+  excludeSeen?: boolean;
+  /**
+   * Multi-interest models: 'merge' (default) pools the K interests' top-k by score (ComiRec's
+   * evaluation); a number 0..K-1 uses only that interest.
+   */
+  interests?: 'merge' | number;
+}
+
+export interface ScoredItem {
+  /** Raw item id. */
+  id: string;
+  /** Retrieval score (inner product or cosine); for the popularity fallback, the training count. */
+  score: number;
+}
+
+export interface Recommendation {
+  /** Best first; shorter than k only when fewer candidate items exist. */
+  items: ScoredItem[];
+  /** History ids not in the vocabulary (skipped), in first-seen order, without duplicates. */
+  unknown: string[];
+  /** 'popularity' when the history had no known item and the most popular items were returned. */
+  fallback: null | 'popularity';
+  /** Why the fallback was used. */
+  reason?: string;
+}
+
+/** An item id as accepted from callers: a raw id string, or a number (converted with `String`). */
+export type ItemId = string | number;
+
+export interface RecommenderInfo {
+  dir: string;
+  model: string;
+  /** Real items (padding not counted). */
+  numItems: number;
+  embeddingDim: number;
+  numInterests: number;
+  maxLen: number;
+  similarity: 'ip' | 'cosine';
+  retriever: 'exact' | 'faiss';
+  bundleVersion: number;
+  bundleCreatedAt: string;
+  /** When this state was loaded (ISO). */
+  loadedAt: string;
+  /** 1 for the first load, +1 per successful reload. */
+  generation: number;
+  limits: { maxK: number; maxHistory: number; maxBatch: number };
+}
+
+export interface Limits {
+  maxK: number;
+  maxHistory: number;
+  maxBatch: number;
+}
