@@ -141,7 +141,7 @@ try {
   const bundle = join(root, 'bundle');
   await exportBundle(model, bundle, { vocabulary: data.vocabulary, popularity: data.itemPopularity(), popularitySource: 'synthetic training users' });
   const recommender = await Recommender.load(bundle);
-  const app = createServer(recommender);
+  const app = await createServer(recommender);
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   try {
     const history = [1, 2, 3].map((i) => data.vocabulary.decode(i));

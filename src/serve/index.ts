@@ -14,6 +14,7 @@ export {
   type ScoredItem,
   type ItemId,
   type RecommenderInfo,
+  type FromModelOptions,
 } from './recommender.js';
 export {
   exportBundle,

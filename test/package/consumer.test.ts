@@ -82,7 +82,7 @@ export async function main(dir: string): Promise<string[]> {
   const model = new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 4, maxLen: 5 });
   await exportBundle(model, dir, { vocabulary: data.vocabulary, popularity: data.itemPopularity(), popularitySource: 'test' });
   const recommender = await Recommender.load(dir);
-  const app: ReturnType<typeof createServer> = createServer(recommender);
+  const app: Awaited<ReturnType<typeof createServer>> = await createServer(recommender);
   await app.close();
   const rec: Recommendation = recommender.recommend([], { k: 3 });
   const err: SeqrecError = new SeqrecError('invalid_argument', report.name);
