@@ -79,7 +79,7 @@ const NS = [10, 20, 50];
  * none; bench/peer.ts uses it to give seqrec the peer's settings (e.g. MIND's readout and
  * routing-logit init) without a CLI flag per model option.
  */
-export function runBench(flags: StringFlags, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
+export async function runBench(flags: StringFlags, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
   return bench(parseStringFlags(BENCH_FLAGS, flags, 'bench'), log, modelOptions);
 }
 

@@ -33,7 +33,7 @@ export const trainCommand = defineCommand({
 });
 
 /** `seqrec train` with flags by their command-line names (scripts and tests). */
-export function runTrain(flags: StringFlags, log: Log): Promise<void> {
+export async function runTrain(flags: StringFlags, log: Log): Promise<void> {
   return train(parseStringFlags(TRAIN_FLAGS, flags, 'train'), log);
 }
 
