@@ -24,7 +24,10 @@ export const recommendCommand = defineCommand({
   backend: true,
   async run(values, log) {
     const history = values.history.split(',').map((s) => s.trim()).filter(Boolean);
-    const recommender = await Recommender.load(values.model, { retriever: values.retriever, warmUp: false });
+    // maxK and maxHistory guard a server against its clients; here the caller owns the process.
+    // k above the catalogue is still capped by the Recommender, as in the API.
+    const unlimited = Number.MAX_SAFE_INTEGER;
+    const recommender = await Recommender.load(values.model, { retriever: values.retriever, warmUp: false, maxK: unlimited, maxHistory: unlimited });
     try {
       const result = recommender.recommend(history, { k: values.k, excludeSeen: !values.includeSeen });
       if (result.unknown.length) log(`unknown item ids skipped: ${result.unknown.join(', ')}`);
