@@ -107,6 +107,9 @@ describe('seqrec recommend', () => {
       const withSeen = (JSON.parse(seen.stdout) as { recommendations: { item: string }[] }).recommendations.map((x) => x.item);
       assert.equal(withSeen.length, all);
       assert.deepEqual(withSeen, api.recommend(history, { k: all, excludeSeen: false }).items.map((x) => x.id));
+      // The old --exclude-seen still works (it is the default now).
+      const old = await cli(['recommend', '--model', bundle, '--history', history.join(','), '--k', String(all), '--exclude-seen']);
+      assert.deepEqual((JSON.parse(old.stdout) as { recommendations: { item: string }[] }).recommendations.map((x) => x.item), ids);
     } finally {
       api.dispose();
     }
