@@ -104,7 +104,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const top = COMMANDS.find((c) => c.name === first);
   if (!top) {
     const what = first.startsWith('-') ? `a command comes first, got '${first}'` : `unknown command '${first}'${didYouMean(first, names)}`;
-    return { kind: 'error', where: 'seqrec', message: `${what}; \`seqrec --help\` lists the commands (${names.join(', ')})` };
+    return { kind: 'error', where: 'seqrec', message: `${what}; seqrec --help lists the commands (${names.join(', ')})` };
   }
   let def: CliCommand;
   let rest: readonly string[];
@@ -130,7 +130,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     cmd.parse(rest, { from: 'user' });
   } catch (err) {
     if (err instanceof SeqrecError) return { kind: 'error', where, message: err.message };
-    if (err instanceof CommanderError) return { kind: 'error', where, message: `${err.message.replace(/^error: /, '')}; \`${where} --help\` lists its flags` };
+    if (err instanceof CommanderError) return { kind: 'error', where, message: `${err.message.replace(/^error: /, '').replace(/\.$/, '')}; ${where} --help lists its flags` };
     throw err;
   }
   const raw: Record<string, RawValue> = {};
