@@ -6,8 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { initBackend, reportBackendOnce } from '../src/backend/index.js';
-import { runBench } from '../src/cli/bench.js';
-import type { CliFlags } from '../src/cli/main.js';
+import { runBench } from '../src/cli/commands/bench.js';
+import type { StringFlags as CliFlags } from '../src/cli/flags.js';
 
 const [overrides, ...args] = process.argv.slice(2);
 const modelOptions = JSON.parse(overrides ?? '{}') as Record<string, Record<string, unknown>>;

@@ -214,7 +214,7 @@ describe('k is capped at the catalogue (item 4)', () => {
     const preload = join(root, 'report-rss.mjs');
     await writeFile(preload, 'process.on("exit", () => process.stderr.write(`MAXRSS ${process.resourceUsage().maxRSS}\\n`));\n');
     const rss = async (k: string): Promise<number> => {
-      const p = runCli(['recommend', '--model', dirA, '--history', `${items[0]},${items[1]}`, '--k', k], { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` });
+      const p = runCli(['recommend', '--model', dirA, '--history', `${items[0]},${items[1]}`, '--k', k, '--include-seen'], { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` });
       assert.equal(await p.exited, 0, p.stderr());
       assert.equal(JSON.parse(p.stdout()).recommendations.length, Math.min(Number(k), items.length));
       return Number(/MAXRSS (\d+)/.exec(p.stderr())![1]);

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { runTrain } from '../../src/cli/commands.js';
-import type { CliFlags } from '../../src/cli/main.js';
+import { runTrain } from '../../src/cli/commands/train.js';
+import type { StringFlags as CliFlags } from '../../src/cli/flags.js';
 import { MAX_WINDOW_LENGTH, resolveDatasetOptions } from '../../src/data/dataset-options.js';
 import { SeqrecError } from '../../src/errors.js';
 import { estimateModelBytes, MAX_EMBEDDING_DIM, modelMemoryLimit } from '../../src/models/size.js';

@@ -1,6 +1,5 @@
 /**
- * `seqrec plot embeddings | curves | interests`: SVG + PNG pictures of a saved model and its run,
- * and each picture's Vega-Lite spec (`.vl.json`, data inlined) to open in the Vega editor.
+ * `seqrec plot embeddings | curves | interests`: SVG + PNG pictures of a saved model and its run.
  *
  *   embeddings  2-D map (UMAP, or PCA) of the item embeddings, coloured by category
  *               (--categories FILE: MovieLens u.item / movies.dat, or item,category lines) or
@@ -14,24 +13,92 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadInteractions } from '../data/loaders.js';
-import type { ItemVocabulary } from '../data/vocabulary.js';
-import { SeqrecError } from '../errors.js';
-import type { BaseRecaller } from '../models/base.js';
-import { readItemInfo, type ItemInfo } from '../plot/categories.js';
-import { curvesSpec, parseHistory } from '../plot/curves.js';
-import { embeddingMapSpec, project2d, type PointColouring } from '../plot/embedding-map.js';
-import { interestsSpec, routeHistory } from '../plot/interests.js';
-import { writeChart, type ChartFiles } from '../plot/png.js';
-import { readRegular, resolveModelDir } from '../bundle/atomic-dir.js';
-import { loadModel } from '../bundle/checkpoint.js';
-import { choiceFlag, intFlag, requireFlag } from './args.js';
-import type { CliFlags } from './main.js';
-import { cliProgress } from './progress.js';
+import { loadInteractions } from '../../data/loaders.js';
+import type { ItemVocabulary } from '../../data/vocabulary.js';
+import { SeqrecError } from '../../errors.js';
+import type { BaseRecaller } from '../../models/base.js';
+import { readItemInfo, type ItemInfo } from '../../plot/categories.js';
+import { curvesSpec, parseHistory } from '../../plot/curves.js';
+import { embeddingMapSpec, project2d, type PointColouring } from '../../plot/embedding-map.js';
+import { interestsSpec, routeHistory } from '../../plot/interests.js';
+import { writeChart, type ChartFiles } from '../../plot/png.js';
+import { readRegular, resolveModelDir } from '../../bundle/atomic-dir.js';
+import { loadModel } from '../../bundle/checkpoint.js';
+import { defineCommand, type CommandGroup, type Log } from '../command.js';
+import { choice, int, str, type FlagValues } from '../flags.js';
+import { cliProgress } from '../progress.js';
+import { BACKEND_FLAGS } from '../shared-flags.js';
 
-type Log = (line: string) => void;
+const OUT_FLAGS = {
+  out: str('output path without extension: writes PATH.svg, PATH.png and PATH.vl.json (default: DIR.plots/<plot>, next to the bundle, never inside it)', { placeholder: 'path' }),
+  title: str('replace the title', { placeholder: 'text' }),
+} as const;
 
-const PLOTS = ['embeddings', 'curves', 'interests'] as const;
+const CATEGORIES = str("MovieLens u.item or movies.dat (colour = first genre) or 'item,category' lines", { placeholder: 'file' });
+
+const EMBEDDINGS_FLAGS = {
+  model: str('model directory', { required: true, placeholder: 'dir' }),
+  categories: CATEGORIES,
+  data: str('colour by interactions per item in this log (without --categories)', { placeholder: 'file' }),
+  method: choice(['umap', 'pca'] as const, '2-D projection', { default: 'umap', placeholder: 'name' }),
+  maxItems: int('the most frequent items to draw', { min: 3, default: 5000 }),
+  seed: int('UMAP seed', { min: 0, default: 42 }),
+  ...OUT_FLAGS,
+  ...BACKEND_FLAGS,
+} as const;
+
+const CURVES_FLAGS = {
+  model: str('model directory with history.json (seqrec train --out)', { placeholder: 'dir' }),
+  run: str('a history.json file instead of --model', { placeholder: 'file' }),
+  ...OUT_FLAGS,
+} as const;
+
+const INTERESTS_FLAGS = {
+  model: str('model directory (a multi-interest model)', { required: true, placeholder: 'dir' }),
+  user: str('a user of --data (or the data file the model records)', { placeholder: 'id' }),
+  data: str('interaction log holding --user', { placeholder: 'file' }),
+  history: str('item ids, oldest first, comma separated (instead of --user)', { placeholder: 'ids' }),
+  categories: CATEGORIES,
+  k: int('interests to show', { min: 1, default: 5 }),
+  ...OUT_FLAGS,
+  ...BACKEND_FLAGS,
+} as const;
+
+export const plotGroup: CommandGroup = {
+  name: 'plot',
+  summary: 'SVG + PNG pictures (and Vega-Lite specs) of a saved model and its run: embeddings, curves, interests',
+  subcommands: [
+    defineCommand({
+      name: 'plot embeddings',
+      summary: '2-D map (UMAP or PCA) of the item embeddings, coloured by category or popularity',
+      usage: '--model DIR [--categories FILE | --data FILE] [flags]',
+      flags: EMBEDDINGS_FLAGS,
+      backend: true,
+      run: (values, log) => printFiles(plotEmbeddings(values, log)),
+    }),
+    defineCommand({
+      name: 'plot curves',
+      summary: 'training loss and valid recall per epoch, from history.json',
+      usage: '--model DIR | --run HISTORY.json [flags]',
+      flags: CURVES_FLAGS,
+      backend: false,
+      run: (values) => printFiles(plotCurves(values)),
+    }),
+    defineCommand({
+      name: 'plot interests',
+      summary: "one user's history coloured by the interest each item routes to (multi-interest models)",
+      usage: '--model DIR (--user ID --data FILE | --history ID,ID,...) [flags]',
+      flags: INTERESTS_FLAGS,
+      backend: true,
+      run: (values, log) => printFiles(plotInterests(values, log)),
+    }),
+  ],
+};
+
+async function printFiles(written: Promise<ChartFiles>): Promise<void> {
+  const files = await written;
+  process.stdout.write(`${files.svg}\n${files.png}\n${files.spec}\n`);
+}
 
 const DISPLAY_NAMES: Record<string, string> = {
   gru4rec: 'GRU4Rec',
@@ -74,21 +141,9 @@ async function loadForPlot(dir: string): Promise<{ model: BaseRecaller; vocabula
   return { model, vocabulary, data: settings?.data };
 }
 
-export async function runPlot(kind: string | undefined, flags: CliFlags, log: Log): Promise<void> {
-  if (!(PLOTS as readonly (string | undefined)[]).includes(kind)) {
-    throw new SeqrecError('invalid_argument', `seqrec plot: say which plot: seqrec plot ${PLOTS.join('|')} ...${kind ? ` (got '${kind}')` : ''}`, { field: 'plot' });
-  }
-  const which = kind as (typeof PLOTS)[number];
-  let files: ChartFiles;
-  if (which === 'curves') files = await plotCurves(flags);
-  else if (which === 'embeddings') files = await plotEmbeddings(flags, log);
-  else files = await plotInterests(flags, log);
-  process.stdout.write(`${files.svg}\n${files.png}\n${files.spec}\n`);
-}
-
-async function plotCurves(flags: CliFlags): Promise<ChartFiles> {
+async function plotCurves(flags: FlagValues<typeof CURVES_FLAGS>): Promise<ChartFiles> {
   const source = flags.run ?? (flags.model ? join(flags.model, 'history.json') : undefined);
-  if (!source) throw new SeqrecError('invalid_argument', 'seqrec plot curves: --model DIR (with DIR/history.json) or --run HISTORY.json is required', { field: 'model' });
+  if (!source) throw new SeqrecError('invalid_argument', '--model DIR (with DIR/history.json) or --run HISTORY.json is required', { field: 'model' });
   let json: unknown;
   try {
     json = JSON.parse(flags.run ? await readFile(source, 'utf8') : (await readHistory(flags.model!)).toString('utf8'));
@@ -110,10 +165,9 @@ async function plotCurves(flags: CliFlags): Promise<ChartFiles> {
   return writeChart(flags.out ?? (flags.run ? join(dirname(source), 'curves') : defaultPlotPath(flags.model!, 'curves')), spec);
 }
 
-async function plotEmbeddings(flags: CliFlags, log: Log): Promise<ChartFiles> {
-  const dir = requireFlag(flags.model, 'model', 'plot embeddings');
-  const method = choiceFlag(flags.method, 'method', ['umap', 'pca'] as const, 'umap');
-  const maxItems = intFlag(flags['max-items'], 'max-items', 5000, 3);
+async function plotEmbeddings(flags: FlagValues<typeof EMBEDDINGS_FLAGS>, log: Log): Promise<ChartFiles> {
+  const dir = flags.model;
+  const { method, maxItems } = flags;
   const { model, vocabulary, data } = await loadForPlot(dir);
   try {
     const n = Math.min(vocabulary.numItems, maxItems);
@@ -152,7 +206,7 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<ChartFiles> {
     try {
       points = await project2d(rows, dim, {
         method,
-        seed: intFlag(flags.seed, 'seed', 42, 0),
+        seed: flags.seed,
         onProgress: (done, total) => {
           if (task.total === undefined) task = cliProgress().task(label, total, 'epochs');
           task.update(done);
@@ -175,8 +229,8 @@ async function plotEmbeddings(flags: CliFlags, log: Log): Promise<ChartFiles> {
   }
 }
 
-async function plotInterests(flags: CliFlags, log: Log): Promise<ChartFiles> {
-  const dir = requireFlag(flags.model, 'model', 'plot interests');
+async function plotInterests(flags: FlagValues<typeof INTERESTS_FLAGS>, log: Log): Promise<ChartFiles> {
+  const dir = flags.model;
   const { model, vocabulary, data } = await loadForPlot(dir);
   try {
     let rawHistory: string[];
@@ -185,9 +239,10 @@ async function plotInterests(flags: CliFlags, log: Log): Promise<ChartFiles> {
       rawHistory = flags.history.split(',').map((s) => s.trim()).filter(Boolean);
       who = 'the given history';
     } else {
-      const user = requireFlag(flags.user, 'user', 'plot interests (or --history ID,ID,...)');
+      const user = flags.user;
+      if (!user) throw new SeqrecError('invalid_argument', '--user ID (with --data FILE) or --history ID,ID,... is required', { field: 'user' });
       const file = flags.data ?? data;
-      if (!file) throw new SeqrecError('invalid_argument', 'seqrec plot interests --user needs --data FILE (the model does not record its data file)', { field: 'data' });
+      if (!file) throw new SeqrecError('invalid_argument', '--user needs --data FILE (the model does not record its data file)', { field: 'data' });
       const raw = await cliProgress().run(`loading ${file}`, () => loadInteractions(file));
       const seq = raw.sequences.find((s) => s.user === user);
       if (!seq) throw new SeqrecError('invalid_argument', `user '${user}' is not in ${file}`, { field: 'user' });
@@ -197,7 +252,7 @@ async function plotInterests(flags: CliFlags, log: Log): Promise<ChartFiles> {
     const known = rawHistory.map((id) => vocabulary.encode(id)).filter((i): i is number => i !== undefined);
     const unknown = rawHistory.length - known.length;
     if (unknown) log(`${unknown} history items are not in the model's vocabulary and were skipped`);
-    const routing = routeHistory(model, Int32Array.from(known), intFlag(flags.k, 'k', 5, 1));
+    const routing = routeHistory(model, Int32Array.from(known), flags.k);
     let info: ItemInfo | undefined;
     if (flags.categories) info = await readItemInfo(flags.categories);
     const itemLabel = (item: number) => {

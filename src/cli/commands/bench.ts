@@ -7,19 +7,52 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { SequenceDataset } from '../data/dataset.js';
-import { loadPeerExport } from '../data/peer-export.js';
-import type { MetricReport } from '../metrics/index.js';
-import { interestSimilarity } from '../models/layers/attention.js';
-import type { MultiInterestRecaller } from '../models/multi-interest.js';
-import { MODELS, modelFactory } from '../models/registry.js';
-import { evaluateModel, evaluatePopularity } from '../train/evaluate.js';
-import { Trainer } from '../train/trainer.js';
-import { choiceFlag, floatFlag, intFlag } from './args.js';
-import { buildDataset, dataSettingsFrom } from './commands.js';
-import type { CliFlags } from './main.js';
+import type { SequenceDataset } from '../../data/dataset.js';
+import { loadPeerExport } from '../../data/peer-export.js';
+import { SeqrecError } from '../../errors.js';
+import type { MetricReport } from '../../metrics/index.js';
+import { interestSimilarity } from '../../models/layers/attention.js';
+import type { MultiInterestRecaller } from '../../models/multi-interest.js';
+import { MODELS, modelFactory } from '../../models/registry.js';
+import { evaluateModel, evaluatePopularity } from '../../train/evaluate.js';
+import { Trainer } from '../../train/trainer.js';
+import { defineCommand, type Log } from '../command.js';
+import { buildDataset, dataSettings } from '../dataset.js';
+import { int, num, parseStringFlags, str, type FlagValues, type StringFlags } from '../flags.js';
+import { BACKEND_FLAGS, OPTIONAL_DATA_FLAGS, DEFAULT_DIM, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
-type Log = (line: string) => void;
+export const BENCH_MODEL_NAMES = ['mostpopular', ...Object.keys(MODELS)];
+
+export const BENCH_FLAGS = {
+  ...OPTIONAL_DATA_FLAGS,
+  split: str("the PyTorch peer's export: its exact sequences and user split instead of --data", { placeholder: 'file' }),
+  models: str(`comma-separated models to run: ${BENCH_MODEL_NAMES.join(', ')}`, { default: 'gru4rec', placeholder: 'list' }),
+  ...TRAINING_FLAGS,
+  batch: int('batch size', { min: 1, default: 256 }),
+  lr: num('learning rate', { default: 1e-3 }),
+  epochs: int('maximum epochs', { min: 1, default: 30 }),
+  interests: int('interests K of the multi-interest models', { min: 1, default: 4 }),
+  ...SIMILARITY_FLAG,
+  parallelism: int('parallel training workers (default: auto)', { min: 1 }),
+  diversity: num('add W x mean pairwise cosine of the interests to the loss (multi-interest models)', { default: 0, placeholder: 'w' }),
+  sharpen: num('squash (|s|²/(1+|s|²))^P · s/|s| in MIND and ComiRec-DR (against collapsed interests)', { default: 1, placeholder: 'p' }),
+  out: str('append one JSON line per run to this file', { placeholder: 'file' }),
+  md: str('write the Markdown table to this file', { placeholder: 'file' }),
+  ...BACKEND_FLAGS,
+} as const;
+
+export type BenchValues = FlagValues<typeof BENCH_FLAGS>;
+
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: 'train and test several models on one split: a JSON line per run and a Markdown table',
+  usage: '--data FILE | --split PEER_EXPORT.json [flags]',
+  flags: BENCH_FLAGS,
+  backend: true,
+  run: async (values, log) => {
+    await bench(values, log);
+  },
+});
 
 export interface BenchRun {
   data: string;
@@ -46,48 +79,51 @@ const NS = [10, 20, 50];
  * none; bench/peer.ts uses it to give seqrec the peer's settings (e.g. MIND's readout and
  * routing-logit init) without a CLI flag per model option.
  */
-export async function runBench(flags: CliFlags, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
-  const protocol = choiceFlag(flags.protocol, 'protocol', ['comirec', 'loo'] as const, 'comirec');
-  const names = (flags.models ?? 'gru4rec').split(',').map((s) => s.trim()).filter(Boolean);
+export async function runBench(flags: StringFlags, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
+  return bench(parseStringFlags(BENCH_FLAGS, flags, 'bench'), log, modelOptions);
+}
+
+async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
+  const { protocol, maxLen, seed, samplesPerUser } = values;
+  const names = values.models.split(',').map((s) => s.trim()).filter(Boolean);
   const models = names.filter((n) => n !== 'mostpopular');
   models.forEach((n) => modelFactory(n)); // unknown names fail before any training
-  const maxLen = intFlag(flags['max-len'], 'max-len', 20, 1);
-  const seed = intFlag(flags.seed, 'seed', 42, 0);
-  const samplesPerUser = intFlag(flags['samples-per-user'], 'samples-per-user', 1, 1);
   let dataset: SequenceDataset;
   let dataName: string;
-  if (flags.split) {
-    dataset = await loadPeerExport(flags.split, { protocol, maxLen, seed, samplesPerUser });
-    dataName = flags.data ?? flags.split;
+  if (values.split) {
+    dataset = await loadPeerExport(values.split, { protocol, maxLen, seed, samplesPerUser });
+    dataName = values.data ?? values.split;
     const d = dataset.describe();
-    log(`peer split ${flags.split}: ${d.users} users, ${d.items} items, ${d.interactions} interactions; ${d.trainUsers}/${d.validUsers}/${d.testUsers}`);
+    log(`peer split ${values.split}: ${d.users} users, ${d.items} items, ${d.interactions} interactions; ${d.trainUsers}/${d.validUsers}/${d.testUsers}`);
   } else {
-    const settings = dataSettingsFrom(flags, 'bench');
-    dataset = await buildDataset(settings, log, flags['skip-malformed']);
+    const data = values.data;
+    if (data === undefined) throw new SeqrecError('invalid_argument', '--data FILE or --split PEER_EXPORT.json is required', { field: 'data' });
+    const settings = dataSettings({ ...values, data });
+    dataset = await buildDataset(settings, log, values.skipMalformed);
     dataName = settings.data;
   }
   const hyper = {
-    dim: intFlag(flags.dim, 'dim', 64, 1),
+    dim: values.dim ?? DEFAULT_DIM,
     maxLen,
-    interests: intFlag(flags.interests, 'interests', 4, 1),
-    batch: intFlag(flags.batch, 'batch', 256, 1),
-    lr: floatFlag(flags.lr, 'lr', 1e-3),
-    epochs: intFlag(flags.epochs, 'epochs', 30, 1),
-    patience: intFlag(flags.patience, 'patience', 5, 1),
+    interests: values.interests,
+    batch: values.batch,
+    lr: values.lr,
+    epochs: values.epochs,
+    patience: values.patience,
     samplesPerUser,
     seed,
-    similarity: choiceFlag(flags.similarity, 'similarity', ['ip', 'cosine'] as const, 'ip'),
-    parallelism: flags.parallelism === undefined ? 'auto' : intFlag(flags.parallelism, 'parallelism', 1, 1),
+    similarity: values.similarity,
+    parallelism: values.parallelism ?? ('auto' as const),
     // Remedies for interests that collapse onto each other (multi-interest models only).
-    diversityWeight: floatFlag(flags.diversity, 'diversity', 0),
-    sharpenPower: floatFlag(flags.sharpen, 'sharpen', 1),
+    diversityWeight: values.diversity,
+    sharpenPower: values.sharpen,
   };
   const runs: BenchRun[] = [];
   const emit = async (run: BenchRun) => {
     runs.push(run);
-    if (flags.out) {
-      await mkdir(dirname(flags.out), { recursive: true });
-      await appendFile(flags.out, JSON.stringify(run) + '\n');
+    if (values.out) {
+      await mkdir(dirname(values.out), { recursive: true });
+      await appendFile(values.out, JSON.stringify(run) + '\n');
     }
   };
   const evaluation = { ns: NS, similarity: hyper.similarity };
@@ -116,7 +152,7 @@ export async function runBench(flags: CliFlags, log: Log, modelOptions: Readonly
       epochs: hyper.epochs,
       patience: hyper.patience,
       evaluation,
-      parallelism: hyper.parallelism as number | 'auto',
+      parallelism: hyper.parallelism,
       log,
     });
     const fit = await trainer.fit(dataset);
@@ -134,7 +170,7 @@ export async function runBench(flags: CliFlags, log: Log, modelOptions: Readonly
   }
   const table = benchTable(runs, protocol);
   process.stdout.write(table + '\n');
-  if (flags.md) await writeFile(flags.md, table + '\n');
+  if (values.md) await writeFile(values.md, table + '\n');
   return runs;
 }
 
@@ -168,5 +204,3 @@ export function benchTable(runs: BenchRun[], protocol: 'comirec' | 'loo'): strin
   );
   return [head, sep, ...rows].join('\n');
 }
-
-export const BENCH_MODEL_NAMES = ['mostpopular', ...Object.keys(MODELS)];

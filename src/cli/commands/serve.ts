@@ -1,0 +1,203 @@
+/** `seqrec serve`: the HTTP JSON API over a bundle, until SIGTERM/SIGINT. */
+import { readFile } from 'node:fs/promises';
+import { SeqrecError } from '../../errors.js';
+import { Recommender } from '../../serve/recommender.js';
+import { createServer, SERVER_DEFAULTS, type ServerOptions } from '../../serve/server.js';
+import { defineCommand, type Log } from '../command.js';
+import { choice, int, list, str, type FlagValues } from '../flags.js';
+import { BACKEND_FLAGS } from '../shared-flags.js';
+
+/** `seqrec serve`'s wasm threads when SEQREC_WASM_THREADS is unset (measured: docs/serving.md). */
+const SERVE_WASM_THREADS = 1;
+
+const seconds = (description: string, fallbackMs: number) => int(`${description}, seconds`, { min: 1, default: fallbackMs / 1000, placeholder: 's' });
+
+export const SERVE_FLAGS = {
+  model: str('serving bundle (seqrec train --out, or seqrec export)', { required: true, placeholder: 'dir' }),
+  port: int('TCP port (0: any free port)', { min: 0, max: 65535, default: 8080 }),
+  host: str('address to listen on', { default: '127.0.0.1', placeholder: 'host' }),
+  maxK: int('largest k a request may ask for', { min: 1, default: 1000 }),
+  maxHistory: int('longest history a request may send', { min: 1, default: 1000 }),
+  maxBatch: int('most histories per /recommend/batch request', { min: 1, default: 256 }),
+  retriever: choice(['auto', 'exact', 'faiss'] as const, "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), or brute force", { default: 'auto', placeholder: 'name' }),
+  coalesce: choice(['on', 'off'] as const, 'batch concurrent /recommend requests into one model call', { default: 'on', placeholder: 'on|off' }),
+  drainTimeout: seconds('on SIGTERM/SIGINT: time for in-flight requests before exiting anyway', 10_000),
+  requestTimeout: seconds('time to receive and answer a request', SERVER_DEFAULTS.requestTimeoutMs),
+  headersTimeout: int(`time to receive the request headers, seconds (default: ${SERVER_DEFAULTS.headersTimeoutMs / 1000}, at most --request-timeout)`, { min: 1, placeholder: 's' }),
+  connectionTimeout: seconds('idle connection timeout', SERVER_DEFAULTS.connectionTimeoutMs),
+  keepAliveTimeout: seconds('keep-alive timeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
+  maxConnections: int('open connections at most', { min: 1, default: SERVER_DEFAULTS.maxConnections }),
+  maxJsonDepth: int('deepest JSON nesting a body may have', { min: 1, default: SERVER_DEFAULTS.maxJsonDepth }),
+  reloadTimeout: seconds('time a bundle reload may take', 30_000),
+  adminTokenFile: str('file holding the admin token that enables POST /admin/reload', { placeholder: 'file' }),
+  adminToken: str('the admin token itself (visible in ps: prefer --admin-token-file or SEQREC_ADMIN_TOKEN)', { placeholder: 'token' }),
+  adminBundle: list('NAME=DIR: a bundle POST /admin/reload may switch to by name', 'name=dir'),
+  adminAllowedHost: list('another Host name admin requests may use', 'name'),
+  adminAllowedOrigin: list('an Origin admin requests may come from', 'origin'),
+  ...BACKEND_FLAGS,
+} as const;
+
+type ServeValues = FlagValues<typeof SERVE_FLAGS>;
+
+export const serveCommand = defineCommand({
+  name: 'serve',
+  summary: 'HTTP JSON API over a bundle (docs/serving.md)',
+  usage: '--model BUNDLE_DIR [flags]',
+  notes: '\nSIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle. POST /admin/reload only with an admin token\n(--admin-token-file FILE, --admin-token T or env SEQREC_ADMIN_TOKEN).',
+  flags: SERVE_FLAGS,
+  backend: true,
+  // A serving process answers small requests: one wasm thread beats a pool that fights the
+  // event loop and the other processes for the cores (docs/serving.md, "Threads").
+  env: { SEQREC_WASM_THREADS: String(SERVE_WASM_THREADS) },
+  run: runServe,
+});
+
+function configFlagError(field: string, message: string): SeqrecError {
+  return new SeqrecError('invalid_config', message, { field });
+}
+
+/**
+ * The admin token from --admin-token, --admin-token-file or SEQREC_ADMIN_TOKEN (in that
+ * order; at most one of the two flags), or undefined: admin off. Given but empty is an error,
+ * never an open admin.
+ */
+async function adminToken(flags: ServeValues, log: Log): Promise<string | undefined> {
+  const inline = flags.adminToken;
+  const file = flags.adminTokenFile;
+  if (inline !== undefined && file !== undefined) throw configFlagError('admin-token', 'give --admin-token or --admin-token-file, not both');
+  let token: string | undefined;
+  let source: string;
+  if (inline !== undefined) {
+    token = inline;
+    source = '--admin-token';
+    log('note: --admin-token is visible to local users in ps; prefer --admin-token-file FILE or SEQREC_ADMIN_TOKEN');
+  } else if (file !== undefined) {
+    source = '--admin-token-file';
+    try {
+      token = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw configFlagError('admin-token-file', `cannot read --admin-token-file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  } else {
+    token = process.env.SEQREC_ADMIN_TOKEN;
+    source = 'SEQREC_ADMIN_TOKEN';
+  }
+  if (token === undefined) return undefined;
+  const field = source.replace(/^--/, '');
+  if (token === '') throw configFlagError(field, `${source} is empty: an empty admin token would leave POST /admin/reload open; give a secret (32+ random characters) or leave it out to keep admin off`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw configFlagError(field, `${source} must be printable ASCII without spaces`);
+  return token;
+}
+
+/** `--admin-bundle NAME=DIR` (repeatable) as {name: dir}. */
+function adminBundles(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0 || i === v.length - 1) throw configFlagError('admin-bundle', `--admin-bundle must be NAME=DIR, got '${v}'`);
+    const name = v.slice(0, i);
+    if (name in out) throw configFlagError('admin-bundle', `--admin-bundle ${name} is given twice`);
+    out[name] = v.slice(i + 1);
+  }
+  return out;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * `seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] ...`: the HTTP API until
+ * SIGTERM/SIGINT (graceful: stop accepting, finish in-flight requests, exit 0). SIGHUP
+ * reloads the bundle directory. POST /admin/reload only with an admin token.
+ */
+async function runServe(flags: ServeValues, log: Log): Promise<void> {
+  const { port, host } = flags;
+  const drainSeconds = flags.drainTimeout;
+  const token = await adminToken(flags, log);
+  const bundles = adminBundles(flags.adminBundle);
+  const allowedHosts = [...flags.adminAllowedHost];
+  const allowedOrigins = [...flags.adminAllowedOrigin];
+  if (!token && (Object.keys(bundles).length || allowedHosts.length || allowedOrigins.length)) {
+    throw configFlagError('admin-token', '--admin-bundle, --admin-allowed-host and --admin-allowed-origin need an admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN)');
+  }
+  // The name the server is reached by is a valid Host for admin requests.
+  const listenName = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (token && !WILDCARD_HOSTS.has(host) && !allowedHosts.includes(listenName) && !['localhost', '127.0.0.1', '::1'].includes(listenName)) allowedHosts.push(listenName);
+  const serverOptions: ServerOptions = {
+    admin: token ? { token, bundles, allowedHosts, allowedOrigins } : false,
+    coalesce: flags.coalesce === 'on',
+    requestTimeoutMs: flags.requestTimeout * 1000,
+    headersTimeoutMs: flags.headersTimeout === undefined ? undefined : flags.headersTimeout * 1000,
+    connectionTimeoutMs: flags.connectionTimeout * 1000,
+    keepAliveTimeoutMs: flags.keepAliveTimeout * 1000,
+    maxConnections: flags.maxConnections,
+    maxJsonDepth: flags.maxJsonDepth,
+    log,
+  };
+  const recommender = await Recommender.load(flags.model, {
+    maxK: flags.maxK,
+    maxHistory: flags.maxHistory,
+    maxBatch: flags.maxBatch,
+    retriever: flags.retriever,
+    reloadTimeoutMs: flags.reloadTimeout * 1000,
+  });
+  if (!token) log('POST /admin/reload is disabled: no admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN); SIGHUP reloads the bundle');
+  let app: Awaited<ReturnType<typeof createServer>>;
+  try {
+    app = await createServer(recommender, serverOptions);
+  } catch (err) {
+    recommender.dispose();
+    throw err;
+  }
+  let address: string;
+  try {
+    address = await app.listen({ port, host });
+  } catch (err) {
+    recommender.dispose();
+    const e = err as NodeJS.ErrnoException;
+    throw new SeqrecError('invalid_argument', `cannot listen on ${host}:${port} (${e.code ?? e.message})`, { field: 'port' });
+  }
+  const info = recommender.info();
+  process.stdout.write(
+    `seqrec serve: listening on ${address} (${info.model}, ${info.numItems} items, ${info.retriever} retrieval, bundle ${info.dir}; pid ${process.pid})\n`,
+  );
+
+  await new Promise<void>((resolveDone) => {
+    let closing = false;
+    const onHup = () => {
+      log('SIGHUP: reloading the bundle');
+      // The server logs the outcome (the `log` option).
+      app.seqrec.reload().catch(() => undefined);
+    };
+    const shutdown = (signal: NodeJS.Signals) => {
+      if (closing) {
+        log(`${signal} again: exiting without waiting`);
+        process.exit(1);
+      }
+      closing = true;
+      log(`${signal}: no longer accepting connections, finishing in-flight requests`);
+      const timer = setTimeout(() => {
+        log(`in-flight requests did not finish within ${drainSeconds}s: exiting`);
+        process.exit(1);
+      }, drainSeconds * 1000);
+      timer.unref();
+      app.close().then(
+        () => {
+          clearTimeout(timer);
+          process.off('SIGHUP', onHup);
+          process.off('SIGTERM', shutdown);
+          process.off('SIGINT', shutdown);
+          recommender.dispose();
+          log('shut down cleanly');
+          resolveDone();
+        },
+        (err) => {
+          log(`error while closing: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    process.on('SIGHUP', onHup);
+  });
+}

@@ -1,0 +1,115 @@
+/** `seqrec train`: window training (the default) or GRU4Rec's session-parallel mode. */
+import { appendFile } from 'node:fs/promises';
+import { exportBundle } from '../../bundle/bundle.js';
+import { SeqrecError } from '../../errors.js';
+import { createModel, modelFactory } from '../../models/registry.js';
+import { evaluatePopularity } from '../../train/evaluate.js';
+import { Trainer } from '../../train/trainer.js';
+import { defineCommand, type Log } from '../command.js';
+import { buildDataset, dataSettings } from '../dataset.js';
+import { parseStringFlags, type StringFlags } from '../flags.js';
+import { cliProgress, evaluateWithProgress, trainingProgress } from '../progress.js';
+import { DEFAULT_DIM, lossOf } from '../shared-flags.js';
+import { metricTable, REPORT_KEYS } from '../table.js';
+import { checkDim, checkOut, MODEL_NAMES, TRAIN_FLAGS, withDimFlag, type TrainValues } from './train-flags.js';
+import { runTrainSessions } from './train-sessions.js';
+
+const NOTES = `
+Reports test recall/NDCG/hit rate @20 and @50 against MostPopular.
+--out DIR is checked before training: a directory holding a seqrec model needs --force (the new
+model becomes a new version, the previous one is kept); any other non-empty directory is refused.
+Files you put in DIR (NOTES.md) are never touched.
+--mode session-parallel: GRU4Rec with session-parallel mini-batches on 'session_id item item ...'
+files (--data, --test); reports next-item recall and MRR @5/10/20 over every test event.`;
+
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train a model on your interaction log and report test metrics',
+  usage: '--data FILE [flags]',
+  notes: NOTES,
+  flags: TRAIN_FLAGS,
+  backend: true,
+  run: train,
+});
+
+/** `seqrec train` with flags by their command-line names (scripts and tests). */
+export async function runTrain(flags: StringFlags, log: Log): Promise<void> {
+  return train(parseStringFlags(TRAIN_FLAGS, flags, 'train'), log);
+}
+
+function multiInterestModels(): string[] {
+  return MODEL_NAMES.filter((name) => modelFactory(name).multiInterest);
+}
+
+async function train(values: TrainValues, log: Log): Promise<void> {
+  // The official GRU4Rec presets are session-parallel runs.
+  const mode = values.mode ?? (values.preset !== undefined ? 'session-parallel' : 'window');
+  if (mode === 'session-parallel') return runTrainSessions(values, log);
+  if (values.preset !== undefined) throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
+  const loss = lossOf(values, 'softmax');
+  const settings = dataSettings(values);
+  const dim = checkDim(values.dim ?? DEFAULT_DIM);
+  const modelName = values.model;
+  if (values.interests !== undefined && !modelFactory(modelName).multiInterest) {
+    throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
+  }
+  await checkOut(values);
+  const dataset = await buildDataset(settings, log, values.skipMalformed);
+  // Before any epoch: a split too small to train, validate or test on is named now.
+  dataset.assertSplits(['train', 'valid', 'test']);
+  const similarity = values.similarity;
+  const model = withDimFlag(dim, () =>
+    createModel(modelName, {
+      itemCount: dataset.itemCount,
+      embeddingDim: dim,
+      maxLen: values.maxLen,
+      seed: values.seed,
+      // K of the multi-interest models; absent = the model's default.
+      ...(values.interests !== undefined ? { numInterests: values.interests } : {}),
+    }),
+  );
+  const batchSize = values.batch ?? 256;
+  const epochs = values.epochs ?? 30;
+  const trainer = new Trainer(model, {
+    learningRate: values.lr ?? 1e-3,
+    batchSize,
+    epochs,
+    patience: values.patience,
+    loss,
+    itemGradients: values.itemGradients,
+    evaluation: { similarity },
+    log,
+    callbacks: trainingProgress(cliProgress(), { epochs, stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / batchSize), validUsers: dataset.validUsers.length }),
+  });
+  const fit = await trainer.fit(dataset);
+  const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity });
+  const popular = evaluatePopularity(dataset, 'test');
+  const sPerEpoch = fit.history.reduce((s, r) => s + r.trainSeconds, 0) / fit.history.length;
+  const samplesPerSecond = fit.history.reduce((s, r) => s + r.samples, 0) / fit.history.reduce((s, r) => s + r.trainSeconds, 0);
+  process.stdout.write(
+    `\n${modelName} on ${settings.data} (${settings.dataset.protocol} protocol), best epoch ${fit.bestEpoch} of ${fit.history.length} (${fit.stoppedBy}), ` +
+      `${sPerEpoch.toFixed(2)} s/epoch, ${Math.round(samplesPerSecond)} samples/s\n` +
+      metricTable([{ name: modelName, report: test }, { name: 'MostPopular', report: popular }], REPORT_KEYS) +
+      '\n',
+  );
+  if (values.out) {
+    // The per-epoch record of the run (for `seqrec plot curves`) goes into the same atomic version.
+    const history = JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history, baselines: { MostPopular: { valid: evaluatePopularity(dataset, 'valid') } } }, null, 1) + '\n';
+    // A full serving bundle (a checkpoint plus popularity.json): `seqrec serve --model` reads it directly.
+    await exportBundle(model, values.out, {
+      vocabulary: dataset.vocabulary,
+      popularity: dataset.itemPopularity(),
+      popularitySource: settings.data,
+      similarity,
+      meta: { settings, bestEpoch: fit.bestEpoch, test },
+      extraFiles: { 'history.json': history },
+      existing: values.force ? 'replace' : 'error',
+    });
+    log(`saved model and history.json to ${values.out}`);
+  }
+  if (values.json) {
+    const line = { data: settings.data, protocol: settings.dataset.protocol, model: modelName, settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, secondsPerEpoch: sPerEpoch, samplesPerSecond, valid: fit.bestValid, test, mostPopular: popular };
+    await appendFile(values.json, JSON.stringify(line) + '\n');
+  }
+  model.dispose();
+}
