@@ -100,7 +100,8 @@ Module._resolveFilename = function (request, ...rest) {
       const src = (p: string) => JSON.stringify(fileURLToPath(new URL(`../../src/${p}`, import.meta.url)));
       const code = `
         const seqrec = await import(${src('index.ts')});
-        const out = { available: seqrec.faissAvailable(), version: seqrec.faissNodeVersion() };
+        const { faissNodeVersion } = await import(${src('retrieval/faiss.ts')});
+        const out = { available: seqrec.faissAvailable(), version: faissNodeVersion() };
         try { new seqrec.FaissRetriever(new Float32Array(8), 2); } catch (e) { out.code = e.code; out.message = e.message; }
         await seqrec.initBackend();
         const log = seqrec.generateSynthetic({ numUsers: 60, numItems: 40, numClusters: 4, minLength: 8, maxLength: 12, seed: 3 });

@@ -29,8 +29,9 @@ export interface FaissNodeModule {
 
 /** How to get faiss-node, for error messages. */
 export const FAISS_INSTALL_HINT =
-  'Install it with `npm install faiss-node` (downloads a prebuilt binary from GitHub), or, in a clone of seqrec ' +
-  'on Debian/Ubuntu without GitHub access, run `npm run setup:faiss` (builds it against libfaiss-dev).';
+  'Install it with `npm install faiss-node` (downloads a prebuilt binary from GitHub), or, on Debian/Ubuntu ' +
+  'without GitHub access, run `npx seqrec setup faiss` in your project (`npm run setup:faiss` in a clone of seqrec; ' +
+  'builds it against libfaiss-dev).';
 
 let faissModule: FaissNodeModule | null = null;
 let faissVersion: string | null = null;
