@@ -90,6 +90,8 @@ export class RowGradientCapture {
     if (variables.includes(this.table)) throw new Error('RowGradientCapture: the captured table must not be among the dense variables');
     if (activeCapture) throw new Error('RowGradientCapture: captures do not nest');
     this.records = [];
+    // The lookup op reports its rows to the capture that is running (one at a time).
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     activeCapture = this;
     let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
     try {

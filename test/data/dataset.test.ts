@@ -120,7 +120,7 @@ describe('SequenceDataset: determinism', () => {
 
   test('same seed and epoch give identical batches; epoch e reproducible on its own', () => {
     const a = make();
-    for (let e = 0; e < 3; e++) [...a.trainBatches(e, 32)];
+    for (let e = 0; e < 3; e++) Array.from(a.trainBatches(e, 32));
     const afterOthers = [...a.trainBatches(3, 32)];
     const direct = [...make().trainBatches(3, 32)];
     assert.deepEqual(afterOthers, direct);
