@@ -17,7 +17,7 @@
  */
 import type { SequenceDataset } from '../data/dataset.js';
 import type { MetricReport } from '../metrics/index.js';
-import type { SequentialRecaller } from '../models/base.js';
+import type { BaseRecaller } from '../models/base.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import type { Retriever, SearchOptions, SearchResult } from '../retrieval/types.js';
 import { evaluateModel, itemMatrix, type EvaluationOptions } from '../train/evaluate.js';
@@ -305,7 +305,7 @@ export function countingRetriever<R extends Retriever>(inner: R, task: ProgressT
  */
 export function evaluateWithProgress(
   progress: Progress,
-  model: SequentialRecaller,
+  model: BaseRecaller,
   dataset: SequenceDataset,
   split: 'valid' | 'test',
   options: Omit<EvaluationOptions, 'retriever'> = {},

@@ -14,9 +14,9 @@
  * ComiRec-DR) or attention weights (ComiRec-SA) can differ from it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { SequenceBatch } from '../data/types.js';
+import { windowBatch } from '../data/windows.js';
 import { SeqrecError } from '../errors.js';
-import type { SequentialRecaller } from '../models/base.js';
+import type { BaseRecaller } from '../models/base.js';
 import { MultiInterestRecaller } from '../models/multi-interest.js';
 import { OTHER_COLOR, PALETTE, chartSpec, renderSvg, type VegaLiteSpec } from './vega.js';
 
@@ -33,22 +33,13 @@ export interface InterestRouting {
   topItems: Int32Array[];
 }
 
-function windowBatch(items: Int32Array, maxLen: number): SequenceBatch {
-  const window = items.slice(-maxLen);
-  const history = new Int32Array(maxLen);
-  const mask = new Float32Array(maxLen);
-  history.set(window);
-  mask.fill(1, 0, window.length);
-  return { batchSize: 1, maxLen, history, mask, lengths: Int32Array.of(window.length) };
-}
-
 /** Routes the last `model.maxLen` items of `history` (item indices) to the model's interests. */
-export function routeHistory(model: SequentialRecaller, history: Int32Array, topK = 5): InterestRouting {
+export function routeHistory(model: BaseRecaller, history: Int32Array, topK = 5): InterestRouting {
   if (model.numInterests < 2) {
     throw new SeqrecError('invalid_argument', `${model.name} has one user vector (numInterests = 1): interest routing needs a multi-interest model (mind, comirec-dr, comirec-sa)`);
   }
   if (history.length === 0) throw new SeqrecError('invalid_argument', 'the history is empty');
-  const batch = windowBatch(history, model.maxLen);
+  const batch = windowBatch([history], model.maxLen);
   const items = batch.history.slice(0, batch.lengths[0]);
   const K = model.numInterests;
   const t = tf.tidy(() => model.userEmbeddings(batch));

@@ -4,7 +4,7 @@
  */
 import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
-import type { SequentialRecaller } from '../models/base.js';
+import type { BaseRecaller } from '../models/base.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import type { Retriever } from '../retrieval/types.js';
 import { loadBundle } from '../bundle/bundle.js';
@@ -24,7 +24,7 @@ export interface State {
   /** The bundle's version and creation time (0 and the load time for a model in memory). */
   bundleVersion: number;
   bundleCreatedAt: string;
-  model: SequentialRecaller;
+  model: BaseRecaller;
   /** Whether disposing the state disposes the model (a bundle's yes, a caller's model no). */
   ownsModel: boolean;
   vocabulary: ItemVocabulary;
@@ -111,7 +111,7 @@ export async function buildState(dir: string, options: StateOptions, generation:
 
 /** What `Recommender.fromModel` serves from: a trained model in memory and its item ids. */
 export interface ModelSource {
-  model: SequentialRecaller;
+  model: BaseRecaller;
   vocabulary: ItemVocabulary;
   /** Training counts per item index (length itemCount); default all zero (fallback by index). */
   popularity?: ArrayLike<number>;

@@ -22,10 +22,10 @@
  * test over 20,000 calls and the bench over 100,000).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { windowBatch } from '../data/windows.js';
 import { initBackend } from '../backend/index.js';
-import type { SequenceBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
-import type { SequentialRecaller } from '../models/base.js';
+import type { BaseRecaller } from '../models/base.js';
 import { buildState, disposeState, stateFromModel, type State } from './recommender-state.js';
 import type { FromModelOptions, ItemId, Limits, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
 
@@ -111,7 +111,7 @@ export class Recommender {
    * `Recommender.fromModel(model, { dataset }).recommend(['i1', 'i7'], { k: 10 })`. The model
    * stays the caller's (`dispose` does not dispose it); `reload(dir)` can switch to a bundle.
    */
-  static fromModel(model: SequentialRecaller, options: FromModelOptions): Recommender {
+  static fromModel(model: BaseRecaller, options: FromModelOptions): Recommender {
     const limits = checkOptions(options, 'Recommender.fromModel');
     const vocabulary = options.vocabulary ?? options.dataset?.vocabulary;
     if (!vocabulary) throw invalidArg('vocabulary', 'Recommender.fromModel: give the training dataset ({ dataset }) or the item ids ({ vocabulary })');
@@ -357,23 +357,7 @@ export class Recommender {
 
   /** [rows * K * D] user embeddings for known-item histories (each non-empty). */
   private embed(s: State, rows: number[][]): Float32Array {
-    const L = s.model.maxLen;
-    const b = rows.length;
-    const batch: SequenceBatch = {
-      batchSize: b,
-      maxLen: L,
-      history: new Int32Array(b * L),
-      mask: new Float32Array(b * L),
-      lengths: new Int32Array(b),
-    };
-    for (let r = 0; r < b; r++) {
-      const known = rows[r];
-      const start = Math.max(0, known.length - L);
-      const n = known.length - start;
-      for (let j = 0; j < n; j++) batch.history[r * L + j] = known[start + j];
-      batch.mask.fill(1, r * L, r * L + n);
-      batch.lengths[r] = n;
-    }
+    const batch = windowBatch(rows, s.model.maxLen);
     const t = tf.tidy(() => s.model.userEmbeddings(batch));
     try {
       // A copy: backends may hand out their own buffer.

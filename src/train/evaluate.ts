@@ -13,7 +13,7 @@ import { MetricAccumulator, type MetricReport } from '../metrics/index.js';
 import { ExactRetriever } from '../retrieval/exact.js';
 import { FaissRetriever, faissAvailable } from '../retrieval/faiss.js';
 import type { Retriever } from '../retrieval/types.js';
-import type { SequentialRecaller } from '../models/base.js';
+import type { BaseRecaller } from '../models/base.js';
 import { SeqrecError } from '../errors.js';
 import { historyCut } from '../data/split.js';
 
@@ -47,12 +47,12 @@ export interface EvaluationOptions {
 const DEFAULT_NS = [20, 50];
 
 /** Copies the model's item table out of TF.js memory. */
-export function itemMatrix(model: SequentialRecaller): Float32Array {
+export function itemMatrix(model: BaseRecaller): Float32Array {
   return model.itemEmbeddings().dataSync() as Float32Array;
 }
 
 /** [B*K*D] user embeddings of a batch, as plain floats (no tensor survives the call). */
-export function userMatrix(model: SequentialRecaller, batch: EvalBatch | import('../data/types.js').SequenceBatch): Float32Array {
+export function userMatrix(model: BaseRecaller, batch: EvalBatch | import('../data/types.js').SequenceBatch): Float32Array {
   const t = tf.tidy(() => model.userEmbeddings(batch));
   const data = t.dataSync() as Float32Array;
   t.dispose();
@@ -95,7 +95,7 @@ function historyRows(batch: EvalBatch): Int32Array[] {
   return rows;
 }
 
-function createRetriever(model: SequentialRecaller, options: EvaluationOptions): Retriever {
+function createRetriever(model: BaseRecaller, options: EvaluationOptions): Retriever {
   const mode = options.retrieval ?? 'auto';
   if (mode !== 'auto' && mode !== 'exact' && mode !== 'faiss') {
     throw new SeqrecError('invalid_argument', `retrieval must be 'auto', 'exact' or 'faiss', got ${String(mode)}`, { field: 'retrieval' });
@@ -109,7 +109,7 @@ function createRetriever(model: SequentialRecaller, options: EvaluationOptions):
 
 /** Evaluates `model` on the valid or test users of `dataset`. */
 export function evaluateModel(
-  model: SequentialRecaller,
+  model: BaseRecaller,
   dataset: SequenceDataset,
   split: 'valid' | 'test',
   options: EvaluationOptions = {},
