@@ -27,10 +27,10 @@ const x = tf.randomNormal([B, L, D]);
 const layer = tfl.layers.gru({ units: D, returnSequences: true, recurrentActivation: 'sigmoid' });
 layer.apply(x); // builds the weights
 const layerVars = layer.trainableWeights.map((w) => w.read());
-const wx = tf.variable(tf.randomNormal([D, 3 * D], 0, 0.1));
-const bx = tf.variable(tf.zeros([3 * D]));
-const wh = tf.variable(tf.randomNormal([D, 3 * D], 0, 0.1));
-const bh = tf.variable(tf.zeros([3 * D]));
+const wx = tf.variable(tf.randomNormal([D, 3 * D], 0, 0.1)) as tf.Variable<tf.Rank.R2>;
+const bx = tf.variable(tf.zeros([3 * D])) as tf.Variable<tf.Rank.R1>;
+const wh = tf.variable(tf.randomNormal([D, 3 * D], 0, 0.1)) as tf.Variable<tf.Rank.R2>;
+const bh = tf.variable(tf.zeros([3 * D])) as tf.Variable<tf.Rank.R1>;
 const mask = tf.ones([B, L]) as tf.Tensor2D;
 
 function time(f: () => tf.Scalar, vars: tf.Variable[]): number {

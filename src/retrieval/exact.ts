@@ -5,7 +5,7 @@
  * items.
  */
 import { SeqrecError } from '../errors.js';
-import { checkSearch, firstNonFinite, normaliseRows, prepareQueries, typeName } from './validate.js';
+import { checkItems, checkSearch, normaliseRows, prepareQueries } from './validate.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
 import { TopKHeap } from './topk.js';
 import type { Retriever, SearchOptions, SearchResult } from './types.js';
@@ -45,32 +45,10 @@ export class ExactRetriever implements Retriever {
   private disposed = false;
 
   constructor(itemVectors: Float32Array, dim: number, options: ExactRetrieverOptions = {}) {
-    if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) {
-      throw new SeqrecError('invalid_argument', `dim must be an integer >= 1, got ${String(dim)}`, { field: 'dim' });
-    }
-    if (!(itemVectors instanceof Float32Array)) {
-      throw new SeqrecError('invalid_argument', `itemVectors must be a Float32Array, got ${typeName(itemVectors)}`, {
-        field: 'itemVectors',
-      });
-    }
-    if (itemVectors.length === 0 || itemVectors.length % dim !== 0) {
-      throw new SeqrecError(
-        'shape_mismatch',
-        `itemVectors.length must be a positive multiple of dim=${dim} (row 0 is padding), got ${itemVectors.length}`,
-        { field: 'itemVectors' },
-      );
-    }
+    checkItems(itemVectors, dim);
     const metric = options.metric ?? 'ip';
     if (metric !== 'ip' && metric !== 'cosine') {
       throw new SeqrecError('invalid_argument', `metric must be 'ip' or 'cosine', got ${String(metric)}`, { field: 'metric' });
-    }
-    const bad = firstNonFinite(itemVectors);
-    if (bad >= 0) {
-      throw new SeqrecError(
-        'invalid_argument',
-        `itemVectors must be finite, got ${itemVectors[bad]} at item ${Math.floor(bad / dim)}, component ${bad % dim}`,
-        { field: 'itemVectors' },
-      );
     }
     this.dim = dim;
     this.numItems = itemVectors.length / dim;

@@ -20,6 +20,31 @@ export function typeName(v: unknown): string {
 }
 
 /** Validates search() arguments for items of dimension `dim`; returns the resolved shape. */
+/** `itemVectors` is a Float32Array of [items, dim] finite numbers (row 0 is padding); shared by every retriever. */
+export function checkItems(itemVectors: unknown, dim: unknown): asserts itemVectors is Float32Array {
+  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) {
+    throw new SeqrecError('invalid_argument', `dim must be an integer >= 1, got ${String(dim)}`, { field: 'dim' });
+  }
+  if (!(itemVectors instanceof Float32Array)) {
+    throw new SeqrecError('invalid_argument', `itemVectors must be a Float32Array, got ${typeName(itemVectors)}`, { field: 'itemVectors' });
+  }
+  if (itemVectors.length === 0 || itemVectors.length % dim !== 0) {
+    throw new SeqrecError(
+      'shape_mismatch',
+      `itemVectors.length must be a positive multiple of dim=${dim} (row 0 is padding), got ${itemVectors.length}`,
+      { field: 'itemVectors' },
+    );
+  }
+  const bad = firstNonFinite(itemVectors);
+  if (bad >= 0) {
+    throw new SeqrecError(
+      'invalid_argument',
+      `itemVectors must be finite, got ${itemVectors[bad]} at item ${Math.floor(bad / dim)}, component ${bad % dim}`,
+      { field: 'itemVectors' },
+    );
+  }
+}
+
 export function checkSearch(
   queries: unknown,
   options: SearchOptions,

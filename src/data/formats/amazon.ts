@@ -3,10 +3,10 @@
  * header) and the review objects of the 2014/2018 releases.
  */
 import { splitDelimited } from '../delimited.js';
-import { fieldCount, id, isNumeric, jsonId, jsonNumber, num } from '../fields.js';
+import { fieldCount, isNumeric, jsonId, jsonNumber } from '../fields.js';
 import { LineError } from '../line-error.js';
 import { parseObjectLine } from '../python-literal.js';
-import type { ParserFactory } from './parser.js';
+import { addRatingRow, type ParserFactory } from './parser.js';
 
 /**
  * `A2IIIDRK3PRRZY,0000000116,1.0,1395619200`: two ids, a rating in [0, 10] and an integer
@@ -43,12 +43,7 @@ export const amazonCsvParser: ParserFactory = (_firstLine, options, sink) => {
       try {
         const f = splitDelimited(line, ',');
         fieldCount(f, 4, ',', ' (user,item,rating,timestamp)');
-        const user = id(f[0], 'user');
-        const item = id(f[1], 'item');
-        const rating = num(f[2], 'rating');
-        const time = num(f[3], 'timestamp');
-        if (minRating !== undefined && rating < minRating) sink.drop();
-        else sink.add(user, item, time);
+        addRatingRow(f, minRating, sink);
       } catch (e) {
         // The likeliest cause of a bad first line is a header, which this format does not have.
         if (isFirst && e instanceof LineError) {

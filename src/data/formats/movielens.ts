@@ -3,10 +3,10 @@
  * `ratings.dat` (`::`), 100K's `u.data` (tabs) and `ratings.csv` (commas, with a header).
  */
 import { splitDelimited } from '../delimited.js';
-import { fieldCount, id, isNumeric, num } from '../fields.js';
+import { fieldCount, isNumeric } from '../fields.js';
 import { LineError } from '../line-error.js';
 import { normalizeName } from '../names.js';
-import { repeatedHeaderMessage, repeatsHeader, type ParserFactory } from './parser.js';
+import { addRatingRow, repeatedHeaderMessage, repeatsHeader, type ParserFactory } from './parser.js';
 
 export type MovielensFormat = 'movielens-dat' | 'movielens-udata' | 'movielens-csv';
 
@@ -39,12 +39,7 @@ export function movielensParser(format: MovielensFormat): ParserFactory {
         const f = split(line);
         if (headerConsumed && repeatsHeader(f, split(firstLine))) throw new LineError(repeatedHeaderMessage(firstLine));
         fieldCount(f, 4, delimiter);
-        const user = id(f[0], 'user');
-        const item = id(f[1], 'item');
-        const rating = num(f[2], 'rating');
-        const time = num(f[3], 'timestamp');
-        if (minRating !== undefined && rating < minRating) sink.drop();
-        else sink.add(user, item, time);
+        addRatingRow(f, minRating, sink);
       },
     };
   };

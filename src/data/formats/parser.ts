@@ -3,6 +3,7 @@
  * repeated-header check the headed formats share.
  */
 import type { ColumnOptions } from '../columns.js';
+import { id, num } from '../fields.js';
 
 /** Where parsed interactions go. */
 export interface RecordSink {
@@ -39,4 +40,14 @@ export function repeatsHeader(fields: readonly string[], names: readonly string[
 export function repeatedHeaderMessage(header: string): string {
   const shown = header.length > 80 ? `${header.slice(0, 80)}...` : header;
   return `line repeats the header '${shown.trim()}' (were two files joined?)`;
+}
+
+/** Adds one `user, item, rating, timestamp` row (MovieLens, Amazon ratings), or drops it below `minRating`. */
+export function addRatingRow(f: readonly string[], minRating: number | undefined, sink: RecordSink): void {
+  const user = id(f[0], 'user');
+  const item = id(f[1], 'item');
+  const rating = num(f[2], 'rating');
+  const time = num(f[3], 'timestamp');
+  if (minRating !== undefined && rating < minRating) sink.drop();
+  else sink.add(user, item, time);
 }

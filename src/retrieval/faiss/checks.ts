@@ -4,7 +4,6 @@
  * process on a C++ exception, so nothing faiss would reject may reach it.
  */
 import { SeqrecError } from '../../errors.js';
-import { firstNonFinite, typeName } from '../validate.js';
 
 /** `count` rows of `rows`, evenly spaced (all of them when count covers them). */
 export function sampleRows(rows: Float32Array, dim: number, count: number): Float32Array {
@@ -70,30 +69,6 @@ export function checkFactory(factory: unknown): string {
     });
   }
   return factory.trim();
-}
-
-export function checkItems(itemVectors: unknown, dim: unknown): asserts itemVectors is Float32Array {
-  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) {
-    throw new SeqrecError('invalid_argument', `dim must be an integer >= 1, got ${String(dim)}`, { field: 'dim' });
-  }
-  if (!(itemVectors instanceof Float32Array)) {
-    throw new SeqrecError('invalid_argument', `itemVectors must be a Float32Array, got ${typeName(itemVectors)}`, { field: 'itemVectors' });
-  }
-  if (itemVectors.length === 0 || itemVectors.length % dim !== 0) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `itemVectors.length must be a positive multiple of dim=${dim} (row 0 is padding), got ${itemVectors.length}`,
-      { field: 'itemVectors' },
-    );
-  }
-  const bad = firstNonFinite(itemVectors);
-  if (bad >= 0) {
-    throw new SeqrecError(
-      'invalid_argument',
-      `itemVectors must be finite, got ${itemVectors[bad]} at item ${Math.floor(bad / dim)}, component ${bad % dim}`,
-      { field: 'itemVectors' },
-    );
-  }
 }
 
 /** Largest L2 norm of the rows of `rows`. */

@@ -24,7 +24,8 @@ import { TopKHeap } from '../topk.js';
 import type { Retriever, SearchOptions, SearchResult } from '../types.js';
 import type { FaissLoadOptions, FaissRetrieverOptions } from './options.js';
 import { calibrate, CALIBRATION_START_EF, DEFAULT_EF_SEARCH, DEFAULT_TARGET_RECALL, defaultNprobe, MAX_EF_SEARCH, type CalibrationReport } from './calibrate.js';
-import { checkFactory, checkItems, checkMetric, checkPositiveInt, maxRowNorm, minTrainingRows, sampleRows } from './checks.js';
+import { checkFactory, checkMetric, checkPositiveInt, maxRowNorm, minTrainingRows, sampleRows } from './checks.js';
+import { checkItems } from '../validate.js';
 import { faissMessage, faissNodeVersion, loadFaissNode, toBuffer, type FaissIndex } from './native.js';
 import { FAISS_SIDECAR_FORMAT, FAISS_SIDECAR_VERSION, readSavedIndex, readSidecar, sha256, writeSavedIndex, type FaissIndexSidecar } from './persist.js';
 
