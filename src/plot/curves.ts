@@ -3,40 +3,35 @@
  * or `FitResult.history`): mean training loss per epoch, and the valid metrics per epoch.
  * The axes are Vega's: ticks are placed at their values and labelled with enough digits.
  */
+import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
+import { parseWith } from '../util/schema.js';
 import { PALETTE, chartSpec, renderSvg, round, type VegaLiteSpec } from './vega.js';
 
-/** The fields of an `EpochRecord` the curves read. */
-export interface CurvePoint {
-  epoch: number;
-  loss: number;
-  valid: Record<string, number>;
-}
+const metrics = z.record(z.string(), z.number());
 
-export interface RunHistory {
-  model?: string;
-  data?: string;
-  bestEpoch?: number;
-  stoppedBy?: string;
-  history: CurvePoint[];
+/** The fields of an epoch record the curves read; the record's other fields (timings) are kept. */
+const CurvePointSchema = z.looseObject({ epoch: z.number(), loss: z.number(), valid: metrics });
+
+/** history.json as `seqrec train --out` writes it (strict: an unknown key is an error with a hint). */
+export const HistoryFileSchema = z.strictObject({
+  format: z.literal('seqrec-history').optional(),
+  version: z.literal(1).optional(),
+  model: z.string().optional(),
+  data: z.string().optional(),
+  bestEpoch: z.number().optional(),
+  stoppedBy: z.string().optional(),
+  history: z.array(CurvePointSchema).min(1, { error: 'the history has no epochs' }),
   /** Reference results by name (history.json has MostPopular's valid metrics), drawn as flat lines. */
-  baselines?: Record<string, { valid?: Record<string, number> }>;
-}
+  baselines: z.record(z.string(), z.strictObject({ valid: metrics.optional() })).optional(),
+});
+
+export type CurvePoint = z.output<typeof CurvePointSchema>;
+export type RunHistory = z.output<typeof HistoryFileSchema>;
 
 /** Checks and returns the parsed content of a history.json (or a bare array of epoch records). */
 export function parseHistory(json: unknown, source: string): RunHistory {
-  const run = (Array.isArray(json) ? { history: json } : json) as Partial<RunHistory> | null;
-  const bad = (why: string): never => {
-    throw new SeqrecError('invalid_argument', `${source}: ${why}`, { file: source });
-  };
-  if (!run || typeof run !== 'object' || !Array.isArray(run.history)) bad('expected {history: [{epoch, loss, valid}, ...]} (history.json of `seqrec train --out`)');
-  if (run!.history!.length === 0) bad('the history has no epochs');
-  run!.history!.forEach((r, i) => {
-    if (!r || typeof r.epoch !== 'number' || typeof r.loss !== 'number' || !r.valid || typeof r.valid !== 'object') {
-      bad(`epoch record ${i} lacks epoch, loss or valid`);
-    }
-  });
-  return run as RunHistory;
+  return parseWith(HistoryFileSchema, Array.isArray(json) ? { history: json } : json, { where: source, code: 'invalid_argument', details: { file: source } });
 }
 
 export interface CurvesOptions {

@@ -106,6 +106,9 @@ test('curves: both panels, labels, legend and the best epoch; bad history reject
   assert.throws(() => curvesSpec(run, { title: 'T', metrics: ['nope'] }), /none of the metrics/);
   assert.throws(() => parseHistory({ history: [] }, 'h.json'), /no epochs/);
   assert.throws(() => parseHistory({ nope: 1 }, 'h.json'), /h\.json/);
+  // history.json is strict: a typo'd key is named with a hint (the epoch records may carry timings).
+  assert.throws(() => parseHistory({ history: [{ epoch: 1, loss: 1, valid: {}, trainSeconds: 2 }], bestEpcoh: 1 }, 'h.json'), /unknown option 'bestEpcoh' \(did you mean 'bestEpoch'\?\)/);
+  assert.equal(parseHistory([{ epoch: 1, loss: 1, valid: { 'recall@50': 0.1 }, trainSeconds: 2 }], 'h.json').history[0].trainSeconds, 2);
 });
 
 test('curves: each y tick label stands where its value is (no rounded or repeated labels)', async () => {

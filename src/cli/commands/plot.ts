@@ -159,7 +159,7 @@ async function plotCurves(flags: FlagValues<typeof CURVES_FLAGS>): Promise<Chart
     title: flags.title ?? `${displayName(run.model)}${data ? ` on ${data}` : ''}: training curves`,
     subtitle: [
       `${run.history.length} epochs (${run.stoppedBy === 'early_stopping' ? 'early stopping' : 'max epochs'}), best epoch ${run.bestEpoch ?? '?'} by valid recall@50; ` +
-        `${'steps' in last ? `${(last as { steps: number }).steps} steps per epoch` : ''}`,
+        `${typeof last.steps === 'number' ? `${last.steps} steps per epoch` : ''}`,
     ],
   });
   return writeChart(flags.out ?? (flags.run ? join(dirname(source), 'curves') : defaultPlotPath(flags.model!, 'curves')), spec);
