@@ -29,8 +29,13 @@ export function dataSettings(values: FlagValues<typeof DATA_FLAGS>): DataSetting
   };
 }
 
-/** Reads the log, applies the k-core filter and builds the split the same way every time. */
-export async function buildDataset(settings: DataSettings, log: Log, skipMalformed = false): Promise<SequenceDataset> {
+/**
+ * Reads the log, applies the k-core filter and builds the split the same way every time.
+ * `samplesPerUser`, when given, picks the samples per train user from the split (`seqrec train
+ * --samples-per-user auto`); the choice is written into `settings.dataset`, so the model's
+ * meta records the number that was used.
+ */
+export async function buildDataset(settings: DataSettings, log: Log, skipMalformed = false, samplesPerUser?: (trainUsers: number) => number): Promise<SequenceDataset> {
   const t0 = performance.now();
   const raw = await cliProgress().run(`loading ${settings.data}`, () =>
     loadInteractions(settings.data, {
@@ -47,12 +52,20 @@ export async function buildDataset(settings: DataSettings, log: Log, skipMalform
     const r = filtered.report;
     log(`${settings.minCount}-core filter (${settings.kCore ?? 'iterative'}): users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`);
   }
-  const dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
+  let dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
+  if (samplesPerUser && dataset.options.sampling === 'random') {
+    const n = samplesPerUser(dataset.trainUsers.length);
+    if (n !== dataset.options.samplesPerUser) {
+      // Same sequences, split and seeds; only the epoch's length changes.
+      settings.dataset = { ...settings.dataset, samplesPerUser: n };
+      dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
+    }
+  }
   const d = dataset.describe();
   log(
     `data ${settings.data}: ${d.users} users, ${d.items} items, ${d.interactions} interactions; ` +
       `${settings.dataset.protocol} split ${d.trainUsers}/${d.validUsers}/${d.testUsers}; ` +
-      `${d.trainSamplesPerEpoch} training samples per epoch (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
+      `${d.trainSamplesPerEpoch} training samples per epoch${samplesPerUser && dataset.options.sampling === 'random' ? ` (--samples-per-user auto: ${dataset.options.samplesPerUser})` : ''} (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
   );
   return dataset;
 }

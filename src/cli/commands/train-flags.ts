@@ -3,14 +3,61 @@ import { assertWritableModelDir } from '../../bundle/atomic-dir.js';
 import { SeqrecError } from '../../errors.js';
 import { MODELS, type ModelName } from '../../models/registry.js';
 import { assertModelFits } from '../../models/size.js';
-import { bool, choice, int, num, str, type FlagValues } from '../flags.js';
+import { z } from 'zod';
+import { MAX_SAMPLES_PER_USER } from '../../data/dataset-options.js';
+import { bool, choice, int, num, str, type Flag, type FlagValues } from '../flags.js';
 import { GRU4REC_PRESET_NAMES } from '../presets.js';
 import { BACKEND_FLAGS, DATA_FLAGS, LOSS_FLAGS, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
 export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
 
+/** `--preset` choices: the ComiRec recipe (window mode), then the session-parallel GRU4Rec presets. */
+export const TRAIN_PRESET_NAMES = ['comirec', ...GRU4REC_PRESET_NAMES] as const;
+
+/**
+ * `seqrec train`'s default epoch: `--samples-per-user auto` draws enough random targets per
+ * train user that an epoch is at least AUTO_MIN_STEPS Adam steps, at most AUTO_MAX_SAMPLES_PER_USER
+ * per user. ComiRec's one sample per user is 19 steps an epoch on ml-1m (4,832 train users), and
+ * early stopping then fires on the popularity plateau (test recall@50 0.1095 vs MostPopular
+ * 0.1068). The rule gives ml-1m 10 per user (189 steps) and amazon-beauty 3 (210 steps): test
+ * recall@50 2.57x and 1.81x MostPopular's (docs/getting-started.md, "First run on real data");
+ * a large log (51,200+ train users at batch 256) keeps 1. The cap (the PyTorch peer's measured
+ * ml-1m setting) bounds the epoch of a tiny log. Patience stays 5: with 200-step epochs valid
+ * recall rises past the popularity plateau within the first epochs. `bench` and
+ * `--preset comirec` keep 1 sample per user.
+ */
+export const AUTO_MIN_STEPS = 200;
+export const AUTO_MAX_SAMPLES_PER_USER = 10;
+
+/** The samples per train user per epoch `--samples-per-user auto` picks. */
+export function autoSamplesPerUser(trainUsers: number, batchSize: number): number {
+  if (trainUsers <= 0) return 1;
+  return Math.min(AUTO_MAX_SAMPLES_PER_USER, Math.max(1, Math.ceil((AUTO_MIN_STEPS * batchSize) / trainUsers)));
+}
+
+/** `--samples-per-user N|auto`: absent = undefined (auto, or 1 with --preset comirec). */
+function samplesPerUserFlag(): Flag<number | 'auto' | undefined> {
+  const schema = z
+    .string()
+    .optional()
+    .transform((v, ctx): number | 'auto' | undefined => {
+      if (v === undefined || v === 'auto') return v;
+      const n = Number(v);
+      if (v.trim() !== '' && Number.isInteger(n) && n >= 1 && n <= MAX_SAMPLES_PER_USER) return n;
+      ctx.addIssue({ code: 'custom', message: `must be auto or an integer >= 1 and <= ${MAX_SAMPLES_PER_USER}, got '${v}'` });
+      return z.NEVER;
+    });
+  return {
+    kind: 'value',
+    placeholder: 'n|auto',
+    description: `training samples per train user per epoch; auto = enough for ${AUTO_MIN_STEPS} Adam steps an epoch, at most ${AUTO_MAX_SAMPLES_PER_USER} (default: auto; with --preset comirec: 1)`,
+    schema,
+  };
+}
+
 export const TRAIN_FLAGS = {
   ...DATA_FLAGS,
+  samplesPerUser: samplesPerUserFlag(),
   model: choice(MODEL_NAMES, 'model', { default: 'gru4rec', placeholder: 'name' }),
   interests: int("interests K of the multi-interest models (default: the model's)", { min: 1 }),
   ...TRAINING_FLAGS,
@@ -24,11 +71,17 @@ export const TRAIN_FLAGS = {
   test: str('session-parallel: test sessions file', { placeholder: 'file' }),
   optimizer: choice(['adam', 'adagrad'] as const, 'session-parallel optimizer (default: adam; adagrad with --preset)', { placeholder: 'name' }),
   momentum: num('session-parallel: adagrad momentum (default: 0)'),
-  preset: choice(GRU4REC_PRESET_NAMES, "session-parallel: the official GRU4Rec repository's tuned settings for that dataset; given flags override", { placeholder: 'name' }),
+  preset: choice(TRAIN_PRESET_NAMES, "comirec: ComiRec's recipe for reproduction (1 sample per train user per epoch, patience 5); gru4rec-official-*: session-parallel, the official GRU4Rec repository's tuned settings for that dataset; given flags override", { placeholder: 'name' }),
   ...BACKEND_FLAGS,
 } as const;
 
 export type TrainValues = FlagValues<typeof TRAIN_FLAGS>;
+
+/** The window trainer's samples per user and patience from the flags: given flags, else the preset's, else the defaults. */
+export function windowDefaults(values: Pick<TrainValues, 'samplesPerUser' | 'patience' | 'preset'>): { samplesPerUser: number | 'auto'; patience: number } {
+  const comirec = values.preset === 'comirec';
+  return { samplesPerUser: values.samplesPerUser ?? (comirec ? 1 : 'auto'), patience: values.patience };
+}
 
 /**
  * `--out DIR`, checked before any data is read or any epoch runs: a non-empty directory that

@@ -16,6 +16,7 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
   if (values.model !== 'gru4rec') throw new SeqrecError('invalid_argument', `--model must be gru4rec in session-parallel mode, got '${values.model}'`, { field: 'model' });
   // --preset gru4rec-official-<dataset>: the official tuned settings (src/cli/presets.ts); explicit flags override them.
+  if (values.preset === 'comirec') throw new SeqrecError('invalid_argument', '--preset comirec is a window-mode preset; drop --mode session-parallel', { field: 'preset' });
   const preset = values.preset === undefined ? undefined : GRU4REC_OFFICIAL_PRESETS[values.preset];
   if (preset && (values.loss ?? values.negatives ?? values.sampler ?? values.alpha) !== undefined) {
     throw new SeqrecError('invalid_argument', `--preset ${values.preset} sets the loss and its negatives; drop --loss/--negatives/--sampler/--alpha or the preset`, { field: 'preset' });

@@ -11,7 +11,7 @@ import { parseStringFlags, type StringFlags } from '../flags.js';
 import { cliProgress, evaluateWithProgress, trainingProgress } from '../progress.js';
 import { DEFAULT_DIM, lossOf } from '../shared-flags.js';
 import { metricTable, REPORT_KEYS } from '../table.js';
-import { checkDim, checkOut, MODEL_NAMES, TRAIN_FLAGS, withDimFlag, type TrainValues } from './train-flags.js';
+import { autoSamplesPerUser, checkDim, checkOut, MODEL_NAMES, TRAIN_FLAGS, windowDefaults, withDimFlag, type TrainValues } from './train-flags.js';
 import { runTrainSessions } from './train-sessions.js';
 
 const NOTES = `
@@ -42,19 +42,22 @@ function multiInterestModels(): string[] {
 }
 
 async function train(values: TrainValues, log: Log): Promise<void> {
-  // The official GRU4Rec presets are session-parallel runs.
-  const mode = values.mode ?? (values.preset !== undefined ? 'session-parallel' : 'window');
+  // The official GRU4Rec presets are session-parallel runs; --preset comirec is a window run.
+  const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
   if (mode === 'session-parallel') return runTrainSessions(values, log);
-  if (values.preset !== undefined) throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
+  if (values.preset !== undefined && values.preset !== 'comirec') throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
   const loss = lossOf(values, 'softmax');
-  const settings = dataSettings(values);
+  const batchSize = values.batch ?? 256;
+  // --samples-per-user auto (the default) is resolved once the split is known (AUTO_MIN_STEPS).
+  const { samplesPerUser, patience } = windowDefaults(values);
+  const settings = dataSettings({ ...values, samplesPerUser: samplesPerUser === 'auto' ? 1 : samplesPerUser });
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
   const modelName = values.model;
   if (values.interests !== undefined && !modelFactory(modelName).multiInterest) {
     throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
   }
   await checkOut(values);
-  const dataset = await buildDataset(settings, log, values.skipMalformed);
+  const dataset = await buildDataset(settings, log, values.skipMalformed, samplesPerUser === 'auto' ? (trainUsers) => autoSamplesPerUser(trainUsers, batchSize) : undefined);
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
   const similarity = values.similarity;
@@ -68,13 +71,12 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       ...(values.interests !== undefined ? { numInterests: values.interests } : {}),
     }),
   );
-  const batchSize = values.batch ?? 256;
   const epochs = values.epochs ?? 30;
   const trainer = new Trainer(model, {
     learningRate: values.lr ?? 1e-3,
     batchSize,
     epochs,
-    patience: values.patience,
+    patience,
     loss,
     itemGradients: values.itemGradients,
     evaluation: { similarity },
