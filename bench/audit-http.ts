@@ -57,7 +57,8 @@ function rawExchange(port: number, raw: string, ms = 3000): Promise<string> {
 /** 4xx with seqrec's `{error, message}`: handled. A 5xx or another shape: a crash. */
 function seqrec4xx(a: Answer, what: string): ProbeResult {
   const shape = a.body !== null && typeof a.body.error === 'string' && typeof a.body.message === 'string' && Object.keys(a.body).length === 2;
-  if (a.status >= 400 && a.status < 500 && shape) return { outcome: 'handled', detail: `${a.status} ${a.body!.error}: ${String(a.body!.message).slice(0, 120)}` };
+  if (a.status >= 400 && a.status < 500 && shape)
+    return { outcome: 'handled', detail: `${a.status} ${a.body!.error}: ${String(a.body!.message).slice(0, 120)}` };
   if (a.status >= 200 && a.status < 300) return { outcome: 'silent_change', detail: `${what}: accepted (${a.status})` };
   return { outcome: 'crash', detail: `${what}: ${a.status} ${a.text.slice(0, 160)}` };
 }
@@ -112,11 +113,20 @@ export async function httpProbes(work: string): Promise<Probe[]> {
     // Item 2: the token fails closed.
     ...[undefined, '', true, {}].map((value) =>
       probe(`createServer with admin ${JSON.stringify(value === undefined ? { token: undefined } : value)}`, () =>
-        expectError(async () => {
-          const app = await createServer(rec, { admin: (value === undefined ? { token: process.env.SEQREC_AUDIT_UNSET } : typeof value === 'string' ? { token: value } : value) as ServerOptions['admin'] });
-          await app.close();
-          throw new SecurityIssue('the server started with an open admin');
-        }, { code: 'invalid_config' }),
+        expectError(
+          async () => {
+            const app = await createServer(rec, {
+              admin: (value === undefined
+                ? { token: process.env.SEQREC_AUDIT_UNSET }
+                : typeof value === 'string'
+                  ? { token: value }
+                  : value) as ServerOptions['admin'],
+            });
+            await app.close();
+            throw new SecurityIssue('the server started with an open admin');
+          },
+          { code: 'invalid_config' },
+        ),
       ),
     ),
     mustRefuse('admin: no Authorization', admin.base, '/admin/reload', '{}', {}, [401]),
@@ -128,9 +138,14 @@ export async function httpProbes(work: string): Promise<Probe[]> {
     // fetch does not let a caller set Host, so this one goes over a raw socket.
     probe('admin: right token, foreign Host (DNS rebinding)', async () => {
       const before = generation();
-      const out = await rawExchange(admin.port, `POST /admin/reload HTTP/1.1\r\nHost: attacker.example:${admin.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+      const out = await rawExchange(
+        admin.port,
+        `POST /admin/reload HTTP/1.1\r\nHost: attacker.example:${admin.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+      );
       if (generation() !== before) return { outcome: 'security', detail: `the server reloaded: ${out.split('\r\n')[0]}` };
-      return /^HTTP\/1\.1 403/.test(out) && /"error"/.test(out) ? { outcome: 'handled', detail: out.split('\r\n')[0] } : { outcome: 'crash', detail: out.slice(0, 160) };
+      return /^HTTP\/1\.1 403/.test(out) && /"error"/.test(out)
+        ? { outcome: 'handled', detail: out.split('\r\n')[0] }
+        : { outcome: 'crash', detail: out.slice(0, 160) };
     }),
     mustRefuse('admin: right token, foreign Origin', admin.base, '/admin/reload', '{}', { ...AUTH, origin: 'http://attacker.example' }, [403]),
     mustRefuse('admin: right token, Origin null', admin.base, '/admin/reload', '{}', { ...AUTH, origin: 'null' }, [403]),
@@ -144,7 +159,9 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       const a = await request(admin.base, 'POST', '/admin/reload', JSON.stringify({ bundle: 'passwd' }), AUTH);
       if (generation() !== before) return { outcome: 'silent_change', detail: 'the bundle loaded' };
       if (/root:|\/etc\/passwd|\/tmp\//.test(a.text)) return { outcome: 'security', detail: a.text.slice(0, 200) };
-      return a.status >= 400 && a.status < 600 && a.body?.error ? { outcome: 'handled', detail: `${a.status} ${String(a.body.message).slice(0, 120)}` } : seqrec4xx(a, 'passwd');
+      return a.status >= 400 && a.status < 600 && a.body?.error
+        ? { outcome: 'handled', detail: `${a.status} ${String(a.body.message).slice(0, 120)}` }
+        : seqrec4xx(a, 'passwd');
     }),
     // Item 5: a FIFO cannot hang reloads; the old bundle keeps serving.
     probe('admin: reload of a bundle whose model.json is a FIFO, twice', async () => {
@@ -172,7 +189,9 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       if (got > items.length || grew > 200) return { outcome: 'security', detail: `${got} items, RSS +${grew.toFixed(0)} MB` };
       return { outcome: 'handled', detail: `${got} items, RSS +${grew.toFixed(0)} MB` };
     }),
-    probe('POST /recommend with k = 2^31 − 1', async () => seqrec4xx(await request(plain.base, 'POST', '/recommend', JSON.stringify({ history: [items[1]], k: 2 ** 31 - 1 })), 'k')),
+    probe('POST /recommend with k = 2^31 − 1', async () =>
+      seqrec4xx(await request(plain.base, 'POST', '/recommend', JSON.stringify({ history: [items[1]], k: 2 ** 31 - 1 })), 'k'),
+    ),
     probe('800 KB of nested [[[…]]] in a body, answered fast', async () => {
       const depth = 400_000;
       const t0 = performance.now();
@@ -193,7 +212,9 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       const t0 = Date.now();
       while (closed < sockets.length && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 100));
       sockets.forEach((s) => s.destroy());
-      return closed === sockets.length ? { outcome: 'handled', detail: `all 50 closed after ${Date.now() - t0} ms` } : { outcome: 'security', detail: `${sockets.length - closed} of 50 still held after 5 s` };
+      return closed === sockets.length
+        ? { outcome: 'handled', detail: `all 50 closed after ${Date.now() - t0} ms` }
+        : { outcome: 'security', detail: `${sockets.length - closed} of 50 still held after 5 s` };
     }),
     probe('slow headers (slowloris) are dropped by the headers timeout', async () => {
       const s = net.connect(tight.port, '127.0.0.1');
@@ -213,10 +234,15 @@ export async function httpProbes(work: string): Promise<Probe[]> {
     probe('a flood of 60 idle connections against maxConnections 20', async () => {
       const sockets = Array.from({ length: 60 }, () => net.connect(tight.port, '127.0.0.1').resume());
       let open = 0;
-      await Promise.all(sockets.map((s) => new Promise<void>((r) => {
-        s.on('connect', () => r());
-        s.on('error', () => r());
-      })));
+      await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.on('connect', () => r());
+              s.on('error', () => r());
+            }),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 300));
       for (const s of sockets) if (!s.destroyed && s.readyState === 'open') open++;
       sockets.forEach((s) => s.destroy());
@@ -228,10 +254,15 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       if (/not valid JSON/.test(a.text)) return { outcome: 'crash', detail: `misleading: ${a.text}` };
       return seqrec4xx(a, '__proto__');
     }),
-    probe('a constructor.prototype key in a body', async () => seqrec4xx(await request(plain.base, 'POST', '/recommend', '{"constructor":{"prototype":{"k":5}},"history":[]}'), 'constructor')),
+    probe('a constructor.prototype key in a body', async () =>
+      seqrec4xx(await request(plain.base, 'POST', '/recommend', '{"constructor":{"prototype":{"k":5}},"history":[]}'), 'constructor'),
+    ),
     probe('GET /%zz (a bad URL)', async () => seqrec4xx(await request(plain.base, 'GET', '/%zz'), 'bad url')),
     probe('a Content-Length that promises more than is sent', async () => {
-      const out = await rawExchange(tight.port, 'POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"history":[]}');
+      const out = await rawExchange(
+        tight.port,
+        'POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"history":[]}',
+      );
       if (/^HTTP\/1\.1 5/.test(out)) return { outcome: 'crash', detail: out.split('\r\n')[0] };
       if (out === '' || /^HTTP\/1\.1 4\d\d/.test(out)) {
         const body = out.split('\r\n\r\n')[1] ?? '';
@@ -241,9 +272,14 @@ export async function httpProbes(work: string): Promise<Probe[]> {
       return { outcome: 'silent_change', detail: out.split('\r\n')[0] };
     }),
     probe('a Content-Length that is not a number', async () => {
-      const out = await rawExchange(plain.port, 'POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}');
+      const out = await rawExchange(
+        plain.port,
+        'POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}',
+      );
       if (!/^HTTP\/1\.1 4\d\d/.test(out)) return { outcome: out ? 'crash' : 'handled', detail: out.split('\r\n')[0] || 'connection closed' };
-      return /"error"/.test(out) ? { outcome: 'handled', detail: out.split('\r\n')[0] } : { outcome: 'crash', detail: `not seqrec's shape: ${out.slice(0, 160)}` };
+      return /"error"/.test(out)
+        ? { outcome: 'handled', detail: out.split('\r\n')[0] }
+        : { outcome: 'crash', detail: `not seqrec's shape: ${out.slice(0, 160)}` };
     }),
   ];
 

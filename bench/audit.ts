@@ -65,7 +65,11 @@ function loaderProbes(): Probe[] {
     ['a 10 MB item id', `user item\nu1 ${'x'.repeat(10 * 2 ** 20)}\n`, { format: 'sequence' }],
     ['a 513-character item id', `u1 ${'y'.repeat(513)} i2\n`, { format: 'sequence' }],
     ['a 513-character user id', `user,item,timestamp\n${'z'.repeat(513)},i1,1\n`],
-    ['90% malformed lines with skip', ['user,item,timestamp', ...good.slice(0, 3), ...Array.from({ length: 27 }, () => 'just-one-field')].join('\n'), { onMalformed: 'skip' }],
+    [
+      '90% malformed lines with skip',
+      ['user,item,timestamp', ...good.slice(0, 3), ...Array.from({ length: 27 }, () => 'just-one-field')].join('\n'),
+      { onMalformed: 'skip' },
+    ],
     ['u.data with 3 fields', '1\t2\t3\n', { format: 'movielens-udata' }],
     ['ratings.dat with 5 fields', '1::2::3::4::5\n', { format: 'movielens-dat' }],
     ['jsonl with an array line', '{"user":"u","item":"i"}\n[1,2]\n'],
@@ -77,7 +81,11 @@ function loaderProbes(): Probe[] {
   return cases.map(([name, content, options], i) => {
     // The file name steers format detection: .jsonl for the JSON cases, .csv for the rest.
     const ext = name.startsWith('jsonl') ? 'jsonl' : options?.format === 'sequence' ? 'txt' : 'csv';
-    return { area: 'loaders', name, run: () => expectError(() => loadInteractions(file(`probe-${i}.${ext}`, content), options ?? {}), { mentions: /probe-\d+/ }) };
+    return {
+      area: 'loaders',
+      name,
+      run: () => expectError(() => loadInteractions(file(`probe-${i}.${ext}`, content), options ?? {}), { mentions: /probe-\d+/ }),
+    };
   });
 }
 
@@ -114,22 +122,40 @@ function trainingProbes(): Probe[] {
     { area: 'training', name: 'learning rate 1e30 (diverges)', run: () => expectError(() => fit(1e30), { code: 'diverged' }) },
     { area: 'training', name: 'learning rate NaN', run: () => expectError(() => fit(NaN)) },
     { area: 'training', name: 'learning rate -1', run: () => expectError(() => fit(-1)) },
-    { area: 'training', name: 'embeddingDim 1e9', run: () => expectError(async () => new GRU4Rec({ itemCount: 12_000, embeddingDim: 1e9 }).dispose(), { mentions: /embeddingDim/ }) },
-    { area: 'training', name: 'embeddingDim 100000 on 12,000 items', run: () => expectError(async () => new GRU4Rec({ itemCount: 12_000, embeddingDim: 100_000 }).dispose(), { mentions: /embeddingDim/ }) },
+    {
+      area: 'training',
+      name: 'embeddingDim 1e9',
+      run: () => expectError(async () => new GRU4Rec({ itemCount: 12_000, embeddingDim: 1e9 }).dispose(), { mentions: /embeddingDim/ }),
+    },
+    {
+      area: 'training',
+      name: 'embeddingDim 100000 on 12,000 items',
+      run: () => expectError(async () => new GRU4Rec({ itemCount: 12_000, embeddingDim: 100_000 }).dispose(), { mentions: /embeddingDim/ }),
+    },
     { area: 'training', name: 'embeddingDim 2.5', run: () => expectError(async () => new GRU4Rec({ itemCount: 100, embeddingDim: 2.5 }).dispose()) },
     { area: 'training', name: 'itemCount 1e12', run: () => expectError(async () => new GRU4Rec({ itemCount: 1e12, embeddingDim: 8 }).dispose()) },
     {
       area: 'training',
       name: 'a one-user dataset',
-      run: () => expectError(async () => {
-        const d = SequenceDataset.fromLog({ sequences: [{ user: 'u', items: ['a', 'b', 'c', 'd'], timestamps: [1, 2, 3, 4] }], stats: { source: 'one user', lines: 4, interactions: 4, skipped: 0, skipReasons: [] } }, { maxLen: 5 });
-        const model = new GRU4Rec({ itemCount: d.itemCount, embeddingDim: 4, maxLen: 5 });
-        try {
-          await new Trainer(model, { epochs: 1, parallelism: 1 }).fit(d);
-        } finally {
-          model.dispose();
-        }
-      }, { mentions: /user/i, notMentions: /no users were evaluated/ }),
+      run: () =>
+        expectError(
+          async () => {
+            const d = SequenceDataset.fromLog(
+              {
+                sequences: [{ user: 'u', items: ['a', 'b', 'c', 'd'], timestamps: [1, 2, 3, 4] }],
+                stats: { source: 'one user', lines: 4, interactions: 4, skipped: 0, skipReasons: [] },
+              },
+              { maxLen: 5 },
+            );
+            const model = new GRU4Rec({ itemCount: d.itemCount, embeddingDim: 4, maxLen: 5 });
+            try {
+              await new Trainer(model, { epochs: 1, parallelism: 1 }).fit(d);
+            } finally {
+              model.dispose();
+            }
+          },
+          { mentions: /user/i, notMentions: /no users were evaluated/ },
+        ),
     },
   ];
   return probes;
@@ -147,7 +173,10 @@ function currentVersion(bundle: string): string {
 function cli(args: string[], timeoutMs = 50_000): Promise<{ code: number | string; stdout: string; stderr: string; ms: number }> {
   return new Promise((res) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env: { ...process.env, SEQREC_WASM_THREADS: '1' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, SEQREC_WASM_THREADS: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -195,7 +224,12 @@ function cliProbes(): Probe[] {
     ['train --model nope', [...train, '--model', 'nope'], /model/],
     ['train --model __proto__', [...train, '--model', '__proto__'], /model/],
     ['train --data missing file', ['train', '--data', join(work, 'missing.txt')], /missing\.txt/],
-    ['train --out into a foreign non-empty directory (before training)', [...train, '--epochs', '30', '--out', foreign], /foreign-dir|not empty|seqrec/, 15_000],
+    [
+      'train --out into a foreign non-empty directory (before training)',
+      [...train, '--epochs', '30', '--out', foreign],
+      /foreign-dir|not empty|seqrec/,
+      15_000,
+    ],
     ['recommend --model missing dir', ['recommend', '--model', join(work, 'nothing'), '--history', 'a,b'], /nothing|bundle|model/],
     ['serve --admin-token ""', ['serve', '--model', join(work, 'nothing'), '--admin-token', ''], /admin/],
     ['an unknown command', ['trian'], /trian/],
@@ -227,7 +261,8 @@ function cliProbes(): Probe[] {
       const r = await cli(args);
       if (STACK.test(r.stderr)) return { outcome: 'crash', detail: r.stderr.split('\n').slice(-3).join(' | ') };
       if (!existsSync(join(bundle, 'NOTES.md'))) return { outcome: 'data_loss', detail: `NOTES.md is gone (exit ${r.code})` };
-      if (hadHistory && !existsSync(join(currentVersion(bundle), 'history.json'))) return { outcome: 'data_loss', detail: `history.json is gone after \`seqrec ${args[0]}\`` };
+      if (hadHistory && !existsSync(join(currentVersion(bundle), 'history.json')))
+        return { outcome: 'data_loss', detail: `history.json is gone after \`seqrec ${args[0]}\`` };
       const gone = before.filter((f) => !existsSync(join(bundle, f)));
       if (gone.length) return { outcome: 'data_loss', detail: `gone after \`seqrec ${args[0]}\`: ${gone.join(', ')}` };
       const added = readdirSync(bundle).filter((f) => !/^v\d{6}$/.test(f) && !before.includes(f));
@@ -238,7 +273,11 @@ function cliProbes(): Probe[] {
   return [
     setup,
     ...probes.map(([name, args, mentions, within]): Probe => ({ area: 'cli', name, run: cliRefuses(args, mentions, within) })),
-    { area: 'cli', name: 'serve --admin-token "" on a good bundle', run: cliRefuses(['serve', '--model', bundle, '--port', '0', '--admin-token', ''], /admin/) },
+    {
+      area: 'cli',
+      name: 'serve --admin-token "" on a good bundle',
+      run: cliRefuses(['serve', '--model', bundle, '--port', '0', '--admin-token', ''], /admin/),
+    },
     {
       area: 'cli',
       name: 'recommend --k 1e8 on an 80-item bundle (capped, bounded memory)',
@@ -247,7 +286,9 @@ function cliProbes(): Probe[] {
         if (STACK.test(r.stderr)) return { outcome: 'crash', detail: r.stderr.split('\n').slice(-3).join(' | ') };
         if (r.code !== 0) return { outcome: 'handled', detail: r.stderr.trim().split('\n').pop() };
         const lines = r.stdout.trim().split('\n').length;
-        return lines <= 100 && r.ms < 30_000 ? { outcome: 'handled', detail: `${lines} lines in ${r.ms} ms` } : { outcome: 'security', detail: `${lines} lines in ${r.ms} ms` };
+        return lines <= 100 && r.ms < 30_000
+          ? { outcome: 'handled', detail: `${lines} lines in ${r.ms} ms` }
+          : { outcome: 'security', detail: `${lines} lines in ${r.ms} ms` };
       },
     },
     keepsUserFiles('train --out onto an existing bundle keeps the user’s NOTES.md', [...train, '--dim', '8', '--out', bundle]),
@@ -273,7 +314,9 @@ async function main(): Promise<void> {
   for (const probe of probes) {
     const result = await runProbe(probe);
     if (!probe.setup) results.push({ probe, result });
-    process.stderr.write(`${result.outcome === 'handled' ? 'ok  ' : 'FAIL'} [${probe.area}] ${probe.name}: ${result.outcome}${result.detail ? ` — ${result.detail.slice(0, 200)}` : ''}\n`);
+    process.stderr.write(
+      `${result.outcome === 'handled' ? 'ok  ' : 'FAIL'} [${probe.area}] ${probe.name}: ${result.outcome}${result.detail ? ` — ${result.detail.slice(0, 200)}` : ''}\n`,
+    );
   }
 
   const kinds: Outcome[] = ['handled', 'crash', 'silent_change', 'data_loss', 'security'];
@@ -299,7 +342,8 @@ async function main(): Promise<void> {
     '',
   ];
   const bad = results.filter((r) => r.result.outcome !== 'handled');
-  if (bad.length) lines.push('Not handled:', '', ...bad.map((r) => `- [${r.probe.area}] ${r.probe.name}: **${r.result.outcome}** — ${r.result.detail ?? ''}`), '');
+  if (bad.length)
+    lines.push('Not handled:', '', ...bad.map((r) => `- [${r.probe.area}] ${r.probe.name}: **${r.result.outcome}** — ${r.result.detail ?? ''}`), '');
   process.stdout.write(lines.join('\n'));
   rmSync(work, { recursive: true, force: true });
   if (bad.length) process.exitCode = 1;

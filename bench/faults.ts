@@ -201,7 +201,8 @@ async function main(): Promise<void> {
   await rm(work, { recursive: true, force: true });
   const header = '| scenario | kills | inside a save | loadable | leftovers after next run | NOTES.md kept |';
   const lines = rows.map(
-    (r) => `| ${r.scenario} | ${r.kills} | ${r.insideSave} | ${((100 * r.loadable) / Math.max(1, r.kills)).toFixed(0)}% | ${r.leftovers} | ${r.notesKept ? 'yes' : 'no'} |`,
+    (r) =>
+      `| ${r.scenario} | ${r.kills} | ${r.insideSave} | ${((100 * r.loadable) / Math.max(1, r.kills)).toFixed(0)}% | ${r.leftovers} | ${r.notesKept ? 'yes' : 'no'} |`,
   );
   process.stdout.write([header, '|---|---:|---:|---:|---:|---|', ...lines].join('\n') + '\n');
   if (rows.some((r) => r.loadable !== r.kills || r.leftovers !== 0 || !r.notesKept)) process.exitCode = 1;

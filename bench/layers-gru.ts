@@ -19,7 +19,9 @@ await initBackend();
 reportBackendOnce((l) => process.stderr.write(l + '\n'));
 // Loaded by name so the type check does not need the package.
 const layersName = '@tensorflow/tfjs-layers';
-const tfl = (await import(layersName)) as { layers: { gru(o: Record<string, unknown>): { apply(x: tf.Tensor): tf.Tensor; trainableWeights: { read(): tf.Variable }[] } } };
+const tfl = (await import(layersName)) as {
+  layers: { gru(o: Record<string, unknown>): { apply(x: tf.Tensor): tf.Tensor; trainableWeights: { read(): tf.Variable }[] } };
+};
 
 const x = tf.randomNormal([B, L, D]);
 // tfjs-layers has no reset-after GRU (it throws 'GRUCell does not support reset_after'): its cell is
@@ -50,4 +52,14 @@ const seqrecMs = time(() => {
   const xProj = tf.add(tf.reshape(tf.matMul(tf.reshape(x, [B * L, D]), wx), [B, L, 3 * D]), bx) as tf.Tensor3D;
   return tf.sum(gruSequence(xProj, mask, wh, bh));
 }, [wx, bx, wh, bh]);
-console.log(JSON.stringify({ shape: `${B}x${L}x${D}`, backend: tf.getBackend(), cpu: cpus()[0]?.model, steps, tfjsLayersGruMs: +layersMs.toFixed(1), seqrecGruMs: +seqrecMs.toFixed(1), ratio: +(layersMs / seqrecMs).toFixed(2) }));
+console.log(
+  JSON.stringify({
+    shape: `${B}x${L}x${D}`,
+    backend: tf.getBackend(),
+    cpu: cpus()[0]?.model,
+    steps,
+    tfjsLayersGruMs: +layersMs.toFixed(1),
+    seqrecGruMs: +seqrecMs.toFixed(1),
+    ratio: +(layersMs / seqrecMs).toFixed(2),
+  }),
+);

@@ -64,7 +64,13 @@ if (process.argv[2] === '--step') {
   const rng = new Random(0);
   const model = new GRU4Rec({ itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
   const counts = Float64Array.from({ length: n + 1 }, (_, i) => (i ? 1e6 / i : 0)); // Zipf popularity
-  const lossFn: LossFunction = lossName === 'softmax' ? softmaxCrossEntropy : resolveLoss(sampledSoftmax({ numNegatives: 1024, sampler: { kind: 'popularity', alpha: 0.75 }, logQ: true }), { itemCount: n + 1, itemPopularity: counts });
+  const lossFn: LossFunction =
+    lossName === 'softmax'
+      ? softmaxCrossEntropy
+      : resolveLoss(sampledSoftmax({ numNegatives: 1024, sampler: { kind: 'popularity', alpha: 0.75 }, logQ: true }), {
+          itemCount: n + 1,
+          itemPopularity: counts,
+        });
   const histories: number[][] = Array.from({ length: b }, () => Array.from({ length: 1 + rng.int(l) }, () => 1 + rng.int(n)));
   const history = new Int32Array(b * l);
   const mask = new Float32Array(b * l);
@@ -129,7 +135,13 @@ if (process.argv[2] === '--step') {
 // ---------------------------------------------------------------------------------------------
 const parts = new Set((env.BENCH_PARTS ?? 'a,b,c').split(','));
 await initBackend();
-const results: Record<string, unknown> = { date: new Date().toISOString(), quick, machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GB`, node: process.version, backend: tf.getBackend() };
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  quick,
+  machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GB`,
+  node: process.version,
+  backend: tf.getBackend(),
+};
 const md: string[] = [];
 if (quick) md.push('**BENCH_QUICK=1: tiny slices, 1 epoch: the numbers below only prove the script runs.**', '');
 
@@ -148,14 +160,34 @@ if (parts.has('a')) {
   const dim = Number(env.BENCH_A_DIM ?? (quick ? 16 : 64));
   const losses: { name: string; settings: string; loss: LossFunction | 'softmax' }[] = [
     { name: 'softmax', settings: 'full softmax over all items', loss: 'softmax' },
-    { name: 'sampled-softmax', settings: '1,024 shared popularity^0.75, logQ', loss: sampledSoftmax({ numNegatives: 1024, sampler: { kind: 'popularity', alpha: 0.75 }, logQ: true }) },
-    { name: 'bpr-max', settings: 'in-batch + 2,048 popularity^0.5, bpreg 1', loss: bprMax({ inBatch: true, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.5 }, bpreg: 1 }) },
-    { name: 'top1-max', settings: 'in-batch + 2,048 popularity^0.5', loss: top1Max({ inBatch: true, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.5 } }) },
+    {
+      name: 'sampled-softmax',
+      settings: '1,024 shared popularity^0.75, logQ',
+      loss: sampledSoftmax({ numNegatives: 1024, sampler: { kind: 'popularity', alpha: 0.75 }, logQ: true }),
+    },
+    {
+      name: 'bpr-max',
+      settings: 'in-batch + 2,048 popularity^0.5, bpreg 1',
+      loss: bprMax({ inBatch: true, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.5 }, bpreg: 1 }),
+    },
+    {
+      name: 'top1-max',
+      settings: 'in-batch + 2,048 popularity^0.5',
+      loss: top1Max({ inBatch: true, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.5 } }),
+    },
   ];
   const rows: Record<string, unknown>[] = [];
   for (const l of losses) {
     const model = new GRU4Rec({ itemCount: dataset.itemCount, embeddingDim: dim, maxLen: 20, seed: 42 });
-    const trainer = new Trainer(model, { loss: l.loss, epochs, patience: 5, batchSize: 256, learningRate: 1e-3, parallelism: 1, log: (s) => log(`  ${l.name}: ${s}`) });
+    const trainer = new Trainer(model, {
+      loss: l.loss,
+      epochs,
+      patience: 5,
+      batchSize: 256,
+      learningRate: 1e-3,
+      parallelism: 1,
+      log: (s) => log(`  ${l.name}: ${s}`),
+    });
     const fit = await trainer.fit(dataset);
     const test = evaluateModel(model, dataset, 'test');
     // Median over epochs: one slow epoch (another process waking up) does not move it.
@@ -165,11 +197,28 @@ if (parts.has('a')) {
     log(`  ${l.name}: test recall@50 ${test['recall@50'].toFixed(4)}, ${sPerEpoch.toFixed(2)} s/epoch`);
     model.dispose();
   }
-  results.a = { data: path, protocol: 'comirec (8/1/1 users, 80/20 history/targets, maxLen 20)', samplesPerUser, dim, batchSize: 256, optimizer: 'adam 1e-3', maxEpochs: epochs, patience: 5, users: desc.users, items: desc.items, rows };
-  md.push(`### (a) GRU4Rec on amazon-beauty, ComiRec protocol (D ${dim}, B 256, Adam 1e-3, ${samplesPerUser} random target(s) per train user per epoch, ≤ ${epochs} epochs, patience 5 on valid recall@50, 1 thread)`, '');
+  results.a = {
+    data: path,
+    protocol: 'comirec (8/1/1 users, 80/20 history/targets, maxLen 20)',
+    samplesPerUser,
+    dim,
+    batchSize: 256,
+    optimizer: 'adam 1e-3',
+    maxEpochs: epochs,
+    patience: 5,
+    users: desc.users,
+    items: desc.items,
+    rows,
+  };
+  md.push(
+    `### (a) GRU4Rec on amazon-beauty, ComiRec protocol (D ${dim}, B 256, Adam 1e-3, ${samplesPerUser} random target(s) per train user per epoch, ≤ ${epochs} epochs, patience 5 on valid recall@50, 1 thread)`,
+    '',
+  );
   md.push('| loss | negatives | test recall@50 | recall@20 | hit rate@50 | s/epoch (median) | epochs (best) |', '|---|---|---|---|---|---|---|');
   for (const r of rows as { loss: string; settings: string; test: Record<string, number>; secondsPerEpoch: number; epochs: number; bestEpoch: number }[]) {
-    md.push(`| ${r.loss} | ${r.settings} | ${r.test['recall@50'].toFixed(4)} | ${r.test['recall@20'].toFixed(4)} | ${r.test['hitRate@50'].toFixed(4)} | ${r.secondsPerEpoch.toFixed(2)} | ${r.epochs} (${r.bestEpoch}) |`);
+    md.push(
+      `| ${r.loss} | ${r.settings} | ${r.test['recall@50'].toFixed(4)} | ${r.test['recall@20'].toFixed(4)} | ${r.test['hitRate@50'].toFixed(4)} | ${r.secondsPerEpoch.toFixed(2)} | ${r.epochs} (${r.bestEpoch}) |`,
+    );
   }
   md.push('');
 }
@@ -187,11 +236,37 @@ if (parts.has('b')) {
   }
   const dim = Number(env.BENCH_B_DIM ?? (quick ? 32 : 128));
   const epochs = quick ? 1 : Number(env.BENCH_B_EPOCHS ?? 10);
-  const settings = { batchSize: 128, dropout: 0.5, hiddenDropout: 0.3, optimizer: 'adagrad' as const, learningRate: 0.05, momentum: 0.15, numNegatives: 2048, sampleAlpha: 0.3, bpreg: 0.9, elu: 1, epochs, dim };
+  const settings = {
+    batchSize: 128,
+    dropout: 0.5,
+    hiddenDropout: 0.3,
+    optimizer: 'adagrad' as const,
+    learningRate: 0.05,
+    momentum: 0.15,
+    numNegatives: 2048,
+    sampleAlpha: 0.3,
+    bpreg: 0.9,
+    elu: 1,
+    epochs,
+    dim,
+  };
   log(`(b) ${trainPath}: ${train.count} sessions, ${train.pairs()} training pairs; ${test!.pairs()} test events; ${JSON.stringify(settings)}`);
-  const model = new GRU4Rec({ itemCount: train.itemCount, embeddingDim: dim, maxLen: 20, seed: 42, dropout: settings.dropout, hiddenDropout: settings.hiddenDropout });
+  const model = new GRU4Rec({
+    itemCount: train.itemCount,
+    embeddingDim: dim,
+    maxLen: 20,
+    seed: 42,
+    dropout: settings.dropout,
+    hiddenDropout: settings.hiddenDropout,
+  });
   const fit = await trainSessionParallel(model, train, {
-    loss: bprMax({ inBatch: true, numNegatives: settings.numNegatives, sampler: { kind: 'popularity', alpha: settings.sampleAlpha }, bpreg: settings.bpreg, elu: settings.elu }),
+    loss: bprMax({
+      inBatch: true,
+      numNegatives: settings.numNegatives,
+      sampler: { kind: 'popularity', alpha: settings.sampleAlpha },
+      bpreg: settings.bpreg,
+      elu: settings.elu,
+    }),
     batchSize: settings.batchSize,
     epochs,
     optimizer: settings.optimizer,
@@ -206,9 +281,16 @@ if (parts.has('b')) {
   const sPerEpoch = median(fit.history.map((r) => r.seconds));
   results.b = { train: trainPath, test: testPath, settings, history: fit.history, report, evalSeconds, secondsPerEpoch: sPerEpoch };
   md.push(`### (b) GRU4Rec, session-parallel mini-batches, BPR-max, diginetica (SR-GNN split)`, '');
-  md.push(`Settings: ${Object.entries(settings).map(([k, v]) => `${k} ${v}`).join(', ')}. Next item only, ranked against all ${train.itemCount - 1} items, ties 'standard', ${report.events} test events.`, '');
+  md.push(
+    `Settings: ${Object.entries(settings)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}. Next item only, ranked against all ${train.itemCount - 1} items, ties 'standard', ${report.events} test events.`,
+    '',
+  );
   md.push('| model | recall@20 | MRR@20 | recall@10 | MRR@10 | s/epoch |', '|---|---|---|---|---|---|');
-  md.push(`| seqrec GRU4Rec BPR-max (D ${dim}) | ${report['recall@20'].toFixed(4)} | ${report['mrr@20'].toFixed(4)} | ${report['recall@10'].toFixed(4)} | ${report['mrr@10'].toFixed(4)} | ${sPerEpoch.toFixed(1)} |`);
+  md.push(
+    `| seqrec GRU4Rec BPR-max (D ${dim}) | ${report['recall@20'].toFixed(4)} | ${report['mrr@20'].toFixed(4)} | ${report['recall@10'].toFixed(4)} | ${report['mrr@10'].toFixed(4)} | ${sPerEpoch.toFixed(1)} |`,
+  );
   md.push('| official GRU4Rec README (its OWN Diginetica split, D 512; not the same test set) | 0.4995 | 0.1542 | 0.3542 | 0.1442 | — |', '');
   model.dispose();
 }
@@ -230,7 +312,11 @@ if (parts.has('c')) {
   for (const [n, loss, optimizer] of cases) {
     log(`(c) ${loss}, ${n} items, ${optimizer}, ${steps} steps (fresh process)`);
     try {
-      const text = execFileSync(process.execPath, ['--import', 'tsx', 'bench/losses.ts', '--step', backend, String(n), loss, String(steps), optimizer], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+      const text = execFileSync(process.execPath, ['--import', 'tsx', 'bench/losses.ts', '--step', backend, String(n), loss, String(steps), optimizer], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 1 << 26,
+      });
       rows.push(JSON.parse(text.trim().split('\n').pop()!));
     } catch (err) {
       const e = err as { status?: number; stderr?: string };
@@ -240,11 +326,20 @@ if (parts.has('c')) {
     }
   }
   results.c = { backend, shape: 'B 256, L 20, D 64', negatives: '1,024 shared popularity^0.75 (Zipf counts), logQ', optimizer: 'per row', rows };
-  md.push(`### (c) Training step vs catalogue size (GRU4Rec, B 256, L 20, D 64, sampled softmax 1,024 popularity^0.75 + logQ, ${backend}, median of ${steps} steps, fresh process each)`, '');
-  md.push('| loss | items | optimizer | step ms | loss fwd+bwd ms | item table MB | RSS before training MB | peak RSS MB |', '|---|---|---|---|---|---|---|---|');
+  md.push(
+    `### (c) Training step vs catalogue size (GRU4Rec, B 256, L 20, D 64, sampled softmax 1,024 popularity^0.75 + logQ, ${backend}, median of ${steps} steps, fresh process each)`,
+    '',
+  );
+  md.push(
+    '| loss | items | optimizer | step ms | loss fwd+bwd ms | item table MB | RSS before training MB | peak RSS MB |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const r of rows) {
     if (r.failed) md.push(`| ${r.loss} | ${Number(r.items).toLocaleString('en-US')} | ${r.optimizer} | failed: ${r.failed} | | | | |`);
-    else md.push(`| ${r.loss} | ${Number(r.items).toLocaleString('en-US')} | ${r.optimizer} | ${r.median_step_ms} | ${r.median_loss_fwd_bwd_ms} | ${r.table_mb} | ${r.rss_before_training_mb} | ${r.peak_rss_mb} |`);
+    else
+      md.push(
+        `| ${r.loss} | ${Number(r.items).toLocaleString('en-US')} | ${r.optimizer} | ${r.median_step_ms} | ${r.median_loss_fwd_bwd_ms} | ${r.table_mb} | ${r.rss_before_training_mb} | ${r.peak_rss_mb} |`,
+      );
   }
   md.push(
     '',

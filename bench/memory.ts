@@ -24,7 +24,9 @@ for (let step = 1; step <= steps; step++) {
   if (checkpoints.has(step)) {
     const m = tf.memory();
     const mu = process.memoryUsage();
-    rows.push(`| ${step} | ${m.numTensors} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${(mu.rss / 2 ** 20).toFixed(0)} | ${(mu.heapUsed / 2 ** 20).toFixed(0)} |`);
+    rows.push(
+      `| ${step} | ${m.numTensors} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${(mu.rss / 2 ** 20).toFixed(0)} | ${(mu.heapUsed / 2 ** 20).toFixed(0)} |`,
+    );
   }
 }
 console.log(`${env.MODEL ?? 'gru4rec'}, B ${b}, L ${l}, N ${n}, ${steps} steps on ${tf.getBackend()}\n\n${rows.join('\n')}`);

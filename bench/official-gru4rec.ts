@@ -33,7 +33,14 @@ await initBackend();
 reportBackendOnce(log);
 const { train, test } = await loadSessions(trainPath, testPath);
 log(`${name} (${preset.paramfile}) D ${dim}, ${epochs} epochs; ${train.count} sessions, ${train.pairs()} training pairs; ${test!.pairs()} test events`);
-const model = new GRU4Rec({ itemCount: train.itemCount, ...presetModel(preset), embeddingDim: dim, hiddenDim: dim, maxLen: 20, seed: Number(env.BENCH_SEED ?? 42) });
+const model = new GRU4Rec({
+  itemCount: train.itemCount,
+  ...presetModel(preset),
+  embeddingDim: dim,
+  hiddenDim: dim,
+  maxLen: 20,
+  seed: Number(env.BENCH_SEED ?? 42),
+});
 mkdirSync(dirname(out), { recursive: true });
 const cpu = cpus()[0]?.model ?? 'unknown';
 let t = performance.now();

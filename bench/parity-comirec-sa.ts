@@ -32,7 +32,9 @@ import { ComiRecSA } from '../src/models/comirec-sa.js';
 import { uniformArray } from '../src/models/layers/init.js';
 
 const { values: flags } = parseArgs({
-  options: Object.fromEntries(['split', 'out', 'steps', 'dump', 'eps', 'batch', 'seed', 'init', 'interests', 'lr'].map((n) => [n, { type: 'string' as const }])),
+  options: Object.fromEntries(
+    ['split', 'out', 'steps', 'dump', 'eps', 'batch', 'seed', 'init', 'interests', 'lr'].map((n) => [n, { type: 'string' as const }]),
+  ),
   strict: true,
 });
 const split = resolve(flags.split ?? 'bench/results/amazon-beauty-split.json');
@@ -82,9 +84,18 @@ for (let epoch = 1; batches.length < steps; epoch++) {
     if (batches.length === steps) break;
   }
 }
-writeFileSync(join(out, 'batches.json'), JSON.stringify(batches.map((b) => ({
-  batchSize: b.batchSize, maxLen: b.maxLen, history: Array.from(b.history), mask: Array.from(b.mask), targets: Array.from(b.targets),
-}))));
+writeFileSync(
+  join(out, 'batches.json'),
+  JSON.stringify(
+    batches.map((b) => ({
+      batchSize: b.batchSize,
+      maxLen: b.maxLen,
+      history: Array.from(b.history),
+      mask: Array.from(b.mask),
+      targets: Array.from(b.targets),
+    })),
+  ),
+);
 
 const optimizer = eps === null ? tf.train.adam(lr) : tf.train.adam(lr, 0.9, 0.999, eps);
 const variables = named.map((w) => w.variable);
@@ -98,10 +109,25 @@ for (let k = 1; k <= batches.length; k++) {
   tf.dispose([value, ...Object.values(grads)]);
   if (dumpAt.has(k)) writeAll(join(out, `step${k}`, 'after'), new Map(named.map(({ name, variable }) => [name, variable])));
 }
-writeFileSync(join(out, 'manifest.json'), JSON.stringify({
-  split, steps: batches.length, dumped: [...dumpAt].filter((k) => k <= batches.length).sort((a, b) => a - b), batchSize, lr,
-  adamEpsilon: eps ?? tf.backend().epsilon(), init, config: model.getConfig(),
-  weights: named.map(({ name, variable }) => ({ name, file: name.replace(/\//g, '.') + '.f32', shape: variable.shape })),
-  losses,
-}, null, 1));
-process.stderr.write(`seqrec: ${batches.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s, loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}; wrote ${out}\n`);
+writeFileSync(
+  join(out, 'manifest.json'),
+  JSON.stringify(
+    {
+      split,
+      steps: batches.length,
+      dumped: [...dumpAt].filter((k) => k <= batches.length).sort((a, b) => a - b),
+      batchSize,
+      lr,
+      adamEpsilon: eps ?? tf.backend().epsilon(),
+      init,
+      config: model.getConfig(),
+      weights: named.map(({ name, variable }) => ({ name, file: name.replace(/\//g, '.') + '.f32', shape: variable.shape })),
+      losses,
+    },
+    null,
+    1,
+  ),
+);
+process.stderr.write(
+  `seqrec: ${batches.length} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s, loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}; wrote ${out}\n`,
+);

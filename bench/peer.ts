@@ -41,7 +41,7 @@ const datasets = (env.BENCH_DATASETS ?? 'amazon-beauty=../shared/data/amazon-bea
   .map(([name, path]) => ({ name, path: resolve(path) }));
 const protocols = (env.BENCH_PROTOCOLS ?? 'comirec').split(',');
 const models = (env.BENCH_MODELS ?? 'mostpopular,gru4rec,youtubednn,mind,comirec-dr,comirec-sa').split(',');
-const epochsFor = (protocol: string) => (protocol === 'loo' ? env.BENCH_LOO_EPOCHS ?? env.BENCH_EPOCHS ?? '30' : env.BENCH_EPOCHS ?? '30');
+const epochsFor = (protocol: string) => (protocol === 'loo' ? (env.BENCH_LOO_EPOCHS ?? env.BENCH_EPOCHS ?? '30') : (env.BENCH_EPOCHS ?? '30'));
 const patience = env.BENCH_PATIENCE ?? '5';
 const spu = env.BENCH_SPU ?? '1';
 const sides = (env.BENCH_SIDES ?? 'seqrec,peer').split(',');
@@ -53,7 +53,10 @@ const peerThreads = jobs > 1 ? '1' : '2';
 // With several runs at once each side gets one core: the peer --threads 1, seqrec's wasm
 // backend one XNNPACK thread (unless SEQREC_WASM_THREADS says otherwise).
 const seqrecEnv: Record<string, string> = jobs > 1 && !env.SEQREC_WASM_THREADS ? { SEQREC_WASM_THREADS: '1' } : {};
-const seqrecImports = (env.BENCH_SEQREC_IMPORTS ?? '').split(',').filter(Boolean).flatMap((m) => ['--import', m]);
+const seqrecImports = (env.BENCH_SEQREC_IMPORTS ?? '')
+  .split(',')
+  .filter(Boolean)
+  .flatMap((m) => ['--import', m]);
 const seed = env.BENCH_SEED ?? '42';
 const readout = env.BENCH_READOUT ?? 'hard';
 const powP = env.BENCH_POW_P ?? '2';
@@ -74,7 +77,13 @@ mkdirSync(outDir, { recursive: true });
 
 /** Test metrics under one naming (the peer's keys are mapped onto seqrec's). */
 type Metrics = Record<string, number>;
-interface Side { test: Metrics; validR50: number; sPerEpoch: number; epochs: string; seconds: number }
+interface Side {
+  test: Metrics;
+  validR50: number;
+  sPerEpoch: number;
+  epochs: string;
+  seconds: number;
+}
 
 const PEER_KEYS: Record<string, string> = { hitrate: 'hitRate', ndcg_comirec: 'ndcgComiRec', recall: 'recall', ndcg: 'ndcg' };
 function fromPeer(m: Record<string, number>): Metrics {
@@ -96,7 +105,13 @@ function run(cmd: string, args: string[], cwd?: string, extraEnv: Record<string,
 }
 
 function lastJson(text: string): Record<string, unknown> {
-  return JSON.parse(text.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
+  return JSON.parse(
+    text
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop()!,
+  );
 }
 
 async function runPeer(data: string, protocol: string, model: string, name: string): Promise<Side> {
@@ -107,22 +122,110 @@ async function runPeer(data: string, protocol: string, model: string, name: stri
     const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number> };
     return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: 0, epochs: '-', seconds: (performance.now() - t0) / 1000 };
   }
-  const text = await run(python, ['-m', 'peer_torch', 'train', '--data', data, '--name', name, '--model', model, '--protocol', protocol, '--loss', peerLoss,
-    '--dim', '64', '--max-len', '20', '--max-epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--threads', peerThreads, '--no-normalize', '--seed', seed, ...modelSettings(model).peer, '--out', out], peerDir);
-  const r = lastJson(text) as { test: Record<string, number>; valid: Record<string, number>; epochs_run: number; best_epoch: number; seconds_per_epoch_train: number };
-  return { test: fromPeer(r.test), validR50: r.valid['recall@50'], sPerEpoch: r.seconds_per_epoch_train, epochs: `${r.epochs_run} (${r.best_epoch})`, seconds: (performance.now() - t0) / 1000 };
+  const text = await run(
+    python,
+    [
+      '-m',
+      'peer_torch',
+      'train',
+      '--data',
+      data,
+      '--name',
+      name,
+      '--model',
+      model,
+      '--protocol',
+      protocol,
+      '--loss',
+      peerLoss,
+      '--dim',
+      '64',
+      '--max-len',
+      '20',
+      '--max-epochs',
+      epochsFor(protocol),
+      '--patience',
+      patience,
+      '--samples-per-user',
+      spu,
+      '--threads',
+      peerThreads,
+      '--no-normalize',
+      '--seed',
+      seed,
+      ...modelSettings(model).peer,
+      '--out',
+      out,
+    ],
+    peerDir,
+  );
+  const r = lastJson(text) as {
+    test: Record<string, number>;
+    valid: Record<string, number>;
+    epochs_run: number;
+    best_epoch: number;
+    seconds_per_epoch_train: number;
+  };
+  return {
+    test: fromPeer(r.test),
+    validR50: r.valid['recall@50'],
+    sPerEpoch: r.seconds_per_epoch_train,
+    epochs: `${r.epochs_run} (${r.best_epoch})`,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 async function runSeqrec(split: string, protocol: string, model: string, name: string): Promise<Side> {
   const out = `${outDir}/seqrec-${name}-${protocol}${tag}.jsonl`;
   const t0 = performance.now();
-  await run(process.execPath, ['--import', 'tsx', ...seqrecImports, 'bench/peer-seqrec.ts', JSON.stringify({ [model]: modelSettings(model).seqrec }), '--split', split, '--data', name, '--protocol', protocol, '--models', model,
-    '--dim', '64', '--max-len', '20', '--epochs', epochsFor(protocol), '--patience', patience, '--samples-per-user', spu, '--seed', seed, '--out', out, ...seqrecFlags],
-    undefined, seqrecEnv);
+  await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      ...seqrecImports,
+      'bench/peer-seqrec.ts',
+      JSON.stringify({ [model]: modelSettings(model).seqrec }),
+      '--split',
+      split,
+      '--data',
+      name,
+      '--protocol',
+      protocol,
+      '--models',
+      model,
+      '--dim',
+      '64',
+      '--max-len',
+      '20',
+      '--epochs',
+      epochsFor(protocol),
+      '--patience',
+      patience,
+      '--samples-per-user',
+      spu,
+      '--seed',
+      seed,
+      '--out',
+      out,
+      ...seqrecFlags,
+    ],
+    undefined,
+    seqrecEnv,
+  );
   // Runs of other models may append to the same file meanwhile: take this model's last line.
-  const lines = readFileSync(out, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { model: string }).model === model);
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => (JSON.parse(l) as { model: string }).model === model);
   const r = JSON.parse(lines[lines.length - 1]) as { test: Metrics; valid: Metrics; epochs: number; bestEpoch: number; secondsPerEpoch: number };
-  return { test: r.test, validR50: r.valid['recall@50'], sPerEpoch: r.secondsPerEpoch, epochs: r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-', seconds: (performance.now() - t0) / 1000 };
+  return {
+    test: r.test,
+    validR50: r.valid['recall@50'],
+    sPerEpoch: r.secondsPerEpoch,
+    epochs: r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-',
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
@@ -145,7 +248,10 @@ for (const ds of datasets) {
   }
   for (const protocol of protocols) {
     const sectionStart = performance.now();
-    const ks = protocol === 'loo' ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
+    const ks =
+      protocol === 'loo'
+        ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50']
+        : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
     const head = [
       `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}, seed ${seed}; multi-interest readout ${readout}${readout === 'soft' ? ` p=${powP}` : ''} on both sides, MIND routing logits N(0, 1) on both${seqrecImports.length ? `; seqrec preloads ${env.BENCH_SEQREC_IMPORTS}` : ''}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
       '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
@@ -162,19 +268,32 @@ for (const ds of datasets) {
         const ratio = s && p ? (s.test['recall@50'] / p.test['recall@50']).toFixed(3) : '';
         const tratio = s && p && p.sPerEpoch > 0 ? (s.sPerEpoch / p.sPerEpoch).toFixed(2) : '';
         const sec = (x: Side | null) => (x && x.sPerEpoch > 0 ? x.sPerEpoch.toFixed(2) : '-');
-        rows.push(`| ${model} | ${f(s?.test['recall@50'])} | ${f(p?.test['recall@50'])} | ${ratio} | ${sec(s)} | ${sec(p)} | ${tratio} | ${s?.epochs ?? '-'} / ${p?.epochs ?? '-'} |`);
+        rows.push(
+          `| ${model} | ${f(s?.test['recall@50'])} | ${f(p?.test['recall@50'])} | ${ratio} | ${sec(s)} | ${sec(p)} | ${tratio} | ${s?.epochs ?? '-'} / ${p?.epochs ?? '-'} |`,
+        );
         details.push(`| ${model} | ${ks.map((k) => `${f(s?.test[k])} / ${f(p?.test[k])}`).join(' | ')} |`);
       }
       const wall = (performance.now() - sectionStart) / 60000;
-      const detail = ['', `All test metrics, seqrec / peer (${ds.name}, ${protocol}):`, '', `| model | ${ks.join(' | ')} |`, `|---|${ks.map(() => '---').join('|')}|`];
+      const detail = [
+        '',
+        `All test metrics, seqrec / peer (${ds.name}, ${protocol}):`,
+        '',
+        `| model | ${ks.join(' | ')} |`,
+        `|---|${ks.map(() => '---').join('|')}|`,
+      ];
       return [...head, ...rows, ...detail, ...details, '', `Wall time of this comparison: ${wall.toFixed(1)} min.`].join('\n');
     };
     // Model by model, both sides: a run stopped half way still has complete rows.
-    const tasks = models.flatMap((model) => sides.map((side) => async () => {
-      process.stderr.write(`\n=== ${ds.name} ${protocol} ${side} ${model}\n`);
-      results.set(`${side} ${model}`, side === 'seqrec' ? await runSeqrec(split, protocol, model, ds.name) : await runPeer(ds.path, protocol, model, ds.name));
-      writeFileSync(`${outDir}/peer-comparison${tag}.md`, [...sections, table()].join('\n') + '\n');
-    }));
+    const tasks = models.flatMap((model) =>
+      sides.map((side) => async () => {
+        process.stderr.write(`\n=== ${ds.name} ${protocol} ${side} ${model}\n`);
+        results.set(
+          `${side} ${model}`,
+          side === 'seqrec' ? await runSeqrec(split, protocol, model, ds.name) : await runPeer(ds.path, protocol, model, ds.name),
+        );
+        writeFileSync(`${outDir}/peer-comparison${tag}.md`, [...sections, table()].join('\n') + '\n');
+      }),
+    );
     await pool(tasks);
     sections.push(table());
   }

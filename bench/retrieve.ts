@@ -47,10 +47,25 @@ for (const n of sizes) {
     const sides: { side: string; cmd: string; args: string[] }[] = [];
     // Building HNSW over 1M vectors takes many minutes on 2 cores: graph indexes run only up to
     // BENCH_HNSW_MAX items (default 100,000).
-    for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) sides.push({ side: `seqrec ${e}`, cmd: process.execPath, args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`] });
-    for (const t of [1, 2]) sides.push({ side: `python faiss Flat ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`] });
+    for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW')))
+      sides.push({
+        side: `seqrec ${e}`,
+        cmd: process.execPath,
+        args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`],
+      });
+    for (const t of [1, 2])
+      sides.push({
+        side: `python faiss Flat ${t}t`,
+        cmd: python,
+        args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`],
+      });
     if (n <= hnswMax && env.BENCH_PEER_HNSW !== '0' && engines.includes('faiss:HNSW32')) {
-      for (const t of [1, 2]) sides.push({ side: `python faiss HNSW32 ${t}t`, cmd: python, args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`, 'HNSW32', `${indexCache}/HNSW32-${n}-${dim}.faiss`] });
+      for (const t of [1, 2])
+        sides.push({
+          side: `python faiss HNSW32 ${t}t`,
+          cmd: python,
+          args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`, 'HNSW32', `${indexCache}/HNSW32-${n}-${dim}.faiss`],
+        });
     }
     const per = new Map<string, Record<string, number | string>[]>();
     for (let r = 0; r < repeats; r++) {
@@ -61,11 +76,21 @@ for (const n of sizes) {
       }
     }
     for (const [side, rs] of per) {
-      rows.push({ side, n, batch, qps: median(rs.map((x) => Number(x.queries_per_second))), build: median(rs.map((x) => Number(x.build_seconds))), rss: Math.max(...rs.map((x) => Number(x.peak_rss_mb))) });
+      rows.push({
+        side,
+        n,
+        batch,
+        qps: median(rs.map((x) => Number(x.queries_per_second))),
+        build: median(rs.map((x) => Number(x.build_seconds))),
+        rss: Math.max(...rs.map((x) => Number(x.peak_rss_mb))),
+      });
     }
   }
 }
-const lines = ['| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss (same index kind, 2 threads) |', '|---|---|---|---|---|---|---|'];
+const lines = [
+  '| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss (same index kind, 2 threads) |',
+  '|---|---|---|---|---|---|---|',
+];
 for (const r of rows) {
   // Flat against Flat, HNSW against HNSW (the same saved graph); python with 2 threads, as faiss-node's OpenMP pool.
   const kind = r.side.includes('HNSW') ? 'HNSW32' : 'Flat';

@@ -35,13 +35,44 @@ const dataset = await loadPeerExport(split, { protocol: 'comirec', maxLen: 20, s
 mkdirSync(dirname(out), { recursive: true });
 for (const itemGradients of modes) {
   // bench:peer's like-for-like multi-interest settings (hard readout, p = 2).
-  const model = createModel(modelName as 'comirec-sa', { itemCount: dataset.itemCount, embeddingDim: 64, maxLen: 20, seed, numInterests: 4, readout: 'hard', readoutPower: 2 });
+  const model = createModel(modelName as 'comirec-sa', {
+    itemCount: dataset.itemCount,
+    embeddingDim: 64,
+    maxLen: 20,
+    seed,
+    numInterests: 4,
+    readout: 'hard',
+    readoutPower: 2,
+  });
   log(`--- ${modelName}, comirec-sampled, ${itemGradients} Adam`);
-  const trainer = new Trainer(model, { loss: 'comirec-sampled', itemGradients, learningRate: 1e-3, batchSize: 256, epochs, patience: 5, evaluation: { ns }, log });
+  const trainer = new Trainer(model, {
+    loss: 'comirec-sampled',
+    itemGradients,
+    learningRate: 1e-3,
+    batchSize: 256,
+    epochs,
+    patience: 5,
+    evaluation: { ns },
+    log,
+  });
   const fit = await trainer.fit(dataset);
   const test = evaluateModel(model, dataset, 'test', { ns });
   const trainSeconds = fit.history.reduce((s, r) => s + r.trainSeconds, 0);
-  appendFileSync(out, JSON.stringify({ model: modelName, loss: 'comirec-sampled', itemGradients, seed, cpu: cpus()[0]?.model, epochs: fit.history.length, bestEpoch: fit.bestEpoch, secondsPerEpoch: trainSeconds / fit.history.length, valid: fit.bestValid, test }) + '\n');
+  appendFileSync(
+    out,
+    JSON.stringify({
+      model: modelName,
+      loss: 'comirec-sampled',
+      itemGradients,
+      seed,
+      cpu: cpus()[0]?.model,
+      epochs: fit.history.length,
+      bestEpoch: fit.bestEpoch,
+      secondsPerEpoch: trainSeconds / fit.history.length,
+      valid: fit.bestValid,
+      test,
+    }) + '\n',
+  );
   log(`  ${itemGradients}: test recall@50 ${test['recall@50'].toFixed(4)} (${fit.history.length} epochs, best ${fit.bestEpoch})`);
   model.dispose();
 }

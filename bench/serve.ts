@@ -199,7 +199,9 @@ async function loadTest(server: Server, label: string, connections: number, hist
     rss: mem.rss,
     peak: mem.peak,
   };
-  log(`${label}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.bad} failed, CPU ${row.cpu.toFixed(0)}%, RSS ${row.rss.toFixed(0)} MB`);
+  log(
+    `${label}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.bad} failed, CPU ${row.cpu.toFixed(0)}%, RSS ${row.rss.toFixed(0)} MB`,
+  );
   return row;
 }
 
@@ -320,7 +322,9 @@ async function main(): Promise<void> {
   const loadTable = (rows: LoadRow[], first: string) => [
     `| ${first} | requests/s | p50 latency (ms) | p99 latency (ms) | requests | failed | server CPU | server RSS (MB) | server peak RSS (MB) |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.label} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${r.total} | ${r.bad} | ${f(r.cpu, 0)}% | ${f(r.rss, 0)} | ${f(r.peak, 0)} |`),
+    ...rows.map(
+      (r) => `| ${r.label} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${r.total} | ${r.bad} | ${f(r.cpu, 0)}% | ${f(r.rss, 0)} | ${f(r.peak, 0)} |`,
+    ),
   ];
   let failed = false;
 
@@ -330,7 +334,15 @@ async function main(): Promise<void> {
     let server = await startServer(bundle);
     try {
       // Warm the server (JIT, connections) before measuring.
-      await autocannon({ url: server.base, connections: 4, duration: 1, method: 'POST', path: '/recommend', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ history: histories[0], k: K }) });
+      await autocannon({
+        url: server.base,
+        connections: 4,
+        duration: 1,
+        method: 'POST',
+        path: '/recommend',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ history: histories[0], k: K }),
+      });
       for (const c of CONCURRENCY) rows.push(await loadTest(server, String(c), c, histories));
     } finally {
       await stopServer(server);
@@ -381,7 +393,9 @@ async function main(): Promise<void> {
       '',
       '| SEQREC_WASM_THREADS | machine | in-process p50 (ms) | in-process p99 (ms) | HTTP req/s | HTTP p50 (ms) | HTTP p99 (ms) | failed |',
       '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...rows.map((r) => `| ${r.threads} | ${r.load} | ${f(r.median, 2)} | ${f(r.p99, 2)} | ${f(r.http.rps, 0)} | ${f(r.http.p50)} | ${f(r.http.p99)} | ${r.http.bad} |`),
+      ...rows.map(
+        (r) => `| ${r.threads} | ${r.load} | ${f(r.median, 2)} | ${f(r.p99, 2)} | ${f(r.http.rps, 0)} | ${f(r.http.p50)} | ${f(r.http.p99)} | ${r.http.bad} |`,
+      ),
       '',
     );
   }

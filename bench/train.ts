@@ -80,7 +80,11 @@ for (const [b, l, d, n] of shapes) {
     }
     if (hasPeer && peerModels.has(model)) {
       for (const threads of [1, 2]) {
-        sides.push({ side: `peer torch ${threads}t`, cmd: python, args: ['bench/peer_step.py', peerDir, model, `${b}`, `${l}`, `${d}`, `${n}`, `${threads}`, `${steps}`] });
+        sides.push({
+          side: `peer torch ${threads}t`,
+          cmd: python,
+          args: ['bench/peer_step.py', peerDir, model, `${b}`, `${l}`, `${d}`, `${n}`, `${threads}`, `${steps}`],
+        });
       }
     }
     const per = new Map<string, Record<string, number | string>[]>();
@@ -96,20 +100,31 @@ for (const [b, l, d, n] of shapes) {
     }
     for (const [side, rs] of per) {
       const ms = median(rs.map((x) => Number(x.median_ms_per_step)));
-      results.push({ side, model, shape, median_ms_per_step: ms, samples_per_second: (b * 1000) / ms, peak_rss_mb: Math.max(...rs.map((x) => Number(x.peak_rss_mb))) });
+      results.push({
+        side,
+        model,
+        shape,
+        median_ms_per_step: ms,
+        samples_per_second: (b * 1000) / ms,
+        peak_rss_mb: Math.max(...rs.map((x) => Number(x.peak_rss_mb))),
+      });
     }
   }
 }
 
 const lines: string[] = [];
-lines.push(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; node ${process.version}; ${repeats} processes per cell, ${steps} timed steps each after 3 warm-ups.`);
+lines.push(
+  `Machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; node ${process.version}; ${repeats} processes per cell, ${steps} timed steps each after 3 warm-ups.`,
+);
 lines.push('');
 lines.push('| shape | model | side | median ms/step | samples/s | peak RSS MB | seqrec / peer 2t throughput |');
 lines.push('|---|---|---|---|---|---|---|');
 for (const r of results) {
   const peer = results.find((p) => p.shape === r.shape && p.model === r.model && p.side === 'peer torch 2t');
   const ratio = peer && r.side.startsWith('seqrec') ? (r.samples_per_second / peer.samples_per_second).toFixed(3) : '';
-  lines.push(`| ${r.shape} | ${r.model} | ${r.side} | ${r.median_ms_per_step.toFixed(1)} | ${Math.round(r.samples_per_second)} | ${r.peak_rss_mb.toFixed(0)} | ${ratio} |`);
+  lines.push(
+    `| ${r.shape} | ${r.model} | ${r.side} | ${r.median_ms_per_step.toFixed(1)} | ${Math.round(r.samples_per_second)} | ${r.peak_rss_mb.toFixed(0)} | ${ratio} |`,
+  );
 }
 const table = lines.join('\n');
 process.stdout.write(table + '\n');

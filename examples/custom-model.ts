@@ -120,7 +120,9 @@ const data = SequenceDataset.fromLog(generateSynthetic({ numUsers: quick ? 400 :
   seed: 5,
 });
 const model = createModel('attention-pooling', { itemCount: data.itemCount, embeddingDim: 32, maxLen: 20, seed: 5 });
-console.log(`custom model '${model.name}': ${model.trainableVariables().length} weights, ${model.trainableVariables().reduce((n, v) => n + v.size, 0)} parameters`);
+console.log(
+  `custom model '${model.name}': ${model.trainableVariables().length} weights, ${model.trainableVariables().reduce((n, v) => n + v.size, 0)} parameters`,
+);
 // parallelism: 1 -- the data-parallel trainer rebuilds the model in worker threads, whose
 // registry holds only seqrec's own models.
 const fit = await new Trainer(model, { epochs: quick ? 1 : 15, patience: 3, learningRate: 3e-3, parallelism: 1, log: console.log }).fit(data);
@@ -134,7 +136,9 @@ try {
   await saveModel(model, join(root, 'checkpoint'), { vocabulary: data.vocabulary });
   const loaded = await loadModel(join(root, 'checkpoint'));
   const again = evaluateModel(loaded.model, data, 'test');
-  console.log(`reloaded ${loaded.model.name}: test recall@50 ${again['recall@50'].toFixed(4)} (${again['recall@50'] === test['recall@50'] ? 'identical' : 'DIFFERENT'})`);
+  console.log(
+    `reloaded ${loaded.model.name}: test recall@50 ${again['recall@50'].toFixed(4)} (${again['recall@50'] === test['recall@50'] ? 'identical' : 'DIFFERENT'})`,
+  );
   loaded.model.dispose();
 
   // A serving bundle, answered over HTTP by seqrec's server (what `seqrec serve --model DIR` runs).
@@ -145,7 +149,11 @@ try {
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   try {
     const history = [1, 2, 3].map((i) => data.vocabulary.decode(i));
-    const res = await fetch(`${address}/recommend`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ history, k: 5 }) });
+    const res = await fetch(`${address}/recommend`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ history, k: 5 }),
+    });
     const body = (await res.json()) as { items: { id: string; score: number }[] };
     console.log(`POST /recommend -> ${res.status}, ${body.items.length} items: ${body.items.map((it) => it.id).join(', ')}`);
   } finally {

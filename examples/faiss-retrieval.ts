@@ -63,7 +63,9 @@ const exact = new ExactRetriever(items, model.embeddingDim);
 const reference = timed(exact);
 const row = (name: string, r: Retriever, t: { result: SearchResult; msPerUser: number }) => {
   const recall = evaluateModel(model, data, 'test', { retriever: r })['recall@50'];
-  console.log(`${name.padEnd(16)} ${t.msPerUser.toFixed(3).padStart(8)} ms/user   overlap@50 with exact ${overlap(reference.result, t.result).toFixed(3)}   test recall@50 ${recall.toFixed(4)}`);
+  console.log(
+    `${name.padEnd(16)} ${t.msPerUser.toFixed(3).padStart(8)} ms/user   overlap@50 with exact ${overlap(reference.result, t.result).toFixed(3)}   test recall@50 ${recall.toFixed(4)}`,
+  );
 };
 console.log(`\n${data.itemCount - 1} items, ${users} test users, top-${k} by inner product:`);
 row('exact', exact, reference);

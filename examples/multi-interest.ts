@@ -56,7 +56,10 @@ vectors.forEach((v, k) => {
   const clusters = [...top.ids].filter((i) => i > 0).map(clusterOf);
   const counts = new Map<number, number>();
   for (const c of clusters) counts.set(c, (counts.get(c) ?? 0) + 1);
-  const summary = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `cluster ${c} x${n}`).join(', ');
+  const summary = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, n]) => `cluster ${c} x${n}`)
+    .join(', ');
   console.log(`  interest ${k + 1}: top-10 items from ${summary}`);
 });
 retriever.dispose();

@@ -13,11 +13,24 @@ const source = join(root, 'src/backend/simd/kernels.c');
 const dir = mkdtempSync(join(tmpdir(), 'seqrec-simd-'));
 const out = join(dir, 'kernels.wasm');
 const clang = process.env.CLANG ?? 'clang';
-execFileSync(clang, [
-  '--target=wasm32', '-O3', '-msimd128', '-nostdlib', '-ffreestanding',
-  '-Wl,--no-entry', '-Wl,--export=__heap_base', '-Wl,--initial-memory=1048576', '-Wl,--strip-all',
-  '-o', out, source,
-], { stdio: 'inherit' });
+execFileSync(
+  clang,
+  [
+    '--target=wasm32',
+    '-O3',
+    '-msimd128',
+    '-nostdlib',
+    '-ffreestanding',
+    '-Wl,--no-entry',
+    '-Wl,--export=__heap_base',
+    '-Wl,--initial-memory=1048576',
+    '-Wl,--strip-all',
+    '-o',
+    out,
+    source,
+  ],
+  { stdio: 'inherit' },
+);
 const bytes = readFileSync(out);
 rmSync(dir, { recursive: true, force: true });
 const version = execFileSync(clang, ['--version'], { encoding: 'utf8' }).split('\n')[0];

@@ -54,7 +54,15 @@ export {
 } from './data/index.js';
 
 // Models
-export { BaseRecaller, ModelBaseConfigSchema, type SequentialRecaller, type ModelBaseConfig, type ModelBaseOptions, type UserEmbeddingOptions, type BatchTensors } from './models/base.js';
+export {
+  BaseRecaller,
+  ModelBaseConfigSchema,
+  type SequentialRecaller,
+  type ModelBaseConfig,
+  type ModelBaseOptions,
+  type UserEmbeddingOptions,
+  type BatchTensors,
+} from './models/base.js';
 export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, GRU4RecConfigSchema, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
 export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, YouTubeDNNConfigSchema, type YouTubeDNNConfig, type YouTubeDNNOptions } from './models/youtube-dnn.js';
 export { MultiInterestRecaller, MultiInterestConfigSchema, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';

@@ -25,9 +25,7 @@ export function batchOf(histories: number[][], maxLen: number): SequenceBatch {
 
 /** A random training batch over items 1..itemCount-1. */
 export function randomTrainBatch(rng: Random, batchSize: number, maxLen: number, itemCount: number): TrainBatch {
-  const histories = Array.from({ length: batchSize }, () =>
-    Array.from({ length: 1 + rng.int(maxLen) }, () => 1 + rng.int(itemCount - 1)),
-  );
+  const histories = Array.from({ length: batchSize }, () => Array.from({ length: 1 + rng.int(maxLen) }, () => 1 + rng.int(itemCount - 1)));
   const base = batchOf(histories, maxLen);
   return {
     ...base,

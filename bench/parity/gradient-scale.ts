@@ -34,7 +34,10 @@ for (const name of (flags.models ?? 'gru4rec,youtubednn,mind,comirec-dr,comirec-
   const named = model.namedWeights();
   const optimizer = tf.train.adam(1e-3);
   for (let k = 0; k < steps; k++) {
-    const { value, grads } = tf.variableGrads(() => model.loss(batches[k], softmaxCrossEntropy), named.map((w) => w.variable));
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(batches[k], softmaxCrossEntropy),
+      named.map((w) => w.variable),
+    );
     if (k === steps - 1) {
       for (const { name: w, variable } of named) {
         const g = grads[variable.name].dataSync() as Float32Array;

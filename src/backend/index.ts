@@ -128,11 +128,7 @@ function parseBackendName(value: string, source: string): BackendName {
   const name = value.trim().toLowerCase();
   if (name === 'node' || name === 'tfjs-node') return 'tensorflow';
   if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
-  throw new SeqrecError(
-    'invalid_config',
-    `${source}: unknown backend '${value}'. Should be one of: ${BACKEND_NAMES.join(', ')}.`,
-    { field: source },
-  );
+  throw new SeqrecError('invalid_config', `${source}: unknown backend '${value}'. Should be one of: ${BACKEND_NAMES.join(', ')}.`, { field: source });
 }
 
 async function select(forcedName: BackendName | null): Promise<BackendReport> {
@@ -146,8 +142,7 @@ async function select(forcedName: BackendName | null): Promise<BackendReport> {
     } catch (err) {
       throw new SeqrecError(
         'backend_unavailable',
-        `Backend '${forcedName}' was requested but could not be loaded: ${(err as Error).message}. ` +
-          `Install it with: ${INSTALL_HINT[forcedName]}`,
+        `Backend '${forcedName}' was requested but could not be loaded: ${(err as Error).message}. ` + `Install it with: ${INSTALL_HINT[forcedName]}`,
       );
     }
   }
@@ -194,11 +189,7 @@ export function backendReport(): BackendReport | null {
 
 /** One human-readable line describing the backend choice. */
 export function describeBackend(report: BackendReport): string {
-  const why = report.forced
-    ? 'forced'
-    : report.skipped.length
-      ? `skipped ${report.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}`
-      : 'first choice';
+  const why = report.forced ? 'forced' : report.skipped.length ? `skipped ${report.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : 'first choice';
   return `seqrec backend: ${report.name}${report.details ? ` [${report.details}]` : ''}; ${why}`;
 }
 

@@ -35,12 +35,38 @@ interface KernelExports {
   scale_rows(x: number, rows: number, cols: number, scale: number): void;
   scale_rows_both(e: number, rows: number, cols: number, scale: number, g: number, gT: number): void;
   gru_forward_step(
-    x: number, xStride: number, hp: number, bias: number, prev: number, mask: number, b: number, h: number,
-    next: number, rs: number, zs: number, ns: number, hns: number, out: number, outStride: number,
+    x: number,
+    xStride: number,
+    hp: number,
+    bias: number,
+    prev: number,
+    mask: number,
+    b: number,
+    h: number,
+    next: number,
+    rs: number,
+    zs: number,
+    ns: number,
+    hns: number,
+    out: number,
+    outStride: number,
   ): void;
   gru_backward_step(
-    g: number, gStride: number, dNext: number, rs: number, zs: number, ns: number, hns: number, prev: number,
-    mask: number, b: number, h: number, dx: number, dxStride: number, dhp: number, dPrev: number,
+    g: number,
+    gStride: number,
+    dNext: number,
+    rs: number,
+    zs: number,
+    ns: number,
+    hns: number,
+    prev: number,
+    mask: number,
+    b: number,
+    h: number,
+    dx: number,
+    dxStride: number,
+    dhp: number,
+    dPrev: number,
   ): void;
   add_inplace(a: number, b: number, n: number): void;
   batch_matmul(a: number, b: number, out: number, batch: number, m: number, k: number, n: number, ta: number, tb: number): void;
@@ -113,7 +139,7 @@ let loaded: SimdKernels | undefined;
  * time. Callers do not need to know which they got.
  */
 export function simdKernels(): SimdKernels {
-  loaded ??= process.env.SEQREC_SIMD === '0' ? createKernels('javascript') : createKernels('simd') ?? createKernels('javascript');
+  loaded ??= process.env.SEQREC_SIMD === '0' ? createKernels('javascript') : (createKernels('simd') ?? createKernels('javascript'));
   return loaded;
 }
 
@@ -219,7 +245,9 @@ function javascriptKernels(): KernelExports {
         for (let j = 0; j < h; j++) {
           const k = i * h + j;
           const dh = f[G + i * gStride + j] + f[DN + k];
-          const r = f[R + k], z = f[Z + k], n = f[NN + k];
+          const r = f[R + k],
+            z = f[Z + k],
+            n = f[NN + k];
           const dCand = mt * dh;
           const dPreN = dCand * (1 - z) * (1 - n * n);
           const dPreZ = dCand * (f[P + k] - n) * z * (1 - z);

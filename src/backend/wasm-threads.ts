@@ -46,9 +46,7 @@ export function planWasmThreads(): WasmThreadsPlan | string {
   // the factory refers to them by those names.
   const bindings = [...bundle.matchAll(/^var (require\$\$\d+) = require\('([a-z_]+)'\);$/gm)];
   if (bindings.length === 0) return 'the wasm bundle does not have the layout seqrec expects';
-  const preamble =
-    bindings.map(([, name, module]) => `var ${name} = require(${JSON.stringify(module)});`).join('') +
-    'var commonjsGlobal = globalThis;\n';
+  const preamble = bindings.map(([, name, module]) => `var ${name} = require(${JSON.stringify(module)});`).join('') + 'var commonjsGlobal = globalThis;\n';
   return { preamble };
 }
 

@@ -54,7 +54,11 @@ export interface FileDigest {
 }
 
 export const FileDigestSchema = z.strictObject({
-  bytes: z.number().int().min(0).max(2 ** 40),
+  bytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 40),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits'),
 });
 
@@ -158,7 +162,8 @@ export async function resolveModelDir(dir: string): Promise<ResolvedDir> {
     throw new SeqrecError('bundle_invalid', `${name}: no such bundle directory`, { file: name });
   }
   const info = await lstat(root);
-  if (!info.isDirectory()) throw new SeqrecError('bundle_invalid', `${name}: not a directory (a bundle is a directory with CURRENT or model.json)`, { file: name });
+  if (!info.isDirectory())
+    throw new SeqrecError('bundle_invalid', `${name}: not a directory (a bundle is a directory with CURRENT or model.json)`, { file: name });
   await removeDeadTemporaries(root).catch(() => undefined);
   const pointer = await readPointer(root);
   if (!pointer) return { root, dir: root, version: null, manifest: null };
@@ -219,10 +224,18 @@ async function flatManifestNames(dir: string): Promise<string[] | null> {
 export async function assertWritableModelDir(dir: string, options: { replace?: 'allow' | 'refuse' } = {}): Promise<DirectoryState> {
   const { state, hasModel } = await inspectDirectory(dir);
   if (state === 'foreign') {
-    throw new SeqrecError('invalid_argument', 'the output directory is not empty and holds no seqrec model; refusing to write into it (choose a new or empty directory)', { field: 'out' });
+    throw new SeqrecError(
+      'invalid_argument',
+      'the output directory is not empty and holds no seqrec model; refusing to write into it (choose a new or empty directory)',
+      { field: 'out' },
+    );
   }
   if (hasModel && options.replace === 'refuse') {
-    throw new SeqrecError('invalid_argument', 'the output directory already holds a seqrec model; pass --force to replace it (the previous version is kept next to the new one)', { field: 'out' });
+    throw new SeqrecError(
+      'invalid_argument',
+      'the output directory already holds a seqrec model; pass --force to replace it (the previous version is kept next to the new one)',
+      { field: 'out' },
+    );
   }
   return state;
 }

@@ -70,14 +70,16 @@ const SectionSchema = z.strictObject({
   itemEmbeddings: z.strictObject({
     source: z.literal('weights'),
     weight: z.string().max(200),
-    rows: z.number().int().min(2).max(2 ** 26),
+    rows: z
+      .number()
+      .int()
+      .min(2)
+      .max(2 ** 26),
     dim: z.number().int().min(1).max(8192),
   }),
   popularity: z.strictObject({ file: FileName, source: z.string().max(4096) }),
   /** The faiss index, when the bundle has one. */
-  faiss: z
-    .strictObject({ file: FileName, sidecar: FileName, factory: z.string().max(256).optional(), metric: z.string().max(32).optional() })
-    .nullable(),
+  faiss: z.strictObject({ file: FileName, sidecar: FileName, factory: z.string().max(256).optional(), metric: z.string().max(32).optional() }).nullable(),
 });
 
 /** The `bundle` section of model.json. */
@@ -139,17 +141,14 @@ export interface LoadedBundle {
   extraFiles: string[];
 }
 
-
 function popularityDocument(counts: ArrayLike<number>, itemCount: number, source: string): string {
   if (!counts || typeof counts.length !== 'number') {
     throw new SeqrecError('invalid_argument', 'popularity must be an array of counts per item index', { field: 'popularity' });
   }
   if (counts.length !== itemCount) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `popularity has ${counts.length} counts but the model has ${itemCount} item rows (index 0 = padding included)`,
-      { field: 'popularity' },
-    );
+    throw new SeqrecError('shape_mismatch', `popularity has ${counts.length} counts but the model has ${itemCount} item rows (index 0 = padding included)`, {
+      field: 'popularity',
+    });
   }
   const out = new Array<number>(itemCount);
   out[0] = 0;
@@ -162,7 +161,6 @@ function popularityDocument(counts: ArrayLike<number>, itemCount: number, source
   }
   return JSON.stringify({ format: POPULARITY_FORMAT, version: POPULARITY_VERSION, source, counts: out });
 }
-
 
 async function fsyncFile(path: string): Promise<void> {
   const handle = await open(path, 'r');
@@ -322,7 +320,12 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       checkSchema(FaissSidecarSchema, parseJsonFile(sidecarBytes, section.faiss.sidecar), section.faiss.sidecar);
       faissPath = join(loaded.dir, section.faiss.file);
     }
-    const own = new Set<string>([BUNDLE_FILES.weights, BUNDLE_FILES.vocabulary, popName, ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : [])]);
+    const own = new Set<string>([
+      BUNDLE_FILES.weights,
+      BUNDLE_FILES.vocabulary,
+      popName,
+      ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : []),
+    ]);
     return {
       dir: loaded.root,
       versionDir: loaded.dir,

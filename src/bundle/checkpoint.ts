@@ -37,7 +37,6 @@ export { digestOf, type FileDigest } from './atomic-dir.js';
 const MANIFEST = 'model.json';
 const MAX_JSON_BYTES = 256 * 2 ** 20;
 
-
 /** Throws `bundle_invalid` naming `name` (bundle-relative) when `bytes` do not match the recorded digest. */
 export function verifyDigest(name: string, bytes: Uint8Array | FileDigest, expected: FileDigest | undefined, against = 'model.json'): void {
   if (!expected) throw bundleInvalid(name, `not covered by a digest in ${against}`);
@@ -198,9 +197,14 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     }
     own.forEach(({ name, variable }, i) => {
       const w = manifest.weights[i];
-      if (w.name !== name) throw bundleInvalid(MANIFEST, `weights[${i}].name is '${w.name}', the ${model.name} model stores '${name}' there`, `weights[${i}].name`);
+      if (w.name !== name)
+        throw bundleInvalid(MANIFEST, `weights[${i}].name is '${w.name}', the ${model.name} model stores '${name}' there`, `weights[${i}].name`);
       if (w.shape.join(',') !== variable.shape.join(',')) {
-        throw bundleInvalid(MANIFEST, `weights[${i}].shape is [${w.shape}], the ${model.name} model expects [${variable.shape}] for '${name}'`, `weights[${i}].shape`);
+        throw bundleInvalid(
+          MANIFEST,
+          `weights[${i}].shape is [${w.shape}], the ${model.name} model expects [${variable.shape}] for '${name}'`,
+          `weights[${i}].shape`,
+        );
       }
     });
     const values = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -228,7 +232,16 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
         throw bundleInvalid('vocabulary.json', `vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`);
       }
     }
-    return { model, vocabulary, meta: manifest.meta ?? {}, files: manifest.files, bundle: manifest.bundle ?? null, root: where.root, dir: where.dir, version: where.version };
+    return {
+      model,
+      vocabulary,
+      meta: manifest.meta ?? {},
+      files: manifest.files,
+      bundle: manifest.bundle ?? null,
+      root: where.root,
+      dir: where.dir,
+      version: where.version,
+    };
   } catch (err) {
     model.dispose();
     throw err;

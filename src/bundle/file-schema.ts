@@ -13,7 +13,6 @@ export function bundleInvalid(file: string, why: string, field?: string): Seqrec
   return new SeqrecError('bundle_invalid', `${file}: ${why}`, { file, field });
 }
 
-
 /**
  * `value` checked against `schema`; otherwise `bundle_invalid` naming `file` and the first bad
  * field, written `prefix.field` (unknown keys listed).

@@ -116,7 +116,8 @@ const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 export function checkManifestSizes(m: ModelManifest): number {
   let next = 0;
   m.weights.forEach((w, i) => {
-    if (w.offset !== next) throw invalid(`weights[${i}].offset is ${w.offset}, expected ${next} (weights are stored contiguously, in order)`, `weights[${i}].offset`);
+    if (w.offset !== next)
+      throw invalid(`weights[${i}].offset is ${w.offset}, expected ${next} (weights are stored contiguously, in order)`, `weights[${i}].offset`);
     next += product(w.shape);
     if (next > MAX_WEIGHT_VALUES) throw invalid(`weights[${i}].shape makes the weights larger than ${MAX_WEIGHT_VALUES} values`, `weights[${i}].shape`);
   });
@@ -133,7 +134,8 @@ export function checkManifestSizes(m: ModelManifest): number {
   const c = m.config;
   const d = c.embeddingDim;
   const fits = (field: string, values: number) => {
-    if (values > next) throw invalid(`config.${field} is too large for the weights: it needs at least ${values} values, weights.bin holds ${next}`, `config.${field}`);
+    if (values > next)
+      throw invalid(`config.${field} is too large for the weights: it needs at least ${values} values, weights.bin holds ${next}`, `config.${field}`);
   };
   fits('embeddingDim', c.itemCount * d);
   if (c.hiddenDim !== undefined) fits('hiddenDim', c.hiddenDim * (d + c.hiddenDim * (c.numLayers ?? 1)));

@@ -25,7 +25,9 @@ export interface CliCommand extends CommandInfo {
 }
 
 /** A command whose run receives options typed by its flag table. */
-export function defineCommand<T extends FlagTable>(info: CommandInfo & { flags: T; run: (values: FlagValues<T>, log: Log) => Promise<number | void> }): CliCommand {
+export function defineCommand<T extends FlagTable>(
+  info: CommandInfo & { flags: T; run: (values: FlagValues<T>, log: Log) => Promise<number | void> },
+): CliCommand {
   const { run, ...rest } = info;
   return {
     ...rest,

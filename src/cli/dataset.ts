@@ -35,7 +35,12 @@ export function dataSettings(values: FlagValues<typeof DATA_FLAGS>): DataSetting
  * --samples-per-user auto`); the choice is written into `settings.dataset`, so the model's
  * meta records the number that was used.
  */
-export async function buildDataset(settings: DataSettings, log: Log, skipMalformed = false, samplesPerUser?: (trainUsers: number) => number): Promise<SequenceDataset> {
+export async function buildDataset(
+  settings: DataSettings,
+  log: Log,
+  skipMalformed = false,
+  samplesPerUser?: (trainUsers: number) => number,
+): Promise<SequenceDataset> {
   const t0 = performance.now();
   const raw = await cliProgress().run(`loading ${settings.data}`, () =>
     loadInteractions(settings.data, {
@@ -47,10 +52,16 @@ export async function buildDataset(settings: DataSettings, log: Log, skipMalform
   if (raw.stats.skipped) log(`skipped ${raw.stats.skipped} malformed lines, e.g. ${raw.stats.skipReasons.slice(0, 3).join('; ')}`);
   let sequences = raw.sequences;
   if (settings.minCount > 0) {
-    const filtered = kCore(sequences, { minUserInteractions: settings.minCount, minItemInteractions: settings.minCount, iterative: settings.kCore !== 'one-pass' });
+    const filtered = kCore(sequences, {
+      minUserInteractions: settings.minCount,
+      minItemInteractions: settings.minCount,
+      iterative: settings.kCore !== 'one-pass',
+    });
     sequences = filtered.sequences;
     const r = filtered.report;
-    log(`${settings.minCount}-core filter (${settings.kCore ?? 'iterative'}): users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`);
+    log(
+      `${settings.minCount}-core filter (${settings.kCore ?? 'iterative'}): users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`,
+    );
   }
   let dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
   if (samplesPerUser && dataset.options.sampling === 'random') {

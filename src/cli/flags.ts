@@ -37,7 +37,8 @@ function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-const withDefault = (description: string, fallback: unknown): string => (fallback === undefined ? description : `${description} (default: ${String(fallback)})`);
+const withDefault = (description: string, fallback: unknown): string =>
+  fallback === undefined ? description : `${description} (default: ${String(fallback)})`;
 
 /** A value that is not what the flag takes: the message is completed with the flag's name. */
 function reject(ctx: z.RefinementCtx, message: string): never {
@@ -45,7 +46,10 @@ function reject(ctx: z.RefinementCtx, message: string): never {
   return z.NEVER;
 }
 
-function numberFlag(description: string, options: { min?: number; max?: number; default?: number; placeholder?: string; integer: boolean }): Flag<number | undefined> {
+function numberFlag(
+  description: string,
+  options: { min?: number; max?: number; default?: number; placeholder?: string; integer: boolean },
+): Flag<number | undefined> {
   const { min, max, integer } = options;
   const what = `${integer ? 'an integer' : 'a number'}${min !== undefined ? ` >= ${min}` : ''}${max !== undefined ? ` and <= ${max}` : ''}`;
   const schema = z
@@ -75,9 +79,17 @@ export function num(description: string, options: { min?: number; default?: numb
 }
 
 /** One of `choices`; absent = `default` (or undefined). The help lists every choice. */
-export function choice<const C extends readonly string[]>(choices: C, description: string, options: { default: C[number]; placeholder?: string }): Flag<C[number]>;
+export function choice<const C extends readonly string[]>(
+  choices: C,
+  description: string,
+  options: { default: C[number]; placeholder?: string },
+): Flag<C[number]>;
 export function choice<const C extends readonly string[]>(choices: C, description: string, options?: { placeholder?: string }): Flag<C[number] | undefined>;
-export function choice<const C extends readonly string[]>(choices: C, description: string, options: { default?: C[number]; placeholder?: string } = {}): Flag<C[number] | undefined> {
+export function choice<const C extends readonly string[]>(
+  choices: C,
+  description: string,
+  options: { default?: C[number]; placeholder?: string } = {},
+): Flag<C[number] | undefined> {
   const schema = z
     .string()
     .optional()
@@ -102,12 +114,25 @@ export function str(description: string, options: { required?: boolean; default?
       if (options.required && (v === undefined || v === '')) return reject(ctx, 'is required');
       return v ?? options.default;
     });
-  return { kind: 'value', placeholder: options.placeholder ?? 'value', description: withDefault(options.required ? `${description} (required)` : description, options.default), schema };
+  return {
+    kind: 'value',
+    placeholder: options.placeholder ?? 'value',
+    description: withDefault(options.required ? `${description} (required)` : description, options.default),
+    schema,
+  };
 }
 
 /** A switch: true when given. */
 export function bool(description: string): Flag<boolean> {
-  return { kind: 'boolean', placeholder: '', description, schema: z.boolean().optional().transform((v) => v ?? false) };
+  return {
+    kind: 'boolean',
+    placeholder: '',
+    description,
+    schema: z
+      .boolean()
+      .optional()
+      .transform((v) => v ?? false),
+  };
 }
 
 /** A repeatable string flag: every occurrence, in order. */
@@ -159,8 +184,9 @@ export function unknownFlag(name: string, command: string, table: FlagTable, els
   const flag = `--${name}`;
   const help = `seqrec ${command} --help lists its flags`;
   const hint = didYouMean(flag, [...flagNames(table), '--help']);
-  const message = elsewhere.length && !hint
-    ? `${flag} is not a flag of seqrec ${command} (it belongs to ${elsewhere.join(', ')}); ${help}`
-    : `unknown flag ${flag}${hint}; ${help}`;
+  const message =
+    elsewhere.length && !hint
+      ? `${flag} is not a flag of seqrec ${command} (it belongs to ${elsewhere.join(', ')}); ${help}`
+      : `unknown flag ${flag}${hint}; ${help}`;
   return new SeqrecError('invalid_argument', message, { field: name });
 }

@@ -18,7 +18,17 @@ import { serveCommand } from './commands/serve.js';
 import { setupGroup } from './commands/setup.js';
 import { trainCommand } from './commands/train.js';
 
-export const COMMANDS: readonly (CliCommand | CommandGroup)[] = [demoCommand, trainCommand, evalCommand, benchCommand, recommendCommand, exportCommand, serveCommand, plotGroup, setupGroup];
+export const COMMANDS: readonly (CliCommand | CommandGroup)[] = [
+  demoCommand,
+  trainCommand,
+  evalCommand,
+  benchCommand,
+  recommendCommand,
+  exportCommand,
+  serveCommand,
+  plotGroup,
+  setupGroup,
+];
 
 const isGroup = (c: CliCommand | CommandGroup): c is CommandGroup => 'subcommands' in c;
 
@@ -82,7 +92,9 @@ function checkFlags(args: readonly string[], def: CliCommand): void {
     const name = token.startsWith('--') ? token.slice(2).split('=')[0] : token.slice(1);
     const key = Object.keys(def.flags).find((k) => kebab(k) === name);
     if (key === undefined) {
-      const elsewhere = leafCommands().filter((c) => c !== def && hasFlag(c.flags, name)).map((c) => c.name);
+      const elsewhere = leafCommands()
+        .filter((c) => c !== def && hasFlag(c.flags, name))
+        .map((c) => c.name);
       throw unknownFlag(token.startsWith('--') ? name : token.slice(1), def.name, def.flags, elsewhere);
     }
     // The next token is this flag's value, even when it starts with '-'.
@@ -111,10 +123,20 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   if (isGroup(top)) {
     const group = groups.get(top)!;
     const second = argv[1];
-    if (second === undefined || HELP_FLAGS.has(second)) return { kind: 'help', text: `${group.helpInformation()}\n\`seqrec ${top.name} <what> --help\` lists its flags.\n`, exitCode: second === undefined ? 2 : 0 };
+    if (second === undefined || HELP_FLAGS.has(second))
+      return {
+        kind: 'help',
+        text: `${group.helpInformation()}\n\`seqrec ${top.name} <what> --help\` lists its flags.\n`,
+        exitCode: second === undefined ? 2 : 0,
+      };
     const subs = top.subcommands.map((s) => s.name.split(' ').pop()!);
     const sub = top.subcommands.find((s) => s.name === `${top.name} ${second}`);
-    if (!sub) return { kind: 'error', where: `seqrec ${top.name}`, message: `say which: seqrec ${top.name} ${subs.join('|')} (got '${second}'${didYouMean(second, subs)})` };
+    if (!sub)
+      return {
+        kind: 'error',
+        where: `seqrec ${top.name}`,
+        message: `say which: seqrec ${top.name} ${subs.join('|')} (got '${second}'${didYouMean(second, subs)})`,
+      };
     def = sub;
     rest = argv.slice(2);
   } else {
@@ -124,13 +146,15 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const { cmd, options } = leaves.get(def)!;
   const where = `seqrec ${def.name}`;
   const end = rest.indexOf('--');
-  if ((end < 0 ? rest : rest.slice(0, end)).some((a) => HELP_FLAGS.has(a))) return { kind: 'help', text: `${cmd.helpInformation()}${def.notes ? `${def.notes}\n` : ''}`, exitCode: 0 };
+  if ((end < 0 ? rest : rest.slice(0, end)).some((a) => HELP_FLAGS.has(a)))
+    return { kind: 'help', text: `${cmd.helpInformation()}${def.notes ? `${def.notes}\n` : ''}`, exitCode: 0 };
   try {
     checkFlags(rest, def);
     cmd.parse(rest, { from: 'user' });
   } catch (err) {
     if (err instanceof SeqrecError) return { kind: 'error', where, message: err.message };
-    if (err instanceof CommanderError) return { kind: 'error', where, message: `${err.message.replace(/^error: /, '').replace(/\.$/, '')}; ${where} --help lists its flags` };
+    if (err instanceof CommanderError)
+      return { kind: 'error', where, message: `${err.message.replace(/^error: /, '').replace(/\.$/, '')}; ${where} --help lists its flags` };
     throw err;
   }
   const raw: Record<string, RawValue> = {};

@@ -128,7 +128,8 @@ export class ProgressTask {
       const fraction = Math.min(1, this.doneCount / total);
       const rate = elapsed > 0 ? this.doneCount / elapsed : NaN;
       const eta = rate > 0 ? (total - this.doneCount) / rate : NaN;
-      const stats = `${String(Math.floor(fraction * 100)).padStart(3)}% ${this.doneCount}/${total} ${formatRate(rate)} ${this.unit}/s` +
+      const stats =
+        `${String(Math.floor(fraction * 100)).padStart(3)}% ${this.doneCount}/${total} ${formatRate(rate)} ${this.unit}/s` +
         (this.doneCount < total ? ` ETA ${this.doneCount > 0 ? formatDuration(eta) : '-'}` : ` ${formatDuration(elapsed)}`);
       const tail = this.info ? ` ${this.info}` : '';
       if (mode === 'bar') {

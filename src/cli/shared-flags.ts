@@ -22,7 +22,11 @@ const DATA_SETTINGS_FLAGS = {
   delimiter: str('field delimiter of csv/tsv files (default: inferred from the header)', { placeholder: 'char' }),
   skipMalformed: bool('skip malformed lines instead of failing (they are counted and reported)'),
   minCount: int('k-core threshold: drop items and users with fewer interactions', { min: 0, default: 5 }),
-  kCore: choice(['iterative', 'one-pass'] as const, "k-core filter: iterate until both thresholds hold, or drop rare items then short users once (ComiRec's preprocessing)", { default: 'iterative', placeholder: 'mode' }),
+  kCore: choice(
+    ['iterative', 'one-pass'] as const,
+    "k-core filter: iterate until both thresholds hold, or drop rare items then short users once (ComiRec's preprocessing)",
+    { default: 'iterative', placeholder: 'mode' },
+  ),
   protocol: choice(['comirec', 'loo'] as const, 'split protocol: held-out users (comirec) or leave-one-out', { default: 'comirec', placeholder: 'name' }),
   maxLen: int('history window length', { min: 1, default: 20 }),
   samplesPerUser: int('training samples per user per epoch', { min: 1, default: 1 }),

@@ -39,11 +39,7 @@ export function resolveColumns(names: readonly string[], explicit: ColumnOptions
     }
     const index = normalized.findIndex((n) => DEFAULT_NAMES[role].includes(n));
     if (index < 0 && required) {
-      throw new LineError(
-        `no ${role} column found among ${list}; name it with options.columns.${role}`,
-        role,
-        true,
-      );
+      throw new LineError(`no ${role} column found among ${list}; name it with options.columns.${role}`, role, true);
     }
     return index;
   };

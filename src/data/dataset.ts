@@ -3,11 +3,7 @@
  * and evaluation batches as flat typed arrays (never tensors: no TF.js here).
  */
 import { SeqrecError, assertInteger } from '../errors.js';
-import {
-  resolveDatasetOptions,
-  type ResolvedSequenceDatasetOptions,
-  type SequenceDatasetOptions,
-} from './dataset-options.js';
+import { resolveDatasetOptions, type ResolvedSequenceDatasetOptions, type SequenceDatasetOptions } from './dataset-options.js';
 import { Random } from '../util/random.js';
 import { historyCut, splitUsers } from './split.js';
 import type { EvalBatch, InteractionLog, TrainBatch } from './types.js';
@@ -71,7 +67,10 @@ export class SequenceDataset {
     userIds: readonly string[] | undefined,
   ) {
     if (sequences.length === 0) {
-      throw new SeqrecError('data_empty', 'SequenceDataset: dataset too small: no user sequences (a k-core filter such as --min-count may have removed every user)');
+      throw new SeqrecError(
+        'data_empty',
+        'SequenceDataset: dataset too small: no user sequences (a k-core filter such as --min-count may have removed every user)',
+      );
     }
     this.vocabulary = vocabulary;
     this.itemCount = vocabulary.size;
@@ -88,11 +87,9 @@ export class SequenceDataset {
       for (let i = 0; i < s.length; i++) {
         const item = s[i];
         if (!(item >= 1 && item < this.itemCount)) {
-          throw new SeqrecError(
-            'invalid_argument',
-            `SequenceDataset: user ${u} position ${i} has item index ${item}, outside 1..${this.itemCount - 1}`,
-            { field: 'sequences' },
-          );
+          throw new SeqrecError('invalid_argument', `SequenceDataset: user ${u} position ${i} has item index ${item}, outside 1..${this.itemCount - 1}`, {
+            field: 'sequences',
+          });
         }
       }
       this.flat.set(s, this.offsets[u]);
@@ -133,7 +130,12 @@ export class SequenceDataset {
     const resolved = resolveDatasetOptions(options);
     const vocabulary = ItemVocabulary.build(log.sequences, { order: resolved.vocabularyOrder });
     const encoded = log.sequences.map((s) => vocabulary.encodeAll(s.items));
-    return new SequenceDataset(encoded, vocabulary, resolved, log.sequences.map((s) => s.user));
+    return new SequenceDataset(
+      encoded,
+      vocabulary,
+      resolved,
+      log.sequences.map((s) => s.user),
+    );
   }
 
   /** Uses already encoded sequences (item indices 1..vocabulary.size-1); they are copied. */
@@ -205,7 +207,11 @@ export class SequenceDataset {
     // The epoch's order is one Int32Array: 2^28 samples is 1 GiB of it already.
     const samples = this.trainSamplesPerEpoch();
     if (samples > 2 ** 28) {
-      throw new SeqrecError('invalid_argument', `${samples} training samples per epoch (${this.trainUsers.length} users x samplesPerUser ${this.options.samplesPerUser}) is more than 2^28; lower samplesPerUser`, { field: 'samplesPerUser' });
+      throw new SeqrecError(
+        'invalid_argument',
+        `${samples} training samples per epoch (${this.trainUsers.length} users x samplesPerUser ${this.options.samplesPerUser}) is more than 2^28; lower samplesPerUser`,
+        { field: 'samplesPerUser' },
+      );
     }
     return this.generateTrain(epoch, batchSize);
   }

@@ -47,9 +47,7 @@ export function describeDelimiter(d: string): string {
 
 export function fieldCount(fields: string[], expected: number, delimiter: string, note = ''): void {
   if (fields.length !== expected) {
-    throw new LineError(
-      `expected ${expected} fields separated by ${describeDelimiter(delimiter)}${note}, got ${fields.length}`,
-    );
+    throw new LineError(`expected ${expected} fields separated by ${describeDelimiter(delimiter)}${note}, got ${fields.length}`);
   }
 }
 

@@ -66,11 +66,7 @@ export function kCore(sequences: UserSequence[], options: KCoreOptions = {}): { 
       const keep: number[] = [];
       for (let i = 0; i < s.items.length; i++) if (counts.get(s.items[i])! >= minItemInteractions) keep.push(i);
       if (keep.length < minUserInteractions) continue;
-      next.push(
-        keep.length === s.items.length
-          ? s
-          : { user: s.user, items: keep.map((i) => s.items[i]), timestamps: keep.map((i) => s.timestamps[i]) },
-      );
+      next.push(keep.length === s.items.length ? s : { user: s.user, items: keep.map((i) => s.items[i]), timestamps: keep.map((i) => s.timestamps[i]) });
     }
     current = next;
     const changed = total(next) !== before || next.length !== usersBefore;
@@ -79,9 +75,7 @@ export function kCore(sequences: UserSequence[], options: KCoreOptions = {}): { 
 
   // Untouched sequences were passed through above; copy them so the result never aliases the input.
   const originals = new Set(sequences);
-  const result = current.map((s) =>
-    originals.has(s) ? { user: s.user, items: s.items.slice(), timestamps: s.timestamps.slice() } : s,
-  );
+  const result = current.map((s) => (originals.has(s) ? { user: s.user, items: s.items.slice(), timestamps: s.timestamps.slice() } : s));
   return {
     sequences: result,
     report: {

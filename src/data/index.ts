@@ -12,18 +12,6 @@ export { DEFAULT_MAX_SKIP_RATE } from './load-options.js';
 export { categoryIndex, type CategoryIndex } from './categories.js';
 export { ItemVocabulary, type VocabularyBuildOptions, type VocabularyJSON } from './vocabulary.js';
 export { kCore, type KCoreOptions, type KCoreReport } from './filter.js';
-export {
-  historyCut,
-  leaveOneOut,
-  splitUsers,
-  type LeaveOneOutPositions,
-  type SplitUsersOptions,
-  type UserSplit,
-} from './split.js';
-export {
-  SequenceDataset,
-  type DatasetDescription,
-  type ResolvedSequenceDatasetOptions,
-  type SequenceDatasetOptions,
-} from './dataset.js';
+export { historyCut, leaveOneOut, splitUsers, type LeaveOneOutPositions, type SplitUsersOptions, type UserSplit } from './split.js';
+export { SequenceDataset, type DatasetDescription, type ResolvedSequenceDatasetOptions, type SequenceDatasetOptions } from './dataset.js';
 export { generateSynthetic, type SyntheticLog, type SyntheticOptions, type SyntheticTruth } from './synthetic.js';

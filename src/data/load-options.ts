@@ -68,14 +68,15 @@ const loadOptionsSchema = z.strictObject({
     })
     .optional(),
   columns: z.strictObject({ user: columnName.optional(), item: columnName.optional(), time: columnName.optional(), rating: columnName.optional() }).optional(),
-  minRating: z.custom<number>((v) => typeof v === 'number' && Number.isFinite(v), { error: (iss) => `must be a finite number, got ${shown(iss.input)}` }).optional(),
+  minRating: z
+    .custom<number>((v) => typeof v === 'number' && Number.isFinite(v), { error: (iss) => `must be a finite number, got ${shown(iss.input)}` })
+    .optional(),
   onMalformed: z.enum(['throw', 'skip'], { error: (iss) => `must be 'throw' or 'skip', got ${shown(iss.input)}` }).optional(),
   maxSkipRate: inRange(0, 1).optional(),
   behaviors: z
-    .custom<readonly TaobaoBehavior[]>(
-      (v) => Array.isArray(v) && v.length > 0 && v.every((b) => (TAOBAO_BEHAVIORS as readonly unknown[]).includes(b)),
-      { error: (iss) => `must be a non-empty array of ${TAOBAO_BEHAVIORS.join(', ')}, got ${JSON.stringify(iss.input)}` },
-    )
+    .custom<readonly TaobaoBehavior[]>((v) => Array.isArray(v) && v.length > 0 && v.every((b) => (TAOBAO_BEHAVIORS as readonly unknown[]).includes(b)), {
+      error: (iss) => `must be a non-empty array of ${TAOBAO_BEHAVIORS.join(', ')}, got ${JSON.stringify(iss.input)}`,
+    })
     .optional(),
 });
 

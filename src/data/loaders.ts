@@ -191,7 +191,7 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
     const pct = (rate: number): string => `${Number((100 * rate).toFixed(1))}%`;
     throw new SeqrecError(
       'data_parse',
-      `${path}: ${stats.skipped} of ${dataLines} lines are malformed (${(100 * stats.skipped / dataLines).toFixed(1)}%, ` +
+      `${path}: ${stats.skipped} of ${dataLines} lines are malformed (${((100 * stats.skipped) / dataLines).toFixed(1)}%, ` +
         `more than maxSkipRate ${pct(opts.maxSkipRate)}); is it in the '${stats.format}' format? ` +
         `First problems: ${stats.skipReasons.slice(0, 3).join('; ')}`,
       { file: path, field: 'maxSkipRate' },

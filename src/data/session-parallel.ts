@@ -39,7 +39,9 @@ export class SessionSet {
       for (let k = 0; k < s.length; k++) {
         const item = s[k];
         if (!(Number.isInteger(item) && item >= 1 && item < this.itemCount)) {
-          throw new SeqrecError('invalid_argument', `session ${i} position ${k} has item index ${item}, outside 1..${this.itemCount - 1}`, { field: 'sessions' });
+          throw new SeqrecError('invalid_argument', `session ${i} position ${k} has item index ${item}, outside 1..${this.itemCount - 1}`, {
+            field: 'sessions',
+          });
         }
       }
       this.flat.set(Array.from(s), this.offsets[i]);
@@ -97,7 +99,11 @@ export class SessionSet {
    * Encodes a held-out log with an existing vocabulary: items unknown to it are dropped (as the
    * official evaluation does) and sessions left with fewer than `minLength` (2) items too.
    */
-  static fromLogWithVocabulary(log: InteractionLog, vocabulary: ItemVocabulary, minLength = 2): { sessions: SessionSet; droppedEvents: number; droppedSessions: number } {
+  static fromLogWithVocabulary(
+    log: InteractionLog,
+    vocabulary: ItemVocabulary,
+    minLength = 2,
+  ): { sessions: SessionSet; droppedEvents: number; droppedSessions: number } {
     const kept: Int32Array[] = [];
     const ids: string[] = [];
     let droppedEvents = 0;
@@ -162,7 +168,8 @@ export interface SessionParallelOptions {
  * every session is yielded exactly once, in session order within each lane.
  */
 export function* sessionParallelSteps(sessions: SessionSet, batchSize: number, options: SessionParallelOptions = {}): Generator<SessionStep> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new SeqrecError('invalid_argument', `batchSize must be an integer >= 1, got ${batchSize}`, { field: 'batchSize' });
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new SeqrecError('invalid_argument', `batchSize must be an integer >= 1, got ${batchSize}`, { field: 'batchSize' });
   const order = options.order ?? Int32Array.from({ length: sessions.count }, (_, i) => i);
   let next = 0;
   /** Next session with at least one pair, or -1. */

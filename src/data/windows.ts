@@ -39,7 +39,9 @@ export function fillWindow(batch: SequenceBatch, row: number, seq: Int32Array, e
  */
 export function windowBatch(histories: readonly ArrayLike<number>[], maxLen: number): SequenceBatch {
   if (!Number.isInteger(maxLen) || maxLen < 1 || maxLen > MAX_WINDOW_LENGTH) {
-    throw new SeqrecError('invalid_argument', `windowBatch: maxLen must be an integer in [1, ${MAX_WINDOW_LENGTH}], got ${String(maxLen)}`, { field: 'maxLen' });
+    throw new SeqrecError('invalid_argument', `windowBatch: maxLen must be an integer in [1, ${MAX_WINDOW_LENGTH}], got ${String(maxLen)}`, {
+      field: 'maxLen',
+    });
   }
   const batch = allocBatch(histories.length, maxLen);
   histories.forEach((h, row) => {
@@ -50,7 +52,9 @@ export function windowBatch(histories: readonly ArrayLike<number>[], maxLen: num
     for (let i = start; i < h.length; i++) {
       const item = h[i];
       if (!(Number.isInteger(item) && item >= 1 && item <= 0x7fffffff)) {
-        throw new SeqrecError('invalid_argument', `windowBatch: history ${row} position ${i} has item index ${item} (items are integers >= 1; 0 is padding)`, { field: 'histories' });
+        throw new SeqrecError('invalid_argument', `windowBatch: history ${row} position ${i} has item index ${item} (items are integers >= 1; 0 is padding)`, {
+          field: 'histories',
+        });
       }
       window[i - start] = item;
     }

@@ -31,14 +31,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
 import { embeddingLookup } from '../ops/embedding.js';
-import {
-  DEFAULT_SAMPLE_ALPHA,
-  isSampler,
-  resolveSampler,
-  sampleUnique,
-  type NegativeSampler,
-  type SamplerSpec,
-} from './samplers.js';
+import { DEFAULT_SAMPLE_ALPHA, isSampler, resolveSampler, sampleUnique, type NegativeSampler, type SamplerSpec } from './samplers.js';
 import type { ContextualLoss, LossContext, LossFunction, LossInput } from './types.js';
 
 /** Where a loss gets its negatives. */
@@ -108,7 +101,8 @@ const MAX_NEGATIVES_PER_ROW = 4_096;
 
 function nonNegativeInt(v: number | undefined, name: string, max: number): number {
   const n = v ?? 0;
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new SeqrecError('invalid_config', `${name} must be an integer in [0, ${max}], got ${String(v)}`, { field: name });
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw new SeqrecError('invalid_config', `${name} must be an integer in [0, ${max}], got ${String(v)}`, { field: name });
   return n;
 }
 
@@ -127,10 +121,13 @@ export function planNegatives(options: NegativeOptions & LogQOption, ctx: LossCo
     spec = undefined;
   }
   const draws = numNegatives > 0 || negativesPerRow > 0;
-  if (draws && spec === undefined) throw new SeqrecError('invalid_config', `${lossName}: ${numNegatives || negativesPerRow} drawn negatives need a sampler`, { field: 'sampler' });
-  if (!draws && !inBatch) throw new SeqrecError('invalid_config', `${lossName}: no negatives (set numNegatives > 0 with a sampler, or inBatch)`, { field: 'numNegatives' });
+  if (draws && spec === undefined)
+    throw new SeqrecError('invalid_config', `${lossName}: ${numNegatives || negativesPerRow} drawn negatives need a sampler`, { field: 'sampler' });
+  if (!draws && !inBatch)
+    throw new SeqrecError('invalid_config', `${lossName}: no negatives (set numNegatives > 0 with a sampler, or inBatch)`, { field: 'numNegatives' });
   const logQ = options.logQ === undefined || options.logQ === false ? 0 : options.logQ === true ? 1 : options.logQ;
-  if (!(logQ >= 0) || !Number.isFinite(logQ)) throw new SeqrecError('invalid_config', `${lossName}: logQ must be a boolean or a number >= 0, got ${String(options.logQ)}`, { field: 'logQ' });
+  if (!(logQ >= 0) || !Number.isFinite(logQ))
+    throw new SeqrecError('invalid_config', `${lossName}: logQ must be a boolean or a number >= 0, got ${String(options.logQ)}`, { field: 'logQ' });
   const logQForm = options.logQForm ?? 'expected-count';
   if (logQForm !== 'expected-count' && logQForm !== 'gru4rec') {
     throw new SeqrecError('invalid_config', `${lossName}: logQForm must be 'expected-count' or 'gru4rec', got ${String(logQForm)}`, { field: 'logQForm' });
@@ -139,14 +136,20 @@ export function planNegatives(options: NegativeOptions & LogQOption, ctx: LossCo
   let drawnAlpha = 0;
   if (logQForm === 'gru4rec' && logQ > 0) {
     if (!ctx.itemPopularity || ctx.itemPopularity.length !== ctx.itemCount) {
-      throw new SeqrecError('invalid_config', `${lossName}: logQForm 'gru4rec' needs the data's item counts (bind the loss with resolveLoss(loss, { itemCount, itemPopularity }))`, { field: 'logQForm' });
+      throw new SeqrecError(
+        'invalid_config',
+        `${lossName}: logQForm 'gru4rec' needs the data's item counts (bind the loss with resolveLoss(loss, { itemCount, itemPopularity }))`,
+        { field: 'logQForm' },
+      );
     }
     logCounts = Float64Array.from(ctx.itemPopularity, (c) => Math.log(Math.max(c, MIN_EXPECTED_COUNT)));
     if (draws) drawnAlpha = samplerAlpha(spec!, lossName);
   }
   const sampler = draws ? resolveSampler(spec!, ctx) : null;
   if (sampler && options.unique && numNegatives > sampler.itemCount - 1) {
-    throw new SeqrecError('invalid_config', `${lossName}: cannot draw ${numNegatives} distinct negatives from ${sampler.itemCount - 1} items`, { field: 'numNegatives' });
+    throw new SeqrecError('invalid_config', `${lossName}: cannot draw ${numNegatives} distinct negatives from ${sampler.itemCount - 1} items`, {
+      field: 'numNegatives',
+    });
   }
   return {
     inBatch,
@@ -171,7 +174,9 @@ function samplerAlpha(spec: SamplerSpec | NegativeSampler, lossName: string): nu
     if (kind === 'popularity') return typeof spec === 'object' && spec.kind === 'popularity' && spec.alpha !== undefined ? spec.alpha : DEFAULT_SAMPLE_ALPHA;
   }
   const what = isSampler(spec) ? `a built sampler (${spec.describe()})` : `the '${typeof spec === 'string' ? spec : spec.kind}' sampler`;
-  throw new SeqrecError('invalid_config', `${lossName}: logQForm 'gru4rec' needs a popularity or uniform sampler spec (it uses log count^α), got ${what}`, { field: 'logQForm' });
+  throw new SeqrecError('invalid_config', `${lossName}: logQForm 'gru4rec' needs a popularity or uniform sampler spec (it uses log count^α), got ${what}`, {
+    field: 'logQForm',
+  });
 }
 
 /** Floor of E(j) before the log, so an id the samplers cannot produce gives a finite logit. */
@@ -186,7 +191,10 @@ export function buildCandidates(input: LossInput, plan: NegativePlan): Candidate
   const b = targetIds.length;
   const itemCount = items.shape[0];
   if (plan.sampler && plan.sampler.itemCount !== itemCount) {
-    throw new SeqrecError('shape_mismatch', `the loss's sampler covers ${plan.sampler.itemCount} item rows, the item table has ${itemCount}: bind the loss to this model's data`);
+    throw new SeqrecError(
+      'shape_mismatch',
+      `the loss's sampler covers ${plan.sampler.itemCount} item rows, the item table has ${itemCount}: bind the loss to this model's data`,
+    );
   }
   // 1. Draw (before scoring anything).
   let m = plan.negativesPerRow > 0 ? plan.negativesPerRow * b : plan.numNegatives;
@@ -306,7 +314,13 @@ export function describeNegatives(options: NegativeOptions & LogQOption): string
   if (inBatch) parts.push('in-batch');
   const n = options.numNegatives ? `${options.numNegatives}` : options.negativesPerRow ? `${options.negativesPerRow}×B` : '';
   if (n && spec !== undefined && spec !== 'in-batch') {
-    const name = isSampler(spec) ? spec.describe() : typeof spec === 'string' ? spec : spec.kind === 'popularity' ? `popularity^${spec.alpha ?? 'default'}` : spec.kind;
+    const name = isSampler(spec)
+      ? spec.describe()
+      : typeof spec === 'string'
+        ? spec
+        : spec.kind === 'popularity'
+          ? `popularity^${spec.alpha ?? 'default'}`
+          : spec.kind;
     parts.push(`${n} ${name}${options.unique ? ' unique' : ''}`);
   }
   if (options.logQ) parts.push(options.logQForm === 'gru4rec' ? 'logQ (GRU4Rec form)' : 'logQ');

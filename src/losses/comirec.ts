@@ -1,5 +1,5 @@
 /**
- * ComiRec's training objective as a preset (THUDM/ComiRec `src/model.py`: 
+ * ComiRec's training objective as a preset (THUDM/ComiRec `src/model.py`:
  * `tf.nn.sampled_softmax_loss(..., num_sampled = neg_num * batch_size, ...)` with neg_num = 10
  * and TensorFlow's defaults):
  * - sampled softmax with M = 10 × B negatives SHARED by the whole batch (not 10 per row),

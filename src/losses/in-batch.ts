@@ -22,7 +22,7 @@ export const DEFAULT_IN_BATCH: Readonly<InBatchOptions> = Object.freeze({ numNeg
 export function inBatchSoftmax(options: InBatchOptions = DEFAULT_IN_BATCH): ContextualLoss {
   const extra = (options.numNegatives ?? 0) > 0 || (options.negativesPerRow ?? 0) > 0;
   return sampledSoftmax(
-    { ...options, sampler: extra ? options.sampler ?? { kind: 'popularity', alpha: DEFAULT_SAMPLE_ALPHA } : undefined, inBatch: true },
+    { ...options, sampler: extra ? (options.sampler ?? { kind: 'popularity', alpha: DEFAULT_SAMPLE_ALPHA }) : undefined, inBatch: true },
     'in-batch',
   );
 }

@@ -71,7 +71,11 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
   switch (name) {
     case 'softmax':
       if (Object.keys(o).length) {
-        throw new SeqrecError('invalid_config', `loss 'softmax' scores every item and takes no negative settings (${Object.keys(o).join(', ')}); use 'sampled-softmax' or 'in-batch'`, { field: 'loss' });
+        throw new SeqrecError(
+          'invalid_config',
+          `loss 'softmax' scores every item and takes no negative settings (${Object.keys(o).join(', ')}); use 'sampled-softmax' or 'in-batch'`,
+          { field: 'loss' },
+        );
       }
       return softmaxCrossEntropy;
     case 'sampled-softmax':
@@ -105,7 +109,8 @@ export function lossFromSettings(name: string, settings: { negatives?: number; s
     throw new SeqrecError('invalid_config', `unknown sampler '${sampler}'. Should be one of: ${SAMPLER_NAMES.join(', ')}.`, { field: 'sampler' });
   }
   if (name === 'comirec-sampled') {
-    if (sampler !== undefined || alpha !== undefined) throw new SeqrecError('invalid_config', `'comirec-sampled' always samples log-uniform ids; only --negatives (per row) applies`, { field: 'sampler' });
+    if (sampler !== undefined || alpha !== undefined)
+      throw new SeqrecError('invalid_config', `'comirec-sampled' always samples log-uniform ids; only --negatives (per row) applies`, { field: 'sampler' });
     return createLoss(name, { negativesPerRow: negatives });
   }
   const popularity = { kind: 'popularity' as const, alpha: alpha ?? DEFAULT_SAMPLE_ALPHA };

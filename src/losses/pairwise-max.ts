@@ -88,8 +88,10 @@ export const DEFAULT_BPR_MAX: Readonly<MaxLossOptions> = Object.freeze({ ...DEFA
 export const DEFAULT_TOP1_MAX: Readonly<MaxLossOptions> = Object.freeze({ ...DEFAULT_GRU4REC_NEGATIVES, elu: 0 });
 
 function checkSettings(name: string, o: MaxLossSettings): void {
-  if (o.bpreg !== undefined && !(o.bpreg >= 0 && Number.isFinite(o.bpreg))) throw new SeqrecError('invalid_config', `${name}: bpreg must be a finite number >= 0, got ${o.bpreg}`, { field: 'bpreg' });
-  if (o.elu !== undefined && !(o.elu >= 0 && Number.isFinite(o.elu))) throw new SeqrecError('invalid_config', `${name}: elu must be a finite number >= 0, got ${o.elu}`, { field: 'elu' });
+  if (o.bpreg !== undefined && !(o.bpreg >= 0 && Number.isFinite(o.bpreg)))
+    throw new SeqrecError('invalid_config', `${name}: bpreg must be a finite number >= 0, got ${o.bpreg}`, { field: 'bpreg' });
+  if (o.elu !== undefined && !(o.elu >= 0 && Number.isFinite(o.elu)))
+    throw new SeqrecError('invalid_config', `${name}: elu must be a finite number >= 0, got ${o.elu}`, { field: 'elu' });
 }
 
 /** `bprMax({ bpreg, elu, inBatch, numNegatives, sampler })`. */

@@ -80,7 +80,8 @@ export class AliasTable {
     let total = 0;
     for (let i = 0; i < n; i++) {
       const w = weights[i];
-      if (!(w >= 0) || !Number.isFinite(w)) throw new SeqrecError('invalid_argument', `AliasTable: weight ${i} is ${w}; weights must be finite and >= 0`, { field: 'weights' });
+      if (!(w >= 0) || !Number.isFinite(w))
+        throw new SeqrecError('invalid_argument', `AliasTable: weight ${i} is ${w}; weights must be finite and >= 0`, { field: 'weights' });
       total += w;
     }
     if (!(total > 0)) throw new SeqrecError('invalid_argument', 'AliasTable: all weights are 0', { field: 'weights' });
@@ -152,7 +153,8 @@ function weightedSampler(kind: string, label: string, weights: Float64Array): Ne
 function countsArray(counts: ArrayLike<number>, who: string): Float64Array {
   const c = Float64Array.from(counts);
   for (let i = 0; i < c.length; i++) {
-    if (!(c[i] >= 0) || !Number.isFinite(c[i])) throw new SeqrecError('invalid_argument', `${who}: count of item ${i} is ${c[i]}; counts must be finite and >= 0`, { field: 'counts' });
+    if (!(c[i] >= 0) || !Number.isFinite(c[i]))
+      throw new SeqrecError('invalid_argument', `${who}: count of item ${i} is ${c[i]}; counts must be finite and >= 0`, { field: 'counts' });
   }
   c[0] = 0;
   return c;
@@ -164,7 +166,8 @@ function countsArray(counts: ArrayLike<number>, who: string): Float64Array {
  * table; each draw is O(1).
  */
 export function popularitySampler(counts: ArrayLike<number>, alpha = 1): NegativeSampler {
-  if (!(alpha >= 0) || !Number.isFinite(alpha)) throw new SeqrecError('invalid_config', `popularitySampler: alpha must be a finite number >= 0, got ${alpha}`, { field: 'alpha' });
+  if (!(alpha >= 0) || !Number.isFinite(alpha))
+    throw new SeqrecError('invalid_config', `popularitySampler: alpha must be a finite number >= 0, got ${alpha}`, { field: 'alpha' });
   const c = countsArray(counts, 'popularitySampler');
   const w = new Float64Array(c.length);
   // alpha = 0 is uniform over every item, seen or not; alpha > 0 never draws unseen items.
@@ -219,10 +222,12 @@ export function inBatchSampler(counts: ArrayLike<number>): NegativeSampler & { r
 
 /** A mixture of samplers over the same catalogue: pick a component by weight, then draw from it. */
 export function mixedSampler(components: readonly { sampler: NegativeSampler; weight: number }[]): NegativeSampler {
-  if (!Array.isArray(components) || components.length === 0) throw new SeqrecError('invalid_config', 'mixedSampler: give at least one component', { field: 'components' });
+  if (!Array.isArray(components) || components.length === 0)
+    throw new SeqrecError('invalid_config', 'mixedSampler: give at least one component', { field: 'components' });
   const itemCount = components[0].sampler.itemCount;
   for (const c of components) {
-    if (c.sampler.itemCount !== itemCount) throw new SeqrecError('invalid_config', `mixedSampler: components cover ${c.sampler.itemCount} and ${itemCount} item rows`, { field: 'components' });
+    if (c.sampler.itemCount !== itemCount)
+      throw new SeqrecError('invalid_config', `mixedSampler: components cover ${c.sampler.itemCount} and ${itemCount} item rows`, { field: 'components' });
   }
   const weights = components.map((c) => c.weight);
   const table = new AliasTable(weights);
@@ -256,7 +261,12 @@ export function sampleUnique(sampler: NegativeSampler, n: number, rng: Random): 
   let tries = 0;
   const limit = 1000 * (n + 10) + 100 * k;
   while (seen.size < n) {
-    if (tries >= limit) throw new SeqrecError('invalid_config', `sampleUnique: ${tries} draws gave only ${seen.size} of ${n} distinct items from ${sampler.describe()}; ask for fewer`, { field: 'numNegatives' });
+    if (tries >= limit)
+      throw new SeqrecError(
+        'invalid_config',
+        `sampleUnique: ${tries} draws gave only ${seen.size} of ${n} distinct items from ${sampler.describe()}; ask for fewer`,
+        { field: 'numNegatives' },
+      );
     const id = sampler.sample(1, rng, one)[0];
     tries++;
     if (!seen.has(id)) {
@@ -330,6 +340,10 @@ export function resolveSampler(spec: SamplerSpec | NegativeSampler, ctx: Sampler
     case 'mixed':
       return mixedSampler(s.components.map((c) => ({ sampler: resolveSampler(c.sampler, ctx), weight: c.weight })));
     default:
-      throw new SeqrecError('invalid_config', `unknown sampler '${String((s as { kind: unknown }).kind)}'. Should be one of: ${SAMPLER_NAMES.join(', ')}, mixed.`, { field: 'sampler' });
+      throw new SeqrecError(
+        'invalid_config',
+        `unknown sampler '${String((s as { kind: unknown }).kind)}'. Should be one of: ${SAMPLER_NAMES.join(', ')}, mixed.`,
+        { field: 'sampler' },
+      );
   }
 }

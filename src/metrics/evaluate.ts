@@ -147,11 +147,9 @@ export class MetricAccumulator {
         throw new SeqrecError('invalid_argument', `rankings.k must be an integer >= 1, got ${String(k)}`, { field: 'k' });
       }
       if (!(ids instanceof Int32Array) || ids.length % k !== 0) {
-        throw new SeqrecError(
-          'shape_mismatch',
-          `rankings.ids must be an Int32Array whose length is a multiple of k=${k}, got ${describe(ids)}`,
-          { field: 'ids' },
-        );
+        throw new SeqrecError('shape_mismatch', `rankings.ids must be an Int32Array whose length is a multiple of k=${k}, got ${describe(ids)}`, {
+          field: 'ids',
+        });
       }
       const users = ids.length / k;
       checkUserCount(users, targets.length);
@@ -196,11 +194,9 @@ export function metricKey(metric: MetricName, n: number): MetricKey {
 
 function checkUserCount(rankings: number, targets: number): void {
   if (rankings !== targets) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `rankings and targets must describe the same users: got ${rankings} ranked lists and ${targets} target lists`,
-      { field: 'targets' },
-    );
+    throw new SeqrecError('shape_mismatch', `rankings and targets must describe the same users: got ${rankings} ranked lists and ${targets} target lists`, {
+      field: 'targets',
+    });
   }
 }
 
@@ -221,10 +217,6 @@ function describe(v: unknown): string {
  * cutoff larger than a ranked list, or a different number of ranked and target lists is an
  * error. For data that does not fit in memory at once, use {@link MetricAccumulator}.
  */
-export function evaluateRankings(
-  rankings: RankedLists,
-  targets: ReadonlyArray<ArrayLike<number>>,
-  options: EvaluateOptions,
-): MetricReport {
+export function evaluateRankings(rankings: RankedLists, targets: ReadonlyArray<ArrayLike<number>>, options: EvaluateOptions): MetricReport {
   return new MetricAccumulator(options).add(rankings, targets).result();
 }

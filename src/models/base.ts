@@ -133,7 +133,11 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
   /** Scalar training loss for a batch (default: full softmax cross-entropy). */
   loss(batch: TrainBatch, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
     return tf.tidy(() =>
-      lossFn(lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) => this.trainingUserVector(this.userEmbeddings(batch, { training: true }), targetEmbeddings))),
+      lossFn(
+        lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) =>
+          this.trainingUserVector(this.userEmbeddings(batch, { training: true }), targetEmbeddings),
+        ),
+      ),
     );
   }
 

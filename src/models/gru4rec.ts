@@ -210,10 +210,16 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
         const xProj = tf.add(tf.matMul(x, layer.wi), layer.bi) as tf.Tensor2D; // [R, 3H]
         let state: tf.Tensor2D;
         if (this.config.recurrence === 'fused') {
-          const seq = gruSequence(tf.reshape(xProj, [rows, 1, 3 * h]) as tf.Tensor3D, tf.ones([rows, 1]) as tf.Tensor2D, layer.wh as tf.Tensor2D, layer.bh as tf.Tensor1D, {
-            initialState: initialStates[li],
-            reset: resetT,
-          });
+          const seq = gruSequence(
+            tf.reshape(xProj, [rows, 1, 3 * h]) as tf.Tensor3D,
+            tf.ones([rows, 1]) as tf.Tensor2D,
+            layer.wh as tf.Tensor2D,
+            layer.bh as tf.Tensor1D,
+            {
+              initialState: initialStates[li],
+              reset: resetT,
+            },
+          );
           state = tf.reshape(seq, [rows, h]) as tf.Tensor2D;
         } else {
           const prev = tf.mul(initialStates[li], tf.sub(1, resetT)) as tf.Tensor2D;

@@ -94,7 +94,11 @@ export abstract class MultiInterestRecaller<Config extends MultiInterestConfig =
       let extracted: InterestOutput | undefined;
       const input = lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) => {
         extracted = this.extractInterests(batch, this.toTensors(batch), true);
-        return labelAwareAttention(extracted.interests, targetEmbeddings, { mode: this.config.readout, power: this.config.readoutPower, active: extracted.active });
+        return labelAwareAttention(extracted.interests, targetEmbeddings, {
+          mode: this.config.readout,
+          power: this.config.readoutPower,
+          active: extracted.active,
+        });
       });
       const { interests, active } = extracted!;
       let loss = lossFn(input);

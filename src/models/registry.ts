@@ -96,7 +96,9 @@ function entry<O, C extends ModelBaseConfig>(name: string, definition: ModelDefi
  */
 export function registerModel<O, C extends ModelBaseConfig>(name: string, definition: ModelDefinition<O, C>): RegisteredModel {
   if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) {
-    throw new SeqrecError('invalid_argument', `registerModel: name must be 1-64 lowercase letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`, { field: 'name' });
+    throw new SeqrecError('invalid_argument', `registerModel: name must be 1-64 lowercase letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`, {
+      field: 'name',
+    });
   }
   if (registry.has(name)) throw new SeqrecError('invalid_argument', `registerModel: a model named '${name}' is already registered`, { field: 'name' });
   const registered = entry(name, definition);
@@ -149,7 +151,9 @@ export function modelFactory(name: string): RegisteredModel {
   const found = typeof name === 'string' ? registry.get(name) : undefined;
   if (!found) {
     const names = modelNames();
-    throw new SeqrecError('invalid_config', `Unknown model '${String(name)}'${didYouMean(String(name), names)}. Should be one of: ${names.join(', ')}.`, { field: 'model' });
+    throw new SeqrecError('invalid_config', `Unknown model '${String(name)}'${didYouMean(String(name), names)}. Should be one of: ${names.join(', ')}.`, {
+      field: 'model',
+    });
   }
   return found;
 }

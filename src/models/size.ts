@@ -73,10 +73,18 @@ export function estimateModelBytes(config: SizedConfig): ModelSizeEstimate {
     parts.push({ what: `GRU ${layers} x hiddenDim ${h}`, field: h === d ? 'embeddingDim' : 'hiddenDim', parameters: n });
   } else if (num(c.bilinearInitStd) !== undefined) {
     // ComiRec-DR: one [D, K·D] map per position.
-    parts.push({ what: `maps ${c.maxLen} x ${d} x ${heads} x ${d}`, field: 'embeddingDim', parameters: c.maxLen * d * heads * d + (c.reluLayer === true ? d * d + d : 0) });
+    parts.push({
+      what: `maps ${c.maxLen} x ${d} x ${heads} x ${d}`,
+      field: 'embeddingDim',
+      parameters: c.maxLen * d * heads * d + (c.reluLayer === true ? d * d + d : 0),
+    });
   } else if (a !== undefined) {
     // ComiRec-SA: position embeddings and the two attention layers.
-    parts.push({ what: `attention ${d} x ${a} x ${heads}`, field: a === 4 * d ? 'embeddingDim' : 'attentionDim', parameters: c.maxLen * d + d * a + a + a * heads });
+    parts.push({
+      what: `attention ${d} x ${a} x ${heads}`,
+      field: a === 4 * d ? 'embeddingDim' : 'attentionDim',
+      parameters: c.maxLen * d + d * a + a + a * heads,
+    });
   } else {
     // YouTubeDNN's dense layer, MIND's bilinear map and ReLU layer.
     parts.push({ what: `dense ${d} x ${d}`, field: 'embeddingDim', parameters: 2 * (d * d + d) });

@@ -114,7 +114,7 @@ export class RowGradientCapture {
       gradFunc: (): never => {
         throw new SeqrecError(
           'invalid_config',
-          'this loss scores the whole item table, which row-sparse item gradients cannot train; use a sampled loss or itemGradients: \'dense\'',
+          "this loss scores the whole item table, which row-sparse item gradients cannot train; use a sampled loss or itemGradients: 'dense'",
           { field: 'itemGradients' },
         );
       },

@@ -81,8 +81,23 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
         tf.dispose([prevT, hpT]);
       }
       const s = t * bh; // this step's slot in the per-step arrays
-      k.fn.gru_forward_step(fa.at(X, t * h3), l * h3, fa.at(HP), fa.at(BIAS), fa.at(PREV, s), fa.at(MASK, t * b), b, h,
-        fa.at(PREV, s + bh), fa.at(RS, s), fa.at(ZS, s), fa.at(NS, s), fa.at(HNS, s), fa.at(OUT, t * h), l * h);
+      k.fn.gru_forward_step(
+        fa.at(X, t * h3),
+        l * h3,
+        fa.at(HP),
+        fa.at(BIAS),
+        fa.at(PREV, s),
+        fa.at(MASK, t * b),
+        b,
+        h,
+        fa.at(PREV, s + bh),
+        fa.at(RS, s),
+        fa.at(ZS, s),
+        fa.at(NS, s),
+        fa.at(HNS, s),
+        fa.at(OUT, t * h),
+        l * h,
+      );
     }
     const value = tensorFromArena<tf.Rank.R3>(fa.view(OUT), [b, l, h]);
     // Saved for the backward pass (the arena is reused by the next kernel call).
@@ -102,8 +117,23 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
       let [dNext, dPrev] = [DNEXT, DPREV];
       for (let t = l - 1; t >= 0; t--) {
         const s = t * bh;
-        k.fn.gru_backward_step(ba.at(G, t * h), l * h, ba.at(dNext), ba.at(BRS, s), ba.at(BZS, s), ba.at(BNS, s), ba.at(BHNS, s), ba.at(BPREV, s),
-          ba.at(BMASK, t * b), b, h, ba.at(DX, t * h3), l * h3, ba.at(DHP, t * b * h3), ba.at(dPrev));
+        k.fn.gru_backward_step(
+          ba.at(G, t * h),
+          l * h,
+          ba.at(dNext),
+          ba.at(BRS, s),
+          ba.at(BZS, s),
+          ba.at(BNS, s),
+          ba.at(BHNS, s),
+          ba.at(BPREV, s),
+          ba.at(BMASK, t * b),
+          b,
+          h,
+          ba.at(DX, t * h3),
+          l * h3,
+          ba.at(DHP, t * b * h3),
+          ba.at(dPrev),
+        );
         if (t > 0 || h0T) {
           // dL/dh_{t-1} += dhp_t W_hᵀ
           const dhpT = tensorFromArena<tf.Rank.R2>(ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3), [b, h3]);

@@ -70,14 +70,27 @@ export function curvesSpec(run: RunHistory, options: CurvesOptions): VegaLiteSpe
     range: series.map((s) => (channel === 'color' ? s.color : s.dash)),
   });
   const enc = {
-    color: { field: 'series', type: 'nominal', scale: seriesScale('color'), legend: { title: null, orient: 'bottom', direction: 'horizontal', columns: 3, symbolType: 'stroke', symbolStrokeWidth: 2.5 } },
+    color: {
+      field: 'series',
+      type: 'nominal',
+      scale: seriesScale('color'),
+      legend: { title: null, orient: 'bottom', direction: 'horizontal', columns: 3, symbolType: 'stroke', symbolStrokeWidth: 2.5 },
+    },
     // Same field as colour: Vega-Lite merges the two into one legend with dashed symbols.
     strokeDash: { field: 'series', type: 'nominal', scale: seriesScale('dash') },
   };
-  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', scale: { domain: [xMin, xMax], nice: false }, axis: { tickMinStep: 1, format: 'd', grid: true } };
+  const x = {
+    field: 'epoch',
+    type: 'quantitative',
+    title: 'epoch',
+    scale: { domain: [xMin, xMax], nice: false },
+    axis: { tickMinStep: 1, format: 'd', grid: true },
+  };
 
   const lossRows = h.filter((r) => Number.isFinite(r.loss)).map((r) => ({ epoch: r.epoch, value: round(r.loss, 6), series: LOSS }));
-  const validRows = metrics.flatMap((m) => h.filter((r) => Number.isFinite(r.valid[m])).map((r) => ({ epoch: r.epoch, value: round(r.valid[m], 6), series: `valid ${m}` })));
+  const validRows = metrics.flatMap((m) =>
+    h.filter((r) => Number.isFinite(r.valid[m])).map((r) => ({ epoch: r.epoch, value: round(r.valid[m], 6), series: `valid ${m}` })),
+  );
   const bestLayer = best ? [{ data: { values: [{ epoch: best, series: bestName }] }, mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, ...enc } }] : [];
   const line = (rows: object[], yTitle: string, zero: boolean) => ({
     data: { values: rows },
@@ -107,7 +120,10 @@ export function curvesSpec(run: RunHistory, options: CurvesOptions): VegaLiteSpe
     });
   }
   return chartSpec(options.title, options.subtitle, {
-    hconcat: [panel('Training loss (mean over the epoch)', [...bestLayer, line(lossRows, 'loss', false)]), panel('Validation (full ranking, valid users)', validLayers)],
+    hconcat: [
+      panel('Training loss (mean over the epoch)', [...bestLayer, line(lossRows, 'loss', false)]),
+      panel('Validation (full ranking, valid users)', validLayers),
+    ],
     spacing: 90,
     resolve: { scale: { color: 'shared', strokeDash: 'shared', y: 'independent' } },
   });

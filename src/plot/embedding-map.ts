@@ -107,7 +107,12 @@ export async function project2d(rows: Float32Array, dim: number, options: Projec
 }
 
 export type PointColouring =
-  | { kind: 'category'; /** Per point. */ labels: string[]; title: string; /** Named categories at most (rest = "other"). Default 11. */ maxCategories?: number }
+  | {
+      kind: 'category';
+      /** Per point. */ labels: string[];
+      title: string;
+      /** Named categories at most (rest = "other"). Default 11. */ maxCategories?: number;
+    }
   | {
       kind: 'continuous';
       /** Per point (e.g. interaction counts). */
@@ -157,7 +162,10 @@ const SIZE = 600;
 export function embeddingMapSpec(input: EmbeddingMapInput): VegaLiteSpec {
   const { points, colouring } = input;
   const n = points.length / 2;
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   for (let i = 0; i < n; i++) {
     minX = Math.min(minX, points[2 * i]);
     maxX = Math.max(maxX, points[2 * i]);
@@ -170,8 +178,18 @@ export function embeddingMapSpec(input: EmbeddingMapInput): VegaLiteSpec {
   const cy = (minY + maxY) / 2;
   const [ax, ay] = input.axisNames ?? ['UMAP 1', 'UMAP 2'];
   const noNumbers = { labels: false, ticks: false, grid: false, domain: false, titleColor: '#444' };
-  const x = { field: 'x', type: 'quantitative', scale: { domain: [cx - span / 2, cx + span / 2], nice: false, zero: false }, axis: { title: `${ax} (no units: only neighbourhoods are meaningful)`, ...noNumbers } };
-  const y = { field: 'y', type: 'quantitative', scale: { domain: [cy - span / 2, cy + span / 2], nice: false, zero: false }, axis: { title: ay, ...noNumbers } };
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    scale: { domain: [cx - span / 2, cx + span / 2], nice: false, zero: false },
+    axis: { title: `${ax} (no units: only neighbourhoods are meaningful)`, ...noNumbers },
+  };
+  const y = {
+    field: 'y',
+    type: 'quantitative',
+    scale: { domain: [cy - span / 2, cy + span / 2], nice: false, zero: false },
+    axis: { title: ay, ...noNumbers },
+  };
 
   let order: number[];
   let color: Record<string, unknown>;
@@ -193,7 +211,12 @@ export function embeddingMapSpec(input: EmbeddingMapInput): VegaLiteSpec {
     const r = (i: number) => rank.get(colouring.labels[i]) ?? -1;
     order = Array.from({ length: n }, (_, i) => i).sort((a, b) => r(a) - r(b) || a - b);
     value = (i) => name.get(colouring.labels[i]) ?? other;
-    color = { field: 'c', type: 'nominal', scale: { domain, range }, legend: { title: colouring.title, orient: 'right', symbolType: 'circle', symbolOpacity: 1 } };
+    color = {
+      field: 'c',
+      type: 'nominal',
+      scale: { domain, range },
+      legend: { title: colouring.title, orient: 'right', symbolType: 'circle', symbolOpacity: 1 },
+    };
     opacity = 0.8;
   } else {
     const vals = colouring.values;
@@ -212,14 +235,19 @@ export function embeddingMapSpec(input: EmbeddingMapInput): VegaLiteSpec {
     opacity = 0.85;
   }
   const values = order.map((i) => ({ x: round(points[2 * i]), y: round(points[2 * i + 1]), c: value(i) }));
-  return chartSpec(input.title, input.subtitle, {
-    width: SIZE,
-    height: SIZE,
-    data: { values },
-    // aria off: thousands of per-point descriptions would quadruple the SVG.
-    mark: { type: 'circle', size: 32, opacity, aria: false },
-    encoding: { x, y, color },
-  }, { view: { fill: '#fbfbfb', stroke: '#999' } });
+  return chartSpec(
+    input.title,
+    input.subtitle,
+    {
+      width: SIZE,
+      height: SIZE,
+      data: { values },
+      // aria off: thousands of per-point descriptions would quadruple the SVG.
+      mark: { type: 'circle', size: 32, opacity, aria: false },
+      encoding: { x, y, color },
+    },
+    { view: { fill: '#fbfbfb', stroke: '#999' } },
+  );
 }
 
 /** The scatter plot as SVG text. */

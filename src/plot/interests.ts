@@ -36,7 +36,10 @@ export interface InterestRouting {
 /** Routes the last `model.maxLen` items of `history` (item indices) to the model's interests. */
 export function routeHistory(model: BaseRecaller, history: Int32Array, topK = 5): InterestRouting {
   if (model.numInterests < 2) {
-    throw new SeqrecError('invalid_argument', `${model.name} has one user vector (numInterests = 1): interest routing needs a multi-interest model (mind, comirec-dr, comirec-sa)`);
+    throw new SeqrecError(
+      'invalid_argument',
+      `${model.name} has one user vector (numInterests = 1): interest routing needs a multi-interest model (mind, comirec-dr, comirec-sa)`,
+    );
   }
   if (history.length === 0) throw new SeqrecError('invalid_argument', 'the history is empty');
   const batch = windowBatch([history], model.maxLen);
@@ -108,15 +111,31 @@ export function interestsSpec(r: InterestRouting, options: InterestPlotOptions):
     return c ? `${options.itemLabel(item)}  [${c}]` : options.itemLabel(item);
   };
   const names = Array.from({ length: r.numInterests }, (_, k) => `#${k + 1}`);
-  const color = { field: 'interest', type: 'nominal', scale: { domain: names, range: names.map((_, k) => (k < PALETTE.length ? PALETTE[k] : OTHER_COLOR)) }, legend: null };
+  const color = {
+    field: 'interest',
+    type: 'nominal',
+    scale: { domain: names, range: names.map((_, k) => (k < PALETTE.length ? PALETTE[k] : OTHER_COLOR)) },
+    legend: null,
+  };
   const onlyKind = (kind: string) => ({ filter: { field: 'kind', equal: kind } });
   // A coloured "#k" badge at x0 (badges of rows of any kind that have an interest).
   const badge = (x0: number, filter: object) => [
     { transform: [filter], mark: { type: 'rect', x: x0, x2: x0 + 44, cornerRadius: 3, yOffset: 0, height: 16 }, encoding: { color } },
-    { transform: [filter], mark: { type: 'text', x: x0 + 22, align: 'center', fill: '#fff', fontWeight: 'bold', fontSize: 11.5 }, encoding: { text: { field: 'interest' } } },
+    {
+      transform: [filter],
+      mark: { type: 'text', x: x0 + 22, align: 'center', fill: '#fff', fontWeight: 'bold', fontSize: 11.5 },
+      encoding: { text: { field: 'interest' } },
+    },
   ];
 
-  const history = Array.from(r.items, (item, i) => ({ row: i, kind: 'item', n: String(i + 1), interest: names[r.route[i]], text: clip(label(item), 68), stripe: i % 2 === 0 }));
+  const history = Array.from(r.items, (item, i) => ({
+    row: i,
+    kind: 'item',
+    n: String(i + 1),
+    interest: names[r.route[i]],
+    text: clip(label(item), 68),
+    stripe: i % 2 === 0,
+  }));
   const left = column(`History window (oldest first), ${r.items.length} items`, 560, history, [
     { transform: [{ filter: 'datum.stripe' }], mark: { type: 'rect', x: 0, x2: 560, fill: '#f5f5f5' } },
     { mark: { type: 'text', x: 26, align: 'right', fill: '#777', fontSize: 12 }, encoding: { text: { field: 'n' } } },
@@ -133,7 +152,11 @@ export function interestsSpec(r: InterestRouting, options: InterestPlotOptions):
   }
   const right = column('Top items of each interest (history excluded)', 480, top, [
     ...badge(0, onlyKind('header')),
-    { transform: [onlyKind('header')], mark: { type: 'text', x: 52, align: 'left', fontWeight: 'bold', fontSize: 12.5 }, encoding: { text: { field: 'text' }, color } },
+    {
+      transform: [onlyKind('header')],
+      mark: { type: 'text', x: 52, align: 'left', fontWeight: 'bold', fontSize: 12.5 },
+      encoding: { text: { field: 'text' }, color },
+    },
     { transform: [onlyKind('item')], mark: { type: 'text', x: 52, align: 'left', fill: '#222', fontSize: 12.5 }, encoding: { text: { field: 'text' } } },
   ]);
   // 'flush': lay the columns out by their widths; vega's text-width estimate (no canvas in Node) is too wide.

@@ -67,7 +67,10 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
 
 /** Vega writes coordinates with full float precision; 2 decimals (in geometry attributes only, never text) keep a 5000-point map small. */
 function roundGeometry(svg: string): string {
-  return svg.replace(/ (transform|d|points)="([^"]*)"/g, (_, name: string, value: string) => ` ${name}="${value.replace(/-?\d+\.\d{3,}(?:e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`);
+  return svg.replace(
+    / (transform|d|points)="([^"]*)"/g,
+    (_, name: string, value: string) => ` ${name}="${value.replace(/-?\d+\.\d{3,}(?:e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`,
+  );
 }
 
 /** Rounds a value for the inlined data: a few decimals keep the spec files small. */

@@ -23,9 +23,7 @@ const QUERY_BLOCK = 32;
  */
 const ITEM_BLOCK_BYTES = 128 * 1024;
 
-
 /** Index of the first non-finite value, or -1. */
-
 
 /**
  * Exact top-k over an item-embedding matrix whose row 0 is padding (never returned).
@@ -212,5 +210,3 @@ function offer(h: TopKHeap, exclude: ReadonlySet<number> | null, id: number, s: 
   if (exclude === null || !exclude.has(id)) h.push(id, Math.fround(s));
   return h.threshold;
 }
-
-

@@ -29,19 +29,15 @@ export function checkItems(itemVectors: unknown, dim: unknown): asserts itemVect
     throw new SeqrecError('invalid_argument', `itemVectors must be a Float32Array, got ${typeName(itemVectors)}`, { field: 'itemVectors' });
   }
   if (itemVectors.length === 0 || itemVectors.length % dim !== 0) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `itemVectors.length must be a positive multiple of dim=${dim} (row 0 is padding), got ${itemVectors.length}`,
-      { field: 'itemVectors' },
-    );
+    throw new SeqrecError('shape_mismatch', `itemVectors.length must be a positive multiple of dim=${dim} (row 0 is padding), got ${itemVectors.length}`, {
+      field: 'itemVectors',
+    });
   }
   const bad = firstNonFinite(itemVectors);
   if (bad >= 0) {
-    throw new SeqrecError(
-      'invalid_argument',
-      `itemVectors must be finite, got ${itemVectors[bad]} at item ${Math.floor(bad / dim)}, component ${bad % dim}`,
-      { field: 'itemVectors' },
-    );
+    throw new SeqrecError('invalid_argument', `itemVectors must be finite, got ${itemVectors[bad]} at item ${Math.floor(bad / dim)}, component ${bad % dim}`, {
+      field: 'itemVectors',
+    });
   }
 }
 

@@ -112,7 +112,11 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
     return suspicious ? JSON.parse(text, refuseProtoKeys) : JSON.parse(text);
   } catch (err) {
     if (err instanceof ForbiddenKey) {
-      throw new HttpError(400, 'invalid_request', `the request body has a key '${err.message}'; keys named __proto__ and constructor are refused (prototype pollution)`);
+      throw new HttpError(
+        400,
+        'invalid_request',
+        `the request body has a key '${err.message}'; keys named __proto__ and constructor are refused (prototype pollution)`,
+      );
     }
     throw new HttpError(400, 'invalid_json', `the request body is not valid JSON (${(err as Error).message})`);
   }
@@ -159,7 +163,11 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
 export function scrubPaths(message: string, dirs: ReadonlyMap<string, string>, anyAbsolute = true): string {
   let out = message;
   for (const [dir, name] of [...dirs].sort((a, b) => b[0].length - a[0].length)) {
-    out = out.split(dir + sep).join('').split(dir).join(name);
+    out = out
+      .split(dir + sep)
+      .join('')
+      .split(dir)
+      .join(name);
   }
   if (!anyAbsolute) return out;
   return out.replace(/(^|[\s'"(=])(\/[^\s'"():,]+)/g, (_m, pre: string, path: string) => `${pre}${basename(path)}`);

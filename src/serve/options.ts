@@ -101,7 +101,10 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
   const raw = options ?? {};
   const admin = (raw as { admin?: unknown }).admin;
   if (admin === true) {
-    throw configError('admin', 'admin: true (no authentication) is not supported; pass admin: { token } with a secret of 32+ random characters, or leave admin off');
+    throw configError(
+      'admin',
+      'admin: true (no authentication) is not supported; pass admin: { token } with a secret of 32+ random characters, or leave admin off',
+    );
   }
   const parsed = serverOptionsSchema.safeParse(raw);
   if (!parsed.success && parsed.error.issues[0].path[0] === 'admin') {
@@ -113,7 +116,8 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
   const requestTimeoutMs = o.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs;
   // Unset, it follows a shorter request timeout down.
   const headersTimeoutMs = o.headersTimeoutMs ?? Math.min(SERVER_DEFAULTS.headersTimeoutMs, requestTimeoutMs);
-  if (headersTimeoutMs > requestTimeoutMs) throw configError('headersTimeoutMs', `headersTimeoutMs (${headersTimeoutMs}) must be <= requestTimeoutMs (${requestTimeoutMs})`);
+  if (headersTimeoutMs > requestTimeoutMs)
+    throw configError('headersTimeoutMs', `headersTimeoutMs (${headersTimeoutMs}) must be <= requestTimeoutMs (${requestTimeoutMs})`);
   return {
     logger: o.logger ?? false,
     admin: o.admin ? resolveAdmin(o.admin) : null,
@@ -137,13 +141,18 @@ const BUNDLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 function resolveAdmin(a: z.output<typeof adminOptionsSchema>): ResolvedAdmin {
   const bundles = new Map<string, string>();
   for (const [name, dir] of Object.entries(a.bundles ?? {})) {
-    if (!BUNDLE_NAME.test(name)) throw configError('admin.bundles', `admin.bundles: '${name}' is not a valid name (letters, digits, '.', '_', '-'; at most 64; not starting with '.' or '-')`);
+    if (!BUNDLE_NAME.test(name))
+      throw configError(
+        'admin.bundles',
+        `admin.bundles: '${name}' is not a valid name (letters, digits, '.', '_', '-'; at most 64; not starting with '.' or '-')`,
+      );
     bundles.set(name, resolve(dir));
   }
   const hosts = new Set(LOOPBACK_HOSTS);
   for (const h of a.allowedHosts ?? []) {
     const host = hostName(h);
-    if (host === null || host !== h.toLowerCase().replace(/^\[(.*)\]$/, '$1')) throw configError('admin.allowedHosts', `admin.allowedHosts: '${h}' is not a host name (give it without a port)`);
+    if (host === null || host !== h.toLowerCase().replace(/^\[(.*)\]$/, '$1'))
+      throw configError('admin.allowedHosts', `admin.allowedHosts: '${h}' is not a host name (give it without a port)`);
     hosts.add(host);
   }
   const origins = new Set<string>();
@@ -155,7 +164,10 @@ function resolveAdmin(a: z.output<typeof adminOptionsSchema>): ResolvedAdmin {
       // reported below
     }
     if (origin === null || origin === 'null' || origin !== o.replace(/\/$/, '').toLowerCase()) {
-      throw configError('admin.allowedOrigins', `admin.allowedOrigins: '${o}' is not an origin like https://ops.example (scheme, host, optional port; no path)`);
+      throw configError(
+        'admin.allowedOrigins',
+        `admin.allowedOrigins: '${o}' is not an origin like https://ops.example (scheme, host, optional port; no path)`,
+      );
     }
     origins.add(origin);
   }

@@ -122,22 +122,31 @@ export interface ModelSource {
 export function stateFromModel(source: ModelSource, options: StateOptions, generation: number): State {
   const { model, vocabulary } = source;
   if (vocabulary.size !== model.itemCount) {
-    throw new SeqrecError('shape_mismatch', `Recommender.fromModel: the vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`, {
-      field: 'vocabulary',
-    });
+    throw new SeqrecError(
+      'shape_mismatch',
+      `Recommender.fromModel: the vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`,
+      {
+        field: 'vocabulary',
+      },
+    );
   }
   const popularity = new Float64Array(model.itemCount);
   if (source.popularity !== undefined) {
     if (source.popularity.length !== model.itemCount) {
-      throw new SeqrecError('shape_mismatch', `Recommender.fromModel: popularity has ${source.popularity.length} counts, the model ${model.itemCount} item rows (padding included)`, {
-        field: 'popularity',
-      });
+      throw new SeqrecError(
+        'shape_mismatch',
+        `Recommender.fromModel: popularity has ${source.popularity.length} counts, the model ${model.itemCount} item rows (padding included)`,
+        {
+          field: 'popularity',
+        },
+      );
     }
     popularity.set(Array.from(source.popularity));
     popularity[0] = 0;
   }
   const similarity = source.similarity ?? 'ip';
-  if (similarity !== 'ip' && similarity !== 'cosine') throw new SeqrecError('invalid_argument', `similarity must be 'ip' or 'cosine', got ${String(similarity)}`, { field: 'similarity' });
+  if (similarity !== 'ip' && similarity !== 'cosine')
+    throw new SeqrecError('invalid_argument', `similarity must be 'ip' or 'cosine', got ${String(similarity)}`, { field: 'similarity' });
   const items = Float32Array.from(itemMatrix(model));
   const loadedAt = new Date().toISOString();
   return {

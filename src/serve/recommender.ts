@@ -27,7 +27,16 @@ import { initBackend } from '../backend/index.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { buildState, disposeState, stateFromModel, type State } from './recommender-state.js';
-import type { FromModelOptions, ItemId, Limits, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
+import type {
+  FromModelOptions,
+  ItemId,
+  Limits,
+  Recommendation,
+  RecommenderInfo,
+  RecommenderOptions,
+  RecommendOptions,
+  ScoredItem,
+} from './recommender-types.js';
 
 export type { FromModelOptions, ItemId, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
 
@@ -73,9 +82,11 @@ function checkOptions(options: RecommenderOptions, where: string): Limits {
   };
   limitOption(options.reloadTimeoutMs, 'reloadTimeoutMs', DEFAULTS.reloadTimeoutMs);
   const retriever = options.retriever ?? 'auto';
-  if (!['auto', 'exact', 'faiss'].includes(retriever)) throw invalidArg('retriever', `Recommender: retriever must be 'auto', 'exact' or 'faiss', got ${String(retriever)}`);
+  if (!['auto', 'exact', 'faiss'].includes(retriever))
+    throw invalidArg('retriever', `Recommender: retriever must be 'auto', 'exact' or 'faiss', got ${String(retriever)}`);
   const metric = options.similarItemsMetric ?? 'cosine';
-  if (metric !== 'cosine' && metric !== 'ip') throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
+  if (metric !== 'cosine' && metric !== 'ip')
+    throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
   return limits;
 }
 
@@ -321,7 +332,10 @@ export class Recommender {
     if (interests !== 'merge') {
       const K = s.model.numInterests;
       if (typeof interests !== 'number' || !Number.isInteger(interests) || interests < 0 || interests >= K) {
-        throw invalidArg('interests', `interests must be 'merge' or an interest index in 0..${K - 1} (${s.model.name} has ${K}), got ${JSON.stringify(interests)}`);
+        throw invalidArg(
+          'interests',
+          `interests must be 'merge' or an interest index in 0..${K - 1} (${s.model.name} has ${K}), got ${JSON.stringify(interests)}`,
+        );
       }
       interest = K === 1 ? null : interests;
     }

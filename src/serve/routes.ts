@@ -168,7 +168,11 @@ function registerAdmin(
         // No body at all means "reload the current bundle".
         if (req.body === undefined || req.body === null) req.body = {};
         if (typeof req.body === 'object' && !Array.isArray(req.body) && 'dir' in req.body) {
-          throw new HttpError(400, 'invalid_request', 'POST /admin/reload takes no path: send {"bundle": "<name>"} with a configured bundle name, or no body to reload the current bundle');
+          throw new HttpError(
+            400,
+            'invalid_request',
+            'POST /admin/reload takes no path: send {"bundle": "<name>"} with a configured bundle name, or no body to reload the current bundle',
+          );
         }
       },
     },

@@ -65,7 +65,11 @@ export async function createServer(recommender: Recommender, options: ServerOpti
 
   // Node checks request and header timeouts on this period (default 30 s, which would let
   // a 5 s header timeout run to 30 s).
-  const http: HttpServerOptions = { headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs) };
+  const http: HttpServerOptions = {
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
+  };
   const app = Fastify({
     logger: o.logger as boolean,
     bodyLimit,
@@ -76,7 +80,10 @@ export async function createServer(recommender: Recommender, options: ServerOpti
     clientErrorHandler,
     frameworkErrors: (err, _req, reply) => {
       const badUrl = err.code === 'FST_ERR_BAD_URL';
-      (reply as FastifyReply).code(400).send({ error: badUrl ? 'bad_url' : 'bad_request', message: badUrl ? 'the request URL is not valid (malformed percent-encoding?)' : err.message } satisfies ErrorBody);
+      (reply as FastifyReply).code(400).send({
+        error: badUrl ? 'bad_url' : 'bad_request',
+        message: badUrl ? 'the request URL is not valid (malformed percent-encoding?)' : err.message,
+      } satisfies ErrorBody);
     },
     // Close idle keep-alive connections on close(), let active ones finish.
     forceCloseConnections: 'idle',
@@ -179,7 +186,10 @@ export async function createServer(recommender: Recommender, options: ServerOpti
         body = { error: 'payload_too_large', message: `the request body is larger than ${bodyLimit} bytes` };
       } else if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
         status = 415;
-        body = { error: 'unsupported_media_type', message: `send JSON with Content-Type: application/json (got ${String(req.headers['content-type']).slice(0, 100)})` };
+        body = {
+          error: 'unsupported_media_type',
+          message: `send JSON with Content-Type: application/json (got ${String(req.headers['content-type']).slice(0, 100)})`,
+        };
       } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
         status = fe.statusCode;
         body = { error: 'bad_request', message: err.message };

@@ -69,7 +69,11 @@ function resolveExclude(options: EvaluationOptions): 'none' | 'window' | 'histor
   }
   const alias = excludeHistory === undefined ? undefined : excludeHistory ? 'window' : 'none';
   if (exclude !== undefined && alias !== undefined && exclude !== alias) {
-    throw new SeqrecError('invalid_argument', `excludeHistory: ${excludeHistory} (deprecated, = exclude '${alias}') contradicts exclude: '${exclude}'; give exclude only`, { field: 'exclude' });
+    throw new SeqrecError(
+      'invalid_argument',
+      `excludeHistory: ${excludeHistory} (deprecated, = exclude '${alias}') contradicts exclude: '${exclude}'; give exclude only`,
+      { field: 'exclude' },
+    );
   }
   return exclude ?? alias ?? 'none';
 }
@@ -82,7 +86,8 @@ function resolveExclude(options: EvaluationOptions): 'none' | 'window' | 'histor
 function fullHistoryRows(dataset: SequenceDataset, split: 'valid' | 'test', batch: EvalBatch): Int32Array[] {
   return Array.from(batch.users, (user) => {
     const seq = dataset.sequence(user);
-    const cut = dataset.options.protocol === 'comirec' ? historyCut(seq.length, dataset.options.evalRatio) : split === 'valid' ? seq.length - 2 : seq.length - 1;
+    const cut =
+      dataset.options.protocol === 'comirec' ? historyCut(seq.length, dataset.options.evalRatio) : split === 'valid' ? seq.length - 2 : seq.length - 1;
     return seq.subarray(0, cut);
   });
 }
@@ -108,12 +113,7 @@ function createRetriever(model: BaseRecaller, options: EvaluationOptions): Retri
 }
 
 /** Evaluates `model` on the valid or test users of `dataset`. */
-export function evaluateModel(
-  model: BaseRecaller,
-  dataset: SequenceDataset,
-  split: 'valid' | 'test',
-  options: EvaluationOptions = {},
-): MetricReport {
+export function evaluateModel(model: BaseRecaller, dataset: SequenceDataset, split: 'valid' | 'test', options: EvaluationOptions = {}): MetricReport {
   const ns = options.ns ?? DEFAULT_NS;
   const k = Math.max(...ns);
   const exclude = resolveExclude(options);
@@ -139,11 +139,7 @@ export function evaluateModel(
  * MostPopular: the same ranking (training interaction counts) for every user, the baseline
  * every sequential model must beat.
  */
-export function evaluatePopularity(
-  dataset: SequenceDataset,
-  split: 'valid' | 'test',
-  options: Pick<EvaluationOptions, 'ns' | 'batchSize'> = {},
-): MetricReport {
+export function evaluatePopularity(dataset: SequenceDataset, split: 'valid' | 'test', options: Pick<EvaluationOptions, 'ns' | 'batchSize'> = {}): MetricReport {
   const ns = options.ns ?? DEFAULT_NS;
   const k = Math.max(...ns);
   const ranking = popularityRanking(dataset.itemPopularity(), k);

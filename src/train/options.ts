@@ -20,9 +20,7 @@ function intAtLeast(min: number) {
 }
 
 /** A learning rate must be a finite number > 0: Infinity turns every weight into NaN at the first step. */
-const learningRate = z
-  .number({ error: (i) => `must be a finite number > 0, ${got(i)}` })
-  .positive({ error: (i) => `must be a finite number > 0, ${got(i)}` });
+const learningRate = z.number({ error: (i) => `must be a finite number > 0, ${got(i)}` }).positive({ error: (i) => `must be a finite number > 0, ${got(i)}` });
 
 function fn<T>(what = 'a function') {
   return z.custom<T>((v) => typeof v === 'function', { error: `must be ${what}` });
@@ -40,7 +38,10 @@ const itemPopularity = z.custom<ArrayLike<number>>((v) => typeof v === 'object' 
 });
 const log = fn<(line: string) => void>();
 const optimizer = z.enum(['adam', 'adagrad'], { error: (i) => `must be 'adam' or 'adagrad', ${got(i)}` });
-const momentum = z.number({ error: (i) => `must be in [0, 1), ${got(i)}` }).min(0, { error: (i) => `must be in [0, 1), ${got(i)}` }).lt(1, { error: (i) => `must be in [0, 1), ${got(i)}` });
+const momentum = z
+  .number({ error: (i) => `must be in [0, 1), ${got(i)}` })
+  .min(0, { error: (i) => `must be in [0, 1), ${got(i)}` })
+  .lt(1, { error: (i) => `must be in [0, 1), ${got(i)}` });
 
 const sessionEvaluation = z.strictObject({
   sessions: objectOf<SessionEvaluation['sessions']>('a SessionSet'),
@@ -90,7 +91,9 @@ export const trainerOptionsSchema = z.strictObject({
    * docs/benchmarks.md), so the gain has to be measured per model and machine. Results are
    * reproducible for a fixed number of parts.
    */
-  parallelism: z.union([z.literal('auto'), z.number().int({ error: parallelismError }).min(1, { error: parallelismError })], { error: parallelismError }).optional(),
+  parallelism: z
+    .union([z.literal('auto'), z.number().int({ error: parallelismError }).min(1, { error: parallelismError })], { error: parallelismError })
+    .optional(),
   /**
    * How the item table's gradient is kept: 'dense' (one more Adam variable), 'sparse' (only
    * the rows a batch touches, row-wise Adam: step cost independent of the item count) or

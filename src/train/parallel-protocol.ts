@@ -5,9 +5,16 @@ import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
 
 /** Loss value and gradients of `model` on its share of a batch, w.r.t. every named weight (keyed by variable name). */
-export function partGradients(model: BaseRecaller, batch: TrainBatch, lossFn: LossFunction): { loss: number; grads: tf.NamedTensorMap; named: { name: string; variable: tf.Variable }[] } {
+export function partGradients(
+  model: BaseRecaller,
+  batch: TrainBatch,
+  lossFn: LossFunction,
+): { loss: number; grads: tf.NamedTensorMap; named: { name: string; variable: tf.Variable }[] } {
   const named = model.namedWeights();
-  const { value, grads } = tf.variableGrads(() => model.loss(batch, lossFn), named.map((n) => n.variable));
+  const { value, grads } = tf.variableGrads(
+    () => model.loss(batch, lossFn),
+    named.map((n) => n.variable),
+  );
   const loss = value.dataSync()[0];
   value.dispose();
   return { loss, grads, named };

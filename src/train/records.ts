@@ -95,7 +95,10 @@ export function formatEpoch(r: EpochRecord | SessionEpochRecord, monitor?: strin
         .map(([k, v]) => `${k} ${v.toFixed(4)}`)
         .join('  ')
     : '';
-  return head + `${r.steps} steps  ${Math.round(r.events / r.seconds)} events/s  ${r.seconds.toFixed(1)}s${r.evalSeconds !== undefined ? `+${r.evalSeconds.toFixed(1)}s` : ''}${ev}`;
+  return (
+    head +
+    `${r.steps} steps  ${Math.round(r.events / r.seconds)} events/s  ${r.seconds.toFixed(1)}s${r.evalSeconds !== undefined ? `+${r.evalSeconds.toFixed(1)}s` : ''}${ev}`
+  );
 }
 
 /** @deprecated Use `formatEpoch`, which formats both kinds of record. */

@@ -62,7 +62,8 @@ export function evaluateSessionParallel(model: SessionRecurrentModel, sessions: 
   const cutoffs = options.cutoffs ?? [20];
   const batchSize = options.batchSize ?? 512;
   const ties = options.ties ?? 'standard';
-  if (!['standard', 'conservative', 'median'].includes(ties)) throw new SeqrecError('invalid_config', `ties must be 'standard', 'conservative' or 'median', got '${ties}'`, { field: 'ties' });
+  if (!['standard', 'conservative', 'median'].includes(ties))
+    throw new SeqrecError('invalid_config', `ties must be 'standard', 'conservative' or 'median', got '${ties}'`, { field: 'ties' });
   for (const c of cutoffs) {
     if (!Number.isInteger(c) || c < 1) throw new SeqrecError('invalid_config', `cutoffs must be an integer >= 1, got ${c}`, { field: 'cutoffs' });
   }

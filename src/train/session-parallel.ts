@@ -19,7 +19,14 @@ import { Trainer } from './trainer.js';
 
 export { AdagradMomentum, type StepOptimizer } from './adagrad.js';
 export type { SessionTrainOptions } from './options.js';
-export { formatSessionEpoch, type SessionEpochRecord, type SessionEvaluationOptions, type SessionMetrics, type SessionTrainResult, type TieMode } from './records.js';
+export {
+  formatSessionEpoch,
+  type SessionEpochRecord,
+  type SessionEvaluationOptions,
+  type SessionMetrics,
+  type SessionTrainResult,
+  type TieMode,
+} from './records.js';
 export { evaluateSessionParallel, type SessionRecurrentModel } from './session-evaluate.js';
 
 /** Trains `model` on `sessions` with session-parallel mini-batches. */

@@ -58,7 +58,11 @@ export class AdamMinimizer implements Minimizer {
     this.optimizer = tf.train.adam(options.learningRate);
     if (options.itemGradients === 'sparse') {
       if (!(table instanceof tf.Variable) || !variables.includes(table)) {
-        throw new SeqrecError('invalid_config', `${options.modelName ?? 'model'}: row-sparse item gradients need the item table to be one of the model's variables`, { field: 'itemGradients' });
+        throw new SeqrecError(
+          'invalid_config',
+          `${options.modelName ?? 'model'}: row-sparse item gradients need the item table to be one of the model's variables`,
+          { field: 'itemGradients' },
+        );
       }
       this.capture = new RowGradientCapture(table as tf.Variable<tf.Rank.R2>);
       this.tableAdam = new RowSparseAdam(table as tf.Variable<tf.Rank.R2>, options.learningRate);

@@ -57,10 +57,18 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     if (p === 'auto' || p === 1) return 1;
     const model = this.model;
     if (!isRecaller(model) || !replicable(model)) {
-      throw new SeqrecError('invalid_config', `Trainer: parallelism > 1 needs a model from the registry (${Object.keys(MODELS).join(', ')}); worker threads rebuild it by name. Use parallelism: 1 for '${isRecaller(model) ? model.name : 'this model'}'.`, { field: 'parallelism' });
+      throw new SeqrecError(
+        'invalid_config',
+        `Trainer: parallelism > 1 needs a model from the registry (${Object.keys(MODELS).join(', ')}); worker threads rebuild it by name. Use parallelism: 1 for '${isRecaller(model) ? model.name : 'this model'}'.`,
+        { field: 'parallelism' },
+      );
     }
     if (!lossSplitsAcrossWorkers(this.options.loss ?? 'softmax')) {
-      throw new SeqrecError('invalid_config', 'Trainer: parallelism > 1 needs a full-softmax loss given by name (a function cannot be sent to worker threads; sampled losses draw their negatives over the whole batch)', { field: 'parallelism' });
+      throw new SeqrecError(
+        'invalid_config',
+        'Trainer: parallelism > 1 needs a full-softmax loss given by name (a function cannot be sent to worker threads; sampled losses draw their negatives over the whole batch)',
+        { field: 'parallelism' },
+      );
     }
     return p;
   }
@@ -84,7 +92,9 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     const parts = this.resolveParallelism();
     const itemGradients = resolveItemGradients(o.itemGradients ?? 'auto', loss);
     if (parts > 1 && itemGradients === 'sparse') {
-      throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs itemGradients 'dense' (worker gradients are summed as dense tensors)", { field: 'itemGradients' });
+      throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs itemGradients 'dense' (worker gradients are summed as dense tensors)", {
+        field: 'itemGradients',
+      });
     }
     // A foreign non-empty checkpointDir is refused now, not after the first epoch.
     if (o.checkpointDir) await assertWritableModelDir(o.checkpointDir);
@@ -110,7 +120,9 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
         const evalSeconds = (performance.now() - t1) / 1000;
         const score = valid[monitor];
         if (score === undefined) {
-          throw new SeqrecError('invalid_config', `Trainer: monitor '${monitor}' is not a reported metric (${Object.keys(valid).join(', ')})`, { field: 'monitor' });
+          throw new SeqrecError('invalid_config', `Trainer: monitor '${monitor}' is not a reported metric (${Object.keys(valid).join(', ')})`, {
+            field: 'monitor',
+          });
         }
         const improved = score > best;
         if (improved) {
@@ -151,13 +163,19 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     const optimizerName = o.optimizer ?? 'adam';
     const learningRate = o.learningRate ?? (optimizerName === 'adam' ? 1e-3 : 0.05);
     const batchSize = o.batchSize ?? 128;
-    const lossFn: LossFunction = resolveLoss(o.loss ?? 'bpr-max', { itemCount: sessions.itemCount, itemPopularity: o.itemPopularity ?? sessions.itemPopularity() });
+    const lossFn: LossFunction = resolveLoss(o.loss ?? 'bpr-max', {
+      itemCount: sessions.itemCount,
+      itemPopularity: o.itemPopularity ?? sessions.itemPopularity(),
+    });
     const variables = model.trainableVariables();
     const table = model.itemEmbeddings();
     const optimizer: Minimizer =
       optimizerName === 'adam'
         ? new AdamMinimizer(variables, table, { learningRate, itemGradients: 'dense' })
-        : adagradMinimizer(new AdagradMomentum(learningRate, o.momentum ?? 0, table instanceof tf.Variable ? (table as tf.Variable<tf.Rank.R2>) : null), variables);
+        : adagradMinimizer(
+            new AdagradMomentum(learningRate, o.momentum ?? 0, table instanceof tf.Variable ? (table as tf.Variable<tf.Rank.R2>) : null),
+            variables,
+          );
     const started = performance.now();
     const evaluation = f.evaluation;
     const { history } = await runTrainingLoop<LaneBatch, SessionEpochRecord>({

@@ -12,7 +12,9 @@ export async function loadOptional<T>(name: string, neededFor: string, load: () 
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new SeqrecError('backend_unavailable', `${neededFor} needs the optional package '${name}', which is not installed: npm install ${name}`, { field: name });
+      throw new SeqrecError('backend_unavailable', `${neededFor} needs the optional package '${name}', which is not installed: npm install ${name}`, {
+        field: name,
+      });
     }
     throw err;
   }

@@ -92,8 +92,14 @@ export function schemaError(schema: z.ZodType, issue: z.core.$ZodIssue, options:
     const names = issue.keys.map((k) => `'${k}'${didYouMean(k, accepted)}`).join(', ');
     const field = join(fieldPath([...issue.path, issue.keys[0]]));
     const at = issue.path.length ? ` in ${join(fieldPath(issue.path))}` : '';
-    return new SeqrecError(options.code ?? 'invalid_config', `${options.where}: unknown option${issue.keys.length > 1 ? 's' : ''} ${names}${at}`, { ...options.details, field });
+    return new SeqrecError(options.code ?? 'invalid_config', `${options.where}: unknown option${issue.keys.length > 1 ? 's' : ''} ${names}${at}`, {
+      ...options.details,
+      field,
+    });
   }
   const field = join(fieldPath(issue.path));
-  return new SeqrecError(options.code ?? 'invalid_config', `${options.where}: ${field || 'value'}: ${issue.message}`, { ...options.details, field: field || undefined });
+  return new SeqrecError(options.code ?? 'invalid_config', `${options.where}: ${field || 'value'}: ${issue.message}`, {
+    ...options.details,
+    field: field || undefined,
+  });
 }

@@ -14,7 +14,10 @@ import { maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
 before(setupBackend);
 
 function randn(rng: Random, shape: number[]): tf.Tensor {
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    shape,
+  );
 }
 
 describe('BatchMatMul override', () => {

@@ -66,7 +66,11 @@ describe('SIMD kernels', () => {
 
   it('scale_rows_both writes the scaled matrix and its exact transpose (rows and columns not multiples of 4)', () => {
     const rng = new Random(3);
-    for (const [rows, cols] of [[9, 13], [8, 16], [3, 5]]) {
+    for (const [rows, cols] of [
+      [9, 13],
+      [8, 16],
+      [3, 5],
+    ]) {
       const e = randomArray(rng, rows * cols);
       const scale = randomArray(rng, rows);
       const [a, b] = both([e, scale], [rows * cols, rows * cols], (k, [p, s, g, gt]) => k.fn.scale_rows_both(p, rows, cols, s, g, gt));
@@ -112,7 +116,12 @@ describe('SIMD kernels', () => {
     const [batch, m, k, n] = [3, 4, 7, 5];
     const a = randomArray(rng, batch * m * k);
     const b = randomArray(rng, batch * k * n);
-    for (const [ta, tb] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+    for (const [ta, tb] of [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]) {
       const [x, y] = both([a, b], [batch * m * n], (kk, [pa, pb, out]) => kk.fn.batch_matmul(pa, pb, out, batch, m, k, n, ta, tb));
       assert.ok(maxAbsDiff(x[2], y[2]) < 1e-5, `ta ${ta} tb ${tb}`);
     }
@@ -153,8 +162,7 @@ describe('ops on the kernels', () => {
     const x = tf.tensor3d(randomArray(rng, l * b * d), [l, b, d]);
     const w = tf.tensor3d(randomArray(rng, l * d * e), [l, d, e]);
     const probe = tf.tensor3d(randomArray(rng, l * b * e), [l, b, e]);
-    const reference = (xx: tf.Tensor, ww: tf.Tensor) =>
-      tf.stack(tf.unstack(xx).map((xi, i) => tf.matMul(xi, tf.unstack(ww)[i])));
+    const reference = (xx: tf.Tensor, ww: tf.Tensor) => tf.stack(tf.unstack(xx).map((xi, i) => tf.matMul(xi, tf.unstack(ww)[i])));
     assert.ok(maxAbsDiff(positionwiseMatMul(x, w).dataSync(), reference(x, w).dataSync()) < 1e-5);
     const got = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(positionwiseMatMul(xx as tf.Tensor3D, ww as tf.Tensor3D), probe)))([x, w]);
     const want = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(reference(xx, ww), probe)))([x, w]);

@@ -38,7 +38,9 @@ describe('wasm backend threads', () => {
 
   it('trains to the same losses on 2 threads as on 1 (to float rounding), deterministically', () => {
     for (const model of Object.keys(one.losses)) {
-      two.losses[model].forEach((loss, i) => assert.ok(Math.abs(loss - one.losses[model][i]) < 1e-4 * Math.abs(loss), `${model} step ${i}: ${loss} vs ${one.losses[model][i]}`));
+      two.losses[model].forEach((loss, i) =>
+        assert.ok(Math.abs(loss - one.losses[model][i]) < 1e-4 * Math.abs(loss), `${model} step ${i}: ${loss} vs ${one.losses[model][i]}`),
+      );
       assert.ok(two.losses[model][3] < two.losses[model][0], `${model} learns`);
     }
     assert.deepEqual(run('2').losses, two.losses);

@@ -32,7 +32,12 @@ after(async () => {
 });
 
 /** Runs `write` while a reader loads `dir` at every turn of the event loop; returns the reader's failures. */
-async function pollDuring(dir: string, load: (d: string) => Promise<{ model: { dispose(): void } }>, write: () => Promise<void>, minReads = 5): Promise<string[]> {
+async function pollDuring(
+  dir: string,
+  load: (d: string) => Promise<{ model: { dispose(): void } }>,
+  write: () => Promise<void>,
+  minReads = 5,
+): Promise<string[]> {
   const failures: string[] = [];
   let done = false;
   let reads = 0;
@@ -71,7 +76,10 @@ describe('atomic saves', () => {
     // The current and one previous version, nothing else.
     const entries = (await readdir(dir)).sort();
     assert.equal(entries.filter((n) => /^v\d+$/.test(n)).length, 2, entries.join(' '));
-    assert.deepEqual(entries.filter((n) => !/^v\d+$/.test(n)), ['CURRENT']);
+    assert.deepEqual(
+      entries.filter((n) => !/^v\d+$/.test(n)),
+      ['CURRENT'],
+    );
   });
 
   it('exportBundle over an existing bundle: there is always a bundle at the path, no .partial/.old leftovers (item 7)', async () => {
@@ -82,15 +90,25 @@ describe('atomic saves', () => {
       for (let i = 0; i < 12; i++) await exportBundle((i % 2 ? a : b).model, dir, opts(i % 2 ? a : b));
     });
     assert.deepEqual(failures.slice(0, 3), []);
-    assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
+    assert.deepEqual(
+      (await readdir(root)).filter((n) => n.startsWith('.')),
+      [],
+    );
   });
 
   it('saves racing into one directory: the last commit wins and the directory always loads', async () => {
     const dir = join(root, 'race');
     await saveModel(a.model, dir, { vocabulary: a.dataset.vocabulary });
-    const failures = await pollDuring(dir, loadModel, async () => {
-      await Promise.all(Array.from({ length: 8 }, (_, i) => saveModel((i % 2 ? a : b).model, dir, { vocabulary: (i % 2 ? a : b).dataset.vocabulary, meta: { i } })));
-    }, 1);
+    const failures = await pollDuring(
+      dir,
+      loadModel,
+      async () => {
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) => saveModel((i % 2 ? a : b).model, dir, { vocabulary: (i % 2 ? a : b).dataset.vocabulary, meta: { i } })),
+        );
+      },
+      1,
+    );
     assert.deepEqual(failures.slice(0, 3), []);
     (await loadModel(dir)).model.dispose();
     // One more save cleans whatever the race left.
@@ -98,7 +116,7 @@ describe('atomic saves', () => {
     assert.ok((await readdir(dir)).length <= 3);
   });
 
-  it('the next save removes every kind of debris a kill leaves, and nothing that is not seqrec\'s', async () => {
+  it("the next save removes every kind of debris a kill leaves, and nothing that is not seqrec's", async () => {
     const dir = join(root, 'debris');
     await saveModel(a.model, dir, { vocabulary: a.dataset.vocabulary });
     const dead = 999_999_999; // no such process
@@ -124,7 +142,7 @@ describe('atomic saves', () => {
     (await loadModel(dir)).model.dispose();
   });
 
-  it("keeps files seqrec did not write, and refuses a foreign directory (item 8, library side)", async () => {
+  it('keeps files seqrec did not write, and refuses a foreign directory (item 8, library side)', async () => {
     const dir = join(root, 'notes');
     await exportBundle(a.model, dir, { vocabulary: a.dataset.vocabulary, popularity: a.dataset.itemPopularity() });
     await writeFile(join(dir, 'NOTES.md'), 'mine');

@@ -110,10 +110,30 @@ describe('model.json integrity (item 9)', () => {
   it('refuses an extra field in model.json, its sections and vocabulary.json by name, with a did-you-mean hint', async () => {
     const cases: [string, (dir: string) => Promise<void>, RegExp, string][] = [
       ['top level', (d) => rewriteManifest(d, (m) => (m.metta = {})), /model\.json: unknown option 'metta' \(did you mean 'meta'\?\)/, 'metta'],
-      ['config', (d) => rewriteManifest(d, (m) => (m.config.embedingDim = 8)), /unknown option 'embedingDim' \(did you mean 'embeddingDim'\?\) in config/, 'config.embedingDim'],
-      ['bundle section', (d) => rewriteManifest(d, (m) => (m.bundle.similarty = 'ip')), /model\.json: bundle: unknown option 'similarty' \(did you mean 'similarity'\?\)/, 'bundle.similarty'],
-      ['vocabulary.json', (d) => rewriteJsonFile(d, 'vocabulary.json', (v) => (v.itemz = [])), /vocabulary\.json: unknown option 'itemz' \(did you mean 'items'\?\)/, 'itemz'],
-      ['popularity.json', (d) => rewriteJsonFile(d, 'popularity.json', (p) => (p.count = [])), /popularity\.json: unknown option 'count' \(did you mean 'counts'\?\)/, 'count'],
+      [
+        'config',
+        (d) => rewriteManifest(d, (m) => (m.config.embedingDim = 8)),
+        /unknown option 'embedingDim' \(did you mean 'embeddingDim'\?\) in config/,
+        'config.embedingDim',
+      ],
+      [
+        'bundle section',
+        (d) => rewriteManifest(d, (m) => (m.bundle.similarty = 'ip')),
+        /model\.json: bundle: unknown option 'similarty' \(did you mean 'similarity'\?\)/,
+        'bundle.similarty',
+      ],
+      [
+        'vocabulary.json',
+        (d) => rewriteJsonFile(d, 'vocabulary.json', (v) => (v.itemz = [])),
+        /vocabulary\.json: unknown option 'itemz' \(did you mean 'items'\?\)/,
+        'itemz',
+      ],
+      [
+        'popularity.json',
+        (d) => rewriteJsonFile(d, 'popularity.json', (p) => (p.count = [])),
+        /popularity\.json: unknown option 'count' \(did you mean 'counts'\?\)/,
+        'count',
+      ],
     ];
     for (const [label, edit, message, field] of cases) {
       const dir = await copy();
@@ -143,7 +163,11 @@ describe('files stay inside the bundle (item 3)', () => {
     const passwd = '/etc/passwd';
     const outside = join(root, 'outside.json');
     await writeFile(outside, await readFile(fileIn(good, 'popularity.json')));
-    for (const [label, name] of [['dotdot', '../../../../etc/passwd'], ['absolute', passwd], ['subdir', 'a/popularity.json']] as const) {
+    for (const [label, name] of [
+      ['dotdot', '../../../../etc/passwd'],
+      ['absolute', passwd],
+      ['subdir', 'a/popularity.json'],
+    ] as const) {
       const dir = await copy();
       await rewriteManifest(dir, (m) => {
         m.bundle.popularity.file = name;

@@ -67,7 +67,10 @@ describe('bundle', () => {
     assert.equal(pop.format, 'seqrec-popularity');
     assert.deepEqual(pop.counts, [...dataset.itemPopularity()]);
     // No temporary directories left behind.
-    assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
+    assert.deepEqual(
+      (await readdir(root)).filter((n) => n.startsWith('.')),
+      [],
+    );
   });
 
   it('loads back: same weights, vocabulary and counts; a bundle is still a checkpoint', async () => {
@@ -99,15 +102,32 @@ describe('bundle', () => {
         },
         /weights\.bin: contents do not match model\.json/,
       ],
-      ['short-weights', async (d) => writeFile(fileIn(d, 'weights.bin'), (await readFile(fileIn(d, 'weights.bin'))).subarray(8)), /weights\.bin: \d+ bytes, but model\.json describes/],
+      [
+        'short-weights',
+        async (d) => writeFile(fileIn(d, 'weights.bin'), (await readFile(fileIn(d, 'weights.bin'))).subarray(8)),
+        /weights\.bin: \d+ bytes, but model\.json describes/,
+      ],
       ['edited-vocabulary', (d) => editJson(fileIn(d, 'vocabulary.json'), (j) => j.items.reverse()), /vocabulary\.json: contents do not match model\.json/],
       ['no-vocabulary', (d) => rm(fileIn(d, 'vocabulary.json')), /vocabulary\.json: missing, but model\.json lists it/],
       ['edited-manifest', (d) => editJson(fileIn(d, 'model.json'), (j) => (j.bundle.similarity = 'cosine')), /model\.json: contents do not match CURRENT/],
       // Edits behind a re-recorded digest reach the section's own checks.
-      ['bundle-version', (d) => rewriteManifest(d, (j) => (j.bundle.version = 99)), /model\.json: bundle format version 99 is not supported \(this seqrec reads version 1\)/],
+      [
+        'bundle-version',
+        (d) => rewriteManifest(d, (j) => (j.bundle.version = 99)),
+        /model\.json: bundle format version 99 is not supported \(this seqrec reads version 1\)/,
+      ],
       ['bundle-format', (d) => rewriteManifest(d, (j) => (j.bundle.format = 'other')), /model\.json: bundle\.format is not "seqrec-bundle"/],
       ['bundle-rows', (d) => rewriteManifest(d, (j) => (j.bundle.itemEmbeddings.rows = 3)), /model\.json: bundle\.itemEmbeddings is 3 x 16/],
-      ['manifest-json', (d) => rewriteManifest(d, () => undefined, () => '{'), /model\.json: not valid JSON/],
+      [
+        'manifest-json',
+        (d) =>
+          rewriteManifest(
+            d,
+            () => undefined,
+            () => '{',
+          ),
+        /model\.json: not valid JSON/,
+      ],
       ['no-manifest', (d) => rm(fileIn(d, 'model.json')), /model\.json: cannot read the model manifest \(ENOENT\)/],
     ];
     for (const [name, damage, message] of cases) {
@@ -143,12 +163,18 @@ describe('bundle', () => {
   it('export checks its inputs and never replaces an unrelated directory', async () => {
     const v = dataset.vocabulary;
     const pop = dataset.itemPopularity();
-    await assert.rejects(exportBundle(model, join(root, 'x1'), { vocabulary: ItemVocabulary.build([['a', 'b']]), popularity: pop }), /vocabulary has 3 entries/);
+    await assert.rejects(
+      exportBundle(model, join(root, 'x1'), { vocabulary: ItemVocabulary.build([['a', 'b']]), popularity: pop }),
+      /vocabulary has 3 entries/,
+    );
     await assert.rejects(exportBundle(model, join(root, 'x2'), { vocabulary: v, popularity: [1, 2, 3] }), /popularity has 3 counts but the model has/);
     const negative = Float64Array.from(pop);
     negative[4] = -1;
     await assert.rejects(exportBundle(model, join(root, 'x3'), { vocabulary: v, popularity: negative }), /popularity\[4\] must be a finite count >= 0/);
-    await assert.rejects(exportBundle(model, join(root, 'x4'), { vocabulary: v, popularity: pop, similarity: 'l2' as 'ip' }), /similarity must be 'ip' or 'cosine'/);
+    await assert.rejects(
+      exportBundle(model, join(root, 'x4'), { vocabulary: v, popularity: pop, similarity: 'l2' as 'ip' }),
+      /similarity must be 'ip' or 'cosine'/,
+    );
     const precious = join(root, 'precious');
     await mkdir(precious);
     await writeFile(join(precious, 'notes.txt'), 'keep me');
@@ -159,39 +185,50 @@ describe('bundle', () => {
     const again = await copy('again');
     await exportBundle(model, again, { vocabulary: v, popularity: pop, popularitySource: 'second' });
     assert.equal((await loadBundle(again)).section.popularity.source, 'second');
-    assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
-  });
-
-  it('carries an optional faiss index that the Recommender serves with', { skip: !faissOk && 'faiss-node (or src/retrieval/faiss.ts) not available' }, async () => {
-    const dir = join(root, 'faiss');
-    const index = new faiss!.FaissRetriever(itemMatrix(model), model.embeddingDim, { factory: 'Flat' });
-    await exportBundle(model, dir, { vocabulary: dataset.vocabulary, popularity: dataset.itemPopularity(), faiss: index });
-    index.dispose();
-    const manifest = JSON.parse(await readFile(fileIn(dir, 'model.json'), 'utf8'));
-    assert.equal(manifest.bundle.faiss.file, 'faiss.index');
-    assert.equal(manifest.bundle.faiss.factory, 'Flat');
-    const viaFaiss = await Recommender.load(dir);
-    const exact = await Recommender.load(dir, { retriever: 'exact' });
-    assert.equal(viaFaiss.info().retriever, 'faiss');
-    assert.equal(exact.info().retriever, 'exact');
-    const ids = dataset.vocabulary.items();
-    for (const h of [[ids[0]], ids.slice(3, 12), [ids[50], ids[2]]]) assert.deepEqual(viaFaiss.recommend(h, { k: 25 }), exact.recommend(h, { k: 25 }));
-    viaFaiss.dispose();
-    exact.dispose();
-    // A damaged index is refused by name, by its digest in model.json: no file goes unchecked,
-    // even when exact retrieval would not read it.
-    const idx = await readFile(fileIn(dir, 'faiss.index'));
-    idx[idx.length - 5] ^= 0xff;
-    await writeFile(fileIn(dir, 'faiss.index'), idx);
-    await assert.rejects(Recommender.load(dir), /faiss\.index: contents do not match model\.json/);
-    await assert.rejects(Recommender.load(dir, { retriever: 'exact', warmUp: false }), /faiss\.index: contents do not match model\.json/);
-    idx[idx.length - 5] ^= 0xff;
-    await writeFile(fileIn(dir, 'faiss.index'), idx);
-    // The sidecar is read through its strict schema by the bundle load itself (digest re-recorded: a deliberate edit).
-    await rewriteJsonFile(dir, 'faiss.index.json', (s) => (s.nprob = 4));
-    await assert.rejects(
-      loadBundle(dir),
-      (e: unknown) => e instanceof SeqrecError && e.code === 'bundle_invalid' && e.field === 'nprob' && /faiss\.index\.json: unknown option 'nprob' \(did you mean 'nprobe'\?\)/.test(e.message),
+    assert.deepEqual(
+      (await readdir(root)).filter((n) => n.startsWith('.')),
+      [],
     );
   });
+
+  it(
+    'carries an optional faiss index that the Recommender serves with',
+    { skip: !faissOk && 'faiss-node (or src/retrieval/faiss.ts) not available' },
+    async () => {
+      const dir = join(root, 'faiss');
+      const index = new faiss!.FaissRetriever(itemMatrix(model), model.embeddingDim, { factory: 'Flat' });
+      await exportBundle(model, dir, { vocabulary: dataset.vocabulary, popularity: dataset.itemPopularity(), faiss: index });
+      index.dispose();
+      const manifest = JSON.parse(await readFile(fileIn(dir, 'model.json'), 'utf8'));
+      assert.equal(manifest.bundle.faiss.file, 'faiss.index');
+      assert.equal(manifest.bundle.faiss.factory, 'Flat');
+      const viaFaiss = await Recommender.load(dir);
+      const exact = await Recommender.load(dir, { retriever: 'exact' });
+      assert.equal(viaFaiss.info().retriever, 'faiss');
+      assert.equal(exact.info().retriever, 'exact');
+      const ids = dataset.vocabulary.items();
+      for (const h of [[ids[0]], ids.slice(3, 12), [ids[50], ids[2]]]) assert.deepEqual(viaFaiss.recommend(h, { k: 25 }), exact.recommend(h, { k: 25 }));
+      viaFaiss.dispose();
+      exact.dispose();
+      // A damaged index is refused by name, by its digest in model.json: no file goes unchecked,
+      // even when exact retrieval would not read it.
+      const idx = await readFile(fileIn(dir, 'faiss.index'));
+      idx[idx.length - 5] ^= 0xff;
+      await writeFile(fileIn(dir, 'faiss.index'), idx);
+      await assert.rejects(Recommender.load(dir), /faiss\.index: contents do not match model\.json/);
+      await assert.rejects(Recommender.load(dir, { retriever: 'exact', warmUp: false }), /faiss\.index: contents do not match model\.json/);
+      idx[idx.length - 5] ^= 0xff;
+      await writeFile(fileIn(dir, 'faiss.index'), idx);
+      // The sidecar is read through its strict schema by the bundle load itself (digest re-recorded: a deliberate edit).
+      await rewriteJsonFile(dir, 'faiss.index.json', (s) => (s.nprob = 4));
+      await assert.rejects(
+        loadBundle(dir),
+        (e: unknown) =>
+          e instanceof SeqrecError &&
+          e.code === 'bundle_invalid' &&
+          e.field === 'nprob' &&
+          /faiss\.index\.json: unknown option 'nprob' \(did you mean 'nprobe'\?\)/.test(e.message),
+      );
+    },
+  );
 });

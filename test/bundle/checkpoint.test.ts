@@ -72,7 +72,11 @@ describe('checkpoints', () => {
       m.weights[1].shape = [m.weights[1].shape[1], m.weights[1].shape[0]];
     });
     await assert.rejects(loadModel(path), /model\.json: weights\[1\]\.shape is \[\d+,\d+\], the gru4rec model expects/);
-    await rewriteManifest(path, () => undefined, () => '{not json');
+    await rewriteManifest(
+      path,
+      () => undefined,
+      () => '{not json',
+    );
     await assert.rejects(loadModel(path), /model\.json: not valid JSON/);
     model.dispose();
   });

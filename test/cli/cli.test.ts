@@ -65,7 +65,7 @@ describe('flags and commands', () => {
     assert.equal(missing.stderr, 'seqrec train: --data is required\n');
   });
 
-  it('per-command --help lists that command\'s flags and every data format', async () => {
+  it("per-command --help lists that command's flags and every data format", async () => {
     const r = await cli(['train', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: seqrec train --data FILE/);
@@ -77,7 +77,8 @@ describe('flags and commands', () => {
     assert.match(serve.stdout, /--drain-timeout <s>/);
     assert.doesNotMatch(serve.stdout, /--epochs/);
     const top = await cli(['--help']);
-    for (const c of ['demo', 'train', 'eval', 'bench', 'recommend', 'export', 'serve', 'plot', 'setup']) assert.match(top.stdout, new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['demo', 'train', 'eval', 'bench', 'recommend', 'export', 'serve', 'plot', 'setup'])
+      assert.match(top.stdout, new RegExp(`^  ${c}\\b`, 'm'));
   });
 });
 
@@ -102,14 +103,23 @@ describe('seqrec recommend', () => {
       const ids = (JSON.parse(r.stdout) as { recommendations: { item: string }[] }).recommendations.map((x) => x.item);
       assert.equal(ids.length, all - history.length);
       for (const id of history) assert.ok(!ids.includes(id), `history item ${id} recommended`);
-      assert.deepEqual(ids, api.recommend(history, { k: all }).items.map((x) => x.id));
+      assert.deepEqual(
+        ids,
+        api.recommend(history, { k: all }).items.map((x) => x.id),
+      );
       const seen = await cli(['recommend', '--model', bundle, '--history', history.join(','), '--k', String(all), '--include-seen']);
       const withSeen = (JSON.parse(seen.stdout) as { recommendations: { item: string }[] }).recommendations.map((x) => x.item);
       assert.equal(withSeen.length, all);
-      assert.deepEqual(withSeen, api.recommend(history, { k: all, excludeSeen: false }).items.map((x) => x.id));
+      assert.deepEqual(
+        withSeen,
+        api.recommend(history, { k: all, excludeSeen: false }).items.map((x) => x.id),
+      );
       // The old --exclude-seen still works (it is the default now).
       const old = await cli(['recommend', '--model', bundle, '--history', history.join(','), '--k', String(all), '--exclude-seen']);
-      assert.deepEqual((JSON.parse(old.stdout) as { recommendations: { item: string }[] }).recommendations.map((x) => x.item), ids);
+      assert.deepEqual(
+        (JSON.parse(old.stdout) as { recommendations: { item: string }[] }).recommendations.map((x) => x.item),
+        ids,
+      );
     } finally {
       api.dispose();
     }

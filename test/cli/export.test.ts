@@ -67,4 +67,3 @@ describe('seqrec train --out / export', () => {
     for (const x of [a, b, c]) x.model.dispose();
   });
 });
-

@@ -5,7 +5,10 @@ import { isContextualLoss } from '../../src/losses/index.js';
 
 describe('--preset gru4rec-official-<dataset>', () => {
   it('has one preset per published paramfile', () => {
-    assert.deepEqual(GRU4REC_PRESET_NAMES.map((n) => n.replace('gru4rec-official-', '')), ['coveo', 'diginetica', 'retailrocket', 'rees46', 'rsc15', 'yoochoose']);
+    assert.deepEqual(
+      GRU4REC_PRESET_NAMES.map((n) => n.replace('gru4rec-official-', '')),
+      ['coveo', 'diginetica', 'retailrocket', 'rees46', 'rsc15', 'yoochoose'],
+    );
   });
   it('diginetica: the values of paramfiles/diginetica_bprmax_shared_best.py', () => {
     const p = GRU4REC_OFFICIAL_PRESETS['gru4rec-official-diginetica'];
@@ -17,7 +20,10 @@ describe('--preset gru4rec-official-<dataset>', () => {
     const loss = presetLoss(p);
     assert.ok(isContextualLoss(loss));
     assert.equal(loss.lossName, 'bpr-max');
-    assert.deepEqual({ ...loss.settings }, { inBatch: true, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.3 }, removeAccidentalHits: false, bpreg: 0.9, elu: 1 });
+    assert.deepEqual(
+      { ...loss.settings },
+      { inBatch: true, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.3 }, removeAccidentalHits: false, bpreg: 0.9, elu: 1 },
+    );
   });
   it('retailrocket is ELU 0.5 with BPR-max; the cross-entropy ones use the official logQ form', () => {
     assert.equal(GRU4REC_OFFICIAL_PRESETS['gru4rec-official-retailrocket'].elu, 0.5);

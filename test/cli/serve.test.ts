@@ -123,7 +123,18 @@ describe('seqrec serve', () => {
     await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const other = join(root, 'other');
     await cp(bundle, other, { recursive: true });
-    const { p, base } = await serve(['--model', bundle, '--admin-token-file', tokenFile, '--admin-bundle', `other=${other}`, '--request-timeout', '3', '--max-json-depth', '4']);
+    const { p, base } = await serve([
+      '--model',
+      bundle,
+      '--admin-token-file',
+      tokenFile,
+      '--admin-bundle',
+      `other=${other}`,
+      '--request-timeout',
+      '3',
+      '--max-json-depth',
+      '4',
+    ]);
     try {
       const auth = { authorization: `Bearer ${TOKEN}` };
       assert.equal((await post(base, '/admin/reload', {})).status, 401);
@@ -151,7 +162,11 @@ describe('seqrec serve', () => {
   });
 
   it('runs one wasm thread unless SEQREC_WASM_THREADS says otherwise (issue #14 item 14)', async () => {
-    for (const [env, want] of [[undefined, /wasm \[SIMD (on|off), 1 thread\]/], ['', /wasm \[SIMD (on|off), 1 thread\]/], ['2', /wasm \[SIMD (on|off), 2 threads\]/]] as const) {
+    for (const [env, want] of [
+      [undefined, /wasm \[SIMD (on|off), 1 thread\]/],
+      ['', /wasm \[SIMD (on|off), 1 thread\]/],
+      ['2', /wasm \[SIMD (on|off), 2 threads\]/],
+    ] as const) {
       const { p } = await serve(['--model', bundle], { SEQREC_WASM_THREADS: env, SEQREC_BACKEND: 'wasm' });
       assert.match(p.stderr(), want, `SEQREC_WASM_THREADS=${String(env)}: ${p.stderr()}`);
       p.child.kill('SIGINT');

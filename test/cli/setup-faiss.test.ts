@@ -32,7 +32,7 @@ before(async () => {
 after(() => rm(tmp, { recursive: true, force: true }));
 
 describe('seqrec setup faiss: where it installs', () => {
-  it("the project root is the nearest package.json outside node_modules", () => {
+  it('the project root is the nearest package.json outside node_modules', () => {
     assert.equal(projectRoot(join(app, 'src')), app);
     assert.equal(projectRoot(appSeqrec), app);
     assert.equal(projectRoot(app), app);

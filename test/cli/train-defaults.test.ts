@@ -60,10 +60,18 @@ describe('seqrec train: --samples-per-user auto', () => {
     try {
       const file = join(dir, 'log.txt');
       // 40 users of 8 items each over 10 items: 32 train users -> wants 1,600 per user, capped at 10.
-      await writeFile(file, Array.from({ length: 40 }, (_, u) => `${u + 1} ${Array.from({ length: 8 }, (_, i) => ((u + i) % 10) + 1).join(' ')}`).join('\n') + '\n');
+      await writeFile(
+        file,
+        Array.from({ length: 40 }, (_, u) => `${u + 1} ${Array.from({ length: 8 }, (_, i) => ((u + i) % 10) + 1).join(' ')}`).join('\n') + '\n',
+      );
       const settings = dataSettings({ ...parse({}), data: file, samplesPerUser: 1 });
       const lines: string[] = [];
-      const dataset = await buildDataset(settings, (m) => lines.push(m), false, (users) => autoSamplesPerUser(users, 256));
+      const dataset = await buildDataset(
+        settings,
+        (m) => lines.push(m),
+        false,
+        (users) => autoSamplesPerUser(users, 256),
+      );
       assert.equal(dataset.options.samplesPerUser, 10);
       assert.equal(settings.dataset.samplesPerUser, 10);
       assert.equal(dataset.trainSamplesPerEpoch(), dataset.trainUsers.length * 10);

@@ -91,21 +91,33 @@ describe('a repeated header line', () => {
 
 describe('non-finite numbers', () => {
   test('1e999 as a timestamp (MovieLens .dat) names file, line and field', async () => {
-    await assert.rejects(loadInteractions(files.path('inf-time.dat')), parseErrorAt('inf-time.dat', 2, /timestamp '1e999' is not a finite number/, 'timestamp'));
+    await assert.rejects(
+      loadInteractions(files.path('inf-time.dat')),
+      parseErrorAt('inf-time.dat', 2, /timestamp '1e999' is not a finite number/, 'timestamp'),
+    );
   });
 
   test('1e999 as a rating (u.data) names file, line and field', async () => {
-    await assert.rejects(loadInteractions(files.path('inf-rating.data'), { format: 'movielens-udata' }), parseErrorAt('inf-rating.data', 2, /rating '1e999' is not a finite number/, 'rating'));
+    await assert.rejects(
+      loadInteractions(files.path('inf-rating.data'), { format: 'movielens-udata' }),
+      parseErrorAt('inf-rating.data', 2, /rating '1e999' is not a finite number/, 'rating'),
+    );
   });
 
   test('NaN and -Infinity timestamps in a CSV', async () => {
     await assert.rejects(loadInteractions(files.path('nan-time.csv')), parseErrorAt('nan-time.csv', 3, /timestamp 'NaN' is not a/, 'timestamp'));
-    await assert.rejects(loadInteractions(files.path('infinity-time.csv')), parseErrorAt('infinity-time.csv', 3, /timestamp '-Infinity' is not a/, 'timestamp'));
+    await assert.rejects(
+      loadInteractions(files.path('infinity-time.csv')),
+      parseErrorAt('infinity-time.csv', 3, /timestamp '-Infinity' is not a/, 'timestamp'),
+    );
   });
 
   test('a string "1e999" in JSONL and a -1e400 rating under minRating', async () => {
     await assert.rejects(loadInteractions(files.path('inf-time.jsonl')), parseErrorAt('inf-time.jsonl', 2, /not a finite number/, 'timestamp'));
-    await assert.rejects(loadInteractions(files.path('inf-rating.csv'), { minRating: 1 }), parseErrorAt('inf-rating.csv', 3, /rating '-1e400' is not a finite number/, 'rating'));
+    await assert.rejects(
+      loadInteractions(files.path('inf-rating.csv'), { minRating: 1 }),
+      parseErrorAt('inf-rating.csv', 3, /rating '-1e400' is not a finite number/, 'rating'),
+    );
   });
 });
 
@@ -123,14 +135,23 @@ describe('binary and mostly malformed input', () => {
   });
 
   test('text that is mostly not UTF-8 is binary; a line with a stray byte is malformed, never an altered id', async () => {
-    await assert.rejects(loadInteractions(files.path('not-utf8.txt'), { onMalformed: 'skip' }), seqrecError('data_parse', /not-utf8\.txt line 1: .*binary.*invalid UTF-8/));
+    await assert.rejects(
+      loadInteractions(files.path('not-utf8.txt'), { onMalformed: 'skip' }),
+      seqrecError('data_parse', /not-utf8\.txt line 1: .*binary.*invalid UTF-8/),
+    );
     // Decoded, 'caf\xe9' would be 'caf\uFFFD', the same id as any other 'caf' + stray byte.
     await assert.rejects(loadInteractions(files.path('accents.txt')), parseErrorAt('accents.txt', 2, /not valid UTF-8.*iconv/));
     const log = await loadInteractions(files.path('accents.txt'), { onMalformed: 'skip', maxSkipRate: 1 });
-    assert.deepEqual(log.sequences.map((s) => s.user), ['u1', 'u3']);
+    assert.deepEqual(
+      log.sequences.map((s) => s.user),
+      ['u1', 'u3'],
+    );
     assert.equal(log.stats.skipped, 1);
     // A header line that is not UTF-8 cannot be skipped: the next line would become the header.
-    await assert.rejects(loadInteractions(files.path('accent-header.csv'), { onMalformed: 'skip', maxSkipRate: 1 }), parseErrorAt('accent-header.csv', 1, /not valid UTF-8/));
+    await assert.rejects(
+      loadInteractions(files.path('accent-header.csv'), { onMalformed: 'skip', maxSkipRate: 1 }),
+      parseErrorAt('accent-header.csv', 1, /not valid UTF-8/),
+    );
   });
 
   test('more than 10% of lines skipped is refused, with the counts', async () => {

@@ -101,13 +101,22 @@ describe('SequenceDataset: comirec training windows', () => {
       assert.deepEqual(got.map((r) => r.user).sort(), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
       for (const r of got) positions[r.user].add(sequences[r.user].indexOf(r.target));
     }
-    assert.deepEqual([...positions[0]].sort((a, b) => a - b), [4, 5, 6, 7, 8, 9]);
-    assert.deepEqual([...positions[1]].sort((a, b) => a - b), [1, 2]);
+    assert.deepEqual(
+      [...positions[0]].sort((a, b) => a - b),
+      [4, 5, 6, 7, 8, 9],
+    );
+    assert.deepEqual(
+      [...positions[1]].sort((a, b) => a - b),
+      [1, 2],
+    );
   });
 
   test('last partial batch is kept', () => {
     const ds = SequenceDataset.fromEncoded(seqs([4, 4, 4, 4, 4]), vocab, { ...allTrain, sampling: 'every' });
-    assert.deepEqual([...ds.trainBatches(0, 4)].map((b) => b.batchSize), [4, 4, 4, 3]);
+    assert.deepEqual(
+      [...ds.trainBatches(0, 4)].map((b) => b.batchSize),
+      [4, 4, 4, 3],
+    );
     const b = [...ds.trainBatches(0, 4)][3];
     assert.equal(b.history.length, 3 * ds.maxLen);
     assert.equal(b.targets.length, 3);
@@ -139,7 +148,10 @@ describe('SequenceDataset: determinism', () => {
     const ds = make();
     const order = (e: number): number[] => rows(ds.trainBatches(e, 64)).map((r) => r.user);
     assert.notDeepEqual(order(0), order(1));
-    assert.deepEqual([...order(0)].sort((x, y) => x - y), [...order(1)].sort((x, y) => x - y));
+    assert.deepEqual(
+      [...order(0)].sort((x, y) => x - y),
+      [...order(1)].sort((x, y) => x - y),
+    );
   });
 
   test('targets are never padding; lengths and masks agree', () => {
@@ -147,7 +159,10 @@ describe('SequenceDataset: determinism', () => {
     for (const r of rows(ds.trainBatches(0, 50))) {
       assert.ok(r.target > 0);
       assert.ok(r.length >= 1 && r.length <= ds.maxLen);
-      assert.equal(r.mask.reduce((s, m) => s + m, 0), r.length);
+      assert.equal(
+        r.mask.reduce((s, m) => s + m, 0),
+        r.length,
+      );
       assert.ok(r.history.slice(0, r.length).every((i) => i > 0));
       assert.ok(r.history.slice(r.length).every((i) => i === 0));
     }
@@ -159,7 +174,10 @@ describe('SequenceDataset: comirec evaluation', () => {
     const sequences = seqs([10, 30, 1, 2]);
     const ds = SequenceDataset.fromEncoded(sequences, vocab, { ...allTest, maxLen: 5 });
     const got = evalRows(ds.evalBatches('test', 2));
-    assert.deepEqual(got.map((r) => r.user), [0, 1, 3]);
+    assert.deepEqual(
+      got.map((r) => r.user),
+      [0, 1, 3],
+    );
     const s0 = [...sequences[0]];
     assert.deepEqual(got[0], { user: 0, history: s0.slice(3, 8), length: 5, targets: s0.slice(8) });
     const s1 = [...sequences[1]];

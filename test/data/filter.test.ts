@@ -16,10 +16,13 @@ const input = [seq('u1', 'a b c'), seq('u2', 'a b c'), seq('u3', 'a d'), seq('u4
 describe('kCore', () => {
   test('iterative filtering reaches the core', () => {
     const { sequences, report } = kCore(input, { minUserInteractions: 2, minItemInteractions: 2 });
-    assert.deepEqual(sequences.map((s) => [s.user, s.items]), [
-      ['u1', ['a', 'b', 'c']],
-      ['u2', ['a', 'b', 'c']],
-    ]);
+    assert.deepEqual(
+      sequences.map((s) => [s.user, s.items]),
+      [
+        ['u1', ['a', 'b', 'c']],
+        ['u2', ['a', 'b', 'c']],
+      ],
+    );
     assert.deepEqual(report, {
       usersBefore: 4,
       usersAfter: 2,
@@ -33,11 +36,14 @@ describe('kCore', () => {
 
   test('one pass (iterative: false) stops after items then users', () => {
     const { sequences, report } = kCore(input, { minUserInteractions: 2, minItemInteractions: 2, iterative: false });
-    assert.deepEqual(sequences.map((s) => [s.user, s.items]), [
-      ['u1', ['a', 'b', 'c']],
-      ['u2', ['a', 'b', 'c']],
-      ['u3', ['a', 'd']],
-    ]);
+    assert.deepEqual(
+      sequences.map((s) => [s.user, s.items]),
+      [
+        ['u1', ['a', 'b', 'c']],
+        ['u2', ['a', 'b', 'c']],
+        ['u3', ['a', 'd']],
+      ],
+    );
     assert.equal(report.rounds, 1);
     assert.equal(report.interactionsAfter, 8);
     // As ComiRec's preprocess/data.py: item d passed on its 2 interactions over the whole input
@@ -58,7 +64,10 @@ describe('kCore', () => {
 
   test('repeated items count once per interaction', () => {
     const { sequences } = kCore([seq('u1', 'a a b'), seq('u2', 'c d')], { minUserInteractions: 1, minItemInteractions: 2 });
-    assert.deepEqual(sequences.map((s) => s.items), [['a', 'a']]);
+    assert.deepEqual(
+      sequences.map((s) => s.items),
+      [['a', 'a']],
+    );
   });
 
   test('invalid thresholds', () => {

@@ -32,11 +32,9 @@ async function rejectsAt(promise: Promise<unknown>, file: string, line: number, 
 
 const files = tempFiles({
   // A1: 0003 at t=...532800, then 0001 and 0004 tied at ...619200 (file order).
-  'ratings_Books.csv':
-    'A1,0001,5.0,1395619200\n' + 'A2,0002,3.0,1395619100\n' + 'A1,0003,4.0,1395532800\n' + '\n' + 'A1,0004,2.0,1395619200\n',
+  'ratings_Books.csv': 'A1,0001,5.0,1395619200\n' + 'A2,0002,3.0,1395619100\n' + 'A1,0003,4.0,1395532800\n' + '\n' + 'A1,0004,2.0,1395619200\n',
   'amazon-ratings.txt': 'A1,0001,5.0,1395619200\nA1,0003,4.0,1395532800\n',
-  'amazon-bad.csv':
-    'A1,0001,5.0,1395619200\n' + 'A1,0002,4.0\n' + 'A1,0003,five,1395619200\n' + ',0004,4.0,1395619200\n' + 'A2,0005,1.0,1395619200\n',
+  'amazon-bad.csv': 'A1,0001,5.0,1395619200\n' + 'A1,0002,4.0\n' + 'A1,0003,five,1395619200\n' + ',0004,4.0,1395619200\n' + 'A2,0005,1.0,1395619200\n',
   'amazon-header.csv': 'user,item,rating,timestamp\nA1,0001,5.0,1395619200\n',
   // 2014 strict JSON, with nested values and a quote in the text.
   'reviews_Beauty_5.json':
@@ -248,11 +246,14 @@ describe("format 'taobao'", () => {
     ]);
     assert.equal(log.stats.filtered, 3);
     assert.equal(log.stats.categoryConflicts, 0);
-    assert.deepEqual([...log.categories!], [
-      ['100', '10'],
-      ['102', '10'],
-      ['103', '12'],
-    ]);
+    assert.deepEqual(
+      [...log.categories!],
+      [
+        ['100', '10'],
+        ['102', '10'],
+        ['103', '12'],
+      ],
+    );
   });
 
   test('behaviors option keeps the chosen behavior types', async () => {
@@ -279,7 +280,12 @@ describe("format 'taobao'", () => {
 
   test('malformed lines; a conflicting category keeps the first and is counted', async () => {
     const path = files.path('taobao-bad.csv');
-    await rejectsAt(loadInteractions(path, { format: 'taobao' }), 'taobao-bad.csv', 2, /expected 5 fields separated by ',' \(user,item,category,behavior,timestamp\), got 4/);
+    await rejectsAt(
+      loadInteractions(path, { format: 'taobao' }),
+      'taobao-bad.csv',
+      2,
+      /expected 5 fields separated by ',' \(user,item,category,behavior,timestamp\), got 4/,
+    );
     const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
     assert.deepEqual(log.stats.skipReasons, [
       "line 2: expected 5 fields separated by ',' (user,item,category,behavior,timestamp), got 4",
@@ -294,8 +300,11 @@ describe("format 'taobao'", () => {
 
   test('option errors: bad behaviors, behaviors without taobao, minRating', async () => {
     const path = files.path('UserBehavior.csv');
-    // @ts-expect-error: an unknown behavior, as it could come from untyped input
-    await assert.rejects(loadInteractions(path, { behaviors: ['click'] }), seqrecError('invalid_argument', /behaviors: must be a non-empty array of pv, buy, cart, fav/));
+    await assert.rejects(
+      // @ts-expect-error: an unknown behavior, as it could come from untyped input
+      loadInteractions(path, { behaviors: ['click'] }),
+      seqrecError('invalid_argument', /behaviors: must be a non-empty array of pv, buy, cart, fav/),
+    );
     await assert.rejects(loadInteractions(path, { behaviors: [] }), seqrecError('invalid_argument', /behaviors: must be a non-empty array/));
     await assert.rejects(
       loadInteractions(files.path('ratings_Books.csv'), { format: 'amazon-csv', behaviors: ['pv'] }),
@@ -303,7 +312,10 @@ describe("format 'taobao'", () => {
     );
     // Auto-detected: only known once the first line is read.
     await assert.rejects(loadInteractions(files.path('ratings_Books.csv'), { behaviors: ['pv'] }), seqrecError('invalid_argument', /not 'amazon-csv'/));
-    await assert.rejects(loadInteractions(path, { minRating: 3 }), seqrecError('invalid_argument', /minRating needs ratings, but the 'taobao' format has none/));
+    await assert.rejects(
+      loadInteractions(path, { minRating: 3 }),
+      seqrecError('invalid_argument', /minRating needs ratings, but the 'taobao' format has none/),
+    );
   });
 
   test('categoryIndex turns the raw map into item index -> dense category', async () => {
@@ -313,7 +325,13 @@ describe("format 'taobao'", () => {
     assert.deepEqual([...itemCategory], [-1, 0, 1, 0, 2]);
     assert.deepEqual(names, ['10', '11', '12']);
     // Items missing from the map, or from the vocabulary, are simply left out.
-    const partial = categoryIndex(new Map([['101', 'x'], ['zzz', 'y']]), vocab);
+    const partial = categoryIndex(
+      new Map([
+        ['101', 'x'],
+        ['zzz', 'y'],
+      ]),
+      vocab,
+    );
     assert.deepEqual([...partial.itemCategory], [-1, -1, 0, -1, -1]);
   });
 });
@@ -322,7 +340,10 @@ describe("format 'session' (header) and 'session-lines'", () => {
   test('a header with a user column first: auto stays csv (by user); session groups by session_id', async () => {
     const byUser = await loadInteractions(files.path('clicks.csv'));
     assert.equal(byUser.stats.format, 'csv');
-    assert.deepEqual(byUser.sequences.map((s) => s.user), ['u1', 'u2']);
+    assert.deepEqual(
+      byUser.sequences.map((s) => s.user),
+      ['u1', 'u2'],
+    );
     const bySession = await loadInteractions(files.path('clicks.csv'), { format: 'session' });
     assert.equal(bySession.stats.format, 'session');
     assert.deepEqual(rows(bySession), [
@@ -346,7 +367,10 @@ describe("format 'session' (header) and 'session-lines'", () => {
 
   test('columns.user names the session column explicitly', async () => {
     const log = await loadInteractions(files.path('clicks.csv'), { format: 'session', columns: { user: 'user_id' } });
-    assert.deepEqual(log.sequences.map((s) => s.user), ['u1', 'u2']);
+    assert.deepEqual(
+      log.sequences.map((s) => s.user),
+      ['u1', 'u2'],
+    );
   });
 
   test('no session column is a header error, even when skipping', async () => {
@@ -454,18 +478,30 @@ describe('presets on real data', { skip: skipWithoutSharedData }, () => {
     assert.equal(Math.max(...log.sequences.map((s) => s.items.length)), 54);
 
     // Independent expectation: every session ordered by timeframe, ties in file order.
-    const lines = readFileSync(path, 'utf8').split('\n').slice(1).filter((l) => l.trim() !== '');
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim() !== '');
     const bySession = new Map<string, { item: string; t: number; i: number }[]>();
     lines.forEach((l, i) => {
       const [session, , item, timeframe] = l.split(';');
       if (!bySession.has(session)) bySession.set(session, []);
       bySession.get(session)!.push({ item, t: Number(timeframe), i });
     });
-    assert.deepEqual(log.sequences.map((s) => s.user), [...bySession.keys()]);
+    assert.deepEqual(
+      log.sequences.map((s) => s.user),
+      [...bySession.keys()],
+    );
     for (const s of log.sequences) {
       const expected = bySession.get(s.user)!.sort((a, b) => a.t - b.t || a.i - b.i);
-      assert.deepEqual(s.items, expected.map((r) => r.item));
-      assert.deepEqual(s.timestamps, expected.map((r) => r.t));
+      assert.deepEqual(
+        s.items,
+        expected.map((r) => r.item),
+      );
+      assert.deepEqual(
+        s.timestamps,
+        expected.map((r) => r.t),
+      );
     }
   });
 
@@ -482,7 +518,10 @@ describe('presets on real data', { skip: skipWithoutSharedData }, () => {
     assert.equal(Math.min(...lengths), 2);
     assert.equal(Math.max(...lengths), 41);
     // SR-GNN's evaluation cases: every prefix -> next item.
-    assert.equal(lengths.reduce((a, n) => a + n - 1, 0), 60858);
+    assert.equal(
+      lengths.reduce((a, n) => a + n - 1, 0),
+      60858,
+    );
     assert.deepEqual(log.sequences[0].items, ['21553', '20071', '8762', '21566', '6381', '21566']);
     // Auto-detection cannot tell sessions from user sequences: it reads 'sequence', same content.
     const auto = await loadInteractions(path);

@@ -41,7 +41,16 @@ const DATA_LINES: Record<DataFormat, string> = {
 };
 
 function sink(): RecordSink & { rows: number; dropped: number } {
-  return { rows: 0, dropped: 0, add() { this.rows++; }, drop() { this.dropped++; } };
+  return {
+    rows: 0,
+    dropped: 0,
+    add() {
+      this.rows++;
+    },
+    drop() {
+      this.dropped++;
+    },
+  };
 }
 
 /** The first line a parser is created from: the header, when the format has one. */
@@ -53,7 +62,10 @@ function firstLine(format: DataFormat, header: 'required' | 'optional' | 'none')
 
 describe('format table', () => {
   test('DATA_FORMATS lists each format of the table once', () => {
-    assert.deepEqual(DATA_FORMATS, DATA_FORMAT_INFO.map((f) => f.name));
+    assert.deepEqual(
+      DATA_FORMATS,
+      DATA_FORMAT_INFO.map((f) => f.name),
+    );
     assert.equal(new Set(DATA_FORMATS).size, DATA_FORMATS.length);
     assert.deepEqual([...DATA_FORMATS].sort(), Object.keys(CASES).sort());
   });
@@ -82,7 +94,10 @@ describe('format table', () => {
         createLineParser(info.name, first, { ...options, minRating: 1e9 }, s).parse(data, 2);
         assert.deepEqual([s.rows, s.dropped], [0, 1]);
       } else {
-        assert.throws(() => createLineParser(info.name, first, { ...options, minRating: 0 }, sink()), seqrecError('invalid_argument', /minRating needs ratings/));
+        assert.throws(
+          () => createLineParser(info.name, first, { ...options, minRating: 0 }, sink()),
+          seqrecError('invalid_argument', /minRating needs ratings/),
+        );
       }
     });
   }
@@ -90,10 +105,19 @@ describe('format table', () => {
   test('session-lines is read when named, and refuses a repeated session', async () => {
     const files = tempFiles({ 'sessions.txt': 's1 a b\ns2 c d\ns1 e f\n' });
     try {
-      await assert.rejects(loadInteractions(files.path('sessions.txt'), { format: 'session-lines' }), seqrecError('data_parse', /session 's1' already appeared on line 1/));
+      await assert.rejects(
+        loadInteractions(files.path('sessions.txt'), { format: 'session-lines' }),
+        seqrecError('data_parse', /session 's1' already appeared on line 1/),
+      );
       const log = await loadInteractions(files.path('sessions.txt'));
       assert.equal(log.stats.format, 'sequence');
-      assert.deepEqual(log.sequences.map((s) => s.items), [['a', 'b', 'e', 'f'], ['c', 'd']]);
+      assert.deepEqual(
+        log.sequences.map((s) => s.items),
+        [
+          ['a', 'b', 'e', 'f'],
+          ['c', 'd'],
+        ],
+      );
     } finally {
       files.cleanup();
     }

@@ -9,9 +9,7 @@ import { SeqrecError, type SeqrecErrorCode } from '../../src/errors.js';
 export const SHARED_DATA = resolve(fileURLToPath(new URL('../../', import.meta.url)), '../shared/data');
 
 /** `skip` value for real-data tests: false when the data folder exists, else a reason. */
-export const skipWithoutSharedData: false | string = existsSync(SHARED_DATA)
-  ? false
-  : `real-data tests skipped: ${SHARED_DATA} not found`;
+export const skipWithoutSharedData: false | string = existsSync(SHARED_DATA) ? false : `real-data tests skipped: ${SHARED_DATA} not found`;
 
 /** A fresh temp folder with the given files; call the returned cleanup when done. */
 export function tempFiles(files: Record<string, string>): { dir: string; path: (name: string) => string; cleanup: () => void } {

@@ -17,21 +17,13 @@ const files = tempFiles({
   'u.data': '1\t10\t5\t100\n2\t11\t3\t50\n1\t12\t4\t90\n',
   'udata.txt': '1\t10\t5\t100\n1\t12\t4\t90\n',
   'ratings.csv': 'userId,movieId,rating,timestamp\n1,10,4.5,20\n1,11,3.0,10\n2,10,5.0,1\n',
-  'quoted.csv':
-    'user_id,item_id,title,timestamp\n' +
-    '1,10,"Toy Story, The (1995)",5\n' +
-    '1,11,"He said ""hi"", twice",3\n' +
-    '2,"12,5",plain,1\n',
+  'quoted.csv': 'user_id,item_id,title,timestamp\n' + '1,10,"Toy Story, The (1995)",5\n' + '1,11,"He said ""hi"", twice",3\n' + '2,"12,5",plain,1\n',
   'unterminated.csv': 'user_id,item_id,title,timestamp\n1,10,"oops,5\n',
   'sessions.csv': 'session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;300;2016-01-01\n7;99;b;100;2016-01-01\n8;NA;c;5;2016-01-02\n',
   'custom.csv': 'buyer,when,sku,stars\nann,2,p,1\nann,1,q,5\nbob,1,p,4\n',
   'nocol.csv': 'who,what\nann,p\n',
   'data.tsv': 'user\titem\tts\nann\tp\t2\nann\tq\t1\n',
-  'events.jsonl':
-    '{"user": "ann", "item": "p", "ts": 2}\n' +
-    '{"user": "ann", "item": "q", "ts": 1}\n' +
-    '\n' +
-    '{"user": 7, "item": 42, "ts": "3"}\n',
+  'events.jsonl': '{"user": "ann", "item": "p", "ts": 2}\n' + '{"user": "ann", "item": "q", "ts": 1}\n' + '\n' + '{"user": 7, "item": 42, "ts": "3"}\n',
   'bad.jsonl': '{"user": "ann", "item": "p"}\n{"user": "ann", "item": \n[1, 2]\n{"user": "bob"}\n{"user": "bob", "item": "z"}\n',
   'blank.txt': '\n   \n\n',
   'all-bad.dat': '1::x\n2::y\n',
@@ -57,11 +49,17 @@ describe('loadInteractions: sequence format', () => {
 
   test('custom delimiter', async () => {
     const log = await loadInteractions(files.path('seq-comma.txt'), { format: 'sequence', delimiter: ',' });
-    assert.deepEqual(log.sequences.map((s) => s.items), [['a', 'b'], ['c']]);
+    assert.deepEqual(
+      log.sequences.map((s) => s.items),
+      [['a', 'b'], ['c']],
+    );
   });
 
   test('a user without items is malformed', async () => {
-    await assert.rejects(loadInteractions(files.path('seq-bad.txt')), seqrecError('data_parse', /seq-bad\.txt line 2: expected a user id followed by at least one item/));
+    await assert.rejects(
+      loadInteractions(files.path('seq-bad.txt')),
+      seqrecError('data_parse', /seq-bad\.txt line 2: expected a user id followed by at least one item/),
+    );
     const log = await loadInteractions(files.path('seq-bad.txt'), { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 1);
     assert.equal(log.stats.interactions, 3);
@@ -76,7 +74,10 @@ describe('loadInteractions: MovieLens formats', () => {
   test('ratings.dat: stable sort by timestamp keeps file order of ties', async () => {
     const log = await loadInteractions(files.path('ratings.dat'));
     assert.equal(log.stats.format, 'movielens-dat');
-    assert.deepEqual(log.sequences.map((s) => s.user), ['1', '2']);
+    assert.deepEqual(
+      log.sequences.map((s) => s.user),
+      ['1', '2'],
+    );
     assert.deepEqual(log.sequences[0].items, ['w', 'z', 'a', 'x']);
     assert.deepEqual(log.sequences[0].timestamps, [1, 3, 3, 5]);
   });
@@ -104,13 +105,13 @@ describe('loadInteractions: MovieLens formats', () => {
   test("onMalformed 'skip' counts malformed lines (not blank ones) and keeps reasons", async () => {
     const log = await loadInteractions(files.path('bad-fields.dat'), { onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.skipped, 2);
-    assert.deepEqual(log.stats.skipReasons, [
-      "line 3: expected 4 fields separated by '::', got 3",
-      "line 6: expected 4 fields separated by '::', got 3",
-    ]);
+    assert.deepEqual(log.stats.skipReasons, ["line 3: expected 4 fields separated by '::', got 3", "line 6: expected 4 fields separated by '::', got 3"]);
     assert.equal(log.stats.lines, 6);
     assert.equal(log.stats.interactions, 3);
-    assert.deepEqual(log.sequences.map((s) => s.items), [['x', 'y'], ['q']]);
+    assert.deepEqual(
+      log.sequences.map((s) => s.items),
+      [['x', 'y'], ['q']],
+    );
   });
 
   test('non-numeric timestamp and empty ids are malformed, with the field named', async () => {
@@ -136,10 +137,13 @@ describe('loadInteractions: MovieLens formats', () => {
   test('ratings.csv: header skipped, sorted by timestamp, minRating', async () => {
     const log = await loadInteractions(files.path('ratings.csv'));
     assert.equal(log.stats.format, 'movielens-csv');
-    assert.deepEqual(log.sequences.map((s) => [s.user, s.items]), [
-      ['1', ['11', '10']],
-      ['2', ['10']],
-    ]);
+    assert.deepEqual(
+      log.sequences.map((s) => [s.user, s.items]),
+      [
+        ['1', ['11', '10']],
+        ['2', ['10']],
+      ],
+    );
     const high = await loadInteractions(files.path('ratings.csv'), { minRating: 4 });
     assert.deepEqual(high.sequences[0].items, ['10']);
   });
@@ -149,10 +153,13 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
   test('quoted CSV fields may contain commas and doubled quotes', async () => {
     const log = await loadInteractions(files.path('quoted.csv'));
     assert.equal(log.stats.format, 'csv');
-    assert.deepEqual(log.sequences.map((s) => [s.user, s.items, s.timestamps]), [
-      ['1', ['11', '10'], [3, 5]],
-      ['2', ['12,5'], [1]],
-    ]);
+    assert.deepEqual(
+      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
+      [
+        ['1', ['11', '10'], [3, 5]],
+        ['2', ['12,5'], [1]],
+      ],
+    );
   });
 
   test('an unterminated quote is a malformed line', async () => {
@@ -161,21 +168,30 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
 
   test('semicolon delimiter inferred; the first matching header (session_id) is the user', async () => {
     const log = await loadInteractions(files.path('sessions.csv'));
-    assert.deepEqual(log.sequences.map((s) => [s.user, s.items]), [
-      ['7', ['b', 'a']],
-      ['8', ['c']],
-    ]);
+    assert.deepEqual(
+      log.sequences.map((s) => [s.user, s.items]),
+      [
+        ['7', ['b', 'a']],
+        ['8', ['c']],
+      ],
+    );
   });
 
   test('explicit columns and a rating column for minRating', async () => {
     const columns = { user: 'buyer', item: 'sku', time: 'when', rating: 'stars' };
     const log = await loadInteractions(files.path('custom.csv'), { columns });
-    assert.deepEqual(log.sequences.map((s) => [s.user, s.items]), [
-      ['ann', ['q', 'p']],
-      ['bob', ['p']],
-    ]);
+    assert.deepEqual(
+      log.sequences.map((s) => [s.user, s.items]),
+      [
+        ['ann', ['q', 'p']],
+        ['bob', ['p']],
+      ],
+    );
     const high = await loadInteractions(files.path('custom.csv'), { columns, minRating: 4 });
-    assert.deepEqual(high.sequences.map((s) => s.items), [['q'], ['p']]);
+    assert.deepEqual(
+      high.sequences.map((s) => s.items),
+      [['q'], ['p']],
+    );
   });
 
   test('a header without a usable column is an error even in skip mode', async () => {
@@ -199,16 +215,22 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
 
   test('CRLF line endings and a byte-order mark', async () => {
     const log = await loadInteractions(files.path('crlf.csv'));
-    assert.deepEqual(log.sequences.map((s) => [s.user, s.items, s.timestamps]), [['ann', ['q', 'p'], [1, 2]]]);
+    assert.deepEqual(
+      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
+      [['ann', ['q', 'p'], [1, 2]]],
+    );
   });
 
   test('jsonl: numbers become string ids, numeric strings are accepted as times', async () => {
     const log = await loadInteractions(files.path('events.jsonl'));
     assert.equal(log.stats.format, 'jsonl');
-    assert.deepEqual(log.sequences.map((s) => [s.user, s.items, s.timestamps]), [
-      ['ann', ['q', 'p'], [1, 2]],
-      ['7', ['42'], [3]],
-    ]);
+    assert.deepEqual(
+      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
+      [
+        ['ann', ['q', 'p'], [1, 2]],
+        ['7', ['42'], [3]],
+      ],
+    );
   });
 
   test('jsonl: bad JSON, non-objects and missing fields', async () => {
@@ -218,14 +240,20 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
     assert.equal(log.stats.skipReasons[0].startsWith('line 2: invalid JSON'), true);
     assert.equal(log.stats.skipReasons[1], 'line 3: expected a JSON object');
     assert.equal(log.stats.skipReasons[2], "line 4: missing field 'item'");
-    assert.deepEqual(log.sequences.map((s) => s.items), [['p'], ['z']]);
+    assert.deepEqual(
+      log.sequences.map((s) => s.items),
+      [['p'], ['z']],
+    );
   });
 });
 
 describe('loadInteractions: empty and missing files', () => {
   test('a file with no interactions is data_empty', async () => {
     await assert.rejects(loadInteractions(files.path('blank.txt')), seqrecError('data_empty', /blank\.txt: no interactions/));
-    await assert.rejects(loadInteractions(files.path('all-bad.dat'), { format: 'movielens-dat', onMalformed: 'skip', maxSkipRate: 1 }), seqrecError('data_empty', /2 malformed skipped/));
+    await assert.rejects(
+      loadInteractions(files.path('all-bad.dat'), { format: 'movielens-dat', onMalformed: 'skip', maxSkipRate: 1 }),
+      seqrecError('data_empty', /2 malformed skipped/),
+    );
   });
 
   test('a missing file names the path', async () => {

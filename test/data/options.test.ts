@@ -26,8 +26,14 @@ describe('unknown option keys', () => {
     const files = tempFiles({ 'log.csv': 'user,item,time\nu1,a,1\n' });
     try {
       const path = files.path('log.csv');
-      await assert.rejects(loadInteractions(path, { formatt: 'csv' } as never), unknownKey('formatt', /^loadInteractions: unknown option 'formatt' \(did you mean 'format'\?\)$/));
-      await assert.rejects(loadInteractions(path, { columns: { usr: 'user' } } as never), unknownKey('columns.usr', /unknown option 'usr' \(did you mean 'user'\?\) in columns/));
+      await assert.rejects(
+        loadInteractions(path, { formatt: 'csv' } as never),
+        unknownKey('formatt', /^loadInteractions: unknown option 'formatt' \(did you mean 'format'\?\)$/),
+      );
+      await assert.rejects(
+        loadInteractions(path, { columns: { usr: 'user' } } as never),
+        unknownKey('columns.usr', /unknown option 'usr' \(did you mean 'user'\?\) in columns/),
+      );
       await assert.rejects(loadInteractions(path, { onMalformed: 'skip', zzzzzzzz: 1 } as never), unknownKey('zzzzzzzz', /unknown option 'zzzzzzzz'$/));
       // The options that exist still load.
       assert.equal((await loadInteractions(path, { format: 'csv', columns: { user: 'user' } })).stats.interactions, 1);
@@ -37,7 +43,10 @@ describe('unknown option keys', () => {
   });
 
   test('SequenceDataset options, including userSplit', () => {
-    assert.throws(() => SequenceDataset.fromLog(log, { maxlen: 5 } as never), unknownKey('maxlen', /^SequenceDataset: unknown option 'maxlen' \(did you mean 'maxLen'\?\)$/));
+    assert.throws(
+      () => SequenceDataset.fromLog(log, { maxlen: 5 } as never),
+      unknownKey('maxlen', /^SequenceDataset: unknown option 'maxlen' \(did you mean 'maxLen'\?\)$/),
+    );
     assert.throws(() => SequenceDataset.fromLog(log, { samplePerUser: 2 } as never), unknownKey('samplePerUser', /did you mean 'samplesPerUser'/));
     assert.throws(
       () => SequenceDataset.fromLog(log, { userSplit: { train: [0], valid: [1], test: [2], tests: [3] } } as never),
@@ -69,7 +78,18 @@ describe('value rules', () => {
     const d = SequenceDataset.fromLog(log);
     assert.deepEqual(
       { ...d.options, splitRatios: [...d.options.splitRatios] },
-      { protocol: 'comirec', splitRatios: [0.8, 0.1, 0.1], splitSeed: 2020, seed: 42, maxLen: 20, minPrefix: 4, samplesPerUser: 1, sampling: 'random', evalRatio: 0.8, vocabularyOrder: 'frequency' },
+      {
+        protocol: 'comirec',
+        splitRatios: [0.8, 0.1, 0.1],
+        splitSeed: 2020,
+        seed: 42,
+        maxLen: 20,
+        minPrefix: 4,
+        samplesPerUser: 1,
+        sampling: 'random',
+        evalRatio: 0.8,
+        vocabularyOrder: 'frequency',
+      },
     );
     assert.equal(SequenceDataset.fromLog(log, { protocol: 'loo' }).options.sampling, 'every');
     assert.equal(SequenceDataset.fromLog(log, { maxLen: 10_000 }).maxLen, 10_000);

@@ -38,7 +38,10 @@ describe('real datasets', { skip: skipWithoutSharedData }, () => {
     const user = log.sequences.find((s) => s.user === '405');
     assert.ok(user);
     assert.ok(new Set(rows.map((r) => r.time)).size < rows.length, 'user 405 should have timestamp ties');
-    assert.deepEqual(user.items, rows.map((r) => r.item));
+    assert.deepEqual(
+      user.items,
+      rows.map((r) => r.item),
+    );
 
     for (const s of log.sequences) {
       for (let i = 1; i < s.timestamps.length; i++) assert.ok(s.timestamps[i - 1] <= s.timestamps[i]);

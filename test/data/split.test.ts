@@ -8,7 +8,10 @@ describe('splitUsers', () => {
     const { train, valid, test: testSet } = splitUsers(1000);
     assert.deepEqual([train.length, valid.length, testSet.length], [800, 100, 100]);
     const all = [...train, ...valid, ...testSet].sort((a, b) => a - b);
-    assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      all,
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     for (const part of [train, valid, testSet]) {
       for (let i = 1; i < part.length; i++) assert.ok(part[i - 1] < part[i]);
     }

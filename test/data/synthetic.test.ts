@@ -17,7 +17,10 @@ describe('generateSynthetic', () => {
     const items = new Set<string>();
     for (const s of log.sequences) {
       assert.ok(s.items.length >= 20 && s.items.length <= 50, `length ${s.items.length}`);
-      assert.deepEqual(s.timestamps, s.items.map((_, i) => i));
+      assert.deepEqual(
+        s.timestamps,
+        s.items.map((_, i) => i),
+      );
       for (const i of s.items) {
         assert.match(i, /^i\d+$/);
         assert.ok(itemNumber(i) < 1000);
@@ -59,7 +62,7 @@ describe('generateSynthetic', () => {
     assert.ok(forward / pairs > 0.7, `forward-step rate ${forward / pairs}`);
   });
 
-  test("users stay within their interests (up to the 2% noise)", () => {
+  test('users stay within their interests (up to the 2% noise)', () => {
     let inside = 0;
     let total = 0;
     log.sequences.forEach((s, u) => {

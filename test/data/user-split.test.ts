@@ -15,7 +15,10 @@ describe('explicit user split', () => {
   });
 
   it('rejects overlapping or out-of-range users', () => {
-    assert.throws(() => SequenceDataset.fromEncoded(seqs, vocab, { userSplit: { train: [0, 1], valid: [1], test: [2] } }), /user 1 appears in more than one list/);
+    assert.throws(
+      () => SequenceDataset.fromEncoded(seqs, vocab, { userSplit: { train: [0, 1], valid: [1], test: [2] } }),
+      /user 1 appears in more than one list/,
+    );
     assert.throws(() => SequenceDataset.fromEncoded(seqs, vocab, { userSplit: { train: [0], valid: [9], test: [2] } }), /userSplit\.valid: user index 9/);
   });
 });

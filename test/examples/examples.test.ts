@@ -34,17 +34,26 @@ function ok(run: { code: number; stdout: string; stderr: string }, name: string)
 
 test('every example has a test here', () => {
   const tested = ['train-movielens.ts', 'multi-interest.ts', 'faiss-retrieval.ts', 'custom-model.ts', 'service.ts'];
-  assert.deepEqual(readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.ts')).sort(), tested.sort());
+  assert.deepEqual(
+    readdirSync(join(root, 'examples'))
+      .filter((f) => f.endsWith('.ts'))
+      .sort(),
+    tested.sort(),
+  );
 });
 
-test('train-movielens.ts: trains GRU4Rec on MovieLens 100K, evaluates, saves and reloads', { skip: existsSync(ml100k) ? false : `MovieLens 100K not found at ${ml100k}` }, async () => {
-  const run = await runExample('train-movielens.ts', [ml100k]);
-  ok(run, 'train-movielens.ts');
-  assert.match(run.stdout, /943 users, 1349 items, 99287 interactions after 5-core/);
-  assert.match(run.stdout, /test recall@50 +GRU4Rec 0\.\d{4} +MostPopular 0\.1834/);
-  const [, first] = /test recall@50 +GRU4Rec (0\.\d{4})/.exec(run.stdout)!;
-  assert.match(run.stdout, new RegExp(`reloaded model gives test recall@50 ${first}`), 'the reloaded model scores the same');
-});
+test(
+  'train-movielens.ts: trains GRU4Rec on MovieLens 100K, evaluates, saves and reloads',
+  { skip: existsSync(ml100k) ? false : `MovieLens 100K not found at ${ml100k}` },
+  async () => {
+    const run = await runExample('train-movielens.ts', [ml100k]);
+    ok(run, 'train-movielens.ts');
+    assert.match(run.stdout, /943 users, 1349 items, 99287 interactions after 5-core/);
+    assert.match(run.stdout, /test recall@50 +GRU4Rec 0\.\d{4} +MostPopular 0\.1834/);
+    const [, first] = /test recall@50 +GRU4Rec (0\.\d{4})/.exec(run.stdout)!;
+    assert.match(run.stdout, new RegExp(`reloaded model gives test recall@50 ${first}`), 'the reloaded model scores the same');
+  },
+);
 
 test('train-movielens.ts: a missing file is a clear error, not a stack trace', async () => {
   const run = await runExample('train-movielens.ts', [join(root, 'no-such-file.data')]);
@@ -84,7 +93,11 @@ test('custom-model.ts: a registered BaseRecaller trains, saves, loads, exports a
   assert.match(run.stdout, /custom model 'attention-pooling': 5 weights/);
   const [, recall] = /attention pooling, best epoch 1: test recall@50 (0\.\d{4}), MostPopular 0\.\d{4}/.exec(run.stdout) ?? [];
   assert.ok(recall, run.stdout);
-  assert.match(run.stdout, new RegExp(`reloaded attention-pooling: test recall@50 ${recall} \\(identical\\)`), 'loadModel rebuilds the custom model by its registered name');
+  assert.match(
+    run.stdout,
+    new RegExp(`reloaded attention-pooling: test recall@50 ${recall} \\(identical\\)`),
+    'loadModel rebuilds the custom model by its registered name',
+  );
   assert.match(run.stdout, /POST \/recommend -> 200, 5 items: i\d+(, i\d+){4}\n/);
 });
 

@@ -100,7 +100,10 @@ describe('loss formulas on a tiny score matrix', () => {
     // row 0: log(e^1.5 + e^0.2 + e^-1 + e^0.7) − 1.5 = 0.6041…; row 1: log(e^-0.3 + e^0.4 + e^0.1) − (−0.3) = 1.3784…
     const plain = value(sampledSoftmaxFromScores(scores()));
     close(plain, refSampledSoftmax(POS, NEG, [0, 0], [0, 0, 0]));
-    close(plain, (Math.log(Math.exp(1.5) + Math.exp(0.2) + Math.exp(-1) + Math.exp(0.7)) - 1.5 + Math.log(Math.exp(-0.3) + Math.exp(0.4) + Math.exp(0.1)) + 0.3) / 2);
+    close(
+      plain,
+      (Math.log(Math.exp(1.5) + Math.exp(0.2) + Math.exp(-1) + Math.exp(0.7)) - 1.5 + Math.log(Math.exp(-0.3) + Math.exp(0.4) + Math.exp(0.1)) + 0.3) / 2,
+    );
   });
 
   it('BPR: −mean_j log σ(r_t − r_j) over usable negatives', () => {
@@ -125,7 +128,13 @@ describe('loss formulas on a tiny score matrix', () => {
   it('excluded columns change neither the value nor get a gradient', () => {
     const moved = NEG.map((r) => r.slice());
     moved[1][1] = -7; // the excluded column
-    const fns = [sampledSoftmaxFromScores, bprFromScores, top1FromScores, (s: Parameters<typeof bprMaxFromScores>[0]) => bprMaxFromScores(s, { bpreg: 1 }), top1MaxFromScores];
+    const fns = [
+      sampledSoftmaxFromScores,
+      bprFromScores,
+      top1FromScores,
+      (s: Parameters<typeof bprMaxFromScores>[0]) => bprMaxFromScores(s, { bpreg: 1 }),
+      top1MaxFromScores,
+    ];
     for (const f of fns) {
       close(value(f(scores(POS, moved))), value(f(scores())));
       const g = tf.grad((n: tf.Tensor) => f({ positive: tf.tensor1d(POS), negatives: n as tf.Tensor2D, valid: validArray }))(tf.tensor2d(NEG));
@@ -151,11 +160,12 @@ describe('loss formulas on a tiny score matrix', () => {
     // pairwise part goes to 0 and the regulariser stays bpreg · Σ softmax_neg · r².
     const big = [60, 60];
     const got = value(bprMaxFromScores(scores(big, NEG), { bpreg: 1 }));
-    const reg = [0, 1].reduce((t, b) => {
-      const js = usable(b);
-      const s = softNeg(NEG[b], js);
-      return t + js.reduce((u, j, k) => u + s[k] * NEG[b][j] ** 2, 0);
-    }, 0) / 2;
+    const reg =
+      [0, 1].reduce((t, b) => {
+        const js = usable(b);
+        const s = softNeg(NEG[b], js);
+        return t + js.reduce((u, j, k) => u + s[k] * NEG[b][j] ** 2, 0);
+      }, 0) / 2;
     close(got, reg, 1e-4);
     assert.ok(reg > 0.1);
     // And the weights themselves are exactly softmax over the usable negatives.
@@ -171,7 +181,9 @@ describe('loss formulas on a tiny score matrix', () => {
     const x = [-100, -2, -0.5, 0, 0.5, 100];
     const got = eluAlpha(tf.tensor1d(x), 0.7).dataSync();
     x.forEach((v, i) => close(got[i], eluRef(v, 0.7)));
-    const g = tf.grad((t: tf.Tensor) => tf.sum(eluAlpha(t, 0.7)))(tf.tensor1d(x)).dataSync();
+    const g = tf
+      .grad((t: tf.Tensor) => tf.sum(eluAlpha(t, 0.7)))(tf.tensor1d(x))
+      .dataSync();
     assert.ok([...g].every(Number.isFinite));
   });
 });
@@ -179,10 +191,26 @@ describe('loss formulas on a tiny score matrix', () => {
 describe('finite-difference gradients', () => {
   // Analytic gradients of the TF.js implementation vs central differences of the float64 formula.
   const cases: { name: string; tfLoss: (p: tf.Tensor, n: tf.Tensor) => tf.Scalar; ref: (p: number[], n: number[][]) => number }[] = [
-    { name: 'BPR-max (bpreg 0.9)', tfLoss: (p, n) => bprMaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }, { bpreg: 0.9 }), ref: (p, n) => refBprMax(p, n, 0.9) },
-    { name: 'BPR-max (bpreg 1, elu 1)', tfLoss: (p, n) => bprMaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }, { bpreg: 1, elu: 1 }), ref: (p, n) => refBprMax(p, n, 1, 1) },
-    { name: 'TOP1-max', tfLoss: (p, n) => top1MaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }), ref: (p, n) => refTop1Max(p, n) },
-    { name: 'TOP1-max (elu 0.5)', tfLoss: (p, n) => top1MaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }, { elu: 0.5 }), ref: (p, n) => refTop1Max(p, n, 0.5) },
+    {
+      name: 'BPR-max (bpreg 0.9)',
+      tfLoss: (p, n) => bprMaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }, { bpreg: 0.9 }),
+      ref: (p, n) => refBprMax(p, n, 0.9),
+    },
+    {
+      name: 'BPR-max (bpreg 1, elu 1)',
+      tfLoss: (p, n) => bprMaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }, { bpreg: 1, elu: 1 }),
+      ref: (p, n) => refBprMax(p, n, 1, 1),
+    },
+    {
+      name: 'TOP1-max',
+      tfLoss: (p, n) => top1MaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }),
+      ref: (p, n) => refTop1Max(p, n),
+    },
+    {
+      name: 'TOP1-max (elu 0.5)',
+      tfLoss: (p, n) => top1MaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid: validArray }, { elu: 0.5 }),
+      ref: (p, n) => refTop1Max(p, n, 0.5),
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: d/d(positive) and d/d(negatives) match central differences`, () => {

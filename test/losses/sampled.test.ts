@@ -47,7 +47,12 @@ const D = 5;
 function makeInput(seed: number, targets: number[], rng = new Random(seed + 100)): { input: LossInput; vars: tf.Variable[] } {
   const r = new Random(seed);
   const b = targets.length;
-  const user = tf.variable(tf.tensor2d(Float32Array.from({ length: b * D }, () => r.normal()), [b, D]));
+  const user = tf.variable(
+    tf.tensor2d(
+      Float32Array.from({ length: b * D }, () => r.normal()),
+      [b, D],
+    ),
+  );
   const itemsData = Float32Array.from({ length: N * D }, () => r.normal() * 0.7);
   itemsData.fill(0, 0, D);
   const items = tf.variable(tf.tensor2d(itemsData, [N, D]));
@@ -74,7 +79,14 @@ function lossAndGrads(fn: LossFunction, seed: number, targets: number[], rngSeed
   const targetIds = Int32Array.from(targets);
   const rng = new Random(rngSeed);
   const f = (u: tf.Tensor, it: tf.Tensor) =>
-    fn({ user: u as tf.Tensor2D, items: it as tf.Tensor2D, targets: tf.tensor1d(targetIds, 'int32'), targetIds, targetEmbeddings: embeddingLookup(it as tf.Tensor2D, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D, rng });
+    fn({
+      user: u as tf.Tensor2D,
+      items: it as tf.Tensor2D,
+      targets: tf.tensor1d(targetIds, 'int32'),
+      targetIds,
+      targetEmbeddings: embeddingLookup(it as tf.Tensor2D, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D,
+      rng,
+    });
   const { value, grads } = tf.valueAndGrads(f)([user, items]);
   const out = { loss: value.dataSync()[0], grads: grads.map((g) => g.dataSync() as Float32Array) };
   tf.dispose([value, ...grads, user, items]);
@@ -139,7 +151,10 @@ describe('sampled softmax', () => {
     assert.ok(Math.abs(only) < 1e-6);
     // Without removal the hit stays a negative.
     const kept = planNegatives({ numNegatives: 3, sampler: popularitySampler(counts, 1), removeAccidentalHits: false }, { itemCount: N }, 't');
-    assert.equal(inScope(() => buildCandidates(makeInput(2, [4, 6]).input, kept).valid), null);
+    assert.equal(
+      inScope(() => buildCandidates(makeInput(2, [4, 6]).input, kept).valid),
+      null,
+    );
   });
 
   it('scores only the positive and the drawn columns (shapes), gathering M rows', () => {
@@ -158,7 +173,11 @@ describe('in-batch negatives', () => {
     const counts = Float64Array.from({ length: N }, (_, i) => (i === 0 ? 0 : i));
     const total = counts.reduce((a, b) => a + b, 0);
     const targets = [3, 8, 3, 10];
-    const plan = planNegatives({ inBatch: true, numNegatives: 2, sampler: uniformSampler(N), logQ: true }, { itemCount: N, itemPopularity: counts }, 'in-batch');
+    const plan = planNegatives(
+      { inBatch: true, numNegatives: 2, sampler: uniformSampler(N), logQ: true },
+      { itemCount: N, itemPopularity: counts },
+      'in-batch',
+    );
     const { input } = makeInput(6, targets, new Random(9));
     const drawn = uniformSampler(N).sample(2, new Random(9));
     const c = inScope(() => {
@@ -206,7 +225,14 @@ describe("ComiRec's sampled softmax preset", () => {
     const itemsData = Float32Array.from({ length: n * D }, () => r.normal() * 0.3);
     const mk = (seed: number): LossInput => {
       const items = tf.tensor2d(itemsData, [n, D]);
-      return { user: tf.tensor2d(userData, [b, D]), items, targets: tf.tensor1d(targetIds, 'int32'), targetIds, targetEmbeddings: embeddingLookup(items as tf.Tensor2D, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D, rng: new Random(seed) };
+      return {
+        user: tf.tensor2d(userData, [b, D]),
+        items,
+        targets: tf.tensor1d(targetIds, 'int32'),
+        targetIds,
+        targetEmbeddings: embeddingLookup(items as tf.Tensor2D, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D,
+        rng: new Random(seed),
+      };
     };
     const got = comirecSampledSoftmax()(mk(11)).dataSync()[0];
     const sampler = logUniformSampler(n);
@@ -246,9 +272,26 @@ describe('loss registry', () => {
   it('maps the CLI settings (--negatives, --sampler, --alpha)', () => {
     const s = (name: string, o: object) => (lossFromSettings(name, o) as unknown as { settings: Record<string, unknown> }).settings;
     assert.deepEqual(s('sampled-softmax', { negatives: 50, sampler: 'uniform' }), { numNegatives: 50, sampler: 'uniform', logQ: true, inBatch: false });
-    assert.deepEqual(s('bpr-max', { sampler: 'in-batch', negatives: 100, alpha: 0.3 }), { inBatch: true, numNegatives: 100, sampler: { kind: 'popularity', alpha: 0.3 }, bpreg: 1, elu: 0 });
-    assert.deepEqual(s('top1-max', { sampler: 'popularity', alpha: 0.5 }), { inBatch: false, numNegatives: 2048, sampler: { kind: 'popularity', alpha: 0.5 }, elu: 0 });
-    assert.deepEqual(s('comirec-sampled', { negatives: 5 }), { negativesPerRow: 5, sampler: 'log-uniform', unique: true, logQ: true, removeAccidentalHits: true });
+    assert.deepEqual(s('bpr-max', { sampler: 'in-batch', negatives: 100, alpha: 0.3 }), {
+      inBatch: true,
+      numNegatives: 100,
+      sampler: { kind: 'popularity', alpha: 0.3 },
+      bpreg: 1,
+      elu: 0,
+    });
+    assert.deepEqual(s('top1-max', { sampler: 'popularity', alpha: 0.5 }), {
+      inBatch: false,
+      numNegatives: 2048,
+      sampler: { kind: 'popularity', alpha: 0.5 },
+      elu: 0,
+    });
+    assert.deepEqual(s('comirec-sampled', { negatives: 5 }), {
+      negativesPerRow: 5,
+      sampler: 'log-uniform',
+      unique: true,
+      logQ: true,
+      removeAccidentalHits: true,
+    });
     assert.equal(lossFromSettings('softmax', {}), softmaxCrossEntropy);
     assert.throws(() => lossFromSettings('softmax', { negatives: 5 }), /takes no negative settings/);
     assert.throws(() => lossFromSettings('bpr', { sampler: 'zipf' }), /unknown sampler/);
@@ -290,7 +333,14 @@ describe("logQ forms: 'expected-count' and the official GRU4Rec's 'gru4rec' (han
     return inScope(() => {
       const items = tf.tensor2d([0, 0, 1, 0, 0, 1, 1, 1, -1, 0.5], [5, 2]);
       const targetIds = Int32Array.of(1, 3);
-      const input: LossInput = { user: tf.tensor2d([1, 0, 0, 2], [2, 2]), items, targets: tf.tensor1d(targetIds, 'int32'), targetIds, targetEmbeddings: embeddingLookup(items, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D, rng: new Random(9) };
+      const input: LossInput = {
+        user: tf.tensor2d([1, 0, 0, 2], [2, 2]),
+        items,
+        targets: tf.tensor1d(targetIds, 'int32'),
+        targetIds,
+        targetEmbeddings: embeddingLookup(items, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D,
+        rng: new Random(9),
+      };
       const c = buildCandidates(input, plan);
       return { ids: [...c.columnIds], pos: [...c.logQPositive!], neg: [...c.logQNegatives!] };
     });
@@ -313,8 +363,17 @@ describe("logQ forms: 'expected-count' and the official GRU4Rec's 'gru4rec' (han
     // User rows u0 = (1, 0), u1 = (0, 2); item rows e1 = (1, 0), e2 = (0, 1), e3 = (1, 1), e4 = (-1, 0.5).
     const fn = sampledSoftmax({ ...options, logQForm: 'gru4rec' }).withContext(ctx);
     const drawn = candidates('gru4rec').ids.slice(2);
-    const e = [[0, 0], [1, 0], [0, 1], [1, 1], [-1, 0.5]];
-    const u = [[1, 0], [0, 2]];
+    const e = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [-1, 0.5],
+    ];
+    const u = [
+      [1, 0],
+      [0, 2],
+    ];
     const dot = (b: number, j: number) => u[b][0] * e[j][0] + u[b][1] * e[j][1];
     const t = [1, 3];
     let total = 0;
@@ -327,7 +386,14 @@ describe("logQ forms: 'expected-count' and the official GRU4Rec's 'gru4rec' (han
     const got = inScope(() => {
       const items = tf.tensor2d(e.flat(), [5, 2]);
       const targetIds = Int32Array.from(t);
-      return fn({ user: tf.tensor2d(u.flat(), [2, 2]), items, targets: tf.tensor1d(targetIds, 'int32'), targetIds, targetEmbeddings: embeddingLookup(items, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D, rng: new Random(9) }).dataSync()[0];
+      return fn({
+        user: tf.tensor2d(u.flat(), [2, 2]),
+        items,
+        targets: tf.tensor1d(targetIds, 'int32'),
+        targetIds,
+        targetEmbeddings: embeddingLookup(items, tf.tensor1d(targetIds, 'int32')) as tf.Tensor2D,
+        rng: new Random(9),
+      }).dataSync()[0];
     });
     assert.ok(Math.abs(got - total / 2) < 1e-5, `${got} vs ${total / 2}`);
   });

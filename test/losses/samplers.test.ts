@@ -145,7 +145,10 @@ describe('negative samplers: mechanics', () => {
     assert.equal(new Set(ids).size, 60);
     assert.ok(tries >= 60);
     assert.throws(() => sampleUnique(s, 101, new Random(2)), /distinct/);
-    assert.deepEqual([...sampleUnique(uniformSampler(11), 10, new Random(1)).ids].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      [...sampleUnique(uniformSampler(11), 10, new Random(1)).ids].sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
   });
 
   it('resolves specs against the data and says what is missing', () => {

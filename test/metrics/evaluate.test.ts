@@ -4,8 +4,7 @@ import { evaluateRankings, MetricAccumulator, METRIC_NAMES, ndcg, recall } from 
 import { SeqrecError } from '../../src/errors.js';
 import { Random } from '../../src/util/random.js';
 
-const close = (got: number, want: number, msg?: string) =>
-  assert.ok(Math.abs(got - want) < 1e-12, `${msg ?? ''} got ${got}, want ${want}`);
+const close = (got: number, want: number, msg?: string) => assert.ok(Math.abs(got - want) < 1e-12, `${msg ?? ''} got ${got}, want ${want}`);
 
 // u0: ranked [5,3,9,1], targets [3,1,7] -> hits at ranks 1 and 3
 // u1: ranked [2,4,6,8], targets [8]     -> hit at rank 3

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { evaluateRankings, hitRate, mrr, ndcg, ndcgComiRec, ndcgComiRecMaster, recall, recallComiRecPaper } from '../../src/metrics/index.js';
 import { SeqrecError } from '../../src/errors.js';
 
-const close = (got: number, want: number, msg?: string) =>
-  assert.ok(Math.abs(got - want) < 1e-12, `${msg ?? ''} got ${got}, want ${want}`);
+const close = (got: number, want: number, msg?: string) => assert.ok(Math.abs(got - want) < 1e-12, `${msg ?? ''} got ${got}, want ${want}`);
 const d = (r: number) => 1 / Math.log2(r + 2); // discount of 0-based rank r
 /** For values worked out by hand to 7 digits. */
 const near = (got: number, want: number) => assert.ok(Math.abs(got - want) < 5e-7, `got ${got}, want ${want}`);
@@ -139,7 +138,7 @@ describe('ComiRec variants on duplicate targets (hand-computed)', () => {
   });
   it('ndcgComiRec (paper branch): discount by target position, duplicates each a hit', () => {
     // positions 0, 1, 3 hit: (d(0) + d(1) + d(3)) / (d(0) + d(1) + d(2))
-    near(ndcgComiRec(r, t, 4), 0.9674680);
+    near(ndcgComiRec(r, t, 4), 0.967468);
     close(ndcgComiRec(r, t, 2), 1); // positions 0 and 1 hit
   });
   it('standard ndcg on the same case', () => {
@@ -172,9 +171,18 @@ describe('argument errors', () => {
         () => fn(ranked, targets, 5),
         (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_argument' && /n=5/.test(e.message) && /length 4/.test(e.message),
       );
-      assert.throws(() => fn(ranked, targets, 0), (e: unknown) => e instanceof SeqrecError && /got 0/.test(e.message));
-      assert.throws(() => fn(ranked, targets, 1.5), (e: unknown) => e instanceof SeqrecError && /got 1.5/.test(e.message));
-      assert.throws(() => fn(ranked, [], 2), (e: unknown) => e instanceof SeqrecError && /targets/.test(e.message) && /empty/.test(e.message));
+      assert.throws(
+        () => fn(ranked, targets, 0),
+        (e: unknown) => e instanceof SeqrecError && /got 0/.test(e.message),
+      );
+      assert.throws(
+        () => fn(ranked, targets, 1.5),
+        (e: unknown) => e instanceof SeqrecError && /got 1.5/.test(e.message),
+      );
+      assert.throws(
+        () => fn(ranked, [], 2),
+        (e: unknown) => e instanceof SeqrecError && /targets/.test(e.message) && /empty/.test(e.message),
+      );
     });
   }
 });

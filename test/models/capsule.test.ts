@@ -108,10 +108,13 @@ describe('coupling coefficients', () => {
     assert.equal(coupling.length, 3);
     for (const c of coupling) {
       const sums = tf.sum(c, 1).arraySync() as number[][];
-      assert.deepEqual(sums.map((row) => row.map((x) => Math.round(x * 1e5) / 1e5)), [
-        [1, 1, 1, 1, 0],
-        [1, 0, 0, 0, 0],
-      ]);
+      assert.deepEqual(
+        sums.map((row) => row.map((x) => Math.round(x * 1e5) / 1e5)),
+        [
+          [1, 1, 1, 1, 0],
+          [1, 0, 0, 0, 0],
+        ],
+      );
     }
     tf.dispose([u, logits, mask, ...coupling]);
   });
@@ -124,11 +127,10 @@ describe('dynamicRouting', () => {
     const uv = randn(rng, b * l * d);
     const bv = randn(rng, b * k * l);
     const mask = [1, 1, 1, 0, 1, 1, 0, 0];
-    const out = tf.tidy(() =>
-      dynamicRouting(
-        { predictions: tf.tensor3d(uv, [b, l, d]), logits: tf.tensor3d(bv, [b, k, l]), mask: tf.tensor2d(mask, [b, l]) },
-        { iterations: 3 },
-      ).capsules,
+    const out = tf.tidy(
+      () =>
+        dynamicRouting({ predictions: tf.tensor3d(uv, [b, l, d]), logits: tf.tensor3d(bv, [b, k, l]), mask: tf.tensor2d(mask, [b, l]) }, { iterations: 3 })
+          .capsules,
     );
     const got = out.dataSync();
     out.dispose();
@@ -136,7 +138,13 @@ describe('dynamicRouting', () => {
       const u = (_k: number, i: number) => Float64Array.from(uv.subarray((r * l + i) * d, (r * l + i + 1) * d));
       const b0 = Array.from({ length: k }, (_, kk) => Array.from(bv.subarray((r * k + kk) * l, (r * k + kk + 1) * l)));
       const want = referenceRouting(u, b0, mask.slice(r * l, r * l + l), 3).v;
-      assert.ok(maxAbsDiff(got.subarray(r * k * d, (r + 1) * k * d), want.flatMap((x) => [...x])) < 1e-5, `row ${r}`);
+      assert.ok(
+        maxAbsDiff(
+          got.subarray(r * k * d, (r + 1) * k * d),
+          want.flatMap((x) => [...x]),
+        ) < 1e-5,
+        `row ${r}`,
+      );
     }
   });
 
@@ -146,16 +154,17 @@ describe('dynamicRouting', () => {
     const uv = randn(rng, b * k * l * d);
     const mask = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0];
     const capsules = [1, 1, 1, 1, 1, 0];
-    const out = tf.tidy(() =>
-      dynamicRouting(
-        {
-          predictions: tf.tensor4d(uv, [b, k, l, d]),
-          logits: tf.zeros([b, k, l]) as tf.Tensor3D,
-          mask: tf.tensor2d(mask, [b, l]),
-          capsuleMask: tf.tensor2d(capsules, [b, k]),
-        },
-        { iterations: 3, sharpenPower: 0.5 },
-      ).capsules,
+    const out = tf.tidy(
+      () =>
+        dynamicRouting(
+          {
+            predictions: tf.tensor4d(uv, [b, k, l, d]),
+            logits: tf.zeros([b, k, l]) as tf.Tensor3D,
+            mask: tf.tensor2d(mask, [b, l]),
+            capsuleMask: tf.tensor2d(capsules, [b, k]),
+          },
+          { iterations: 3, sharpenPower: 0.5 },
+        ).capsules,
     );
     const got = out.dataSync();
     out.dispose();
@@ -163,7 +172,13 @@ describe('dynamicRouting', () => {
       const u = (kk: number, i: number) => Float64Array.from(uv.subarray(((r * k + kk) * l + i) * d, ((r * k + kk) * l + i + 1) * d));
       const b0 = Array.from({ length: k }, () => new Array<number>(l).fill(0));
       const want = referenceRouting(u, b0, mask.slice(r * l, r * l + l), 3, 0.5, capsules.slice(r * k, r * k + k)).v;
-      assert.ok(maxAbsDiff(got.subarray(r * k * d, (r + 1) * k * d), want.flatMap((x) => [...x])) < 1e-5, `row ${r}`);
+      assert.ok(
+        maxAbsDiff(
+          got.subarray(r * k * d, (r + 1) * k * d),
+          want.flatMap((x) => [...x]),
+        ) < 1e-5,
+        `row ${r}`,
+      );
     }
     // Row 1's switched-off capsule routes nothing.
     assert.deepEqual([...got.subarray((k + 2) * d, (k + 3) * d)], [0, 0, 0, 0]);
@@ -228,12 +243,23 @@ describe('interestSimilarity', () => {
   it('is the mean pairwise cosine over the interests in use', () => {
     const v = tf.tensor3d(
       [
-        [[1, 0], [0, 1], [1, 1]], // cosines 0, 1/√2, 1/√2 -> mean √2/3
-        [[1, 0], [2, 0], [5, 5]], // with the third off: cosine 1
+        [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ], // cosines 0, 1/√2, 1/√2 -> mean √2/3
+        [
+          [1, 0],
+          [2, 0],
+          [5, 5],
+        ], // with the third off: cosine 1
       ],
       [2, 3, 2],
     );
-    const active = tf.tensor2d([[1, 1, 1], [1, 1, 0]]);
+    const active = tf.tensor2d([
+      [1, 1, 1],
+      [1, 1, 0],
+    ]);
     const r = interestSimilarity(v, active).dataSync()[0];
     assert.ok(Math.abs(r - (Math.SQRT2 / 3 + 1) / 2) < 1e-5, `${r}`);
     tf.dispose([v, active]);

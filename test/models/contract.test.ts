@@ -27,7 +27,11 @@ class ScaledMean extends BaseRecaller<ModelBaseConfig> {
   private readonly scale: tf.Variable;
   constructor(private readonly config: ModelBaseConfig) {
     super(config);
-    this.scale = this.addWeight('scale', Float32Array.from({ length: config.embeddingDim }, () => 0.5 + this.initRng.next()), [config.embeddingDim]);
+    this.scale = this.addWeight(
+      'scale',
+      Float32Array.from({ length: config.embeddingDim }, () => 0.5 + this.initRng.next()),
+      [config.embeddingDim],
+    );
   }
   getConfig(): ModelBaseConfig {
     return { ...this.config };
@@ -121,7 +125,8 @@ describe('model contract', () => {
       it('save -> load gives identical scores', async () => {
         const model = buildModel(name, { ...CONFIG, seed: 11 });
         // Move the weights off their initial values, so a load that rebuilt from the seed would show.
-        for (const { variable } of model.namedWeights()) tf.tidy(() => variable.assign(tf.add(variable, tf.randomUniform(variable.shape, -0.1, 0.1, 'float32', 5))));
+        for (const { variable } of model.namedWeights())
+          tf.tidy(() => variable.assign(tf.add(variable, tf.randomUniform(variable.shape, -0.1, 0.1, 'float32', 5))));
         const dir = join(root, name);
         await saveModel(model, dir);
         const loaded = await loadModel(dir);

@@ -85,7 +85,10 @@ describe('GRU4Rec', () => {
   it('is reproducible under a seed and different across seeds', () => {
     const w = (seed: number) => {
       const m = new GRU4Rec({ itemCount: 20, embeddingDim: 4, maxLen: 3, seed });
-      const v = m.namedWeights().map(({ variable }) => [...(variable.dataSync() as Float32Array)]).flat();
+      const v = m
+        .namedWeights()
+        .map(({ variable }) => [...(variable.dataSync() as Float32Array)])
+        .flat();
       m.dispose();
       return v;
     };
@@ -173,9 +176,15 @@ describe('embeddingLookup', () => {
 
   it('has the same value and gradient as a one-hot matmul', () => {
     const rng = new Random(4);
-    const table = tf.tensor2d(Float32Array.from({ length: 10 * 3 }, () => rng.normal()), [10, 3]);
+    const table = tf.tensor2d(
+      Float32Array.from({ length: 10 * 3 }, () => rng.normal()),
+      [10, 3],
+    );
     const idx = tf.tensor2d([1, 4, 4, 9, 0, 1], [2, 3], 'int32');
-    const weights = tf.tensor3d(Float32Array.from({ length: 18 }, () => rng.normal()), [2, 3, 3]);
+    const weights = tf.tensor3d(
+      Float32Array.from({ length: 18 }, () => rng.normal()),
+      [2, 3, 3],
+    );
     const f1 = (t: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(t as tf.Tensor2D, idx), weights));
     const f2 = (t: tf.Tensor) => tf.sum(tf.mul(tf.reshape(tf.matMul(tf.oneHot(tf.reshape(idx, [-1]), 10), t as tf.Tensor2D), [2, 3, 3]), weights));
     const g1 = tf.grad(f1)(table);
@@ -279,7 +288,18 @@ describe('GRU4Rec dropout placement (official: dropout_p_embed once, dropout_p_h
     const opts = { itemCount: 20, embeddingDim: 3, hiddenDim: 3, maxLen: 4, seed: 8, numLayers: 2, ...config };
     const a = new GRU4Rec(opts);
     const b = new GRU4Rec(opts);
-    tf.tidy(() => a.userEmbeddings(batchOf([[1, 2, 3], [4, 5]], 4), { training: true }));
+    tf.tidy(() =>
+      a.userEmbeddings(
+        batchOf(
+          [
+            [1, 2, 3],
+            [4, 5],
+          ],
+          4,
+        ),
+        { training: true },
+      ),
+    );
     const next = a.trainRng.next();
     let n = 0;
     while (b.trainRng.next() !== next) if (++n > 1000) throw new Error('not found');

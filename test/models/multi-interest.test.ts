@@ -41,7 +41,8 @@ function embeddings(model: BaseRecaller, batch: SequenceBatch): Float32Array {
 }
 
 /** Row `r` of [B, K, D] user embeddings. */
-const userRow = (v: Float32Array, model: BaseRecaller, r: number) => v.subarray(r * model.numInterests * model.embeddingDim, (r + 1) * model.numInterests * model.embeddingDim);
+const userRow = (v: Float32Array, model: BaseRecaller, r: number) =>
+  v.subarray(r * model.numInterests * model.embeddingDim, (r + 1) * model.numInterests * model.embeddingDim);
 
 /** The batch with arbitrary item ids written into its padded slots (mask stays 0). */
 function withGarbageInPadding(batch: SequenceBatch, rng: Random): SequenceBatch {
@@ -91,7 +92,11 @@ describe('multi-interest models: shared behaviour', () => {
 
     it(`${name}: gradients reach every trainable variable`, () => {
       const options: Record<string, unknown> =
-        name === 'MIND' ? { bilinearBias: true, dynamicInterests: true, diversityWeight: 0.1, sharpenPower: 0.5 } : name === 'YouTubeDNN' ? {} : { diversityWeight: 0.1 };
+        name === 'MIND'
+          ? { bilinearBias: true, dynamicInterests: true, diversityWeight: 0.1, sharpenPower: 0.5 }
+          : name === 'YouTubeDNN'
+            ? {}
+            : { diversityWeight: 0.1 };
       const model = make(options);
       const batch = fullTrainBatch(5);
       const { value, grads } = tf.variableGrads(() => model.loss(batch), model.trainableVariables());
@@ -101,7 +106,10 @@ describe('multi-interest models: shared behaviour', () => {
         assert.ok(g, `no gradient for ${weight}`);
         const data = g.dataSync();
         assert.ok(data.every(Number.isFinite), `${weight}: non-finite gradient`);
-        assert.ok(data.some((x) => x !== 0), `${weight}: gradient is zero everywhere`);
+        assert.ok(
+          data.some((x) => x !== 0),
+          `${weight}: gradient is zero everywhere`,
+        );
       }
       // The padding row gets none.
       const itemTable = model.namedWeights().find((w) => w.name === 'item_embeddings')!;
@@ -172,7 +180,7 @@ describe('multi-interest models: shared behaviour', () => {
     assert.throws(() => new YouTubeDNN({ itemCount: 1 }), /itemCount/);
   });
 
-  it("MIND trains with the hard (argmax) readout by default, as docs/models/mind.md documents", () => {
+  it('MIND trains with the hard (argmax) readout by default, as docs/models/mind.md documents', () => {
     const make = (o: Record<string, unknown> = {}) => new MIND({ itemCount: ITEMS, embeddingDim: DIM, maxLen: MAXLEN, numInterests: K, seed: 5, ...o });
     const byDefault = make();
     assert.equal(byDefault.config.readout, 'hard');
@@ -214,7 +222,13 @@ describe('the models against their equations computed by hand', () => {
     histories.forEach((h, r) => {
       const b0 = [0, 1, 2].map((k) => Array.from(logits.subarray(k * 6, k * 6 + h.length)));
       const want = referenceMIND(w, h, b0, 5, 3, true);
-      assert.ok(maxAbsDiff(userRow(got, model, r), want.flatMap((x) => [...x])) < 1e-5, `row ${r}`);
+      assert.ok(
+        maxAbsDiff(
+          userRow(got, model, r),
+          want.flatMap((x) => [...x]),
+        ) < 1e-5,
+        `row ${r}`,
+      );
     });
     model.dispose();
   });
@@ -225,7 +239,13 @@ describe('the models against their equations computed by hand', () => {
     const w = weightsOf(model);
     histories.forEach((h, r) => {
       const want = referenceDR(w, h, 3, 4, 3);
-      assert.ok(maxAbsDiff(userRow(got, model, r), want.flatMap((x) => [...x])) < 1e-4, `row ${r}`);
+      assert.ok(
+        maxAbsDiff(
+          userRow(got, model, r),
+          want.flatMap((x) => [...x]),
+        ) < 1e-4,
+        `row ${r}`,
+      );
     });
     model.dispose();
   });
@@ -236,7 +256,13 @@ describe('the models against their equations computed by hand', () => {
     const w = weightsOf(model);
     histories.forEach((h, r) => {
       const want = referenceSA(w, h, 3, 4, 16);
-      assert.ok(maxAbsDiff(userRow(got, model, r), want.flatMap((x) => [...x])) < 1e-5, `row ${r}`);
+      assert.ok(
+        maxAbsDiff(
+          userRow(got, model, r),
+          want.flatMap((x) => [...x]),
+        ) < 1e-5,
+        `row ${r}`,
+      );
     });
     model.dispose();
   });
@@ -273,11 +299,14 @@ describe('MIND specifics', () => {
     const other = make({ inferenceSeed: 12 });
     assert.ok(maxAbsDiff(embeddings(other, batch), first) > 1e-4, 'inferenceSeed changes the fixed logits');
     // The fixed logits do not depend on the window length asked for.
-    assert.deepEqual([...a.inferenceLogits(3)], [0, 1, 2, 3].flatMap((k) => [...a.inferenceLogits(20).subarray(k * 20, k * 20 + 3)]));
+    assert.deepEqual(
+      [...a.inferenceLogits(3)],
+      [0, 1, 2, 3].flatMap((k) => [...a.inferenceLogits(20).subarray(k * 20, k * 20 + 3)]),
+    );
     for (const m of [a, b, other]) m.dispose();
   });
 
-  it("draws truncated N(0, σ²) logits by default (|b| <= 2σ), plain normal on request", () => {
+  it('draws truncated N(0, σ²) logits by default (|b| <= 2σ), plain normal on request', () => {
     const trunc = make({ logitStd: 0.5 });
     const normal = make({ logitStd: 0.5, logitInit: 'normal' });
     const t = trunc.inferenceLogits(500);
@@ -290,7 +319,7 @@ describe('MIND specifics', () => {
     normal.dispose();
   });
 
-  it('dynamic interests: K\'_u = max(1, min(K, floor(log2 n))); unused slots repeat interest 0 and retrieval sees only the used ones', () => {
+  it("dynamic interests: K'_u = max(1, min(K, floor(log2 n))); unused slots repeat interest 0 and retrieval sees only the used ones", () => {
     const model = make({ dynamicInterests: true });
     const histories = [[1], [1, 2, 3], [1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9], Array.from({ length: 20 }, (_, i) => i + 1)];
     const batch = batchOf(histories, 20);
@@ -316,7 +345,7 @@ describe('MIND specifics', () => {
     model.dispose();
   });
 
-  it("coupling sums to 1 over K inside the model: with one iteration, Σ_k s_k = Σ_i S e_i", () => {
+  it('coupling sums to 1 over K inside the model: with one iteration, Σ_k s_k = Σ_i S e_i', () => {
     // With one iteration and no ReLU layer, v_k = squash(Σ_i c_ki S e_i) with c = softmax_k(b0):
     // summing s over k gives Σ_i S e_i, the same as routing every behaviour with weight 1.
     const model = make({ routingIterations: 1, reluLayer: false });
@@ -352,7 +381,15 @@ describe('training readout', () => {
       const target = tf.tidy(() => tf.slice(model.itemEmbeddings(), [9, 0], [1, DIM]));
       const scores = tf.tidy(() => tf.squeeze(tf.matMul(v, tf.expandDims(target, 2)), [2]).dataSync());
       const g = tf.grad((x: tf.Tensor) =>
-        tf.sum(tf.mul((model as unknown as { trainingUserVector(u: tf.Tensor3D, e: tf.Tensor2D): tf.Tensor2D }).trainingUserVector(x as tf.Tensor3D, target as tf.Tensor2D), tf.onesLike(target))),
+        tf.sum(
+          tf.mul(
+            (model as unknown as { trainingUserVector(u: tf.Tensor3D, e: tf.Tensor2D): tf.Tensor2D }).trainingUserVector(
+              x as tf.Tensor3D,
+              target as tf.Tensor2D,
+            ),
+            tf.onesLike(target),
+          ),
+        ),
       )(v);
       const perInterest = (tf.sum(tf.abs(g), 2).arraySync() as number[][])[0];
       const best = [...scores].indexOf(Math.max(...scores));
@@ -363,4 +400,3 @@ describe('training readout', () => {
     }
   });
 });
-

@@ -81,7 +81,12 @@ export function referenceMIND(w: Weights, history: number[], b0: number[][], d: 
   const s = w.get('bilinear/kernel')!;
   const bias = w.get('bilinear/bias');
   const u = history.map((item) => vecMat(row(table, item, d), s, d, d, bias));
-  const { v } = referenceRouting((_k, i) => u[i], b0, history.map(() => 1), iterations);
+  const { v } = referenceRouting(
+    (_k, i) => u[i],
+    b0,
+    history.map(() => 1),
+    iterations,
+  );
   if (!relu) return v;
   return v.map((x) => vecMat(x, w.get('relu/kernel')!, d, d, w.get('relu/bias')!).map((y) => Math.max(0, y)));
 }
@@ -92,7 +97,12 @@ export function referenceDR(w: Weights, history: number[], k: number, d: number,
   const maps = w.get('bilinear/maps')!; // [L, D, K·D]
   const u = history.map((item, i) => vecMat(row(table, item, d), maps.subarray(i * d * k * d, (i + 1) * d * k * d), d, k * d));
   const b0 = Array.from({ length: k }, () => new Array<number>(history.length).fill(0));
-  return referenceRouting((kk, i) => u[i].subarray(kk * d, (kk + 1) * d), b0, history.map(() => 1), iterations).v;
+  return referenceRouting(
+    (kk, i) => u[i].subarray(kk * d, (kk + 1) * d),
+    b0,
+    history.map(() => 1),
+    iterations,
+  ).v;
 }
 
 /** ComiRec-SA's interests for one history: A = softmax_positions(W2 tanh(W1 (e+p) + b1)), V = A E. */

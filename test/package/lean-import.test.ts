@@ -42,7 +42,18 @@ function modulesLoadedBy(code: string): string[] {
 }
 
 /** Packages a models-only user does not need; none of them may be loaded by `import 'seqrec'`. */
-const HEAVY = ['fastify', '@resvg/resvg-js', 'umap-js', 'vega', 'vega-lite', '@tensorflow/tfjs', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-data', '@tensorflow/tfjs-backend-webgl'];
+const HEAVY = [
+  'fastify',
+  '@resvg/resvg-js',
+  'umap-js',
+  'vega',
+  'vega-lite',
+  '@tensorflow/tfjs',
+  '@tensorflow/tfjs-layers',
+  '@tensorflow/tfjs-converter',
+  '@tensorflow/tfjs-data',
+  '@tensorflow/tfjs-backend-webgl',
+];
 
 function packagesIn(urls: string[]): Set<string> {
   const names = new Set<string>();
@@ -55,9 +66,14 @@ function packagesIn(urls: string[]): Set<string> {
 
 test("import 'seqrec' (src) loads neither the server, the plotting stack nor unused TF.js packages", () => {
   const entry = pathToFileURL(join(ROOT, 'src/index.ts')).href;
-  const loaded = packagesIn(modulesLoadedBy(`const seqrec = await import(${JSON.stringify(entry)});\nif (typeof seqrec.GRU4Rec !== 'function') throw new Error('no GRU4Rec');`));
+  const loaded = packagesIn(
+    modulesLoadedBy(`const seqrec = await import(${JSON.stringify(entry)});\nif (typeof seqrec.GRU4Rec !== 'function') throw new Error('no GRU4Rec');`),
+  );
   assert.ok(loaded.has('@tensorflow/tfjs-core'), `tfjs-core should be loaded, got ${[...loaded].join(', ')}`);
-  assert.deepEqual(HEAVY.filter((name) => loaded.has(name)), []);
+  assert.deepEqual(
+    HEAVY.filter((name) => loaded.has(name)),
+    [],
+  );
 });
 
 test('the load check sees a package that is loaded (control)', () => {

@@ -25,14 +25,27 @@ test('categories: u.item first genre and title, movies.dat, item,category lines 
   ].join('\n');
   const a = parseItemInfo(uitem, 'ml-100k/u.item');
   assert.equal(a.format, 'movielens-item');
-  assert.deepEqual([...a.categories], [['1', 'Animation'], ['2', 'Action'], ['3', 'unknown']]);
+  assert.deepEqual(
+    [...a.categories],
+    [
+      ['1', 'Animation'],
+      ['2', 'Action'],
+      ['3', 'unknown'],
+    ],
+  );
   assert.equal(a.names.get('1'), 'Toy Story (1995)');
   const b = parseItemInfo("1::Toy Story (1995)::Animation|Children's|Comedy\n2::Jumanji (1995)::Adventure\n", 'movies.dat');
   assert.equal(b.format, 'movielens-movies');
   assert.equal(b.categories.get('1'), 'Animation');
   const c = parseItemInfo('item,category,name\n# comment\ni1,books,A Book\ni2,music\n\n', 'cats.csv');
   assert.equal(c.format, 'item-category');
-  assert.deepEqual([...c.categories], [['i1', 'books'], ['i2', 'music']]);
+  assert.deepEqual(
+    [...c.categories],
+    [
+      ['i1', 'books'],
+      ['i2', 'music'],
+    ],
+  );
   assert.equal(c.names.get('i1'), 'A Book');
   assert.throws(() => parseItemInfo('i1\n', 'bad.csv'), /bad\.csv line 1/);
   assert.deepEqual([...parseItemInfo('i1\tx\n', 't.tsv').categories], [['i1', 'x']]);
@@ -63,7 +76,11 @@ test('PCA finds the direction of largest variance; UMAP gives finite 2-D points'
   const xs = Array.from({ length: n }, (_, i) => p[2 * i]);
   const corr = Math.abs(xs[n - 1] - xs[0]) / (n - 1);
   assert.ok(Math.abs(corr - 1) < 1e-6, `first PC ~ dim 0, got slope ${corr}`);
-  const u = await project2d(rows.map((v, i) => v + (i % 3 === 2 ? Math.sin(i) : 0)), 3, { method: 'umap', seed: 1 });
+  const u = await project2d(
+    rows.map((v, i) => v + (i % 3 === 2 ? Math.sin(i) : 0)),
+    3,
+    { method: 'umap', seed: 1 },
+  );
   assert.equal(u.length, n * 2);
   assert.ok(u.every(Number.isFinite));
 });
@@ -98,7 +115,20 @@ const run: RunHistory = {
 
 test('curves: both panels, labels, legend and the best epoch; bad history rejected', async () => {
   const svg = await curvesSvg(run, { title: 'GRU4Rec <test>', subtitle: ['4 epochs'] });
-  for (const s of ['GRU4Rec &lt;test&gt;', '4 epochs', 'Training loss', 'Validation', 'valid recall@50', 'valid recall@20', 'best epoch (3)', 'MostPopular 0.012', 'MostPopular valid recall@50', '>epoch<', '>loss<', '>valid metric<']) {
+  for (const s of [
+    'GRU4Rec &lt;test&gt;',
+    '4 epochs',
+    'Training loss',
+    'Validation',
+    'valid recall@50',
+    'valid recall@20',
+    'best epoch (3)',
+    'MostPopular 0.012',
+    'MostPopular valid recall@50',
+    '>epoch<',
+    '>loss<',
+    '>valid metric<',
+  ]) {
     assert.ok(svg.includes(s), s);
   }
   const spec = curvesSpec(run, { title: 'T', metrics: ['recall@20', 'nope'] });
@@ -107,7 +137,10 @@ test('curves: both panels, labels, legend and the best epoch; bad history reject
   assert.throws(() => parseHistory({ history: [] }, 'h.json'), /no epochs/);
   assert.throws(() => parseHistory({ nope: 1 }, 'h.json'), /h\.json/);
   // history.json is strict: a typo'd key is named with a hint (the epoch records may carry timings).
-  assert.throws(() => parseHistory({ history: [{ epoch: 1, loss: 1, valid: {}, trainSeconds: 2 }], bestEpcoh: 1 }, 'h.json'), /unknown option 'bestEpcoh' \(did you mean 'bestEpoch'\?\)/);
+  assert.throws(
+    () => parseHistory({ history: [{ epoch: 1, loss: 1, valid: {}, trainSeconds: 2 }], bestEpcoh: 1 }, 'h.json'),
+    /unknown option 'bestEpcoh' \(did you mean 'bestEpoch'\?\)/,
+  );
   assert.equal(parseHistory([{ epoch: 1, loss: 1, valid: { 'recall@50': 0.1 }, trainSeconds: 2 }], 'h.json').history[0].trainSeconds, 2);
 });
 
@@ -131,14 +164,27 @@ test('curves: each y tick label stands where its value is (no rounded or repeate
   // Axis ticks are offset by half a pixel for crisp lines.
   values.forEach((v, i) => assert.ok(Math.abs(ys[i] - yOf(v)) <= 1, `tick '${labels[i]}' at y=${ys[i]}, value ${v} is at y=${yOf(v).toFixed(1)}`));
   // Labels carry as many decimals as their step needs: the tick at 0.02 reads 0.02, not 0.0 or 0.03.
-  assert.ok(values.some((v) => Math.abs(v - 0.02) < 1e-12), labels.join(' '));
-  assert.ok(labels.every((l) => /^0(\.\d+)?$/.test(l) && l.length === labels[1].length), labels.join(' '));
+  assert.ok(
+    values.some((v) => Math.abs(v - 0.02) < 1e-12),
+    labels.join(' '),
+  );
+  assert.ok(
+    labels.every((l) => /^0(\.\d+)?$/.test(l) && l.length === labels[1].length),
+    labels.join(' '),
+  );
   // The loss axis too.
   const loss = yTicks(svg, 'loss');
   assert.equal(new Set(loss.labels).size, loss.labels.length);
   const lv = loss.labels.map(Number);
   const step = lv[1] - lv[0];
-  lv.forEach((v, i) => i > 0 && assert.ok(Math.abs(v - lv[i - 1] - step) < 1e-9 && Math.abs(loss.ys[i] - loss.ys[i - 1] - (loss.ys[1] - loss.ys[0])) <= 1, 'evenly spaced ticks of even steps'));
+  lv.forEach(
+    (v, i) =>
+      i > 0 &&
+      assert.ok(
+        Math.abs(v - lv[i - 1] - step) < 1e-9 && Math.abs(loss.ys[i] - loss.ys[i - 1] - (loss.ys[1] - loss.ys[0])) <= 1,
+        'evenly spaced ticks of even steps',
+      ),
+  );
 });
 
 test('embedding map: categorical legend with counts, small categories on top; log colour scale', async () => {
@@ -149,9 +195,14 @@ test('embedding map: categorical legend with counts, small categories on top; lo
   const marks = /class="mark-symbol role-mark[^"]*"[^>]*>([\s\S]*?)<\/g>/.exec(cat)?.[1] ?? '';
   assert.equal((marks.match(/<path /g) ?? []).length, 10, 'one circle per point');
   assert.ok(/translate\(\d+(\.\d{1,2})?,\d+(\.\d{1,2})?\)/.test(marks) && !/\d\.\d{3}/.test(marks), 'geometry rounded to 2 decimals');
-  const spec = embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'category', labels, title: 'First genre', maxCategories: 2 } }) as unknown as { data: { values: { c: string; x: number; y: number }[] } };
+  const spec = embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'category', labels, title: 'First genre', maxCategories: 2 } }) as unknown as {
+    data: { values: { c: string; x: number; y: number }[] };
+  };
   // Drawn in order: "other" underneath, then the largest category, then the smaller.
-  assert.deepEqual(spec.data.values.map((v) => v.c.split(' ')[0]), ['other', 'other', 'other', 'Drama', 'Drama', 'Drama', 'Drama', 'Comedy', 'Comedy', 'Comedy']);
+  assert.deepEqual(
+    spec.data.values.map((v) => v.c.split(' ')[0]),
+    ['other', 'other', 'other', 'Drama', 'Drama', 'Drama', 'Drama', 'Comedy', 'Comedy', 'Comedy'],
+  );
   assert.deepEqual(spec.data.values[3], { x: 0, y: 1, c: 'Drama (4)' });
 
   const counts = [1, 3, 8, 20, 40, 90, 150, 230, 320, 480];
@@ -159,9 +210,16 @@ test('embedding map: categorical legend with counts, small categories on top; lo
   assert.ok(cont.includes('interactions') && cont.includes('linearGradient'));
   const legend = [...cont.matchAll(/role-legend-label[\s\S]*?<\/g>/g)].flatMap((m) => [...m[0].matchAll(/>([^<]+)<\/text>/g)].map((t) => t[1]));
   assert.deepEqual(legend, logTicks(1, 480).map(String));
-  const rank = embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'continuous', values: counts.map((_, i) => i + 1), title: 'rank', scale: 'log', reverse: true } }) as unknown as { data: { values: { c: number }[] } };
+  const rank = embeddingMapSpec({
+    points,
+    title: 'Map',
+    colouring: { kind: 'continuous', values: counts.map((_, i) => i + 1), title: 'rank', scale: 'log', reverse: true },
+  }) as unknown as { data: { values: { c: number }[] } };
   assert.equal(rank.data.values.at(-1)!.c, 1, 'rank 1 (bright end) drawn last, on top');
-  assert.throws(() => embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'continuous', values: [0, ...counts.slice(1)], title: 'x', scale: 'log' } }), /values > 0/);
+  assert.throws(
+    () => embeddingMapSpec({ points, title: 'Map', colouring: { kind: 'continuous', values: [0, ...counts.slice(1)], title: 'x', scale: 'log' } }),
+    /values > 0/,
+  );
 });
 
 test('routeHistory: each item goes to the interest with the largest inner product', async () => {
@@ -171,7 +229,9 @@ test('routeHistory: each item goes to the interest with the largest inner produc
     const r = routeHistory(model, history, 4);
     assert.deepEqual([...r.items], [2, 17, 4, 11, 23, 8]); // the last maxLen items
     assert.equal(r.numInterests, 3);
-    const users = tf.tidy(() => model.userEmbeddings({ batchSize: 1, maxLen: 6, history: r.items, mask: new Float32Array(6).fill(1), lengths: Int32Array.of(6) })).arraySync() as number[][][];
+    const users = tf
+      .tidy(() => model.userEmbeddings({ batchSize: 1, maxLen: 6, history: r.items, mask: new Float32Array(6).fill(1), lengths: Int32Array.of(6) }))
+      .arraySync() as number[][][];
     const table = model.itemEmbeddings().arraySync();
     r.items.forEach((item, i) => {
       const dots = users[0].map((v) => v.reduce((s, x, j) => s + x * table[item][j], 0));

@@ -129,13 +129,7 @@ describe('ExactRetriever vs brute-force oracle', () => {
 });
 
 /** Best cosine score of `id` over user u's interests (for near-tie checks). */
-function oracleScore(
-  items: Float32Array,
-  queries: Float32Array,
-  c: { dim: number; interests: number },
-  u: number,
-  id: number,
-): number {
+function oracleScore(items: Float32Array, queries: Float32Array, c: { dim: number; interests: number }, u: number, id: number): number {
   let best = -Infinity;
   for (let t = 0; t < c.interests; t++) {
     const qo = (u * c.interests + t) * c.dim;

@@ -178,11 +178,7 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
       for (const interests of [2, 4]) {
         const q = queries.subarray(0, users * interests * dim);
         assertSameResult(faiss.search(q, { k: 20, interests }), exact.search(q, { k: 20, interests }), `${metric} K=${interests}`);
-        assertSameResult(
-          faiss.search(q, { k: 20, interests, exclude }),
-          exact.search(q, { k: 20, interests, exclude }),
-          `${metric} K=${interests} exclude`,
-        );
+        assertSameResult(faiss.search(q, { k: 20, interests, exclude }), exact.search(q, { k: 20, interests, exclude }), `${metric} K=${interests} exclude`);
       }
     });
   }
@@ -310,7 +306,11 @@ describe('FaissRetriever: other factories, parameters and errors', { skip }, () 
   });
 
   it('unknown or unusable factory strings are clear errors', () => {
-    throwsSeqrec(() => new FaissRetriever(items, dim, { factory: 'Bogus12' }), 'invalid_config', /factory string 'Bogus12'.*could not parse index string Bogus12/);
+    throwsSeqrec(
+      () => new FaissRetriever(items, dim, { factory: 'Bogus12' }),
+      'invalid_config',
+      /factory string 'Bogus12'.*could not parse index string Bogus12/,
+    );
     throwsSeqrec(() => new FaissRetriever(items, dim, { factory: 'IVF16,PQ5' }), 'invalid_config', /IVF16,PQ5/);
     throwsSeqrec(() => new FaissRetriever(items, dim, { factory: 'IDMap,Flat' }), 'invalid_config', /IDMap/);
     throwsSeqrec(() => new FaissRetriever(items, dim, { factory: '' }), 'invalid_config', /factory/);

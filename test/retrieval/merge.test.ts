@@ -42,7 +42,10 @@ describe('mergeInterestCandidates', () => {
       () => mergeInterestCandidates(ids, scores, 2, 2, 3),
       (e: unknown) => e instanceof SeqrecError && e.code === 'shape_mismatch' && /2 \* 2 = 4/.test(e.message) && /ids.length=6/.test(e.message),
     );
-    assert.throws(() => mergeInterestCandidates(ids, scores, 0, 3, 3), (e: unknown) => e instanceof SeqrecError && /interests/.test(e.message));
+    assert.throws(
+      () => mergeInterestCandidates(ids, scores, 0, 3, 3),
+      (e: unknown) => e instanceof SeqrecError && /interests/.test(e.message),
+    );
   });
 });
 

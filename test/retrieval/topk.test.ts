@@ -56,7 +56,10 @@ describe('topK', () => {
   });
 
   it('rejects k < 1', () => {
-    assert.throws(() => topK(new Float32Array(4), 0), (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_argument' && /k must be/.test(e.message));
+    assert.throws(
+      () => topK(new Float32Array(4), 0),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_argument' && /k must be/.test(e.message),
+    );
   });
 });
 
@@ -71,8 +74,14 @@ describe('TopKHeap', () => {
       const ids = new Int32Array(5);
       const scores = new Float32Array(5);
       heap.drainInto(ids, scores, 0);
-      assert.deepEqual([...ids], want.map((p) => p[0]));
-      assert.deepEqual([...scores], want.map((p) => p[1]));
+      assert.deepEqual(
+        [...ids],
+        want.map((p) => p[0]),
+      );
+      assert.deepEqual(
+        [...scores],
+        want.map((p) => p[1]),
+      );
       assert.equal(heap.size, 0);
     }
   });

@@ -122,7 +122,14 @@ describe('HTTP fuzz (fast-check)', () => {
       fc.integer({ min: 1, max: 400 }).map((d) => '{"a":'.repeat(d) + '1' + '}'.repeat(d)),
       fc.constantFrom('{"__proto__":{"x":1},"history":[]}', '{"constructor":{"prototype":{}},"history":[]}', '{"history":[]', ''),
     );
-    const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', '');
+    const contentType = fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+      '',
+    );
     // A Content-Length that lies about the body, or is not a number at all.
     const length = fc.constantFrom(undefined, '0', '1', '7', '99999', '-1', 'abc');
     await fc.assert(
@@ -137,7 +144,19 @@ describe('HTTP fuzz (fast-check)', () => {
 
   it('arbitrary methods and URLs: 2xx or a seqrec 4xx (1,500 cases)', async () => {
     const path = fc.oneof(
-      fc.constantFrom('/health', '/metrics', '/recommend', '/similar', '/admin/reload', '/', '/%zz', '/%', '/recommend?x=%zz', '//health', '/health/../metrics'),
+      fc.constantFrom(
+        '/health',
+        '/metrics',
+        '/recommend',
+        '/similar',
+        '/admin/reload',
+        '/',
+        '/%zz',
+        '/%',
+        '/recommend?x=%zz',
+        '//health',
+        '/health/../metrics',
+      ),
       // inject needs a path that starts with '/' (an empty one fails inside light-my-request).
       fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
       fc.string({ maxLength: 30 }).map((s) => '/' + encodeURIComponent(s)),

@@ -37,7 +37,11 @@ export async function tempDir(prefix = 'seqrec-serve-'): Promise<string> {
 export async function trainTinyBundle(options: { seed?: number; epochs?: number; dir?: string } = {}): Promise<{ dir: string; dataset: SequenceDataset }> {
   const { model, dataset } = await trainTinyModel(options);
   const dir = options.dir ?? join(await tempDir(), 'bundle');
-  await exportBundle(model, dir, { vocabulary: dataset.vocabulary, popularity: dataset.itemPopularity(), popularitySource: `synthetic seed ${options.seed ?? 7}` });
+  await exportBundle(model, dir, {
+    vocabulary: dataset.vocabulary,
+    popularity: dataset.itemPopularity(),
+    popularitySource: `synthetic seed ${options.seed ?? 7}`,
+  });
   model.dispose();
   return { dir, dataset };
 }

@@ -26,10 +26,14 @@ console.log(JSON.stringify(out));
 
 describe('optional fastify', () => {
   it('imports the server module without fastify; createServer names the install command', () => {
-    const stdout = execFileSync(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', CHILD], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      encoding: 'utf8',
-    });
+    const stdout = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', CHILD],
+      {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        encoding: 'utf8',
+      },
+    );
     const out = JSON.parse(stdout.trim().split('\n').pop()!);
     assert.equal(out.imported, true);
     assert.equal(out.defaults, 32);

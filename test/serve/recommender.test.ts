@@ -188,7 +188,10 @@ describe('Recommender', () => {
     for (const [i, x] of sims.entries()) assert.ok(Math.abs(x.score - brute[i].s) < 1e-5);
     // k larger than the catalogue: every other item, once.
     assert.equal(rec.similarItems(item, 200).length, ids.length - 1);
-    assert.throws(() => rec.similarItems('nope', 5), (e: unknown) => e instanceof SeqrecError && e.code === 'unknown_item' && /'nope'/.test(e.message));
+    assert.throws(
+      () => rec.similarItems('nope', 5),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'unknown_item' && /'nope'/.test(e.message),
+    );
   });
 
   it('validates inputs with errors that name the problem', () => {
@@ -207,7 +210,10 @@ describe('Recommender', () => {
     assert.throws(() => rec.recommendMany([[ids[0]], [{}] as unknown as string[]]), isInvalid('histories[1]', /histories\[1\]\[0\] must be an item id/));
     assert.throws(() => rec.similarItems(ids[0], 0), isInvalid('k', /1\.\.200/));
     assert.throws(() => rec.similarItems({} as unknown as string, 3), isInvalid('item', /item must be an item id/));
-    assert.throws(() => rec.userEmbedding(['nope']), (e: unknown) => e instanceof SeqrecError && e.code === 'unknown_item');
+    assert.throws(
+      () => rec.userEmbedding(['nope']),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'unknown_item',
+    );
     // Still fine afterwards.
     assert.equal(rec.recommend([ids[0]], { k: 3 }).items.length, 3);
   });

@@ -142,12 +142,25 @@ describe('Host and Origin on admin routes (item 3)', () => {
   it('rejects foreign Host and any Origin unless allowed', async () => {
     const app = await server({ admin: { token: TOKEN, allowedHosts: ['seqrec.internal'], allowedOrigins: ['https://ops.example'] } });
     const send = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/admin/reload', headers: { ...AUTH, ...headers } });
-    for (const headers of <Record<string, string>[]>[{ host: 'evil.example' }, { host: 'evil.example:8080' }, { host: 'localhost.evil.example' }, { origin: 'http://evil.example' }, { origin: 'null' }, { origin: 'http://localhost:8080' }]) {
+    for (const headers of <Record<string, string>[]>[
+      { host: 'evil.example' },
+      { host: 'evil.example:8080' },
+      { host: 'localhost.evil.example' },
+      { origin: 'http://evil.example' },
+      { origin: 'null' },
+      { origin: 'http://localhost:8080' },
+    ]) {
       const r = await send(headers);
       assert.equal(r.statusCode, 403, JSON.stringify(headers));
       assertErrorShape(r.json(), JSON.stringify(headers));
     }
-    for (const headers of <Record<string, string>[]>[{ host: 'localhost:8080' }, { host: '127.0.0.1:1' }, { host: '[::1]:8080' }, { host: 'SEQREC.internal' }, { origin: 'https://ops.example' }]) {
+    for (const headers of <Record<string, string>[]>[
+      { host: 'localhost:8080' },
+      { host: '127.0.0.1:1' },
+      { host: '[::1]:8080' },
+      { host: 'SEQREC.internal' },
+      { origin: 'https://ops.example' },
+    ]) {
       const r = await send(headers);
       assert.equal(r.statusCode, 200, `${JSON.stringify(headers)}: ${r.body}`);
     }
@@ -199,7 +212,10 @@ describe('k is capped at the catalogue (item 4)', () => {
       const one = big.recommend([items[0]], { k: 1_000_000 });
       assert.equal(one.items.length, n - 1);
       const many = big.recommendMany([[items[0]], [], [items[1], items[2]]], { k: 1_000_000 });
-      assert.deepEqual(many.map((m) => m.items.length), [n - 1, n, n - 2]);
+      assert.deepEqual(
+        many.map((m) => m.items.length),
+        [n - 1, n, n - 2],
+      );
       assert.equal(big.similarItems(items[0], 1_000_000).length, n - 1);
       assert.ok(seen.length === 3 && seen.every((k) => k <= n), `retriever asked for k = ${seen.join(', ')} with ${n} items`);
       // Capping does not change the answers.
@@ -214,7 +230,9 @@ describe('k is capped at the catalogue (item 4)', () => {
     const preload = join(root, 'report-rss.mjs');
     await writeFile(preload, 'process.on("exit", () => process.stderr.write(`MAXRSS ${process.resourceUsage().maxRSS}\\n`));\n');
     const rss = async (k: string): Promise<number> => {
-      const p = runCli(['recommend', '--model', dirA, '--history', `${items[0]},${items[1]}`, '--k', k, '--include-seen'], { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` });
+      const p = runCli(['recommend', '--model', dirA, '--history', `${items[0]},${items[1]}`, '--k', k, '--include-seen'], {
+        NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`,
+      });
       assert.equal(await p.exited, 0, p.stderr());
       assert.equal(JSON.parse(p.stdout()).recommendations.length, Math.min(Number(k), items.length));
       return Number(/MAXRSS (\d+)/.exec(p.stderr())![1]);
@@ -241,15 +259,26 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
       [2000, 1000, 3000, 4000, 7],
     );
     await custom.close();
-    for (const bad of [{ requestTimeoutMs: 0 }, { maxConnections: -1 }, { headersTimeoutMs: 5000, requestTimeoutMs: 1000 }, { maxJsonDepth: 0 }, { reloadTimeoutMs: 1.5 }]) {
-      await assert.rejects(() => server(bad as ServerOptions), (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config', JSON.stringify(bad));
+    for (const bad of [
+      { requestTimeoutMs: 0 },
+      { maxConnections: -1 },
+      { headersTimeoutMs: 5000, requestTimeoutMs: 1000 },
+      { maxJsonDepth: 0 },
+      { reloadTimeoutMs: 1.5 },
+    ]) {
+      await assert.rejects(
+        () => server(bad as ServerOptions),
+        (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config',
+        JSON.stringify(bad),
+      );
     }
   });
 
   it('refuses an unknown option by name, with a did-you-mean hint, before loading fastify', async () => {
     await assert.rejects(
       () => server({ requestTimeotMs: 1000 } as ServerOptions),
-      (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config' && e.field === 'requestTimeotMs' && /did you mean 'requestTimeoutMs'/.test(e.message),
+      (e: unknown) =>
+        e instanceof SeqrecError && e.code === 'invalid_config' && e.field === 'requestTimeotMs' && /did you mean 'requestTimeoutMs'/.test(e.message),
     );
     await assert.rejects(
       () => server({ admin: { token: TOKEN, bundle: {} } } as ServerOptions),
@@ -313,7 +342,12 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
     const slashed = await app.inject({ method: 'POST', url: '/similar', payload: { item: '/etc/passwd' } });
     assert.match(slashed.json().message, /unknown item id '\/etc\/passwd'/);
     // Brackets inside strings do not count; ordinary bodies pass.
-    const ok = await app.inject({ method: 'POST', url: '/recommend', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ history: ['['.repeat(100), '{'] }) });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/recommend',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ history: ['['.repeat(100), '{'] }),
+    });
     assert.equal(ok.statusCode, 200, ok.body);
     const shallow = await server({ maxJsonDepth: 2 });
     const r2 = await shallow.inject({ method: 'POST', url: '/recommend/batch', payload: { histories: [[items[0]]] } });
@@ -324,7 +358,11 @@ describe('timeouts, connection cap, JSON limits (item 4)', () => {
 
   it('names prototype keys instead of calling the body invalid JSON (item 13)', async () => {
     const app = await server({});
-    for (const body of ['{"__proto__": {"polluted": true}, "history": []}', '{"history": [], "constructor": {"prototype": {"x": 1}}}', '{"\\u005f_proto__": {}, "history": []}']) {
+    for (const body of [
+      '{"__proto__": {"polluted": true}, "history": []}',
+      '{"history": [], "constructor": {"prototype": {"x": 1}}}',
+      '{"\\u005f_proto__": {}, "history": []}',
+    ]) {
       const r = await app.inject({ method: 'POST', url: '/recommend', headers: { 'content-type': 'application/json' }, payload: body });
       assert.equal(r.statusCode, 400, body);
       assertErrorShape(r.json(), body);
@@ -368,7 +406,10 @@ describe('reload timeout (item 5)', () => {
     const own = await Recommender.load(dirA, { reloadTimeoutMs: 300 });
     const undo = hangOpens(hangDir);
     try {
-      await assert.rejects(own.reload(hangDir), (e: unknown) => e instanceof SeqrecError && e.code === 'timeout' && /did not finish loading within 0\.3 s/.test(e.message));
+      await assert.rejects(
+        own.reload(hangDir),
+        (e: unknown) => e instanceof SeqrecError && e.code === 'timeout' && /did not finish loading within 0\.3 s/.test(e.message),
+      );
       // The queue is not stuck behind the hung load.
       assert.equal((await own.reload()).dir, dirA);
       // A per-call timeout.
@@ -403,7 +444,12 @@ describe("malformed HTTP gets seqrec's error shape (item 13)", () => {
         setTimeout(() => sock.destroy(), 4000);
       });
     const body = JSON.stringify({ history: [items[0]], k: 3 });
-    for (const [cl, end] of [['5', false], ['500', true], ['abc', false], ['5\r\nContent-Length: 6', false]] as const) {
+    for (const [cl, end] of [
+      ['5', false],
+      ['500', true],
+      ['abc', false],
+      ['5\r\nContent-Length: 6', false],
+    ] as const) {
       const out = await raw(`POST /recommend HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${cl}\r\n\r\n${body}`, end);
       const responses = out.split(/(?=HTTP\/1\.1 )/).filter(Boolean);
       assert.ok(responses.length >= 1, `no answer for Content-Length ${cl}`);

@@ -38,7 +38,7 @@ function twoSteps(mode: 'dense' | 'sparse'): { step1: Set<number>; step2: Set<nu
   return { step1: changedRows(snapshots[0], snapshots[1]), step2: changedRows(snapshots[1], snapshots[2]) };
 }
 
-describe("comirec-sampled: dense and row-wise Adam on the item table", () => {
+describe('comirec-sampled: dense and row-wise Adam on the item table', () => {
   it("both are selectable ('auto' picks dense Adam for ComiRec's loss, named or built)", () => {
     assert.equal(resolveItemGradients('auto', 'comirec-sampled'), 'dense');
     assert.equal(resolveItemGradients('auto', resolveLoss('comirec-sampled', { itemCount: N })), 'dense');
@@ -49,7 +49,10 @@ describe("comirec-sampled: dense and row-wise Adam on the item table", () => {
   it('the first step moves the same rows in both modes (touched rows get the same update)', () => {
     const dense = twoSteps('dense');
     const sparse = twoSteps('sparse');
-    assert.deepEqual([...dense.step1].sort((a, b) => a - b), [...sparse.step1].sort((a, b) => a - b));
+    assert.deepEqual(
+      [...dense.step1].sort((a, b) => a - b),
+      [...sparse.step1].sort((a, b) => a - b),
+    );
     // 2 histories of up to 3 items + 2 targets + 10 x 2 drawn negatives: a few dozen rows of 2,000.
     assert.ok(dense.step1.size > 0 && dense.step1.size < 40, `${dense.step1.size} rows`);
   });

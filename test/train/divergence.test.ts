@@ -166,7 +166,10 @@ describe('session-parallel training divergence', () => {
   it('refuses an infinite learning rate', async () => {
     const s = sessions();
     const model = new GRU4Rec({ itemCount: s.itemCount, embeddingDim: 8 });
-    await assert.rejects(trainSessionParallel(model, s, { learningRate: Infinity }), (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config' && e.field === 'learningRate');
+    await assert.rejects(
+      trainSessionParallel(model, s, { learningRate: Infinity }),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_config' && e.field === 'learningRate',
+    );
     model.dispose();
   });
 

@@ -30,7 +30,9 @@ function excludedBy(split: 'valid' | 'test', options: EvaluationOptions): Map<nu
     search(queries: Float32Array, o: SearchOptions) {
       const n = queries.length / model.embeddingDim;
       for (let q = 0; q < n; q++) seen.set(users[row++], o.exclude?.[q] ? Array.from(o.exclude[q]!) : []);
-      return { ids: Int32Array.from({ length: n * o.k }, (_, i) => 1 + (i % o.k)), scores: new Float32Array(n * o.k), k: o.k } as ReturnType<Retriever['search']>;
+      return { ids: Int32Array.from({ length: n * o.k }, (_, i) => 1 + (i % o.k)), scores: new Float32Array(n * o.k), k: o.k } as ReturnType<
+        Retriever['search']
+      >;
     },
     dispose() {},
   };

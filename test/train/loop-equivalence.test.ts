@@ -46,9 +46,23 @@ describe('one training loop, numbers as before', () => {
     const data = windowed();
     const model = new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 8, maxLen: 8, seed: 2 });
     const steps: number[] = [];
-    const fit = await new Trainer(model, { epochs: 3, patience: 5, batchSize: 32, learningRate: 1e-2, callbacks: { onBatchEnd: (_s, loss) => void steps.push(loss) } }).fit(data);
-    check('windowed-softmax epochs', fit.history.map((r) => r.loss), 'windowedSoftmax');
-    check('windowed-softmax ndcg@50', fit.history.map((r) => r.valid['ndcg@50']), 'windowedSoftmaxNdcg');
+    const fit = await new Trainer(model, {
+      epochs: 3,
+      patience: 5,
+      batchSize: 32,
+      learningRate: 1e-2,
+      callbacks: { onBatchEnd: (_s, loss) => void steps.push(loss) },
+    }).fit(data);
+    check(
+      'windowed-softmax epochs',
+      fit.history.map((r) => r.loss),
+      'windowedSoftmax',
+    );
+    check(
+      'windowed-softmax ndcg@50',
+      fit.history.map((r) => r.valid['ndcg@50']),
+      'windowedSoftmaxNdcg',
+    );
     check('windowed-softmax first steps', steps.slice(0, 3), 'windowedSoftmaxSteps');
     model.dispose();
   });
@@ -57,7 +71,11 @@ describe('one training loop, numbers as before', () => {
     const data = windowed();
     const model = new YouTubeDNN({ itemCount: data.itemCount, embeddingDim: 8, maxLen: 8, seed: 3 });
     const fit = await new Trainer(model, { epochs: 2, batchSize: 32, learningRate: 1e-2, loss: 'bpr-max' }).fit(data);
-    check('windowed-bpr-max epochs', fit.history.map((r) => r.loss), 'windowedBprMax');
+    check(
+      'windowed-bpr-max epochs',
+      fit.history.map((r) => r.loss),
+      'windowedBprMax',
+    );
     model.dispose();
   });
 
@@ -66,7 +84,11 @@ describe('one training loop, numbers as before', () => {
     const model = new GRU4Rec({ itemCount: s.itemCount, embeddingDim: 8, seed: 4 });
     const steps: number[] = [];
     const r = await trainSessionParallel(model, s, { loss: 'softmax', batchSize: 16, epochs: 3, onStep: (_s, loss) => void steps.push(loss) });
-    check('session-adam epochs', r.history.map((h) => h.loss), 'sessionAdam');
+    check(
+      'session-adam epochs',
+      r.history.map((h) => h.loss),
+      'sessionAdam',
+    );
     check('session-adam first steps', steps.slice(0, 3), 'sessionAdamSteps');
     model.dispose();
   });
@@ -82,8 +104,16 @@ describe('one training loop, numbers as before', () => {
       epochs: 3,
       evaluation: { sessions: s, cutoffs: [5] },
     });
-    check('session-adagrad epochs', r.history.map((h) => h.loss), 'sessionAdagrad');
-    check('session-adagrad recall@5', r.history.map((h) => h.eval!['recall@5']), 'sessionAdagradRecall');
+    check(
+      'session-adagrad epochs',
+      r.history.map((h) => h.loss),
+      'sessionAdagrad',
+    );
+    check(
+      'session-adagrad recall@5',
+      r.history.map((h) => h.eval!['recall@5']),
+      'sessionAdagradRecall',
+    );
     model.dispose();
   });
 });

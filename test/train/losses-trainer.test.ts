@@ -30,7 +30,8 @@ describe('Trainer with sampled losses', () => {
 
   it('only full softmax may be split across data-parallel workers', () => {
     assert.equal(lossSplitsAcrossWorkers('softmax'), true);
-    for (const l of ['sampled-softmax', 'in-batch', 'bpr', 'top1', 'bpr-max', 'top1-max', 'comirec-sampled'] as const) assert.equal(lossSplitsAcrossWorkers(l), false, l);
+    for (const l of ['sampled-softmax', 'in-batch', 'bpr', 'top1', 'bpr-max', 'top1-max', 'comirec-sampled'] as const)
+      assert.equal(lossSplitsAcrossWorkers(l), false, l);
     const model = new GRU4Rec({ itemCount: 20, embeddingDim: 4, maxLen: 3 });
     assert.throws(() => new Trainer(model, { loss: 'bpr-max', parallelism: 2 }), /full-softmax loss/);
     model.dispose();

@@ -26,17 +26,30 @@ function configError(field: string, pattern: RegExp) {
 }
 
 function sessions(): SessionSet {
-  return new SessionSet([[1, 2, 3], [2, 3], [3, 1, 2, 4]], ItemVocabulary.fromItems(['a', 'b', 'c', 'd']));
+  return new SessionSet(
+    [
+      [1, 2, 3],
+      [2, 3],
+      [3, 1, 2, 4],
+    ],
+    ItemVocabulary.fromItems(['a', 'b', 'c', 'd']),
+  );
 }
 
 describe('Trainer options', () => {
   const model = new GRU4Rec({ itemCount: 10, embeddingDim: 4 });
 
   it('a typo is an invalid_config with a did-you-mean hint', () => {
-    assert.throws(() => new Trainer(model, { learningRte: 0.01 } as TrainerOptions), configError('learningRte', /unknown option 'learningRte' \(did you mean 'learningRate'\?\)/));
+    assert.throws(
+      () => new Trainer(model, { learningRte: 0.01 } as TrainerOptions),
+      configError('learningRte', /unknown option 'learningRte' \(did you mean 'learningRate'\?\)/),
+    );
     assert.throws(() => new Trainer(model, { pateince: 3 } as TrainerOptions), configError('pateince', /did you mean 'patience'/));
     // Nested: the callbacks object is strict too.
-    assert.throws(() => new Trainer(model, { callbacks: { onBatchend: () => {} } } as TrainerOptions), configError('callbacks.onBatchend', /did you mean 'onBatchEnd'/));
+    assert.throws(
+      () => new Trainer(model, { callbacks: { onBatchend: () => {} } } as TrainerOptions),
+      configError('callbacks.onBatchend', /did you mean 'onBatchEnd'/),
+    );
   });
 
   it('bad values name the field and the value', () => {
@@ -78,10 +91,16 @@ describe('Trainer options', () => {
   it('trainSessionParallel: a typo is an invalid_config with a hint, and momentum is checked', async () => {
     const s = sessions();
     const m = new GRU4Rec({ itemCount: s.itemCount, embeddingDim: 4 });
-    await assert.rejects(trainSessionParallel(m, s, { momentun: 0.1 } as never), configError('momentun', /trainSessionParallel: unknown option 'momentun' \(did you mean 'momentum'\?\)/));
+    await assert.rejects(
+      trainSessionParallel(m, s, { momentun: 0.1 } as never),
+      configError('momentun', /trainSessionParallel: unknown option 'momentun' \(did you mean 'momentum'\?\)/),
+    );
     await assert.rejects(trainSessionParallel(m, s, { momentum: 1 }), configError('momentum', /must be in \[0, 1\), got 1/));
     await assert.rejects(trainSessionParallel(m, s, { optimizer: 'sgd' as never }), configError('optimizer', /'adam' or 'adagrad', got 'sgd'/));
-    await assert.rejects(trainSessionParallel(m, s, { evaluation: { sessions: s, cutof: [5] } as never }), configError('evaluation.cutof', /did you mean 'cutoffs'/));
+    await assert.rejects(
+      trainSessionParallel(m, s, { evaluation: { sessions: s, cutof: [5] } as never }),
+      configError('evaluation.cutof', /did you mean 'cutoffs'/),
+    );
     m.dispose();
   });
 });

@@ -19,7 +19,7 @@ const lookupSoftmax: LossFunction = ({ user, items, targets }) =>
     const n = items.shape[0];
     const all = embeddingLookup(items, tf.range(1, n, 1, 'int32')) as tf.Tensor2D;
     const logits = tf.matMul(user, all, false, true);
-    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.sub(targets, tf.scalar(1, "int32")), n - 1), logits) as tf.Scalar;
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.sub(targets, tf.scalar(1, 'int32')), n - 1), logits) as tf.Scalar;
   });
 
 function weights(model: { namedWeights(): { name: string; variable: tf.Variable }[] }): Map<string, Float32Array> {
@@ -99,7 +99,10 @@ describe('row-sparse item gradients', () => {
     // Every history/target row did move.
     for (const r of touched) {
       if (r === 0) continue;
-      assert.ok(after.subarray(r * 8, r * 8 + 8).some((v, d) => v !== before[r * 8 + d]), `row ${r} did not move`);
+      assert.ok(
+        after.subarray(r * 8, r * 8 + 8).some((v, d) => v !== before[r * 8 + d]),
+        `row ${r} did not move`,
+      );
     }
     step.dispose();
     model.dispose();
@@ -107,9 +110,15 @@ describe('row-sparse item gradients', () => {
 
   it('a loss that scores the whole table is an error in sparse mode, naming the option', () => {
     const model = new GRU4Rec({ itemCount: 30, embeddingDim: 4, maxLen: 4, seed: 1 });
-    const step = new AdamStep(model, (input) => tf.mean(tf.matMul(input.user, input.items, false, true)) as tf.Scalar, { learningRate: 0.01, itemGradients: 'sparse' });
+    const step = new AdamStep(model, (input) => tf.mean(tf.matMul(input.user, input.items, false, true)) as tf.Scalar, {
+      learningRate: 0.01,
+      itemGradients: 'sparse',
+    });
     const before = (model.itemEmbeddings().dataSync() as Float32Array).slice();
-    assert.throws(() => step.run(randomTrainBatch(new Random(1), 4, 4, 30)), (e: unknown) => e instanceof SeqrecError && /itemGradients/.test(e.message));
+    assert.throws(
+      () => step.run(randomTrainBatch(new Random(1), 4, 4, 30)),
+      (e: unknown) => e instanceof SeqrecError && /itemGradients/.test(e.message),
+    );
     assert.deepEqual(model.itemEmbeddings().dataSync(), before);
     step.dispose();
     model.dispose();
@@ -127,7 +136,7 @@ describe('row-sparse item gradients', () => {
 
   it('no tensors leak over 300 sparse steps', () => {
     const model = new GRU4Rec({ itemCount: 200, embeddingDim: 8, maxLen: 5, seed: 1 });
-    const step = new AdamStep(model, sampledSoftmax({ numNegatives: 10, sampler: "uniform" }), { learningRate: 0.01, itemGradients: 'sparse' });
+    const step = new AdamStep(model, sampledSoftmax({ numNegatives: 10, sampler: 'uniform' }), { learningRate: 0.01, itemGradients: 'sparse' });
     const rng = new Random(2);
     step.run(randomTrainBatch(rng, 16, 5, 200));
     const after1 = tf.memory();

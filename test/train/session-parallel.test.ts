@@ -80,9 +80,15 @@ describe('session-parallel batches', () => {
   it('skips sessions shorter than 2 and drops lanes when sessions run out (no early end)', () => {
     const sessions = new SessionSet([[1], [2, 3, 4, 5, 6], [7, 8], [9]], vocab(9));
     const steps = allSteps(sessions, 3);
-    assert.deepEqual(steps.map((s) => s.size), [2, 1, 1, 1]);
+    assert.deepEqual(
+      steps.map((s) => s.size),
+      [2, 1, 1, 1],
+    );
     assert.deepEqual([...steps[0].sessions], [1, 2]);
-    assert.equal(steps.reduce((a, s) => a + s.size, 0), sessions.pairs());
+    assert.equal(
+      steps.reduce((a, s) => a + s.size, 0),
+      sessions.pairs(),
+    );
   });
 });
 
@@ -92,7 +98,11 @@ describe('fused GRU op: initial state and reset mask', () => {
     const l = 3;
     const h = 5;
     const r = new Random(3);
-    const rnd = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => r.normal() * 0.5), shape);
+    const rnd = (shape: number[]) =>
+      tf.tensor(
+        Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => r.normal() * 0.5),
+        shape,
+      );
     const x = rnd([b, l, 3 * h]) as tf.Tensor3D;
     const wh = rnd([h, 3 * h]) as tf.Tensor2D;
     const bh = rnd([3 * h]) as tf.Tensor1D;
@@ -125,7 +135,9 @@ describe('fused GRU op: initial state and reset mask', () => {
     const a = tf.valueAndGrads(fused)([x, wh, bh, h0]);
     const c = tf.valueAndGrads(ops)([x, wh, bh, h0]);
     assert.ok(Math.abs(a.value.dataSync()[0] - c.value.dataSync()[0]) < 1e-4);
-    a.grads.forEach((g, i) => assert.ok(maxAbsDiff(g.dataSync(), c.grads[i].dataSync()) < 1e-4, `gradient ${i}: ${maxAbsDiff(g.dataSync(), c.grads[i].dataSync())}`));
+    a.grads.forEach((g, i) =>
+      assert.ok(maxAbsDiff(g.dataSync(), c.grads[i].dataSync()) < 1e-4, `gradient ${i}: ${maxAbsDiff(g.dataSync(), c.grads[i].dataSync())}`),
+    );
     // Without options the op still starts from zero (the padded-window API is unchanged).
     const zero = gruSequence(x, mask, wh, bh);
     const explicit = gruSequence(x, mask, wh, bh, { initialState: tf.zeros([b, h]) as tf.Tensor2D });
@@ -275,10 +287,11 @@ describe("the official GRU4Rec's Adagrad + momentum", () => {
     const refStep = (rows: number[]) => {
       const gw = [0, 0];
       const gt = new Array(6).fill(0);
-      for (const r of rows) for (let d = 0; d < 2; d++) {
-        gt[r * 2 + d] += ref.w[d];
-        gw[d] += ref.t[r * 2 + d];
-      }
+      for (const r of rows)
+        for (let d = 0; d < 2; d++) {
+          gt[r * 2 + d] += ref.w[d];
+          gw[d] += ref.t[r * 2 + d];
+        }
       for (let i = 0; i < 6; i++) {
         if (gt[(i >> 1) * 2] === 0 && gt[(i >> 1) * 2 + 1] === 0) continue; // untouched row
         ref.ta[i] += gt[i] ** 2;

@@ -26,29 +26,55 @@ function configError(field: string, message: RegExp) {
 }
 
 describe('typed API at run time', () => {
-  it('createModel with a typo\'d key throws invalid_config naming the key and the right one', () => {
+  it("createModel with a typo'd key throws invalid_config naming the key and the right one", () => {
     const typo = { itemCount: 10, hiddenDimm: 8 } as unknown as { itemCount: number };
     assert.throws(() => createModel('gru4rec', typo), configError('hiddenDimm', /gru4rec config: unknown option 'hiddenDimm' \(did you mean 'hiddenDim'\?\)/));
     assert.throws(() => new GRU4Rec(typo), configError('hiddenDimm', /GRU4Rec config: unknown option 'hiddenDimm' \(did you mean 'hiddenDim'\?\)/));
     // Reported before a bad value elsewhere: the typo is the likelier mistake.
-    assert.throws(() => new MIND({ itemCount: 1, numInterest: 4 } as unknown as { itemCount: number }), configError('numInterest', /did you mean 'numInterests'/));
+    assert.throws(
+      () => new MIND({ itemCount: 1, numInterest: 4 } as unknown as { itemCount: number }),
+      configError('numInterest', /did you mean 'numInterests'/),
+    );
   });
 
-  it('a typo\'d model name is refused with a hint', () => {
-    assert.throws(() => createModel('gru4rc' as 'gru4rec', { itemCount: 10 }), configError('model', /Unknown model 'gru4rc' \(did you mean 'gru4rec'\?\)\. Should be one of: gru4rec, youtubednn, mind, comirec-dr, comirec-sa/));
+  it("a typo'd model name is refused with a hint", () => {
+    assert.throws(
+      () => createModel('gru4rc' as 'gru4rec', { itemCount: 10 }),
+      configError('model', /Unknown model 'gru4rc' \(did you mean 'gru4rec'\?\)\. Should be one of: gru4rec, youtubednn, mind, comirec-dr, comirec-sa/),
+    );
     assert.throws(() => buildModel('constructor', { itemCount: 10 }), configError('model', /Unknown model 'constructor'/));
   });
 
   it('a bad value keeps the wording and the field of the hand-written checks', () => {
     assert.throws(() => new GRU4Rec({ itemCount: 10, dropout: 1 }), configError('dropout', /^GRU4Rec: dropout must be in \[0, 1\), got 1$/));
-    assert.throws(() => new GRU4Rec({ itemCount: 10, recurrence: 'cudnn' as 'ops' }), configError('recurrence', /^GRU4Rec: recurrence must be 'fused' or 'ops', got cudnn$/));
-    assert.throws(() => new MIND({ itemCount: 10, reluLayer: 'yes' as unknown as boolean }), configError('reluLayer', /^MIND: reluLayer must be a boolean, got yes$/));
-    assert.throws(() => buildModel('comirec-sa', { itemCount: 10, positionEmbeddings: false, valuesWithPositions: true }), configError('valuesWithPositions', /false when positionEmbeddings is false/));
+    assert.throws(
+      () => new GRU4Rec({ itemCount: 10, recurrence: 'cudnn' as 'ops' }),
+      configError('recurrence', /^GRU4Rec: recurrence must be 'fused' or 'ops', got cudnn$/),
+    );
+    assert.throws(
+      () => new MIND({ itemCount: 10, reluLayer: 'yes' as unknown as boolean }),
+      configError('reluLayer', /^MIND: reluLayer must be a boolean, got yes$/),
+    );
+    assert.throws(
+      () => buildModel('comirec-sa', { itemCount: 10, positionEmbeddings: false, valuesWithPositions: true }),
+      configError('valuesWithPositions', /false when positionEmbeddings is false/),
+    );
   });
 
   it('defaults come from the schema, derived ones included', () => {
     const gru = new GRU4Rec({ itemCount: 10, embeddingDim: 8 });
-    assert.deepEqual(gru.getConfig(), { itemCount: 10, embeddingDim: 8, maxLen: 20, seed: 42, numLayers: 1, hiddenDim: 8, recurrence: 'fused', dropout: 0, hiddenDropout: 0, outputBias: false });
+    assert.deepEqual(gru.getConfig(), {
+      itemCount: 10,
+      embeddingDim: 8,
+      maxLen: 20,
+      seed: 42,
+      numLayers: 1,
+      hiddenDim: 8,
+      recurrence: 'fused',
+      dropout: 0,
+      hiddenDropout: 0,
+      outputBias: false,
+    });
     gru.dispose();
     const sa = buildModel('comirec-sa', { itemCount: 10, embeddingDim: 8, seed: 3 });
     assert.equal((sa.getConfig() as { attentionDim?: number }).attentionDim, 32);
@@ -60,8 +86,14 @@ describe('typed API at run time', () => {
 
   it('registerModel refuses a taken or malformed name; capabilities default to false', () => {
     const def = { description: 'x', configSchema: ModelBaseConfigSchema, create: () => new GRU4Rec({ itemCount: 10 }) };
-    assert.throws(() => registerModel('gru4rec', def), (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_argument' && /already registered/.test(e.message));
-    assert.throws(() => registerModel('Bad Name', def), (e: unknown) => e instanceof SeqrecError && e.field === 'name');
+    assert.throws(
+      () => registerModel('gru4rec', def),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'invalid_argument' && /already registered/.test(e.message),
+    );
+    assert.throws(
+      () => registerModel('Bad Name', def),
+      (e: unknown) => e instanceof SeqrecError && e.field === 'name',
+    );
     const entry = registerModel('types-test-model', def);
     assert.deepEqual(entry.capabilities, { multiInterest: false, routing: false });
     assert.equal(modelFactory('types-test-model'), entry);

@@ -79,13 +79,20 @@ const NS = [10, 20, 50];
  * none; bench/peer.ts uses it to give seqrec the peer's settings (e.g. MIND's readout and
  * routing-logit init) without a CLI flag per model option.
  */
-export async function runBench(flags: StringFlags, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
+export async function runBench(
+  flags: StringFlags,
+  log: Log,
+  modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {},
+): Promise<BenchRun[]> {
   return bench(parseStringFlags(BENCH_FLAGS, flags, 'bench'), log, modelOptions);
 }
 
 async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Promise<BenchRun[]> {
   const { protocol, maxLen, seed, samplesPerUser } = values;
-  const names = values.models.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = values.models
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const models = names.filter((n) => n !== 'mostpopular');
   models.forEach((n) => modelFactory(n)); // unknown names fail before any training
   let dataset: SequenceDataset;
@@ -129,8 +136,19 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
   const evaluation = { ns: NS, similarity: hyper.similarity };
   if (names.includes('mostpopular')) {
     await emit({
-      data: dataName, protocol, model: 'mostpopular', loss: '-', hyperparameters: {}, epochs: 0, bestEpoch: 0, stoppedBy: '-',
-      secondsPerEpoch: 0, samplesPerSecond: 0, valid: evaluatePopularity(dataset, 'valid', { ns: NS }), test: evaluatePopularity(dataset, 'test', { ns: NS }), secondsTotal: 0,
+      data: dataName,
+      protocol,
+      model: 'mostpopular',
+      loss: '-',
+      hyperparameters: {},
+      epochs: 0,
+      bestEpoch: 0,
+      stoppedBy: '-',
+      secondsPerEpoch: 0,
+      samplesPerSecond: 0,
+      valid: evaluatePopularity(dataset, 'valid', { ns: NS }),
+      test: evaluatePopularity(dataset, 'test', { ns: NS }),
+      secondsTotal: 0,
     });
   }
   for (const name of models) {
@@ -160,10 +178,19 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
     const samples = fit.history.reduce((s, r) => s + r.samples, 0);
     const test = evaluateModel(model, dataset, 'test', evaluation);
     await emit({
-      data: dataName, protocol, model: name, loss: 'softmax', hyperparameters: { ...hyper, numInterests: model.numInterests, modelConfig: model.getConfig() },
-      epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy,
-      secondsPerEpoch: trainSeconds / fit.history.length, samplesPerSecond: samples / trainSeconds,
-      valid: fit.bestValid, test, secondsTotal: (performance.now() - t0) / 1000,
+      data: dataName,
+      protocol,
+      model: name,
+      loss: 'softmax',
+      hyperparameters: { ...hyper, numInterests: model.numInterests, modelConfig: model.getConfig() },
+      epochs: fit.history.length,
+      bestEpoch: fit.bestEpoch,
+      stoppedBy: fit.stoppedBy,
+      secondsPerEpoch: trainSeconds / fit.history.length,
+      samplesPerSecond: samples / trainSeconds,
+      valid: fit.bestValid,
+      test,
+      secondsTotal: (performance.now() - t0) / 1000,
       ...(factory.multiInterest ? { interestCosine: meanInterestCosine(model as MultiInterestRecaller, dataset) } : {}),
     });
     model.dispose();
@@ -183,7 +210,10 @@ function meanInterestCosine(model: MultiInterestRecaller, dataset: SequenceDatas
       const interests = model.userEmbeddings(batch);
       const counts = model.activeInterestCounts(batch);
       const k = interests.shape[1];
-      const active = tf.tensor2d(Float32Array.from({ length: batch.batchSize * k }, (_, i) => (i % k < counts[Math.floor(i / k)] ? 1 : 0)), [batch.batchSize, k]);
+      const active = tf.tensor2d(
+        Float32Array.from({ length: batch.batchSize * k }, (_, i) => (i % k < counts[Math.floor(i / k)] ? 1 : 0)),
+        [batch.batchSize, k],
+      );
       return interestSimilarity(interests, active).dataSync()[0];
     });
     sum += value * batch.batchSize;
@@ -194,13 +224,15 @@ function meanInterestCosine(model: MultiInterestRecaller, dataset: SequenceDatas
 
 /** The Markdown table of a set of runs (test metrics at the protocol's usual cutoffs). */
 export function benchTable(runs: BenchRun[], protocol: 'comirec' | 'loo'): string {
-  const keys = protocol === 'loo'
-    ? (['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] as const)
-    : (['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'] as const);
+  const keys =
+    protocol === 'loo'
+      ? (['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50'] as const)
+      : (['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'ndcgComiRec@50', 'hitRate@50'] as const);
   const head = `| model | epochs (best) | valid R@50 | ${keys.map((k) => `test ${k}`).join(' | ')} | s/epoch | samples/s |`;
   const sep = `|${'---|'.repeat(keys.length + 5)}`;
-  const rows = runs.map((r) =>
-    `| ${r.model} | ${r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-'} | ${r.valid['recall@50'].toFixed(4)} | ${keys.map((k) => (r.test[k] ?? NaN).toFixed(4)).join(' | ')} | ${r.secondsPerEpoch ? r.secondsPerEpoch.toFixed(2) : '-'} | ${r.samplesPerSecond ? Math.round(r.samplesPerSecond) : '-'} |`,
+  const rows = runs.map(
+    (r) =>
+      `| ${r.model} | ${r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-'} | ${r.valid['recall@50'].toFixed(4)} | ${keys.map((k) => (r.test[k] ?? NaN).toFixed(4)).join(' | ')} | ${r.secondsPerEpoch ? r.secondsPerEpoch.toFixed(2) : '-'} | ${r.samplesPerSecond ? Math.round(r.samplesPerSecond) : '-'} |`,
   );
   return [head, sep, ...rows].join('\n');
 }

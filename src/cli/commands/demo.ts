@@ -46,7 +46,11 @@ async function runDemo(flags: FlagValues<typeof DEMO_FLAGS>, log: Log): Promise<
     batchSize: 256,
     learningRate: 3e-3,
     log,
-    callbacks: trainingProgress(cliProgress(), { epochs, stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / 256), validUsers: dataset.validUsers.length }),
+    callbacks: trainingProgress(cliProgress(), {
+      epochs,
+      stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / 256),
+      validUsers: dataset.validUsers.length,
+    }),
   });
   const fit = await trainer.fit(dataset);
   const rows = [
@@ -70,7 +74,12 @@ async function runDemo(flags: FlagValues<typeof DEMO_FLAGS>, log: Log): Promise<
   const targets = new Set(batch.targets[0]);
   const top = [...result.ids].filter((i) => i > 0);
   const hits = top.filter((i) => targets.has(i)).length;
-  out.push(`\nsample test user: last items ${history.slice(-8).map((i) => vocab.decode(i)).join(' ')}`);
+  out.push(
+    `\nsample test user: last items ${history
+      .slice(-8)
+      .map((i) => vocab.decode(i))
+      .join(' ')}`,
+  );
   out.push(`top-10 next items, * = a hit (in the user's held-out future): ${hits} of ${top.length}`);
   out.push('  ' + top.map((i) => `${vocab.decode(i)}${targets.has(i) ? '*' : ''}`).join(' '));
   process.stdout.write(out.join('\n') + '\n');

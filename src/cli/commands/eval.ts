@@ -34,10 +34,21 @@ export const evalCommand = defineCommand({
       const dataset = await buildDataset(settings, log, values.skipMalformed);
       dataset.assertSplits(['test']);
       if (dataset.itemCount !== model.itemCount) {
-        throw new SeqrecError('shape_mismatch', `the data gives ${dataset.itemCount} item rows but the model in ${dir} has ${model.itemCount}: use the same data and --min-count as in training`);
+        throw new SeqrecError(
+          'shape_mismatch',
+          `the data gives ${dataset.itemCount} item rows but the model in ${dir} has ${model.itemCount}: use the same data and --min-count as in training`,
+        );
       }
       const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity: values.similarity });
-      process.stdout.write(metricTable([{ name: model.name, report: test }, { name: 'MostPopular', report: evaluatePopularity(dataset, 'test') }], REPORT_KEYS) + '\n');
+      process.stdout.write(
+        metricTable(
+          [
+            { name: model.name, report: test },
+            { name: 'MostPopular', report: evaluatePopularity(dataset, 'test') },
+          ],
+          REPORT_KEYS,
+        ) + '\n',
+      );
     } finally {
       model.dispose();
     }

@@ -111,7 +111,16 @@ async function runExport(flags: ExportValues, log: Log): Promise<void> {
       faiss = new FaissRetriever(itemMatrix(model), model.embeddingDim, { factory: flags.faiss, metric: similarity });
     }
     try {
-      await exportBundle(model, out, { vocabulary: loaded.vocabulary, popularity, popularitySource, similarity, faiss, meta: loaded.meta, extraFiles: carried, existing });
+      await exportBundle(model, out, {
+        vocabulary: loaded.vocabulary,
+        popularity,
+        popularitySource,
+        similarity,
+        faiss,
+        meta: loaded.meta,
+        extraFiles: carried,
+        existing,
+      });
     } finally {
       faiss?.dispose();
     }
@@ -120,4 +129,3 @@ async function runExport(flags: ExportValues, log: Log): Promise<void> {
     model.dispose();
   }
 }
-

@@ -30,7 +30,9 @@ import { cliProgress } from '../progress.js';
 import { BACKEND_FLAGS } from '../shared-flags.js';
 
 const OUT_FLAGS = {
-  out: str('output path without extension: writes PATH.svg, PATH.png and PATH.vl.json (default: DIR.plots/<plot>, next to the bundle, never inside it)', { placeholder: 'path' }),
+  out: str('output path without extension: writes PATH.svg, PATH.png and PATH.vl.json (default: DIR.plots/<plot>, next to the bundle, never inside it)', {
+    placeholder: 'path',
+  }),
   title: str('replace the title', { placeholder: 'text' }),
 } as const;
 
@@ -150,7 +152,11 @@ async function plotCurves(flags: FlagValues<typeof CURVES_FLAGS>): Promise<Chart
   } catch (err) {
     if (err instanceof SeqrecError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new SeqrecError('invalid_argument', `cannot read ${source}: ${code ?? (err as Error).message}${code === 'ENOENT' ? ' (seqrec train --out DIR writes it)' : ''}`, { file: source });
+    throw new SeqrecError(
+      'invalid_argument',
+      `cannot read ${source}: ${code ?? (err as Error).message}${code === 'ENOENT' ? ' (seqrec train --out DIR writes it)' : ''}`,
+      { file: source },
+    );
   }
   const run = parseHistory(json, source);
   const data = shortPath(run.data);
@@ -236,7 +242,10 @@ async function plotInterests(flags: FlagValues<typeof INTERESTS_FLAGS>, log: Log
     let rawHistory: string[];
     let who: string;
     if (flags.history) {
-      rawHistory = flags.history.split(',').map((s) => s.trim()).filter(Boolean);
+      rawHistory = flags.history
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       who = 'the given history';
     } else {
       const user = flags.user;

@@ -20,13 +20,20 @@ export const recommendCommand = defineCommand({
     includeSeen: bool('allow items of the history in the result (left out by default, as in the API)'),
     // Scripts and docs written before exclusion became the default pass it: accepted, no effect.
     excludeSeen: bool('leave the history out (the default; kept for older scripts)'),
-    retriever: choice(['auto', 'exact', 'faiss'] as const, "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), or brute force", { default: 'auto', placeholder: 'name' }),
+    retriever: choice(['auto', 'exact', 'faiss'] as const, "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), or brute force", {
+      default: 'auto',
+      placeholder: 'name',
+    }),
     ...BACKEND_FLAGS,
   },
   backend: true,
   async run(values, log) {
-    if (values.includeSeen && values.excludeSeen) throw new SeqrecError('invalid_argument', 'give --include-seen or --exclude-seen, not both', { field: 'include-seen' });
-    const history = values.history.split(',').map((s) => s.trim()).filter(Boolean);
+    if (values.includeSeen && values.excludeSeen)
+      throw new SeqrecError('invalid_argument', 'give --include-seen or --exclude-seen, not both', { field: 'include-seen' });
+    const history = values.history
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     // maxK and maxHistory guard a server against its clients; here the caller owns the process.
     // k above the catalogue is still capped by the Recommender, as in the API.
     const unlimited = Number.MAX_SAFE_INTEGER;

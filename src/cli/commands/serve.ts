@@ -19,11 +19,17 @@ export const SERVE_FLAGS = {
   maxK: int('largest k a request may ask for', { min: 1, default: 1000 }),
   maxHistory: int('longest history a request may send', { min: 1, default: 1000 }),
   maxBatch: int('most histories per /recommend/batch request', { min: 1, default: 256 }),
-  retriever: choice(['auto', 'exact', 'faiss'] as const, "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), or brute force", { default: 'auto', placeholder: 'name' }),
+  retriever: choice(['auto', 'exact', 'faiss'] as const, "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), or brute force", {
+    default: 'auto',
+    placeholder: 'name',
+  }),
   coalesce: choice(['on', 'off'] as const, 'batch concurrent /recommend requests into one model call', { default: 'on', placeholder: 'on|off' }),
   drainTimeout: seconds('on SIGTERM/SIGINT: time for in-flight requests before exiting anyway', 10_000),
   requestTimeout: seconds('time to receive and answer a request', SERVER_DEFAULTS.requestTimeoutMs),
-  headersTimeout: int(`time to receive the request headers, seconds (default: ${SERVER_DEFAULTS.headersTimeoutMs / 1000}, at most --request-timeout)`, { min: 1, placeholder: 's' }),
+  headersTimeout: int(`time to receive the request headers, seconds (default: ${SERVER_DEFAULTS.headersTimeoutMs / 1000}, at most --request-timeout)`, {
+    min: 1,
+    placeholder: 's',
+  }),
   connectionTimeout: seconds('idle connection timeout', SERVER_DEFAULTS.connectionTimeoutMs),
   keepAliveTimeout: seconds('keep-alive timeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
   maxConnections: int('open connections at most', { min: 1, default: SERVER_DEFAULTS.maxConnections }),
@@ -43,7 +49,8 @@ export const serveCommand = defineCommand({
   name: 'serve',
   summary: 'HTTP JSON API over a bundle (docs/serving.md)',
   usage: '--model BUNDLE_DIR [flags]',
-  notes: '\nSIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle. POST /admin/reload only with an admin token\n(--admin-token-file FILE, --admin-token T or env SEQREC_ADMIN_TOKEN).',
+  notes:
+    '\nSIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle. POST /admin/reload only with an admin token\n(--admin-token-file FILE, --admin-token T or env SEQREC_ADMIN_TOKEN).',
   flags: SERVE_FLAGS,
   backend: true,
   // A serving process answers small requests: one wasm thread beats a pool that fights the
@@ -84,7 +91,11 @@ async function adminToken(flags: ServeValues, log: Log): Promise<string | undefi
   }
   if (token === undefined) return undefined;
   const field = source.replace(/^--/, '');
-  if (token === '') throw configFlagError(field, `${source} is empty: an empty admin token would leave POST /admin/reload open; give a secret (32+ random characters) or leave it out to keep admin off`);
+  if (token === '')
+    throw configFlagError(
+      field,
+      `${source} is empty: an empty admin token would leave POST /admin/reload open; give a secret (32+ random characters) or leave it out to keep admin off`,
+    );
   if (!/^[\x21-\x7e]+$/.test(token)) throw configFlagError(field, `${source} must be printable ASCII without spaces`);
   return token;
 }
@@ -117,11 +128,15 @@ async function runServe(flags: ServeValues, log: Log): Promise<void> {
   const allowedHosts = [...flags.adminAllowedHost];
   const allowedOrigins = [...flags.adminAllowedOrigin];
   if (!token && (Object.keys(bundles).length || allowedHosts.length || allowedOrigins.length)) {
-    throw configFlagError('admin-token', '--admin-bundle, --admin-allowed-host and --admin-allowed-origin need an admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN)');
+    throw configFlagError(
+      'admin-token',
+      '--admin-bundle, --admin-allowed-host and --admin-allowed-origin need an admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN)',
+    );
   }
   // The name the server is reached by is a valid Host for admin requests.
   const listenName = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (token && !WILDCARD_HOSTS.has(host) && !allowedHosts.includes(listenName) && !['localhost', '127.0.0.1', '::1'].includes(listenName)) allowedHosts.push(listenName);
+  if (token && !WILDCARD_HOSTS.has(host) && !allowedHosts.includes(listenName) && !['localhost', '127.0.0.1', '::1'].includes(listenName))
+    allowedHosts.push(listenName);
   const serverOptions: ServerOptions = {
     admin: token ? { token, bundles, allowedHosts, allowedOrigins } : false,
     coalesce: flags.coalesce === 'on',

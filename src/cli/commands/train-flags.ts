@@ -62,16 +62,28 @@ export const TRAIN_FLAGS = {
   interests: int("interests K of the multi-interest models (default: the model's)", { min: 1 }),
   ...TRAINING_FLAGS,
   ...LOSS_FLAGS,
-  itemGradients: choice(['auto', 'dense', 'sparse'] as const, 'item-table updates: sparse = only the rows a batch touches (row-wise Adam; the auto choice for sampled losses)', { default: 'auto', placeholder: 'mode' }),
+  itemGradients: choice(
+    ['auto', 'dense', 'sparse'] as const,
+    'item-table updates: sparse = only the rows a batch touches (row-wise Adam; the auto choice for sampled losses)',
+    { default: 'auto', placeholder: 'mode' },
+  ),
   ...SIMILARITY_FLAG,
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
   json: str('append a JSON line with the run to this file', { placeholder: 'file' }),
-  mode: choice(['window', 'session-parallel'] as const, "training mode (default: window; session-parallel with --preset): session-parallel is GRU4Rec's own, on 'session_id item item ...' files", { placeholder: 'mode' }),
+  mode: choice(
+    ['window', 'session-parallel'] as const,
+    "training mode (default: window; session-parallel with --preset): session-parallel is GRU4Rec's own, on 'session_id item item ...' files",
+    { placeholder: 'mode' },
+  ),
   test: str('session-parallel: test sessions file', { placeholder: 'file' }),
   optimizer: choice(['adam', 'adagrad'] as const, 'session-parallel optimizer (default: adam; adagrad with --preset)', { placeholder: 'name' }),
   momentum: num('session-parallel: adagrad momentum (default: 0)'),
-  preset: choice(TRAIN_PRESET_NAMES, "comirec: ComiRec's recipe for reproduction (1 sample per train user per epoch, patience 5); gru4rec-official-*: session-parallel, the official GRU4Rec repository's tuned settings for that dataset; given flags override", { placeholder: 'name' }),
+  preset: choice(
+    TRAIN_PRESET_NAMES,
+    "comirec: ComiRec's recipe for reproduction (1 sample per train user per epoch, patience 5); gru4rec-official-*: session-parallel, the official GRU4Rec repository's tuned settings for that dataset; given flags override",
+    { placeholder: 'name' },
+  ),
   ...BACKEND_FLAGS,
 } as const;
 

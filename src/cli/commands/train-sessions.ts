@@ -14,31 +14,45 @@ import { checkDim, checkOut, withDimFlag, type TrainValues } from './train-flags
 export async function runTrainSessions(values: TrainValues, log: Log): Promise<void> {
   const data = values.data;
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
-  if (values.model !== 'gru4rec') throw new SeqrecError('invalid_argument', `--model must be gru4rec in session-parallel mode, got '${values.model}'`, { field: 'model' });
+  if (values.model !== 'gru4rec')
+    throw new SeqrecError('invalid_argument', `--model must be gru4rec in session-parallel mode, got '${values.model}'`, { field: 'model' });
   // --preset gru4rec-official-<dataset>: the official tuned settings (src/cli/presets.ts); explicit flags override them.
-  if (values.preset === 'comirec') throw new SeqrecError('invalid_argument', '--preset comirec is a window-mode preset; drop --mode session-parallel', { field: 'preset' });
+  if (values.preset === 'comirec')
+    throw new SeqrecError('invalid_argument', '--preset comirec is a window-mode preset; drop --mode session-parallel', { field: 'preset' });
   const preset = values.preset === undefined ? undefined : GRU4REC_OFFICIAL_PRESETS[values.preset];
   if (preset && (values.loss ?? values.negatives ?? values.sampler ?? values.alpha) !== undefined) {
-    throw new SeqrecError('invalid_argument', `--preset ${values.preset} sets the loss and its negatives; drop --loss/--negatives/--sampler/--alpha or the preset`, { field: 'preset' });
+    throw new SeqrecError(
+      'invalid_argument',
+      `--preset ${values.preset} sets the loss and its negatives; drop --loss/--negatives/--sampler/--alpha or the preset`,
+      { field: 'preset' },
+    );
   }
-  if (preset) log(`preset ${values.preset}: the official ${preset.paramfile} (${preset.loss}, ${preset.hidden} units, adagrad lr ${preset.learningRate} momentum ${preset.momentum}, batch ${preset.batchSize}, dropout ${preset.dropoutEmbed}/${preset.dropoutHidden}, output bias)`);
+  if (preset)
+    log(
+      `preset ${values.preset}: the official ${preset.paramfile} (${preset.loss}, ${preset.hidden} units, adagrad lr ${preset.learningRate} momentum ${preset.momentum}, batch ${preset.batchSize}, dropout ${preset.dropoutEmbed}/${preset.dropoutHidden}, output bias)`,
+    );
   const loss = preset ? presetLoss(preset) : lossOf(values, 'bpr-max');
   const optimizer = values.optimizer ?? (preset ? 'adagrad' : 'adam');
   await checkOut(values);
   const { train, test, testDropped } = await loadSessions(data, values.test);
   log(`sessions ${data}: ${train.count} sessions, ${train.events} events, ${train.itemCount - 1} items; ${train.pairs()} training pairs per epoch`);
-  if (test) log(`test ${values.test}: ${test.count} sessions, ${test.pairs()} next-item predictions (${testDropped!.events} events dropped: unknown items or sessions left shorter than 2)`);
+  if (test)
+    log(
+      `test ${values.test}: ${test.count} sessions, ${test.pairs()} next-item predictions (${testDropped!.events} events dropped: unknown items or sessions left shorter than 2)`,
+    );
   // A given --dim wins over the preset's layer size.
   const presetDim = values.dim === undefined ? preset?.hidden : undefined;
-  const model = withDimFlag(dim, () =>
-    new GRU4Rec({
-      itemCount: train.itemCount,
-      ...(preset ? presetModel(preset) : {}),
-      embeddingDim: presetDim ?? dim,
-      hiddenDim: presetDim ?? dim,
-      maxLen: values.maxLen,
-      seed: values.seed,
-    }),
+  const model = withDimFlag(
+    dim,
+    () =>
+      new GRU4Rec({
+        itemCount: train.itemCount,
+        ...(preset ? presetModel(preset) : {}),
+        embeddingDim: presetDim ?? dim,
+        hiddenDim: presetDim ?? dim,
+        maxLen: values.maxLen,
+        seed: values.seed,
+      }),
   );
   const result = await trainSessionParallel(model, train, {
     loss,
@@ -53,14 +67,32 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
   const report = test ? evaluateSessionParallel(model, test, { cutoffs: [5, 10, 20] }) : undefined;
   process.stdout.write(
     `\ngru4rec (session-parallel) on ${data}, ${result.history.length} epochs, ${sPerEpoch.toFixed(2)} s/epoch, final training loss ${result.history[result.history.length - 1].loss.toFixed(4)}\n` +
-      (report ? metricTable([{ name: 'gru4rec', report }], ['recall@5', 'mrr@5', 'recall@10', 'mrr@10', 'recall@20', 'mrr@20']) + `\n(${report.events} test events, ties 'standard')\n` : '(no --test sessions: nothing evaluated)\n'),
+      (report
+        ? metricTable([{ name: 'gru4rec', report }], ['recall@5', 'mrr@5', 'recall@10', 'mrr@10', 'recall@20', 'mrr@20']) +
+          `\n(${report.events} test events, ties 'standard')\n`
+        : '(no --test sessions: nothing evaluated)\n'),
   );
   if (values.out) {
-    await saveModel(model, values.out, { vocabulary: train.vocabulary, meta: { mode: 'session-parallel', data, test: report }, replace: values.force ? 'allow' : 'refuse' });
+    await saveModel(model, values.out, {
+      vocabulary: train.vocabulary,
+      meta: { mode: 'session-parallel', data, test: report },
+      replace: values.force ? 'allow' : 'refuse',
+    });
     log(`saved model to ${values.out}`);
   }
   if (values.json) {
-    const line = { data, testData: values.test, mode: 'session-parallel', model: 'gru4rec', preset: values.preset, loss: preset?.loss ?? values.loss ?? 'bpr-max', epochs: result.history.length, secondsPerEpoch: sPerEpoch, history: result.history, test: report };
+    const line = {
+      data,
+      testData: values.test,
+      mode: 'session-parallel',
+      model: 'gru4rec',
+      preset: values.preset,
+      loss: preset?.loss ?? values.loss ?? 'bpr-max',
+      epochs: result.history.length,
+      secondsPerEpoch: sPerEpoch,
+      history: result.history,
+      test: report,
+    };
     await appendFile(values.json, JSON.stringify(line) + '\n');
   }
   model.dispose();

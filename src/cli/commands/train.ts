@@ -45,7 +45,8 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   // The official GRU4Rec presets are session-parallel runs; --preset comirec is a window run.
   const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
   if (mode === 'session-parallel') return runTrainSessions(values, log);
-  if (values.preset !== undefined && values.preset !== 'comirec') throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
+  if (values.preset !== undefined && values.preset !== 'comirec')
+    throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
   const loss = lossOf(values, 'softmax');
   const batchSize = values.batch ?? 256;
   // --samples-per-user auto (the default) is resolved once the split is known (AUTO_MIN_STEPS).
@@ -54,10 +55,17 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
   const modelName = values.model;
   if (values.interests !== undefined && !modelFactory(modelName).multiInterest) {
-    throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, { field: 'interests' });
+    throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, {
+      field: 'interests',
+    });
   }
   await checkOut(values);
-  const dataset = await buildDataset(settings, log, values.skipMalformed, samplesPerUser === 'auto' ? (trainUsers) => autoSamplesPerUser(trainUsers, batchSize) : undefined);
+  const dataset = await buildDataset(
+    settings,
+    log,
+    values.skipMalformed,
+    samplesPerUser === 'auto' ? (trainUsers) => autoSamplesPerUser(trainUsers, batchSize) : undefined,
+  );
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
   const similarity = values.similarity;
@@ -81,7 +89,11 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     itemGradients: values.itemGradients,
     evaluation: { similarity },
     log,
-    callbacks: trainingProgress(cliProgress(), { epochs, stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / batchSize), validUsers: dataset.validUsers.length }),
+    callbacks: trainingProgress(cliProgress(), {
+      epochs,
+      stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / batchSize),
+      validUsers: dataset.validUsers.length,
+    }),
   });
   const fit = await trainer.fit(dataset);
   const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity });
@@ -91,12 +103,32 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   process.stdout.write(
     `\n${modelName} on ${settings.data} (${settings.dataset.protocol} protocol), best epoch ${fit.bestEpoch} of ${fit.history.length} (${fit.stoppedBy}), ` +
       `${sPerEpoch.toFixed(2)} s/epoch, ${Math.round(samplesPerSecond)} samples/s\n` +
-      metricTable([{ name: modelName, report: test }, { name: 'MostPopular', report: popular }], REPORT_KEYS) +
+      metricTable(
+        [
+          { name: modelName, report: test },
+          { name: 'MostPopular', report: popular },
+        ],
+        REPORT_KEYS,
+      ) +
       '\n',
   );
   if (values.out) {
     // The per-epoch record of the run (for `seqrec plot curves`) goes into the same atomic version.
-    const history = JSON.stringify({ format: 'seqrec-history', version: 1, model: modelName, data: settings.data, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, history: fit.history, baselines: { MostPopular: { valid: evaluatePopularity(dataset, 'valid') } } }, null, 1) + '\n';
+    const history =
+      JSON.stringify(
+        {
+          format: 'seqrec-history',
+          version: 1,
+          model: modelName,
+          data: settings.data,
+          bestEpoch: fit.bestEpoch,
+          stoppedBy: fit.stoppedBy,
+          history: fit.history,
+          baselines: { MostPopular: { valid: evaluatePopularity(dataset, 'valid') } },
+        },
+        null,
+        1,
+      ) + '\n';
     // A full serving bundle (a checkpoint plus popularity.json): `seqrec serve --model` reads it directly.
     await exportBundle(model, values.out, {
       vocabulary: dataset.vocabulary,
@@ -110,7 +142,20 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     log(`saved model and history.json to ${values.out}`);
   }
   if (values.json) {
-    const line = { data: settings.data, protocol: settings.dataset.protocol, model: modelName, settings, epochs: fit.history.length, bestEpoch: fit.bestEpoch, stoppedBy: fit.stoppedBy, secondsPerEpoch: sPerEpoch, samplesPerSecond, valid: fit.bestValid, test, mostPopular: popular };
+    const line = {
+      data: settings.data,
+      protocol: settings.dataset.protocol,
+      model: modelName,
+      settings,
+      epochs: fit.history.length,
+      bestEpoch: fit.bestEpoch,
+      stoppedBy: fit.stoppedBy,
+      secondsPerEpoch: sPerEpoch,
+      samplesPerSecond,
+      valid: fit.bestValid,
+      test,
+      mostPopular: popular,
+    };
     await appendFile(values.json, JSON.stringify(line) + '\n');
   }
   model.dispose();

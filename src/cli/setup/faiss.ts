@@ -221,10 +221,17 @@ function npmCommand(): [string, string[]] {
 function buildInto(plan: InstallPlan, system: SystemLibs, cacheDir: string | undefined, say: (line: string) => void): void {
   const work = mkdtempSync(join(tmpdir(), 'seqrec-faiss-'));
   try {
-    const specs = [`faiss-node@${FAISS_NODE_VERSION}`, `node-addon-api@${NODE_ADDON_API_VERSION}`, ...Object.entries(RUNTIME_DEPS).map(([n, v]) => `${n}@${v}`)];
+    const specs = [
+      `faiss-node@${FAISS_NODE_VERSION}`,
+      `node-addon-api@${NODE_ADDON_API_VERSION}`,
+      ...Object.entries(RUNTIME_DEPS).map(([n, v]) => `${n}@${v}`),
+    ];
     say(`npm pack ${specs.join(' ')} (into ${work})`);
     const [npm, npmArgs] = npmCommand();
-    const packed = JSON.parse(run(npm, [...npmArgs, 'pack', '--json', '--pack-destination', work, ...specs], { quiet: true, cwd: work })) as { name: string; filename: string }[];
+    const packed = JSON.parse(run(npm, [...npmArgs, 'pack', '--json', '--pack-destination', work, ...specs], { quiet: true, cwd: work })) as {
+      name: string;
+      filename: string;
+    }[];
     const unpack = (name: string) => {
       const entry = packed.find((p) => p.name === name);
       if (!entry) throw new Error(`npm pack did not produce ${name}`);
@@ -262,8 +269,13 @@ function buildInto(plan: InstallPlan, system: SystemLibs, cacheDir: string | und
       ],
     };
     writeFileSync(join(pkgDir, 'binding.gyp'), JSON.stringify(gyp, null, 2) + '\n');
-    const nodeGyp = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find((p) => p && existsSync(p));
-    const nodedir = [process.env.npm_config_nodedir, resolve(dirname(process.execPath), '..')].find((d) => d && existsSync(join(d, 'include', 'node', 'node_api.h')));
+    const nodeGyp = [
+      process.env.npm_config_node_gyp,
+      join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    ].find((p) => p && existsSync(p));
+    const nodedir = [process.env.npm_config_nodedir, resolve(dirname(process.execPath), '..')].find(
+      (d) => d && existsSync(join(d, 'include', 'node', 'node_api.h')),
+    );
     const gypArgs = ['rebuild', '-j', String(Math.max(1, availableParallelism())), ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
     say(
       `compiling faiss-node ${FAISS_NODE_VERSION} (src/faiss.cc) against ${system.libfaiss} (faiss ${system.faissVersion}, ${system.blas})` +
@@ -301,7 +313,9 @@ function buildInto(plan: InstallPlan, system: SystemLibs, cacheDir: string | und
       cpSync(staged, cacheDir, { recursive: true });
     }
     installFrom(staged, plan.target);
-    say(`installed ${plan.target} (package.json, lib/, build/Release/faiss-node.node, node_modules/{${Object.keys(RUNTIME_DEPS).join(',')}})${cacheDir ? `; cached in ${cacheDir}` : ''}`);
+    say(
+      `installed ${plan.target} (package.json, lib/, build/Release/faiss-node.node, node_modules/{${Object.keys(RUNTIME_DEPS).join(',')}})${cacheDir ? `; cached in ${cacheDir}` : ''}`,
+    );
   } catch (e) {
     if (e instanceof SetupFailed) throw e;
     throw new SetupFailed(e instanceof Error ? e.message : String(e));

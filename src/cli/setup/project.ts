@@ -80,7 +80,9 @@ export function installPlan(start: string, running: string = runningSeqrec()): I
   const seqrec = projectSeqrec(root) ?? realpathSync(running);
   const nodeModules = join(root, 'node_modules');
   if (!resolvesFrom(seqrec, nodeModules)) {
-    return { error: `seqrec in ${seqrec} does not look for packages in ${nodeModules}, so a faiss-node installed there would not be found; run this from the project that has seqrec installed (npm install seqrec), not a linked or global copy` };
+    return {
+      error: `seqrec in ${seqrec} does not look for packages in ${nodeModules}, so a faiss-node installed there would not be found; run this from the project that has seqrec installed (npm install seqrec), not a linked or global copy`,
+    };
   }
   return { root, target: join(nodeModules, 'faiss-node'), seqrec };
 }

@@ -63,8 +63,7 @@ export const sessionParser: ParserFactory = (header, options, sink) => {
   const session = names.find((n) => SESSION_NAMES.includes(normalizeName(n)));
   if (session === undefined) {
     throw new LineError(
-      `no session column found among ${names.map((n) => `'${n}'`).join(', ')}; name it with options.columns.user, ` +
-        "or use format 'csv' to group by user",
+      `no session column found among ${names.map((n) => `'${n}'`).join(', ')}; name it with options.columns.user, ` + "or use format 'csv' to group by user",
       'session',
       true,
     );

@@ -159,16 +159,12 @@ export function dynamicRouting(input: RoutingInput, options: RoutingOptions): Ro
     // s_k = Σ_i c_{k,i} û_{k,i}. Shared: [B, K, L] x [B, L, D]. Per interest: a multiply and a
     // sum (on the wasm backend about as fast as B·K one-row batched matmuls here, and faster
     // for the agreement below).
-    const s = shared
-      ? tf.matMul(c, src as tf.Tensor3D)
-      : (tf.sum(tf.mul(tf.expandDims(c, 3), src), 2) as tf.Tensor3D);
+    const s = shared ? tf.matMul(c, src as tf.Tensor3D) : (tf.sum(tf.mul(tf.expandDims(c, 3), src), 2) as tf.Tensor3D);
     const v = squash(s, p) as tf.Tensor3D;
     capsules = v;
     if (!last) {
       // Agreement û_{k,i} · v_k: [B, K, L].
-      const agreement = shared
-        ? tf.matMul(v, src as tf.Tensor3D, false, true)
-        : (tf.sum(tf.mul(src, tf.expandDims(v, 2)), 3) as tf.Tensor3D);
+      const agreement = shared ? tf.matMul(v, src as tf.Tensor3D, false, true) : (tf.sum(tf.mul(src, tf.expandDims(v, 2)), 3) as tf.Tensor3D);
       b = tf.add(b, agreement);
     }
   }

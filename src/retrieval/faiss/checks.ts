@@ -64,9 +64,13 @@ export function checkFactory(factory: unknown): string {
     throw new SeqrecError('invalid_config', `factory must be a non-empty faiss index factory string, got ${String(factory)}`, { field: 'factory' });
   }
   if (/IDMap/i.test(factory)) {
-    throw new SeqrecError('invalid_config', `factory '${factory}': IDMap wrappers are not supported (faiss-node has no add_with_ids; FaissRetriever maps ids itself)`, {
-      field: 'factory',
-    });
+    throw new SeqrecError(
+      'invalid_config',
+      `factory '${factory}': IDMap wrappers are not supported (faiss-node has no add_with_ids; FaissRetriever maps ids itself)`,
+      {
+        field: 'factory',
+      },
+    );
   }
   return factory.trim();
 }

@@ -59,7 +59,10 @@ export function loadFaissNode(): FaissNodeModule {
       return mod;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      loadFailure = e.code === 'MODULE_NOT_FOUND' && /'faiss-node'/.test(e.message) ? 'faiss-node is not installed' : `faiss-node does not load: ${e.message.split('\n')[0]}`;
+      loadFailure =
+        e.code === 'MODULE_NOT_FOUND' && /'faiss-node'/.test(e.message)
+          ? 'faiss-node is not installed'
+          : `faiss-node does not load: ${e.message.split('\n')[0]}`;
     }
   }
   throw new SeqrecError('backend_unavailable', `${loadFailure}. ${FAISS_INSTALL_HINT}`);

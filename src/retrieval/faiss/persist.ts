@@ -39,7 +39,9 @@ export const FaissSidecarSchema = z.strictObject({
 export type FaissIndexSidecar = z.infer<typeof FaissSidecarSchema>;
 
 export function sha256(a: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 }
 
 /** Writes the index bytes to `path` (atomically: temp file + rename), then the sidecar. */
@@ -61,7 +63,10 @@ export function readSidecar(path: string): FaissIndexSidecar {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw invalid(path, `cannot read the index sidecar (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); FaissRetriever.save writes it next to the index`);
+    throw invalid(
+      path,
+      `cannot read the index sidecar (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); FaissRetriever.save writes it next to the index`,
+    );
   }
   let s: unknown;
   try {
@@ -71,10 +76,13 @@ export function readSidecar(path: string): FaissIndexSidecar {
   }
   // Format and version first: a foreign or newer file gets a message saying so, not a field list.
   const o = (s !== null && typeof s === 'object' ? s : {}) as { format?: unknown; version?: unknown };
-  if (o.format !== FAISS_SIDECAR_FORMAT) throw invalid(path, `not a seqrec faiss index sidecar (format ${JSON.stringify(o.format)}, expected '${FAISS_SIDECAR_FORMAT}')`);
-  if (o.version !== FAISS_SIDECAR_VERSION) throw invalid(path, `sidecar version ${String(o.version)} is not supported (this seqrec reads version ${FAISS_SIDECAR_VERSION})`);
+  if (o.format !== FAISS_SIDECAR_FORMAT)
+    throw invalid(path, `not a seqrec faiss index sidecar (format ${JSON.stringify(o.format)}, expected '${FAISS_SIDECAR_FORMAT}')`);
+  if (o.version !== FAISS_SIDECAR_VERSION)
+    throw invalid(path, `sidecar version ${String(o.version)} is not supported (this seqrec reads version ${FAISS_SIDECAR_VERSION})`);
   const parsed = FaissSidecarSchema.safeParse(s);
-  if (!parsed.success) throw schemaError(FaissSidecarSchema, parsed.error.issues[0], { where: `${path}: the index sidecar`, code: 'bundle_invalid', details: { file: path } });
+  if (!parsed.success)
+    throw schemaError(FaissSidecarSchema, parsed.error.issues[0], { where: `${path}: the index sidecar`, code: 'bundle_invalid', details: { file: path } });
   return parsed.data;
 }
 

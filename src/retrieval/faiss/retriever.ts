@@ -23,7 +23,15 @@ import { mergeInterestCandidatesBatch } from '../merge.js';
 import { TopKHeap } from '../topk.js';
 import type { Retriever, SearchOptions, SearchResult } from '../types.js';
 import type { FaissLoadOptions, FaissRetrieverOptions } from './options.js';
-import { calibrate, CALIBRATION_START_EF, DEFAULT_EF_SEARCH, DEFAULT_TARGET_RECALL, defaultNprobe, MAX_EF_SEARCH, type CalibrationReport } from './calibrate.js';
+import {
+  calibrate,
+  CALIBRATION_START_EF,
+  DEFAULT_EF_SEARCH,
+  DEFAULT_TARGET_RECALL,
+  defaultNprobe,
+  MAX_EF_SEARCH,
+  type CalibrationReport,
+} from './calibrate.js';
 import { checkFactory, checkMetric, checkPositiveInt, maxRowNorm, minTrainingRows, sampleRows } from './checks.js';
 import { checkItems } from '../validate.js';
 import { faissMessage, faissNodeVersion, loadFaissNode, toBuffer, type FaissIndex } from './native.js';
@@ -171,8 +179,22 @@ export class FaissRetriever implements Retriever {
       const goal = { recall: target, k: options.calibrationK ?? 50, queries: options.calibrationQueries ?? 200 };
       this.calibrationSteps =
         kind === 'ivf'
-          ? calibrate(this, itemVectors, 'nprobe', { start: this.s.nprobe!, max: this.s.nlist! }, (nprobe) => this.applySearchParams(kind, { nprobe }, false), goal)
-          : calibrate(this, itemVectors, 'efSearch', { start: CALIBRATION_START_EF, max: MAX_EF_SEARCH }, (efSearch) => this.applySearchParams(kind, { efSearch }, false), goal);
+          ? calibrate(
+              this,
+              itemVectors,
+              'nprobe',
+              { start: this.s.nprobe!, max: this.s.nlist! },
+              (nprobe) => this.applySearchParams(kind, { nprobe }, false),
+              goal,
+            )
+          : calibrate(
+              this,
+              itemVectors,
+              'efSearch',
+              { start: CALIBRATION_START_EF, max: MAX_EF_SEARCH },
+              (efSearch) => this.applySearchParams(kind, { efSearch }, false),
+              goal,
+            );
     }
   }
 
