@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { SeqrecError } from '../errors.js';
 import { bundleInvalid, checkSchema } from './file-schema.js';
 import { FileDigestSchema, FILE_NAME_RE } from './atomic-dir.js';
+import { isRegisteredModel, MODELS, modelFactory } from '../models/registry.js';
 
 export const CHECKPOINT_FORMAT = 'seqrec-model';
 export const CHECKPOINT_VERSION = 1;
@@ -21,7 +22,10 @@ const MAX_DIM = 2 ** 27;
 const int = (lo: number, hi: number) => z.number().int().min(lo).max(hi);
 const real = (lo: number, hi: number) => z.number().min(lo).max(hi);
 
-/** Every config field of every registered model, bounded. A new model field needs a line here. */
+/**
+ * Every config field of every built-in model, bounded. A new built-in field needs a line here; a
+ * model added with `registerModel` is checked by its own strict schema, with the base bounds.
+ */
 const ConfigSchema = z.strictObject({
   itemCount: int(2, 2 ** 26),
   embeddingDim: int(1, 8192),
@@ -71,7 +75,8 @@ export const ManifestSchema = z.strictObject({
   format: z.literal(CHECKPOINT_FORMAT),
   version: z.literal(CHECKPOINT_VERSION),
   model: z.string().min(1).max(64),
-  config: ConfigSchema,
+  /** Checked in parseManifest: by ConfigSchema for a built-in model, else by the registered model's schema. */
+  config: JsonObject,
   weights: z.array(WeightSchema).min(1).max(10_000),
   /** Free-form facts about the run (metrics, dataset), for people reading the file. */
   meta: JsonObject.optional(),
@@ -81,7 +86,7 @@ export const ManifestSchema = z.strictObject({
   bundle: JsonObject.optional(),
 });
 
-export type ModelManifest = z.infer<typeof ManifestSchema>;
+export type ModelManifest = Omit<z.infer<typeof ManifestSchema>, 'config'> & { config: ModelConfig };
 export type ModelConfig = z.infer<typeof ConfigSchema>;
 export type WeightEntry = z.infer<typeof WeightSchema>;
 
@@ -102,7 +107,22 @@ export function parseManifest(text: string): ModelManifest {
   if (m.version !== CHECKPOINT_VERSION) {
     throw invalid(`version ${typeof m.version === 'number' ? m.version : '?'} is not supported (this seqrec reads version ${CHECKPOINT_VERSION})`, 'version');
   }
-  return checkSchema(ManifestSchema, json, 'model.json');
+  const parsed = checkSchema(ManifestSchema, json, 'model.json');
+  return { ...parsed, config: checkConfig(parsed.model, parsed.config) };
+}
+
+/** The base sizes every model has, bounded as the built-in ones (a custom model's own fields are its schema's). */
+const BaseBoundsSchema = ConfigSchema.pick({ itemCount: true, embeddingDim: true, maxLen: true, seed: true });
+
+function checkConfig(model: string, config: Record<string, unknown>): ModelConfig {
+  // Wrapped as { config } so errors read as the whole manifest's ("... in config", field config.x).
+  const check = <T>(schema: z.ZodType<T>, value: unknown): T => checkSchema(z.strictObject({ config: schema }), { config: value }, 'model.json').config;
+  if (Object.hasOwn(MODELS, model)) return check(ConfigSchema, config);
+  if (!isRegisteredModel(model))
+    throw invalid(`model: unknown model '${model}' (a custom model must be registered with registerModel before loading)`, 'model');
+  const { itemCount, embeddingDim, maxLen, seed } = config;
+  check(BaseBoundsSchema, { itemCount, embeddingDim, maxLen, seed });
+  return check(modelFactory(model).configSchema, config) as ModelConfig;
 }
 
 const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -138,6 +158,8 @@ export function checkManifestSizes(m: ModelManifest): number {
       throw invalid(`config.${field} is too large for the weights: it needs at least ${values} values, weights.bin holds ${next}`, `config.${field}`);
   };
   fits('embeddingDim', c.itemCount * d);
+  // The other fields mean what they mean only for the built-in models.
+  if (!Object.hasOwn(MODELS, m.model)) return next;
   if (c.hiddenDim !== undefined) fits('hiddenDim', c.hiddenDim * (d + c.hiddenDim * (c.numLayers ?? 1)));
   if (c.attentionDim !== undefined) fits('attentionDim', c.attentionDim * d);
   if (m.model === 'comirec-dr') fits('maxLen', c.maxLen * d * d * (c.numInterests ?? 1));

@@ -11,29 +11,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import type { SequenceBatch } from '../../src/data/types.js';
 import { SeqrecError } from '../../src/errors.js';
 import { BaseRecaller } from '../../src/models/base.js';
-import { ModelBaseConfigSchema, type ModelBaseConfig } from '../../src/models/config.js';
+import { ModelBaseConfigSchema } from '../../src/models/config.js';
 import { buildModel, modelFactory, modelNames, registerModel } from '../../src/models/registry.js';
 import { Random } from '../../src/util/random.js';
 import { batchOf, setupBackend } from '../helpers.js';
 
+/** A config key of its own, so checkpoints of a registered model are checked by its schema, not the built-ins'. */
+const ScaledMeanSchema = ModelBaseConfigSchema.extend({ scaleInit: z.number().min(0).default(0.5) });
+type ScaledMeanConfig = z.output<typeof ScaledMeanSchema>;
+
 /** Masked mean of the history times a learned per-dimension scale: the smallest model that is not trivial. */
-class ScaledMean extends BaseRecaller<ModelBaseConfig> {
+class ScaledMean extends BaseRecaller<ScaledMeanConfig> {
   readonly name = 'contract-scaled-mean';
   readonly numInterests = 1;
   private readonly scale: tf.Variable;
-  constructor(private readonly config: ModelBaseConfig) {
+  constructor(private readonly config: ScaledMeanConfig) {
     super(config);
     this.scale = this.addWeight(
       'scale',
-      Float32Array.from({ length: config.embeddingDim }, () => 0.5 + this.initRng.next()),
+      Float32Array.from({ length: config.embeddingDim }, () => config.scaleInit + this.initRng.next()),
       [config.embeddingDim],
     );
   }
-  getConfig(): ModelBaseConfig {
+  getConfig(): ScaledMeanConfig {
     return { ...this.config };
   }
   userEmbeddings(batch: SequenceBatch): tf.Tensor3D {
@@ -45,7 +50,7 @@ class ScaledMean extends BaseRecaller<ModelBaseConfig> {
     });
   }
 }
-registerModel('contract-scaled-mean', { description: 'test model', configSchema: ModelBaseConfigSchema, create: (c) => new ScaledMean(c) });
+registerModel('contract-scaled-mean', { description: 'test model', configSchema: ScaledMeanSchema, create: (c) => new ScaledMean(c) });
 
 const ITEMS = 12;
 const DIM = 4;
