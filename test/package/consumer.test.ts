@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HEAVY } from './heavy.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const enabled = process.env.SEQREC_PACKAGE_TEST === '1';
@@ -38,19 +39,6 @@ const model = new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 8, maxLen: 
 const fit = await new Trainer(model, { epochs: 1, learningRate: 1e-2 }).fit(data);
 if (!(fit.history.length === 1 && Number.isFinite(fit.history[0].loss) && fit.history[0].loss > 0)) throw new Error('bad fit ' + JSON.stringify(fit.history));
 `;
-
-const HEAVY = [
-  'fastify',
-  '@resvg/resvg-js',
-  'umap-js',
-  'vega',
-  'vega-lite',
-  '@tensorflow/tfjs',
-  '@tensorflow/tfjs-layers',
-  '@tensorflow/tfjs-converter',
-  '@tensorflow/tfjs-data',
-  '@tensorflow/tfjs-backend-webgl',
-];
 
 test(
   'consumer app: install the packed tarball, type-check, run ESM and CommonJS',

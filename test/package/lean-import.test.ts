@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { HEAVY } from './heavy.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,20 +41,6 @@ function modulesLoadedBy(code: string): string[] {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/** Packages a models-only user does not need; none of them may be loaded by `import 'seqrec'`. */
-const HEAVY = [
-  'fastify',
-  '@resvg/resvg-js',
-  'umap-js',
-  'vega',
-  'vega-lite',
-  '@tensorflow/tfjs',
-  '@tensorflow/tfjs-layers',
-  '@tensorflow/tfjs-converter',
-  '@tensorflow/tfjs-data',
-  '@tensorflow/tfjs-backend-webgl',
-];
 
 function packagesIn(urls: string[]): Set<string> {
   const names = new Set<string>();
