@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { SeqrecErrorCode } from '../errors.js';
-import { parseWith } from '../util/schema.js';
+import { schemaError } from '../util/schema.js';
 
 /** A value as a message quotes it. */
 export function shown(v: unknown): string {
@@ -47,6 +47,6 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string, valueCode: SeqrecErrorCode): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const unknownKey = parsed.error.issues[0].code === 'unrecognized_keys';
-  return parseWith(schema, value, { where, code: unknownKey ? 'invalid_config' : valueCode });
+  const issue = parsed.error.issues[0];
+  throw schemaError(schema, issue, { where, code: issue.code === 'unrecognized_keys' ? 'invalid_config' : valueCode });
 }

@@ -57,11 +57,6 @@ export const ModelBaseConfigSchema = z.strictObject({
 export type ModelBaseConfig = z.output<typeof ModelBaseConfigSchema>;
 export type ModelBaseOptions = z.input<typeof ModelBaseConfigSchema>;
 
-/** The object schema under pipes (a `.transform` for derived defaults), whose keys the hints use. */
-function objectOf(schema: z.ZodType): z.ZodType {
-  return schema instanceof z.ZodPipe ? objectOf(schema.in as z.ZodType) : schema;
-}
-
 /**
  * `options` parsed by a model's config `schema`, or an `invalid_config` SeqrecError:
  * "GRU4Rec config: unknown option 'hiddenDimm' (did you mean 'hiddenDim'?)" for an unknown
@@ -73,7 +68,7 @@ export function parseModelConfig<S extends z.ZodType>(schema: S, options: unknow
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues;
   const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
-  if (issue.code === 'unrecognized_keys' || issue.path.length === 0) throw schemaError(objectOf(schema), issue, { where: `${model} config` });
+  if (issue.code === 'unrecognized_keys' || issue.path.length === 0) throw schemaError(schema, issue, { where: `${model} config` });
   const field = fieldPath(issue.path);
   throw new SeqrecError('invalid_config', `${model}: ${field} ${issue.message}`, { field });
 }

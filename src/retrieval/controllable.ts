@@ -25,7 +25,7 @@
  *   would fail).
  * The returned scores are the raw scores, in selection order.
  */
-import { SeqrecError } from '../errors.js';
+import { assertInteger, SeqrecError } from '../errors.js';
 import { toExcludeSet, type ExcludeList } from './exclude.js';
 import { checkCandidateArrays, checkCandidateBatch } from './merge.js';
 import type { TopKResult } from './topk.js';
@@ -57,9 +57,7 @@ function check(interests: number, perInterest: number, k: number, options: Contr
     ['perInterest', perInterest],
     ['k', k],
   ] as const) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new SeqrecError('invalid_argument', `${name} must be an integer >= 1, got ${String(v)}`, { field: name });
-    }
+    assertInteger(v, name, 1);
   }
   if (options === null || typeof options !== 'object') {
     throw new SeqrecError('invalid_argument', 'options must be an object with categories and lambda', { field: 'options' });

@@ -7,7 +7,7 @@
  * Independent of how the candidates were produced (exact search, faiss, ...): ids < 0 are
  * treated as empty slots, so index outputs padded with -1 can be passed as they are.
  */
-import { SeqrecError } from '../errors.js';
+import { assertInteger, SeqrecError } from '../errors.js';
 import { toExcludeSet, type ExcludeList } from './exclude.js';
 import { TopKHeap, type TopKResult } from './topk.js';
 import type { SearchResult } from './types.js';
@@ -18,9 +18,7 @@ function checkCounts(interests: number, perInterest: number, k: number): void {
     ['perInterest', perInterest],
     ['k', k],
   ] as const) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new SeqrecError('invalid_argument', `${name} must be an integer >= 1, got ${String(v)}`, { field: name });
-    }
+    assertInteger(v, name, 1);
   }
 }
 

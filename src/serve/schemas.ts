@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { MAX_ID_LENGTH } from '../data/fields.js';
-import { didYouMean, fieldPath } from '../util/schema.js';
+import { didYouMean, fieldPath, keysAt } from '../util/schema.js';
 import type { Recommendation, ScoredItem } from './recommender-types.js';
 
 /** Longest bundle name accepted in POST /admin/reload. */
@@ -93,11 +93,6 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): { parent: unknown
     node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[p] : undefined;
   }
   return { parent, present: path.length === 0 || (parent !== null && typeof parent === 'object' && Object.hasOwn(parent, path[path.length - 1])) };
-}
-
-/** The keys of the object schema at `path` (the bodies are flat: only the top level has keys). */
-function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  return path.length === 0 && schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
 /**

@@ -42,7 +42,7 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
 }
 
 /** The keys a zod object schema accepts at `path` (for hints), or none. */
-function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   let node: unknown = schema;
   for (const p of path) {
     const shape = shapeOf(node);
@@ -53,12 +53,13 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
 }
 
 function shapeOf(node: unknown): Record<string, unknown> | undefined {
-  // Unwraps optional/default/nullable wrappers down to an object's shape.
-  let n = node as { shape?: Record<string, unknown>; unwrap?: () => unknown } | undefined;
+  // Unwraps optional/default/nullable wrappers and pipes (a `.transform`) down to an object's shape.
+  let n = node as { shape?: Record<string, unknown>; unwrap?: () => unknown; in?: unknown } | undefined;
   for (let i = 0; n && i < 8; i++) {
     if (n.shape && typeof n.shape === 'object') return n.shape;
-    if (typeof n.unwrap !== 'function') return undefined;
-    n = n.unwrap() as typeof n;
+    if (n.in !== undefined) n = n.in as typeof n;
+    else if (typeof n.unwrap === 'function') n = n.unwrap() as typeof n;
+    else return undefined;
   }
   return undefined;
 }
