@@ -1,0 +1,152 @@
+/**
+ * The one adapter for seqrec's native accelerator (native/seqrec_native.c): OpenBLAS sgemm,
+ * a fused Adam, and the element-wise kernels of simd/kernels.c compiled for the host CPU with
+ * OpenMP. `seqrec setup native` builds it into `<seqrec>/native/build/Release/`; nothing
+ * else here is native, and nothing loads it until a kernel asks (`nativeAddon()`).
+ *
+ * `SEQREC_NATIVE=0` turns it off; `SEQREC_NATIVE=1` makes a failure to load an error (with
+ * the set-up command) instead of a quiet fallback to the WebAssembly kernels, which compute the
+ * same things. The backend report line says which path is active and why.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SeqrecError } from '../errors.js';
+
+/** The addon's functions (see native/seqrec_native.c for each one's contract). */
+export interface NativeAddon {
+  /** Row-major C = alpha·op(A)·op(B) + beta·C; op(A) [m, k], op(B) [k, n]. */
+  sgemm(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void;
+  sgemm_batched(
+    batch: number,
+    ta: number,
+    tb: number,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+  ): void;
+  /** out[j] = Σ_r x[r, j]. */
+  column_sums_typed(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /** TF.js's Adam step in one pass; accBeta1/2 = beta1/2 to the power of this step. */
+  adam(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    accBeta1: number,
+    accBeta2: number,
+  ): void;
+  set_threads(n: number): void;
+  facts(): NativeFacts;
+  /** The offset-based twins of simd/kernels.c: memory first, then the wasm export's arguments. */
+  [kernel: string]: unknown;
+}
+
+export interface NativeFacts {
+  /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64". */
+  openblas: string;
+  blasThreads: number;
+  threads: number;
+  avx2: boolean;
+}
+
+export type NativeStatus = { loaded: true; addon: NativeAddon; facts: NativeFacts; path: string } | { loaded: false; reason: string; path: string };
+
+export const NATIVE_SETUP_HINT = 'npx seqrec setup native (in a clone of seqrec: npm run setup:native)';
+
+/** The seqrec package this module belongs to (a clone, or node_modules/seqrec). */
+export function seqrecRoot(moduleUrl: string = import.meta.url): string {
+  let dir = dirname(fileURLToPath(moduleUrl));
+  for (;;) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'seqrec') return dir;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no seqrec package.json above ${fileURLToPath(moduleUrl)}`);
+    dir = up;
+  }
+}
+
+/** Where `seqrec setup native` puts the addon for this seqrec. */
+export function nativeAddonPath(root: string = seqrecRoot()): string {
+  return join(root, 'native', 'build', 'Release', 'seqrec_native.node');
+}
+
+let status: NativeStatus | undefined;
+
+/** Compute threads for the native pools: SEQREC_THREADS, else SEQREC_WASM_THREADS, else every core. */
+export function nativeThreadsWanted(): number {
+  for (const name of ['SEQREC_THREADS', 'SEQREC_WASM_THREADS']) {
+    const value = process.env[name];
+    if (value === undefined || value === '') continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new SeqrecError('invalid_config', `${name} must be a whole number >= 1, got '${value}'`, { field: name });
+    return n;
+  }
+  return availableParallelism();
+}
+
+function load(): NativeStatus {
+  const mode = process.env.SEQREC_NATIVE ?? '';
+  let path = '';
+  try {
+    path = nativeAddonPath();
+  } catch (err) {
+    return { loaded: false, reason: (err as Error).message, path };
+  }
+  if (mode === '0') return { loaded: false, reason: 'SEQREC_NATIVE=0', path };
+  if (mode !== '' && mode !== '1') {
+    throw new SeqrecError('invalid_config', `SEQREC_NATIVE must be 0 (off) or 1 (required), got '${mode}'`, { field: 'SEQREC_NATIVE' });
+  }
+  const fail = (reason: string): NativeStatus => {
+    if (mode === '1') throw new SeqrecError('backend_unavailable', `SEQREC_NATIVE=1 but the native kernels did not load: ${reason}. Build them with: ${NATIVE_SETUP_HINT}`);
+    return { loaded: false, reason, path };
+  };
+  if (!existsSync(path)) return fail(`not built (run ${NATIVE_SETUP_HINT})`);
+  const threads = nativeThreadsWanted();
+  // OpenBLAS's pool threads spin for ~0.1 s after each call by default, taking a core from the
+  // OpenMP kernels that run next; a short timeout (2^n cycles, read when the library loads)
+  // puts them to sleep at once. libgomp's threads likewise spin less (GOMP_SPINCOUNT).
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
+  process.env.GOMP_SPINCOUNT ??= '20000';
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    addon.set_threads(threads);
+    return { loaded: true, addon, facts: addon.facts(), path };
+  } catch (err) {
+    return fail(`${path} failed to load: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Loads the addon once; the status says why when it is not there. */
+export function nativeStatus(): NativeStatus {
+  status ??= load();
+  return status;
+}
+
+/** The addon, or null where it is not built, fails to load or is turned off. */
+export function nativeAddon(): NativeAddon | null {
+  const s = nativeStatus();
+  return s.loaded ? s.addon : null;
+}
+
+/** One phrase for the backend report line. */
+export function describeNative(s: NativeStatus = nativeStatus()): string {
+  if (!s.loaded) return `native kernels off: ${s.reason}`;
+  const arch = /\b(Haswell|SkylakeX|Zen|Sandybridge|Cooperlake|Prescott|Nehalem|Core2|Atom|Barcelona|Bulldozer|Piledriver|Steamroller|Excavator)\b/.exec(s.facts.openblas)?.[1];
+  const blas = s.facts.openblas.split(' ').slice(0, 2).join(' ');
+  return `native kernels on (${blas}${arch ? ` ${arch}` : ''}, ${s.facts.avx2 ? 'AVX2/FMA' : 'no AVX2'}, ${s.facts.threads} thread${s.facts.threads === 1 ? '' : 's'})`;
+}
