@@ -332,7 +332,7 @@ static napi_value gemm(napi_env env, napi_callback_info info, int batched) {
   NEED(C, batch * mm * n, "C");
   if (mm == 0 || n == 0) return NULL;
   if (k == 0) {
-    for (int64_t i = 0; i < batch * mm * n; i++) C.p[i] = (f32)beta * C.p[i];
+    for (int64_t i = 0; i < batch * mm * n; i++) C.p[i] = beta == 0.0 ? 0.0f : (f32)beta * C.p[i];
     return NULL;
   }
   CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;

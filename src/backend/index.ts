@@ -21,6 +21,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { availableParallelism } from 'node:os';
 import { SeqrecError } from '../errors.js';
 import { registerSeqrecKernels } from './kernels.js';
+import { describeNative, nativeStatus } from './native.js';
 import { planWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -79,11 +80,13 @@ async function tryBackend(name: BackendName, wasmThreads: number): Promise<strin
 
 /**
  * The number of threads the wasm backend should use: `SEQREC_WASM_THREADS`, else every core
- * Node reports (XNNPACK splits matmuls over them; seqrec's own kernels stay on the main thread).
+ * Node reports (XNNPACK splits matmuls over them), except where the native kernels are loaded:
+ * they take the matmuls and run their own pools (SEQREC_THREADS), and a second pool of
+ * spinning wasm threads would only compete with them for the cores, so wasm gets one.
  */
-export function wasmThreadsWanted(): number {
+export function wasmThreadsWanted(nativeLoaded = false): number {
   const env = process.env.SEQREC_WASM_THREADS;
-  if (env === undefined || env === '') return availableParallelism();
+  if (env === undefined || env === '') return nativeLoaded ? 1 : availableParallelism();
   const n = Number(env);
   if (!Number.isInteger(n) || n < 1) {
     throw new SeqrecError('invalid_config', `SEQREC_WASM_THREADS must be a whole number >= 1, got '${env}'`, { field: 'SEQREC_WASM_THREADS' });
@@ -133,11 +136,14 @@ function parseBackendName(value: string, source: string): BackendName {
 
 async function select(forcedName: BackendName | null): Promise<BackendReport> {
   const skipped: BackendReport['skipped'] = [];
-  // Read with the other settings, before any backend is tried: a bad value is a config error.
-  const wasmThreads = forcedName === null || forcedName === 'wasm' ? wasmThreadsWanted() : 1;
+  // Read with the other settings, before any backend is tried: a bad value is a config error,
+  // and so is SEQREC_NATIVE=1 where the native kernels do not load.
+  const native = nativeStatus();
+  const wasmThreads = forcedName === null || forcedName === 'wasm' ? wasmThreadsWanted(native.loaded) : 1;
+  const withNative = (name: BackendName, details: string) => (name === 'tensorflow' ? details : [details, describeNative(native)].filter(Boolean).join('; '));
   if (forcedName) {
     try {
-      const details = await tryBackend(forcedName, wasmThreads);
+      const details = withNative(forcedName, await tryBackend(forcedName, wasmThreads));
       return { name: forcedName, forced: true, skipped, details };
     } catch (err) {
       throw new SeqrecError(
@@ -148,7 +154,7 @@ async function select(forcedName: BackendName | null): Promise<BackendReport> {
   }
   for (const name of BACKEND_NAMES) {
     try {
-      const details = await tryBackend(name, wasmThreads);
+      const details = withNative(name, await tryBackend(name, wasmThreads));
       return { name, forced: false, skipped, details };
     } catch (err) {
       const message = (err as Error).message.split('\n')[0];

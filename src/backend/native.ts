@@ -112,7 +112,8 @@ function load(): NativeStatus {
     throw new SeqrecError('invalid_config', `SEQREC_NATIVE must be 0 (off) or 1 (required), got '${mode}'`, { field: 'SEQREC_NATIVE' });
   }
   const fail = (reason: string): NativeStatus => {
-    if (mode === '1') throw new SeqrecError('backend_unavailable', `SEQREC_NATIVE=1 but the native kernels did not load: ${reason}. Build them with: ${NATIVE_SETUP_HINT}`);
+    if (mode === '1')
+      throw new SeqrecError('backend_unavailable', `SEQREC_NATIVE=1 but the native kernels did not load: ${reason}. Build them with: ${NATIVE_SETUP_HINT}`);
     return { loaded: false, reason, path };
   };
   if (!existsSync(path)) return fail(`not built (run ${NATIVE_SETUP_HINT})`);
@@ -146,7 +147,9 @@ export function nativeAddon(): NativeAddon | null {
 /** One phrase for the backend report line. */
 export function describeNative(s: NativeStatus = nativeStatus()): string {
   if (!s.loaded) return `native kernels off: ${s.reason}`;
-  const arch = /\b(Haswell|SkylakeX|Zen|Sandybridge|Cooperlake|Prescott|Nehalem|Core2|Atom|Barcelona|Bulldozer|Piledriver|Steamroller|Excavator)\b/.exec(s.facts.openblas)?.[1];
+  const arch = /\b(Haswell|SkylakeX|Zen|Sandybridge|Cooperlake|Prescott|Nehalem|Core2|Atom|Barcelona|Bulldozer|Piledriver|Steamroller|Excavator)\b/.exec(
+    s.facts.openblas,
+  )?.[1];
   const blas = s.facts.openblas.split(' ').slice(0, 2).join(' ');
   return `native kernels on (${blas}${arch ? ` ${arch}` : ''}, ${s.facts.avx2 ? 'AVX2/FMA' : 'no AVX2'}, ${s.facts.threads} thread${s.facts.threads === 1 ? '' : 's'})`;
 }

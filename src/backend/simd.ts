@@ -10,6 +10,7 @@
  * Float32Array over the module's memory (valid until the next `arena()`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeAddon, type NativeAddon } from './native.js';
 import { KERNELS_WASM_BASE64 } from './simd/kernels.wasm.js';
 
 // The project compiles without the DOM library, which is where TypeScript declares WebAssembly.
@@ -29,6 +30,8 @@ interface KernelExports {
   memory: WasmMemory;
   /** Set on the JavaScript twins. */
   javascript?: boolean;
+  /** Set on the native twins. */
+  native?: boolean;
   __heap_base: { value: number };
   exp_inplace(x: number, n: number): void;
   exp_shift_rows(x: number, rows: number, cols: number, maxes: number, sums: number): void;
@@ -96,11 +99,14 @@ export class SimdKernels {
   readonly fn: KernelExports;
   /** True for the JavaScript twins (no WebAssembly SIMD here, or SEQREC_SIMD=0). */
   readonly javascript: boolean;
+  /** True for the native twins (native/seqrec_native.c, where `seqrec setup native` built it). */
+  readonly native: boolean;
   private readonly heapBase: number;
 
   constructor(instance: WasmInstance) {
     this.fn = instance.exports as unknown as KernelExports;
     this.javascript = this.fn.javascript === true;
+    this.native = this.fn.native === true;
     this.heapBase = (this.fn.__heap_base.value + 15) & ~15;
   }
 
@@ -134,23 +140,28 @@ export function tensorFromArena<R extends tf.Rank = tf.Rank>(view: Float32Array,
 let loaded: SimdKernels | undefined;
 
 /**
- * The element-wise kernels: WebAssembly SIMD where the runtime has it, else (or with
- * `SEQREC_SIMD=0`) their JavaScript twins below, which compute the same thing one float at a
- * time. Callers do not need to know which they got.
+ * The element-wise kernels: native (AVX2, OpenMP) where the addon is built, else WebAssembly
+ * SIMD where the runtime has it, else (or with `SEQREC_SIMD=0`) their JavaScript twins below,
+ * which compute the same thing one float at a time. Callers do not need to know which they got.
  */
 export function simdKernels(): SimdKernels {
-  loaded ??= process.env.SEQREC_SIMD === '0' ? createKernels('javascript') : (createKernels('simd') ?? createKernels('javascript'));
+  loaded ??= process.env.SEQREC_SIMD === '0' ? createKernels('javascript') : (createKernels('native') ?? createKernels('simd') ?? createKernels('javascript'));
   return loaded;
 }
 
 /**
- * A fresh instance of the kernels: 'simd' (null where the runtime rejects WebAssembly SIMD) or
- * 'javascript'. Tests compare the two; everything else uses `simdKernels()`.
+ * A fresh instance of the kernels: 'native' (null where the addon is not loaded), 'simd' (null
+ * where the runtime rejects WebAssembly SIMD) or 'javascript'. Tests compare them; everything
+ * else uses `simdKernels()`.
  */
-export function createKernels(kind: 'simd'): SimdKernels | null;
+export function createKernels(kind: 'native' | 'simd'): SimdKernels | null;
 export function createKernels(kind: 'javascript'): SimdKernels;
-export function createKernels(kind: 'simd' | 'javascript'): SimdKernels | null {
+export function createKernels(kind: 'native' | 'simd' | 'javascript'): SimdKernels | null {
   if (kind === 'javascript') return new SimdKernels({ exports: javascriptKernels() as unknown as Record<string, unknown> });
+  if (kind === 'native') {
+    const addon = nativeAddon();
+    return addon ? new SimdKernels({ exports: nativeKernels(addon) as unknown as Record<string, unknown> }) : null;
+  }
   try {
     return new SimdKernels(new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')), {}));
   } catch {
@@ -158,11 +169,11 @@ export function createKernels(kind: 'simd' | 'javascript'): SimdKernels | null {
   }
 }
 
-/** The kernels of kernels.c in plain JavaScript over a growable memory (same byte offsets). */
-function javascriptKernels(): KernelExports {
+/** A memory like a wasm module's (byte offsets, grows by 64 KiB pages) over a plain ArrayBuffer. */
+function growableMemory(onGrow: (buffer: ArrayBuffer) => void): WasmMemory {
   let buffer = new ArrayBuffer(1 << 20);
-  let f = new Float32Array(buffer);
-  const memory: WasmMemory = {
+  onGrow(buffer);
+  return {
     get buffer() {
       return buffer;
     },
@@ -171,10 +182,39 @@ function javascriptKernels(): KernelExports {
       const next = new ArrayBuffer(buffer.byteLength + pages * 65536);
       new Uint8Array(next).set(new Uint8Array(buffer));
       buffer = next;
-      f = new Float32Array(buffer);
+      onGrow(buffer);
       return old;
     },
   };
+}
+
+const KERNEL_NAMES = [
+  'exp_inplace',
+  'exp_shift_rows',
+  'scale_rows',
+  'scale_rows_both',
+  'gru_forward_step',
+  'gru_backward_step',
+  'add_inplace',
+  'batch_matmul',
+  'column_sums',
+] as const;
+
+/** The kernels of kernels.c compiled natively: the same calls, with the memory passed first. */
+function nativeKernels(addon: NativeAddon): KernelExports {
+  const memory = growableMemory(() => {});
+  const fns: Record<string, unknown> = { memory, __heap_base: { value: 1024 }, native: true };
+  for (const name of KERNEL_NAMES) {
+    const fn = addon[name] as (memory: ArrayBuffer, ...args: number[]) => void;
+    fns[name] = (...args: number[]) => fn(memory.buffer, ...args);
+  }
+  return fns as unknown as KernelExports;
+}
+
+/** The kernels of kernels.c in plain JavaScript over a growable memory (same byte offsets). */
+function javascriptKernels(): KernelExports {
+  let f = new Float32Array(0);
+  const memory = growableMemory((buffer) => (f = new Float32Array(buffer)));
   const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
   return {
     memory,

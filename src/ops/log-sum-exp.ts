@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloats } from '../backend/memory.js';
+import { nativeAddon } from '../backend/native.js';
 import { simdKernels, tensorFromArena, type SimdKernels } from '../backend/simd.js';
 
 export function logSumExpRows(logits: tf.Tensor2D): tf.Tensor1D {
@@ -72,25 +73,41 @@ function shiftedExponentials(
  * pass builds the softmax gradient G in both layouts at once (scale_rows_both), so
  *   ∂/∂U = G · E   and   ∂/∂E = Gᵀ · U
  * are two plain matmuls. Through TF.js ops the second needs a transpose of the [B, N] matrix,
- * which on wasm costs as much as the matmul.
+ * which on wasm costs as much as the matmul. With the native addon the three matmuls are
+ * OpenBLAS sgemm calls on the kernels' memory instead.
  */
 export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D): tf.Tensor1D {
-  const [rows] = user.shape;
+  const [rows, dim] = user.shape;
   const [cols] = items.shape;
+  const addon = nativeAddon();
   const op = tf.customGrad(((u: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
     save([u, e]);
     const simd = simdKernels();
-    const writeLogits = (dst: Float32Array, [uT, eT]: tf.Tensor[]) => {
-      const logits = tf.matMul(uT, eT, false, true);
-      dst.set(readFloats(logits));
-      logits.dispose();
-    };
-    const exps = shiftedExponentials(simd, rows, cols, [rows, rows * cols, cols * rows], writeLogits, [u, e]);
+    // Native: sgemm writes the logits straight into the kernels' memory, and the backward pass
+    // multiplies by G and Gᵀ in place (sgemm transposes for free), so no [B, N] matrix is
+    // copied or transposed. Otherwise G is built in both layouts (see above).
+    const writeLogits = addon
+      ? (dst: Float32Array, [uT, eT]: tf.Tensor[]) => addon.sgemm(0, 1, rows, cols, dim, 1, readFloats(uT), readFloats(eT), 0, dst)
+      : (dst: Float32Array, [uT, eT]: tf.Tensor[]) => {
+          const logits = tf.matMul(uT, eT, false, true);
+          dst.set(readFloats(logits));
+          logits.dispose();
+        };
+    const exps = shiftedExponentials(simd, rows, cols, addon ? [rows] : [rows, rows * cols, cols * rows], writeLogits, [u, e]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [uSaved, eSaved] = saved;
       const g = readFloats(dy).slice();
       const arena = exps.current(saved);
       exps.scales(g, arena.view(3));
+      if (addon) {
+        simd.fn.scale_rows(arena.at(0), rows, cols, arena.at(3));
+        const gradient = arena.view(0);
+        const dUser = new Float32Array(rows * dim);
+        const dItems = new Float32Array(cols * dim);
+        addon.sgemm(0, 0, rows, dim, cols, 1, gradient, readFloats(eSaved), 0, dUser);
+        addon.sgemm(1, 0, cols, dim, rows, 1, gradient, readFloats(uSaved), 0, dItems);
+        return [tf.tensor2d(dUser, [rows, dim]), tf.tensor2d(dItems, [cols, dim])];
+      }
       simd.fn.scale_rows_both(arena.at(0), rows, cols, arena.at(3), arena.at(4), arena.at(5));
       const gradient = tensorFromArena<tf.Rank.R2>(arena.view(4), [rows, cols]);
       const gradientT = tensorFromArena<tf.Rank.R2>(arena.view(5), [cols, rows]);

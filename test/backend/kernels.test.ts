@@ -62,6 +62,33 @@ describe('BatchMatMul override', () => {
   });
 });
 
+describe('Sum override (leading axes)', () => {
+  it('equals a JavaScript column sum for ranks 2 and 3, with and without keepDims; other axes keep the stock kernel', () => {
+    const rng = new Random(9);
+    for (const shape of [
+      [37, 5],
+      [3, 11, 7],
+      [1, 4],
+    ]) {
+      const x = randn(rng, shape);
+      const cols = shape[shape.length - 1];
+      const values = x.dataSync();
+      const want = new Float64Array(cols);
+      for (let i = 0; i < values.length; i++) want[i % cols] += values[i];
+      const leading = shape.slice(0, -1).map((_, i) => i);
+      const got = tf.sum(x, leading);
+      assert.deepEqual(got.shape, [cols]);
+      assert.ok(maxAbsDiff(got.dataSync(), Array.from(want)) < 1e-4, `${shape}`);
+      const kept = tf.sum(x, leading, true);
+      assert.deepEqual(kept.shape, [...shape.slice(0, -1).map(() => 1), cols]);
+      assert.ok(maxAbsDiff(kept.dataSync(), Array.from(want)) < 1e-4);
+      const last = tf.sum(x, -1);
+      assert.deepEqual(last.shape, shape.slice(0, -1));
+      tf.dispose([x, got, kept, last]);
+    }
+  });
+});
+
 describe('logSumExpRows', () => {
   it('equals tf.logSumExp in value and gradient, also for large logits', () => {
     const rng = new Random(2);

@@ -32,8 +32,8 @@ describe('wasm backend threads', () => {
   const one = run('1');
 
   it('loads the threaded build with the threads asked for, and a single-threaded one for 1', () => {
-    assert.match(two.backend, /wasm \[SIMD on, 2 threads\]/);
-    assert.match(one.backend, /wasm \[SIMD on, 1 thread\]/);
+    assert.match(two.backend, /wasm \[SIMD on, 2 threads[;\]]/);
+    assert.match(one.backend, /wasm \[SIMD on, 1 thread[;\]]/);
   });
 
   it('trains to the same losses on 2 threads as on 1 (to float rounding), deterministically', () => {

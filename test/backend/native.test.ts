@@ -1,0 +1,57 @@
+/**
+ * The native path (native/seqrec_native.c through src/backend/native.ts) gives the answers of
+ * the WebAssembly path: every model trained a few seeded steps in two child processes, one
+ * with SEQREC_NATIVE=1 and one with SEQREC_NATIVE=0, reaches the same losses (the backend is
+ * chosen once per process). Skipped with a message where the addon is not built, unless
+ * SEQREC_NATIVE=1 is set (CI), where a missing addon fails.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { NATIVE_SETUP_HINT, nativeStatus } from '../../src/backend/native.js';
+import { MODELS } from '../../src/models/registry.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/train-steps.ts', import.meta.url));
+const status = nativeStatus();
+const skip = status.loaded ? false : `native kernels not loaded: ${status.reason} (build them with ${NATIVE_SETUP_HINT})`;
+
+interface Run {
+  backend: string;
+  losses: Record<string, number[]>;
+}
+
+function run(native: '0' | '1', threads: string): Run {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', fixture], {
+    env: { ...process.env, SEQREC_BACKEND: 'wasm', SEQREC_NATIVE: native, SEQREC_WASM_THREADS: threads, FIXTURE_MODELS: Object.keys(MODELS).join(',') },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 300_000,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as Run;
+}
+
+describe('native kernels against the WebAssembly path', { skip }, () => {
+  const wasm = run('0', '1');
+  const native = run('1', '2');
+
+  it('says on the backend line which path is active', () => {
+    assert.match(native.backend, /native kernels on \(OpenBLAS [\d.]+.*2 threads\)/);
+    assert.match(wasm.backend, /native kernels off: SEQREC_NATIVE=0/);
+  });
+
+  it('trains every model to the same losses within 1e-4', () => {
+    assert.deepEqual(Object.keys(native.losses), Object.keys(MODELS));
+    for (const model of Object.keys(wasm.losses)) {
+      wasm.losses[model].forEach((loss, i) => {
+        const got = native.losses[model][i];
+        assert.ok(Math.abs(got - loss) <= 1e-4 * Math.max(1, Math.abs(loss)), `${model} step ${i}: native ${got} vs wasm ${loss}`);
+      });
+      assert.ok(native.losses[model][3] < native.losses[model][0], `${model} learns on the native path`);
+    }
+  });
+
+  it('is deterministic on the native path', () => {
+    assert.deepEqual(run('1', '2').losses, native.losses);
+  });
+});
