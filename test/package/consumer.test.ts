@@ -7,7 +7,9 @@
  *     `seqrec` and `seqrec/serve` type-checks under TypeScript 5.9 with `skipLibCheck: false`,
  *     for ESM and CommonJS, and a bundle round-trips through `Recommender`;
  *   - `require('seqrec')` still does not load fastify when it is installed;
- *   - `npx seqrec setup faiss` makes `require('faiss-node')` work (once the CLI has it).
+ *   - `npx seqrec setup faiss` makes `require('faiss-node')` work (once the CLI has it);
+ *   - `npx seqrec setup native` builds the native kernels into the app's node_modules/seqrec,
+ *     where they load (OpenBLAS) and `--check` passes.
  * Slow (a build and two installs) and needs the registry: runs when SEQREC_PACKAGE_TEST=1
  * (.ci/run sets it).
  */
@@ -25,11 +27,16 @@ const enabled = process.env.SEQREC_PACKAGE_TEST === '1';
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
-function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+// CI exports SEQREC_NATIVE=1 for the tests; the app has no native kernels until its own setup
+// step builds them, so every step before that runs without it.
+const BASE_ENV: NodeJS.ProcessEnv = { ...process.env };
+delete BASE_ENV.SEQREC_NATIVE;
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, env: { ...BASE_ENV, ...env } });
 }
 const npm = (args: string[], cwd: string) => run(NPM, [...args, '--no-audit', '--no-fund', '--prefer-offline'], cwd);
-const node = (args: string[], cwd: string) => run(process.execPath, args, cwd);
+const node = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => run(process.execPath, args, cwd, env);
 
 // Trains one epoch of a tiny GRU4Rec: exercises tfjs-core, the gradients and a backend.
 const TRAIN = `
@@ -148,6 +155,24 @@ import { Recommender, createServer, exportBundle, type Recommendation } from 'se
       run(NPM, ['exec', '--no', '--', 'seqrec', 'setup', 'faiss'], app);
       node(['-e', `require('faiss-node')`], app);
       assert.ok(readdirSync(join(app, 'node_modules')).includes('faiss-node'));
+    });
+
+    await t.test("npx seqrec setup native builds the native kernels into the app's seqrec", (st) => {
+      const help = run(NPM, ['exec', '--no', '--', 'seqrec', 'setup', '--help'], app);
+      if (!/\bnative\b/.test(help)) {
+        st.skip('this build of the CLI has no `seqrec setup native` yet');
+        return;
+      }
+      run(NPM, ['exec', '--no', '--', 'seqrec', 'setup', 'native'], app);
+      const addon = join(app, 'node_modules', 'seqrec', 'native', 'build', 'Release', 'seqrec_native.node');
+      assert.ok(existsSync(addon), addon);
+      const facts = JSON.parse(node(['-e', `console.log(JSON.stringify(require(${JSON.stringify(addon)}).facts()))`], app).trim()) as { openblas: string };
+      assert.match(facts.openblas, /^OpenBLAS /);
+      run(NPM, ['exec', '--no', '--', 'seqrec', 'setup', 'native', '--check'], app);
+      // Once seqrec's public API reports the native status, the app's own import must see them on.
+      const probe = `const s = await import('seqrec'); console.log(typeof s.nativeStatus === 'function' ? JSON.stringify(s.nativeStatus().loaded) : 'not exported');`;
+      const loaded = node(['--input-type=module', '-e', probe], app, { SEQREC_NATIVE: '1' }).trim().split('\n').pop();
+      if (loaded !== 'not exported') assert.equal(loaded, 'true');
     });
   },
 );

@@ -25,12 +25,13 @@
  * --no-cache (neither read nor write the cache). Exit codes: 0 works, 1 failed, 2 system
  * packages missing and not root.
  */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { installPlan, type InstallPlan } from './project.js';
+import { cacheBase, dpkgFiles, dpkgInstalled, ensureSystem, isDebian, nodeGyp, run, SetupFailed } from './system.js';
 import { VERIFY_SCRIPT } from './verify-faiss.js';
 
 const FAISS_NODE_VERSION = '0.5.1';
@@ -53,25 +54,7 @@ export interface SetupFaissOptions {
   say?: (line: string) => void;
 }
 
-/** A failure with the exit code it stands for (2: system packages missing). */
-export class SetupFailed extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-function run(cmd: string, argv: string[], opts: SpawnSyncOptions & { quiet?: boolean } = {}): string {
-  const r = spawnSync(cmd, argv, { stdio: opts.quiet ? 'pipe' : 'inherit', encoding: 'utf8', ...opts });
-  if (r.error) throw new Error(`${cmd} could not be run: ${r.error.message}`);
-  if (r.status !== 0) {
-    const out = opts.quiet ? `\n${String(r.stdout ?? '').slice(-4000)}${String(r.stderr ?? '').slice(-4000)}` : '';
-    throw new Error(`${cmd} ${argv.join(' ')} exited with ${r.status ?? r.signal}${out}`);
-  }
-  return String(r.stdout ?? '');
-}
+export { SetupFailed };
 
 /**
  * Loads faiss-node in a child process (a broken addon cannot take this one down), resolved
@@ -91,15 +74,6 @@ function installedVersion(target: string): string {
   } catch {
     return '';
   }
-}
-
-function dpkgInstalled(pkg: string): string | null {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Status} ${Version}', pkg], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.startsWith('install ok installed') ? (r.stdout.split(' ').pop() ?? null) : null;
-}
-
-function hasTool(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 }
 
 /** Runs the setup; resolves with the exit code, or rejects with `SetupFailed`. */
@@ -126,7 +100,7 @@ export async function setupFaiss(options: SetupFaissOptions = {}): Promise<numbe
     return 0;
   }
   say(v.ok ? 'faiss-node works, but --force: rebuilding.' : `faiss-node does not load for seqrec in ${seqrec} (${v.detail}); installing into ${target}.`);
-  if (process.platform !== 'linux' || !existsSync('/usr/bin/dpkg-query')) {
+  if (!isDebian()) {
     throw new SetupFailed(
       'building faiss-node from source is only automated on Debian/Ubuntu. On a machine that can reach GitHub, ' +
         `\`npm install faiss-node@${FAISS_NODE_VERSION}\` downloads a prebuilt binary instead.`,
@@ -137,8 +111,7 @@ export async function setupFaiss(options: SetupFaissOptions = {}): Promise<numbe
     .update(JSON.stringify([RECIPE, FAISS_NODE_VERSION, NODE_ADDON_API_VERSION, RUNTIME_DEPS, system.faissVersion, process.arch, system.blas]))
     .digest('hex')
     .slice(0, 16);
-  const cacheBase = process.env.SEQREC_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'seqrec');
-  const cacheDir = join(cacheBase, 'faiss-node', `${FAISS_NODE_VERSION}-${cacheKey}`);
+  const cacheDir = join(cacheBase(), 'faiss-node', `${FAISS_NODE_VERSION}-${cacheKey}`);
 
   // ---- 2. Cache ----
   if (!options.noCache && !options.force && existsSync(join(cacheDir, 'build', 'Release', 'faiss-node.node'))) {
@@ -179,30 +152,10 @@ interface SystemLibs {
 
 /** 3a. libfaiss-dev, libopenblas-dev and the build tools; installed with apt-get when root. */
 function systemPackages(say: (line: string) => void): SystemLibs {
-  const missing = APT_PACKAGES.filter((p) => !dpkgInstalled(p));
-  for (const [tool, pkg] of Object.entries(TOOLS)) if (!hasTool(tool)) missing.push(pkg);
-  if (missing.length > 0) {
-    if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-      const line = `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing.join(' ')}`;
-      throw new SetupFailed(`missing system packages: ${missing.join(', ')}. Install them with:\n  ${line}\nthen run \`seqrec setup faiss\` again.`, 2);
-    }
-    say(`installing system packages: ${missing.join(' ')}`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    // Wait for another apt/dpkg run (unattended upgrades, a parallel install) instead of failing.
-    const lock = ['-o', 'DPkg::Lock::Timeout=600'];
-    const apt = [...lock, 'install', '-y', '--no-install-recommends', ...missing];
-    try {
-      run('apt-get', apt, { env });
-    } catch {
-      say('apt-get install failed; running apt-get update and retrying');
-      run('apt-get', [...lock, 'update'], { env });
-      run('apt-get', apt, { env });
-    }
-  }
+  ensureSystem({ packages: APT_PACKAGES, tools: TOOLS, command: 'seqrec setup faiss' }, say);
   const faissVersion = dpkgInstalled('libfaiss-dev');
   const headerDir = '/usr/include/faiss';
-  const list = spawnSync('dpkg-query', ['-L', 'libfaiss-dev'], { encoding: 'utf8' }).stdout ?? '';
-  const libfaiss = list.split('\n').find((l) => l.endsWith('/libfaiss.a'));
+  const libfaiss = dpkgFiles('libfaiss-dev').find((l) => l.endsWith('/libfaiss.a'));
   if (!libfaiss || !existsSync(libfaiss) || !existsSync(join(headerDir, 'Index.h'))) {
     throw new SetupFailed(`libfaiss-dev ${faissVersion} does not provide libfaiss.a and ${headerDir}/Index.h as expected`);
   }
@@ -269,21 +222,15 @@ function buildInto(plan: InstallPlan, system: SystemLibs, cacheDir: string | und
       ],
     };
     writeFileSync(join(pkgDir, 'binding.gyp'), JSON.stringify(gyp, null, 2) + '\n');
-    const nodeGyp = [
-      process.env.npm_config_node_gyp,
-      join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    ].find((p) => p && existsSync(p));
-    const nodedir = [process.env.npm_config_nodedir, resolve(dirname(process.execPath), '..')].find(
-      (d) => d && existsSync(join(d, 'include', 'node', 'node_api.h')),
-    );
+    const gypTool = nodeGyp();
+    const nodedir = gypTool.nodedir;
     const gypArgs = ['rebuild', '-j', String(Math.max(1, availableParallelism())), ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
     say(
       `compiling faiss-node ${FAISS_NODE_VERSION} (src/faiss.cc) against ${system.libfaiss} (faiss ${system.faissVersion}, ${system.blas})` +
-        `${needShim ? ' with the faiss::idx_t shim' : ''}; node-gyp ${nodeGyp ?? '(npx)'}${nodedir ? `, headers ${nodedir}/include/node` : ''}`,
+        `${needShim ? ' with the faiss::idx_t shim' : ''}; node-gyp ${gypTool.script ?? '(npx)'}${nodedir ? `, headers ${nodedir}/include/node` : ''}`,
     );
     const tBuild = Date.now();
-    if (nodeGyp) run(process.execPath, [nodeGyp, ...gypArgs], { quiet: true, cwd: pkgDir });
-    else run('npx', ['--yes', 'node-gyp@11', ...gypArgs], { quiet: true, cwd: pkgDir });
+    run(...gypTool.argv(gypArgs), { quiet: true, cwd: pkgDir });
     say(`compiled in ${((Date.now() - tBuild) / 1000).toFixed(1)} s`);
 
     const staged = join(work, 'staged');

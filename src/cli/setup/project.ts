@@ -1,7 +1,7 @@
 /**
  * Where `seqrec setup` installs: the project that depends on seqrec (the consumer's root, or a
  * clone of seqrec itself), and the seqrec copy of that project whose `require('faiss-node')`
- * must work afterwards.
+ * must work afterwards (faiss), or that the native addon is built into (native).
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -85,4 +85,30 @@ export function installPlan(start: string, running: string = runningSeqrec()): I
     };
   }
   return { root, target: join(nodeModules, 'faiss-node'), seqrec };
+}
+
+export interface NativePlan {
+  /** The project root, when there is one (the addon does not go there). */
+  root: string | undefined;
+  /** The seqrec package the addon is built into, and whose loader must find it. */
+  seqrec: string;
+  /** `<seqrec>/native`: the C sources and binding.gyp. */
+  sources: string;
+  /** `<seqrec>/native/build/Release/seqrec_native.node`, where src/backend/native.ts loads it. */
+  target: string;
+}
+
+/**
+ * The plan for `seqrec setup native` started in `start`: the addon belongs to a seqrec package
+ * (its loader looks next to itself), so it goes into the seqrec the project resolves, else the
+ * running one (a clone, or a command started outside any project).
+ */
+export function nativePlan(start: string, running: string = runningSeqrec()): NativePlan | { error: string } {
+  const root = projectRoot(start);
+  const seqrec = (root && projectSeqrec(root)) ?? realpathSync(running);
+  const sources = join(seqrec, 'native');
+  if (!existsSync(join(sources, 'binding.gyp'))) {
+    return { error: `seqrec in ${seqrec} has no native/binding.gyp: this version of seqrec ships no native sources to build` };
+  }
+  return { root, seqrec, sources, target: join(sources, 'build', 'Release', 'seqrec_native.node') };
 }
