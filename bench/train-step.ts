@@ -12,6 +12,7 @@ import { useBackend } from '../src/backend/index.js';
 import { Random } from '../src/util/random.js';
 import { resolveLoss } from '../src/losses/index.js';
 import { buildModel } from '../src/models/registry.js';
+import { FusedAdam } from '../src/train/fused-adam.js';
 import { DataParallelGradients } from '../src/train/parallel.js';
 import { batchOf } from '../test/helpers.js';
 
@@ -23,13 +24,14 @@ const rng = new Random(0);
 const histories = Array.from({ length: b }, () => Array.from({ length: 1 + rng.int(l) }, () => 1 + rng.int(n)));
 const batch = { ...batchOf(histories, l), targets: Int32Array.from({ length: b }, () => 1 + rng.int(n)), users: new Int32Array(b) };
 const model = buildModel(modelName, { itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
-const optimizer = tf.train.adam(1e-3);
+// The Trainer's dense Adam (native kernel where loaded; SEQREC_NATIVE=0 for the JavaScript loop).
+const optimizer = new FusedAdam(1e-3);
 const parallel = parts > 1 ? await DataParallelGradients.start(model, 'softmax', parts) : null;
 const lossFn = resolveLoss('softmax');
 const step = async () => {
   if (parallel) {
     const { grads } = await parallel.compute(batch, lossFn);
-    optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+    optimizer.applyGradients(grads);
     tf.dispose(Object.values(grads));
     parallel.publishWeights();
     return;

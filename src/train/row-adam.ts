@@ -7,26 +7,55 @@
  * different optimizer for rare items (their effective learning rate differs), chosen for
  * catalogues where dense Adam's O(items · D) per step does not fit. Step time depends on the
  * rows touched, not on the table size; the moments are two arrays of the table's size,
- * allocated on the first step.
+ * allocated on the first step. With the native addon loaded the rows go to its `adam_rows`
+ * (OpenMP over rows), which does this loop's double arithmetic and gives the same bits.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { updateInPlace } from '../backend/memory.js';
+import { nativeAddon } from '../backend/native.js';
 import type { RowGradients } from '../ops/embedding.js';
+import { ownData } from './fused-adam.js';
+
+/** native/optim.c's adam_rows: accBeta = beta^t of this step. */
+type AdamRows = (
+  param: Float32Array,
+  grad: Float32Array,
+  indices: Int32Array,
+  m: Float32Array,
+  v: Float32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+  accBeta1: number,
+  accBeta2: number,
+) => void;
+
+/** The addon's adam_rows, or null (not loaded, or an addon built before the kernel existed). */
+function nativeAdamRows(): AdamRows | null {
+  const kernel = nativeAddon()?.adam_rows;
+  return typeof kernel === 'function' ? (kernel as AdamRows) : null;
+}
 
 export class RowSparseAdam {
   private m: Float32Array | null = null;
   private v: Float32Array | null = null;
   private step = 0;
   private readonly epsilon: number;
+  private readonly kernel: AdamRows | null;
 
+  /** `options.native`: true requires the native kernel, false uses the loop; default: native where loaded. */
   constructor(
     private readonly table: tf.Variable<tf.Rank.R2>,
     private readonly learningRate: number,
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     epsilon?: number,
+    options: { native?: boolean } = {},
   ) {
     this.epsilon = epsilon ?? tf.backend().epsilon();
+    this.kernel = options.native === false ? null : nativeAdamRows();
+    if (options.native === true && !this.kernel) throw new Error('RowSparseAdam: native: true, but the native addon (with adam_rows) is not loaded');
   }
 
   apply(grad: RowGradients): void {
@@ -42,6 +71,13 @@ export class RowSparseAdam {
     const c2 = 1 - b2 ** this.step;
     const m = this.m;
     const v = this.v;
+    ownData(this.table);
+    const kernel = this.kernel;
+    if (kernel) {
+      const [acc1, acc2] = [b1 ** this.step, b2 ** this.step];
+      updateInPlace(this.table, (values) => kernel(values, grad.values, grad.indices, m, v, lr, b1, b2, eps, acc1, acc2));
+      return;
+    }
     updateInPlace(this.table, (values) => {
       for (let k = 0; k < grad.indices.length; k++) {
         const base = grad.indices[k] * dim;

@@ -3,7 +3,8 @@
  * it every batch; benchmarks call it directly.
  *
  * Item gradients come in two kinds:
- * - 'dense': the item table is one more variable of `tf.train.adam`, the optimizer ComiRec's
+ * - 'dense': the item table is one more variable of dense Adam (FusedAdam: `tf.train.adam`'s
+ *   arithmetic in one in-place pass, native where the addon is loaded), the optimizer ComiRec's
  *   TF1 `AdamOptimizer` is: every step decays every row's moments and moves every row whose
  *   first moment is nonzero. Needed when the loss scores every item.
  * - 'sparse': the table's gradient is kept as (rows touched, their gradients) and the table is
@@ -27,6 +28,7 @@ import { isContextualLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller } from '../models/base.js';
 import { RowGradientCapture } from '../ops/embedding.js';
+import { FusedAdam } from './fused-adam.js';
 import { RowSparseAdam } from './row-adam.js';
 
 export type ItemGradients = 'auto' | 'dense' | 'sparse';
@@ -49,13 +51,13 @@ export interface Minimizer {
 
 /** Adam over `variables`, with the item table `table` dense or row-sparse (see the module comment). */
 export class AdamMinimizer implements Minimizer {
-  private readonly optimizer: tf.AdamOptimizer;
+  private readonly optimizer: FusedAdam;
   private readonly denseVariables: tf.Variable[];
   private readonly capture: RowGradientCapture | null = null;
   private readonly tableAdam: RowSparseAdam | null = null;
 
   constructor(variables: tf.Variable[], table: tf.Tensor2D, options: { learningRate: number; itemGradients: 'dense' | 'sparse'; modelName?: string }) {
-    this.optimizer = tf.train.adam(options.learningRate);
+    this.optimizer = new FusedAdam(options.learningRate);
     if (options.itemGradients === 'sparse') {
       if (!(table instanceof tf.Variable) || !variables.includes(table)) {
         throw new SeqrecError(
@@ -84,7 +86,7 @@ export class AdamMinimizer implements Minimizer {
     value.dispose();
     // A non-finite loss must leave the weights as they were (the Trainer reports it).
     if (Number.isFinite(loss)) {
-      this.optimizer.applyGradients(grads as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
+      this.optimizer.applyGradients(grads);
       this.tableAdam!.apply(rows);
     }
     tf.dispose(Object.values(grads));
@@ -94,7 +96,7 @@ export class AdamMinimizer implements Minimizer {
   /** For the data-parallel path: apply gradients computed elsewhere (dense mode only). */
   applyGradients(grads: tf.NamedTensorMap): void {
     if (this.capture) throw new Error('AdamStep.applyGradients: only in dense mode');
-    this.optimizer.applyGradients(grads as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
+    this.optimizer.applyGradients(grads);
   }
 
   dispose(): void {
