@@ -8,13 +8,14 @@
  * medians, so machine noise hits both sides alike. Options (env):
  *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered), BENCH_BACKENDS (wasm,cpu),
  *   BENCH_THREADS (wasm thread counts, "1,<cores>"),
+ *   BENCH_NATIVE ("0,1": the wasm backend without and with the native kernels),
  *   BENCH_SHAPES ("256x20x64x3706,256x50x64x30000"), BENCH_PARTS ("1,2": seqrec single-threaded and
  *   data-parallel over 2 cores), BENCH_CPU_SHAPES (shapes the slow cpu backend runs, default the
  *   first), PEER_DIR (../shared/peer-torch),
  *   BENCH_OUT (bench/results/train.json).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { MODELS } from '../src/models/registry.js';
@@ -27,10 +28,13 @@ const backends = (env.BENCH_BACKENDS ?? 'wasm,cpu').split(',');
 const shapes = (env.BENCH_SHAPES ?? '256x20x64x3706,256x50x64x30000').split(',').map((s) => s.split('x').map(Number));
 const partsList = (env.BENCH_PARTS ?? '1,2').split(',').map(Number);
 const threadsList = (env.BENCH_THREADS ?? `1,${cpus().length}`).split(',').map(Number);
+const nativeList = (env.BENCH_NATIVE ?? '0,1').split(',');
 const cpuShapes = new Set((env.BENCH_CPU_SHAPES ?? '256x20x64x3706').split(','));
 const peerDir = resolve(env.PEER_DIR ?? '../shared/peer-torch');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/train.json';
+const rowsOut = out.replace(/\.json$/, '') + '.rows.jsonl';
+mkdirSync(dirname(out), { recursive: true });
 const peerModels = new Set(['gru4rec', 'youtubednn', 'mind', 'comirec-dr', 'comirec-sa']);
 const hasPeer = existsSync(`${peerDir}/peer_torch/bench.py`);
 
@@ -72,9 +76,13 @@ for (const [b, l, d, n] of shapes) {
       for (const parts of backend === 'cpu' ? [1] : partsList) {
         // The wasm backend at each thread count (data-parallel parts run one thread each).
         for (const threads of backend === 'wasm' && parts === 1 ? threadsList : [1]) {
-          const label = `seqrec ${backend}${backend === 'wasm' && parts === 1 ? ` ${threads}t` : ''}${parts > 1 ? ` x${parts} cores` : ''}`;
-          const args = ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
-          sides.push({ side: label, cmd: process.execPath, args, env: { SEQREC_WASM_THREADS: `${threads}` } });
+          // The wasm backend with the native kernels (SEQREC_NATIVE=1) and without (=0).
+          for (const nat of backend === 'wasm' ? nativeList : ['0']) {
+            const kind = backend === 'wasm' && nat === '1' ? 'native' : backend;
+            const label = `seqrec ${kind}${backend === 'wasm' && parts === 1 ? ` ${threads}t` : ''}${parts > 1 ? ` x${parts} cores` : ''}`;
+            const args = ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
+            sides.push({ side: label, cmd: process.execPath, args, env: { SEQREC_WASM_THREADS: `${threads}`, SEQREC_NATIVE: nat } });
+          }
         }
       }
     }
@@ -94,6 +102,7 @@ for (const [b, l, d, n] of shapes) {
         const res = run(s.cmd, s.args, s.env);
         if (res) {
           raw.push({ ...res, side: s.side, repeat: r });
+          appendFileSync(rowsOut, JSON.stringify({ ...res, side: s.side, shape, repeat: r }) + '\n'); // rows survive a stopped run
           per.set(s.side, [...(per.get(s.side) ?? []), res]);
         }
       }
@@ -117,10 +126,11 @@ lines.push(
   `Machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; node ${process.version}; ${repeats} processes per cell, ${steps} timed steps each after 3 warm-ups.`,
 );
 lines.push('');
-lines.push('| shape | model | side | median ms/step | samples/s | peak RSS MB | seqrec / peer 2t throughput |');
+lines.push('| shape | model | side | median ms/step | samples/s | peak RSS MB | seqrec / peer throughput, same threads |');
 lines.push('|---|---|---|---|---|---|---|');
 for (const r of results) {
-  const peer = results.find((p) => p.shape === r.shape && p.model === r.model && p.side === 'peer torch 2t');
+  const threads = / (\d+)t$/.exec(r.side)?.[1] ?? '2';
+  const peer = results.find((p) => p.shape === r.shape && p.model === r.model && p.side === `peer torch ${threads}t`);
   const ratio = peer && r.side.startsWith('seqrec') ? (r.samples_per_second / peer.samples_per_second).toFixed(3) : '';
   lines.push(
     `| ${r.shape} | ${r.model} | ${r.side} | ${r.median_ms_per_step.toFixed(1)} | ${Math.round(r.samples_per_second)} | ${r.peak_rss_mb.toFixed(0)} | ${ratio} |`,

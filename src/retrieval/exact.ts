@@ -1,18 +1,25 @@
 /**
- * Exact (brute-force) top-k retrieval by inner product or cosine similarity, in plain
- * JavaScript over typed arrays. It is the reference every approximate retriever is checked
- * against, and fast enough for evaluation on catalogues of up to a few hundred thousand
- * items.
+ * Exact (brute-force) top-k retrieval by inner product or cosine similarity. In plain
+ * JavaScript over typed arrays it is the reference every approximate retriever is checked
+ * against; where seqrec's native addon is built it scores with OpenBLAS sgemm and selects in
+ * C instead (native/retrieval.c): the same lists up to float32 rounding of the scores.
  */
 import { SeqrecError } from '../errors.js';
 import { checkItems, checkSearch, normaliseRows, prepareQueries } from './validate.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
+import { exclusionCsr, retrievalKernels } from './native-kernels.js';
 import { TopKHeap } from './topk.js';
 import type { Retriever, SearchOptions, SearchResult } from './types.js';
 
 export interface ExactRetrieverOptions {
   /** 'ip' (default): inner product. 'cosine': inner product of L2-normalised vectors. */
   metric?: 'ip' | 'cosine';
+  /**
+   * Use the native addon's sgemm kernel when it loads (default true). Its scores are float32
+   * sgemm sums, so they may differ from the JavaScript path's in the last bits (|Δ| ~ 1e-6 for
+   * unit-scale vectors) and near-ties may swap; `false` keeps the bit-exact JavaScript path.
+   */
+  native?: boolean;
 }
 
 /** Queries scored together against one item block (a multiple of the 4-query kernel). */
@@ -41,6 +48,7 @@ export class ExactRetriever implements Retriever {
   /** Private copy (normalised for cosine), so later changes to the caller's array do not leak in. */
   private items: Float32Array;
   private disposed = false;
+  private readonly allowNative: boolean;
 
   constructor(itemVectors: Float32Array, dim: number, options: ExactRetrieverOptions = {}) {
     checkItems(itemVectors, dim);
@@ -51,6 +59,10 @@ export class ExactRetriever implements Retriever {
     this.dim = dim;
     this.numItems = itemVectors.length / dim;
     this.metric = metric;
+    if (options.native !== undefined && typeof options.native !== 'boolean') {
+      throw new SeqrecError('invalid_argument', `native must be a boolean, got ${String(options.native)}`, { field: 'native' });
+    }
+    this.allowNative = options.native ?? true;
     this.items = Float32Array.from(itemVectors);
     if (metric === 'cosine') normaliseRows(this.items, dim);
   }
@@ -67,10 +79,21 @@ export class ExactRetriever implements Retriever {
     const numRows = numQueries * interests;
     const ids = new Int32Array(numRows * k);
     const scores = new Float32Array(numRows * k);
-    this.selectRows(rows, numRows, k, interests, userSets, ids, scores);
+    const kernels = this.allowNative ? retrievalKernels() : null;
+    if (kernels !== null) {
+      const csr = exclusionCsr(numQueries, (u) => userSets[u]);
+      kernels.exactTopK(this.items, this.numItems, dim, rows, numRows, k, interests, csr?.off ?? null, csr?.ids ?? null, ids, scores);
+    } else {
+      this.selectRows(rows, numRows, k, interests, userSets, ids, scores);
+    }
     if (interests === 1) return { k, numQueries, ids, scores };
     // Each interest's list already has exclusions applied and padding removed.
     return mergeInterestCandidatesBatch(ids, scores, interests, k, k);
+  }
+
+  /** Whether searches run on the native sgemm kernel (the addon loaded and `native` was not false). */
+  get usesNative(): boolean {
+    return this.allowNative && retrievalKernels() !== null;
   }
 
   dispose(): void {

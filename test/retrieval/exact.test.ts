@@ -93,7 +93,7 @@ describe('ExactRetriever vs brute-force oracle', () => {
           u % 3 === 2 ? null : [...ids.filter((_, r) => r % 2 === 0), ...Array.from({ length: 5 }, () => rng.int(c.numItems))],
         );
         const want = oracle(items, c.dim, queries, c.k, c.interests, metric, exclude);
-        const retriever = new ExactRetriever(items, c.dim, { metric });
+        const retriever = new ExactRetriever(items, c.dim, { metric, native: false });
         const got = retriever.search(queries, { k: c.k, interests: c.interests, exclude });
         assert.equal(got.numQueries, c.users);
         assert.equal(got.k, c.k);

@@ -146,7 +146,7 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
   );
 
   for (const metric of ['ip', 'cosine'] as const) {
-    const exact = new ExactRetriever(items, dim, { metric });
+    const exact = new ExactRetriever(items, dim, { metric, native: false });
     const faiss = new FaissRetriever(items, dim, { metric });
     after(() => {
       exact.dispose();
@@ -187,7 +187,7 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
     const small = randomVectors(rng, 8 * 4);
     const q = randomVectors(rng, 3 * 4);
     const got = new FaissRetriever(small, 4).search(q, { k: 10, exclude: [[1, 2], null, [7]] });
-    assertSameResult(got, new ExactRetriever(small, 4).search(q, { k: 10, exclude: [[1, 2], null, [7]] }), 'k > items');
+    assertSameResult(got, new ExactRetriever(small, 4, { native: false }).search(q, { k: 10, exclude: [[1, 2], null, [7]] }), 'k > items');
     assert.deepEqual(Array.from(got.ids.subarray(5, 10)), [-1, -1, -1, -1, -1]);
   });
 
@@ -201,7 +201,11 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
     for (const metric of ['ip', 'cosine'] as const) {
       const faiss = new FaissRetriever(dup, d, { metric });
       const exclude = Array.from({ length: 30 }, (_, u) => (u % 2 ? [1, 2, 3, 4, 5, 6] : null));
-      assertSameResult(faiss.search(q, { k: 20, exclude }), new ExactRetriever(dup, d, { metric }).search(q, { k: 20, exclude }), `ties ${metric}`);
+      assertSameResult(
+        faiss.search(q, { k: 20, exclude }),
+        new ExactRetriever(dup, d, { metric, native: false }).search(q, { k: 20, exclude }),
+        `ties ${metric}`,
+      );
       if (metric === 'cosine') assert.ok(faiss.exactFallbacks > 0, 'expected exact fallbacks on tied data');
     }
   });
@@ -213,7 +217,7 @@ describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
 
   it('rescore: false returns faiss float32 scores, within 1e-5 of exact', () => {
     const q = queries.subarray(0, users * dim);
-    const want = new ExactRetriever(items, dim).search(q, { k: 50 });
+    const want = new ExactRetriever(items, dim, { native: false }).search(q, { k: 50 });
     const got = new FaissRetriever(items, dim, { rescore: false }).search(q, { k: 50 });
     for (let i = 0; i < want.scores.length; i++) assert.ok(Math.abs(got.scores[i] - want.scores[i]) <= 1e-5, `score ${i}`);
     assert.ok(recallAgainst(got, want) >= 0.99);

@@ -15,7 +15,8 @@
  *      pack` of faiss-node and the packages its build and loader need; faiss-node's
  *      src/faiss.cc compiled with npm's node-gyp against the static libfaiss.a (C++17, OpenMP,
  *      NODE_ADDON_API_CPP_EXCEPTIONS_ALL so a faiss error becomes a JavaScript exception; for
- *      faiss < 1.7.4 a force-included header makes `faiss::idx_t` visible); the package
+ *      faiss < 1.7.4 a force-included header makes `faiss::idx_t` visible; typed-array
+ *      searchTyped/addTyped/trainTyped and setOmpThreads added, faiss-typed.ts); the package
  *      assembled without its install script, cached for step 2, installed and verified.
  * The project is the consumer's (INIT_CWD or the working directory, walked up to its
  * package.json), never seqrec's own folder inside node_modules. docs/retrieval.md has the
@@ -31,6 +32,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { installPlan, type InstallPlan } from './project.js';
+import { patchFaissSource } from './faiss-typed.js';
 import { cacheBase, dpkgFiles, dpkgInstalled, ensureSystem, isDebian, nodeGyp, run, SetupFailed } from './system.js';
 import { VERIFY_SCRIPT } from './verify-faiss.js';
 
@@ -40,7 +42,7 @@ const NODE_ADDON_API_VERSION = '8.5.0';
 /** faiss-node's runtime dependencies (lib/index.js loads the addon with `bindings`). */
 const RUNTIME_DEPS = { bindings: '1.5.0', 'file-uri-to-path': '1.0.0' };
 /** Bump when the build recipe changes, so cached builds are not reused. */
-const RECIPE = 1;
+const RECIPE = 2;
 const APT_PACKAGES = ['libfaiss-dev', 'libopenblas-dev'];
 const TOOLS = { 'g++': 'g++', make: 'make', python3: 'python3' };
 
@@ -194,6 +196,9 @@ function buildInto(plan: InstallPlan, system: SystemLibs, cacheDir: string | und
       return dir;
     };
     const pkgDir = unpack('faiss-node');
+    // Typed-array search/add (recipe 2): see faiss-typed.ts.
+    const source = join(pkgDir, 'src', 'faiss.cc');
+    writeFileSync(source, patchFaissSource(readFileSync(source, 'utf8')));
     const napiDir = unpack('node-addon-api');
     const depDirs = Object.keys(RUNTIME_DEPS).map((n) => [n, unpack(n)] as const);
 

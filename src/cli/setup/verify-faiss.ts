@@ -1,7 +1,7 @@
 /**
  * The check `seqrec setup faiss` runs in a child process (`node -e VERIFY_SCRIPT PACKAGE_JSON`):
  * resolve faiss-node from that package as seqrec does, search a small IndexFlatIP and compare
- * with brute force, round-trip it through a buffer, and print where faiss-node was found.
+ * with brute force (and searchTyped with search, where the build has it), round-trip it through a buffer, and print where faiss-node was found.
  */
 export const VERIFY_SCRIPT = `
   const { createRequire } = require('node:module');
@@ -25,7 +25,17 @@ export const VERIFY_SCRIPT = `
         throw new Error('search result differs from brute force at query ' + q + ', rank ' + r);
     }
   }
+  // seqrec's build adds searchTyped (faiss-typed.ts); when present it must agree with search.
+  let typed = 'no searchTyped';
+  if (typeof index.searchTyped === 'function') {
+    const t = index.searchTyped(Float32Array.from(xq), k);
+    if (!(t.distances instanceof Float32Array) || t.labels.length !== nq * k) throw new Error('searchTyped returned the wrong shape');
+    for (let i = 0; i < nq * k; i++) {
+      if (Number(t.labels[i]) !== labels[i] || Math.fround(distances[i]) !== t.distances[i]) throw new Error('searchTyped differs from search at ' + i);
+    }
+    typed = 'searchTyped';
+  }
   const back = faiss.Index.fromBuffer(index.toBuffer());
   if (back.ntotal() !== n) throw new Error('toBuffer/fromBuffer round trip lost vectors');
-  console.log(where);
+  console.log(where + ' (' + typed + ')');
 `;

@@ -16,6 +16,13 @@ export interface FaissIndex {
   train(x: number[]): void;
   search(x: number[], k: number): { distances: number[]; labels: number[] };
   toBuffer(): Buffer;
+  /**
+   * Added by `seqrec setup faiss` (src/cli/setup/faiss-typed.ts); absent from other builds.
+   * Labels are an Int32Array unless ntotal >= 2^31.
+   */
+  searchTyped?(x: Float32Array, k: number): { distances: Float32Array; labels: Int32Array | Float64Array };
+  addTyped?(x: Float32Array): void;
+  trainTyped?(x: Float32Array): void;
 }
 
 export interface FaissNodeModule {
@@ -25,6 +32,9 @@ export interface FaissNodeModule {
   };
   IndexFlatIP: new (d: number) => FaissIndex;
   MetricType: { METRIC_INNER_PRODUCT: number };
+  /** faiss's OpenMP pool size (seqrec's build only). */
+  setOmpThreads?(n: number): void;
+  getOmpThreads?(): number;
 }
 
 /** How to get faiss-node, for error messages. */

@@ -5,7 +5,10 @@
  *
  * faiss-node 0.5.1's API, and what it means here:
  * - Vectors go in and results come out as plain JS arrays (no typed arrays), so rows are
- *   converted in chunks.
+ *   converted in chunks; the build from `npm run setup:faiss` adds searchTyped/addTyped/
+ *   trainTyped (Float32Array in, typed arrays out), used when present. With seqrec's native
+ *   addon too, the re-scoring of candidates runs in C (native/retrieval.c), so a batch has
+ *   no per-query JavaScript.
  * - There is no ParameterSpace and no setter for nprobe / efSearch / efConstruction: they are
  *   set by patching the serialised index (`faiss-format.ts`) and reading it back.
  * - `search` rejects k > ntotal; there is no add_with_ids (labels are 0..ntotal-1, so item i is
@@ -20,6 +23,8 @@ import { SeqrecError } from '../../errors.js';
 import { checkSearch, normaliseRows, prepareQueries } from '../validate.js';
 import { indexKind, readHeader, readHnswParams, readIvfParams, withHnswParams, withNprobe } from '../faiss-format.js';
 import { mergeInterestCandidatesBatch } from '../merge.js';
+import { retrievalKernels } from '../native-kernels.js';
+import { exactScan, rescoreChunkNative } from './rescore.js';
 import { TopKHeap } from '../topk.js';
 import type { Retriever, SearchOptions, SearchResult } from '../types.js';
 import type { FaissLoadOptions, FaissRetrieverOptions } from './options.js';
@@ -141,7 +146,8 @@ export class FaissRetriever implements Retriever {
       }
       const train = sampleRows(rows, dim, Math.min(numReal, MAX_TRAIN_ROWS));
       try {
-        index.train(Array.from(train));
+        if (index.trainTyped) index.trainTyped(train);
+        else index.train(Array.from(train));
       } catch (err) {
         throw new SeqrecError('invalid_config', `faiss could not train '${factory}' on ${train.length / dim} vectors: ${faissMessage(err)}`, {
           field: 'factory',
@@ -150,7 +156,9 @@ export class FaissRetriever implements Retriever {
       if (!index.isTrained()) throw new SeqrecError('invalid_config', `faiss index '${factory}' is still untrained after training`, { field: 'factory' });
     }
     for (let r = 0; r < numReal; r += ADD_CHUNK_ROWS) {
-      index.add(Array.from(rows.subarray(r * dim, Math.min(numReal, r + ADD_CHUNK_ROWS) * dim)));
+      const chunk = rows.subarray(r * dim, Math.min(numReal, r + ADD_CHUNK_ROWS) * dim);
+      if (index.addTyped) index.addTyped(chunk);
+      else index.add(Array.from(chunk));
     }
     if (index.ntotal() !== numReal) {
       throw new SeqrecError('invalid_config', `faiss index holds ${index.ntotal()} vectors after adding ${numReal}`, { field: 'factory' });
@@ -258,6 +266,7 @@ export class FaissRetriever implements Retriever {
     const numReal = numItems - 1;
     const heap = new TopKHeap(k);
     const margin = items ? Math.max(8, Math.ceil(k / 8)) : 0;
+    const kernels = retrievalKernels();
 
     for (let r0 = 0; r0 < numRows; r0 += SEARCH_CHUNK_ROWS) {
       const r1 = Math.min(numRows, r0 + SEARCH_CHUNK_ROWS);
@@ -266,10 +275,17 @@ export class FaissRetriever implements Retriever {
         maxExcluded = Math.max(maxExcluded, userSets[u]?.size ?? 0);
       }
       const fetch = Math.min(numReal, k + maxExcluded + margin);
-      let labels: number[] = [];
-      let distances: number[] = [];
+      let labels: ArrayLike<number> = [];
+      let distances: ArrayLike<number> = [];
       if (fetch > 0) {
-        ({ labels, distances } = index.search(Array.from(rows.subarray(r0 * dim, r1 * dim)), fetch));
+        const chunk = rows.subarray(r0 * dim, r1 * dim);
+        ({ labels, distances } = index.searchTyped ? index.searchTyped(chunk, fetch) : index.search(Array.from(chunk), fetch));
+      }
+      if (kernels !== null && items !== null && labels instanceof Int32Array && distances instanceof Float32Array) {
+        const { numItems: n, exhaustive: full, maxItemNorm: norm } = this.s;
+        const chunk = { rows, r0, r1, interests, userSets, labels, distances, fetch, k, ids, scores, heap };
+        this.exactFallbacks += rescoreChunkNative(kernels, items, n, dim, full, norm, chunk);
+        continue;
       }
       for (let r = r0; r < r1; r++) {
         const ex = userSets[Math.floor(r / interests)];
@@ -451,23 +467,6 @@ export class FaissRetriever implements Retriever {
       const next = faiss.Index.fromBuffer(toBuffer(buf));
       if (next.ntotal() !== this.s.index.ntotal()) throw new SeqrecError('invalid_config', 'faiss lost vectors while setting search parameters');
       this.s.index = next;
-    }
-  }
-}
-
-/**
- * Exact top-k of query row `rows[q, q + dim)` over all items (`items` row i = item i + 1),
- * as ExactRetriever computes it, into `heap`.
- */
-function exactScan(items: Float32Array, dim: number, rows: Float32Array, q: number, ex: ReadonlySet<number> | null, heap: TopKHeap): void {
-  let threshold = heap.threshold;
-  for (let b = 0, id = 1; b < items.length; b += dim, id++) {
-    let s = 0;
-    for (let t = 0; t < dim; t++) s += items[b + t] * rows[q + t];
-    const f = Math.fround(s);
-    if (f >= threshold && (ex === null || !ex.has(id))) {
-      heap.push(id, f);
-      threshold = heap.threshold;
     }
   }
 }
