@@ -65,8 +65,8 @@ describe('checkpoints', () => {
     // Edits behind a re-recorded digest reach the schema and the model's own shapes.
     await rewriteManifest(path, (m) => (m.version = 99));
     await assert.rejects(loadModel(path), /model\.json: version 99 is not supported/);
-    await rewriteManifest(path, (m) => ((m.version = 1), (m.model = 'sasrec')));
-    await assert.rejects(loadModel(path), /model\.json: model: unknown model 'sasrec'/);
+    await rewriteManifest(path, (m) => ((m.version = 1), (m.model = 'bert4rec')));
+    await assert.rejects(loadModel(path), /model\.json: model: unknown model 'bert4rec'/);
     await rewriteManifest(path, (m) => {
       m.model = 'gru4rec';
       m.weights[1].shape = [m.weights[1].shape[1], m.weights[1].shape[0]];

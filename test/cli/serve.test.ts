@@ -163,9 +163,9 @@ describe('seqrec serve', () => {
 
   it('runs one wasm thread unless SEQREC_WASM_THREADS says otherwise (issue #14 item 14)', async () => {
     for (const [env, want] of [
-      [undefined, /wasm \[SIMD (on|off), 1 thread\]/],
-      ['', /wasm \[SIMD (on|off), 1 thread\]/],
-      ['2', /wasm \[SIMD (on|off), 2 threads\]/],
+      [undefined, /wasm \[SIMD (on|off), 1 thread[;\]]/],
+      ['', /wasm \[SIMD (on|off), 1 thread[;\]]/],
+      ['2', /wasm \[SIMD (on|off), 2 threads[;\]]/],
     ] as const) {
       const { p } = await serve(['--model', bundle], { SEQREC_WASM_THREADS: env, SEQREC_BACKEND: 'wasm' });
       assert.match(p.stderr(), want, `SEQREC_WASM_THREADS=${String(env)}: ${p.stderr()}`);
