@@ -34,7 +34,7 @@ export interface NativeAddon {
   ): void;
   /** out[j] = Σ_r x[r, j]. */
   column_sums_typed(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
-  /** TF.js's Adam step in one pass; accBeta1/2 = beta1/2 to the power of this step. */
+  /** TF.js's Adam step in place (optim.c); accBeta1/2 = beta1/2 to the power of this step. */
   adam(
     param: Float32Array,
     grad: Float32Array,
@@ -46,6 +46,67 @@ export interface NativeAddon {
     epsilon: number,
     accBeta1: number,
     accBeta2: number,
+  ): void;
+  /** TF.js's Adam step written into `out` (optim.c); accBeta1/2 = beta1/2 to the power of this step. */
+  adam_into(
+    out: Float32Array,
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    accBeta1: number,
+    accBeta2: number,
+  ): void;
+  /** The same step for the rows `indices` of param, m and v; grad is [rows, D] (optim.c). */
+  adam_rows(
+    param: Float32Array,
+    grad: Float32Array,
+    indices: Int32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    accBeta1: number,
+    accBeta2: number,
+  ): void;
+  /** Exact top-k by blocked sgemm and a heap per row (retrieval.c). */
+  exact_topk(
+    items: Float32Array,
+    numItems: number,
+    dim: number,
+    rows: Float32Array,
+    numRows: number,
+    k: number,
+    interests: number,
+    exclOff: Int32Array | null,
+    exclIds: Int32Array | null,
+    outIds: Int32Array,
+    outScores: Float32Array,
+  ): void;
+  /** FaissRetriever's exact re-scoring of faiss's candidates (retrieval.c). */
+  rescore_topk(
+    items: Float32Array,
+    numReal: number,
+    dim: number,
+    rows: Float32Array,
+    numRows: number,
+    labels: Int32Array,
+    fetch: number,
+    k: number,
+    interests: number,
+    exclOff: Int32Array | null,
+    exclIds: Int32Array | null,
+    distances: Float32Array | null,
+    maxItemNorm: number,
+    outIds: Int32Array,
+    outScores: Float32Array,
+    outFallback: Uint8Array,
   ): void;
   set_threads(n: number): void;
   facts(): NativeFacts;
@@ -85,6 +146,29 @@ export function nativeAddonPath(root: string = seqrecRoot()): string {
   return join(root, 'native', 'build', 'Release', 'seqrec_native.node');
 }
 
+/** What this seqrec calls; a loaded addon must have every one. */
+const REQUIRED_FUNCTIONS = [
+  'sgemm',
+  'sgemm_batched',
+  'column_sums_typed',
+  'adam',
+  'adam_into',
+  'adam_rows',
+  'exact_topk',
+  'rescore_topk',
+  'set_threads',
+  'facts',
+  'exp_inplace',
+  'exp_shift_rows',
+  'scale_rows',
+  'scale_rows_both',
+  'gru_forward_step',
+  'gru_backward_step',
+  'add_inplace',
+  'batch_matmul',
+  'column_sums',
+] as const;
+
 let status: NativeStatus | undefined;
 
 /** Compute threads for the native pools: SEQREC_THREADS, else SEQREC_WASM_THREADS, else every core. */
@@ -123,13 +207,18 @@ function load(): NativeStatus {
   // puts them to sleep at once. libgomp's threads likewise spin less (GOMP_SPINCOUNT).
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
   process.env.GOMP_SPINCOUNT ??= '20000';
+  let addon: NativeAddon;
   try {
-    const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    addon.set_threads(threads);
-    return { loaded: true, addon, facts: addon.facts(), path };
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
     return fail(`${path} failed to load: ${(err as Error).message.split('\n')[0]}`);
   }
+  // A build from older sources (a clone after a pull) lacks newer kernels: refuse it whole
+  // rather than have each caller probe for its function.
+  const missing = REQUIRED_FUNCTIONS.filter((name) => typeof addon[name] !== 'function');
+  if (missing.length > 0) return fail(`${path} was built from older sources (no ${missing.join(', ')}); rebuild it with ${NATIVE_SETUP_HINT}`);
+  addon.set_threads(threads);
+  return { loaded: true, addon, facts: addon.facts(), path };
 }
 
 /** Loads the addon once; the status says why when it is not there. */

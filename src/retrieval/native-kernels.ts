@@ -2,54 +2,19 @@
  * The retrieval kernels of seqrec's native addon (native/retrieval.c), when it is there:
  * exact top-k scored by OpenBLAS sgemm, and the exact re-scoring of faiss's candidates. Both
  * take typed arrays and write into the caller's result arrays, so a batch costs one call and
- * no per-query JavaScript. `null` means "use the JavaScript path" (no addon, SEQREC_NATIVE=0,
- * or an addon built before these kernels existed).
+ * no per-query JavaScript. `null` means "use the JavaScript path" (no addon, or SEQREC_NATIVE=0).
  */
-import { nativeAddon } from '../backend/native.js';
-
-type ExactTopK = (
-  items: Float32Array,
-  numItems: number,
-  dim: number,
-  rows: Float32Array,
-  numRows: number,
-  k: number,
-  interests: number,
-  exclOff: Int32Array | null,
-  exclIds: Int32Array | null,
-  outIds: Int32Array,
-  outScores: Float32Array,
-) => void;
-
-type RescoreTopK = (
-  items: Float32Array,
-  numReal: number,
-  dim: number,
-  rows: Float32Array,
-  numRows: number,
-  labels: Int32Array,
-  fetch: number,
-  k: number,
-  interests: number,
-  exclOff: Int32Array | null,
-  exclIds: Int32Array | null,
-  distances: Float32Array | null,
-  maxItemNorm: number,
-  outIds: Int32Array,
-  outScores: Float32Array,
-  outFallback: Uint8Array,
-) => void;
+import { nativeAddon, type NativeAddon } from '../backend/native.js';
 
 export interface RetrievalKernels {
-  exactTopK: ExactTopK;
-  rescoreTopK: RescoreTopK;
+  exactTopK: NativeAddon['exact_topk'];
+  rescoreTopK: NativeAddon['rescore_topk'];
 }
 
 /** The native retrieval kernels, or null. */
 export function retrievalKernels(): RetrievalKernels | null {
   const addon = nativeAddon();
-  if (addon === null || typeof addon.exact_topk !== 'function' || typeof addon.rescore_topk !== 'function') return null;
-  return { exactTopK: addon.exact_topk as ExactTopK, rescoreTopK: addon.rescore_topk as RescoreTopK };
+  return addon && { exactTopK: addon.exact_topk, rescoreTopK: addon.rescore_topk };
 }
 
 /**

@@ -105,20 +105,6 @@ function freshOutput(v: tf.Variable): tf.Tensor | null {
   return tf.engine().makeTensorFromTensorInfo(info);
 }
 
-type AdamInto = (
-  out: Float32Array,
-  param: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  lr: number,
-  beta1: number,
-  beta2: number,
-  epsilon: number,
-  accBeta1: number,
-  accBeta2: number,
-) => void;
-
 interface Moments {
   name: string;
   shape: number[];
@@ -145,7 +131,6 @@ export class FusedAdam extends tf.Optimizer {
   // First-seen order = getWeights order (TF.js's accumulatedFirstMoment order).
   private readonly moments = new Map<string, Moments>();
   private readonly addon: NativeAddon | null;
-  private readonly adamInto: AdamInto | null;
 
   constructor(
     readonly learningRate: number,
@@ -158,11 +143,7 @@ export class FusedAdam extends tf.Optimizer {
     this.epsilon = epsilon ?? tf.backend().epsilon();
     this.accBeta1 = f(beta1);
     this.accBeta2 = f(beta2);
-    const addon = options.native === false ? null : nativeAddon();
-    // An addon built before adam_into existed has no kernel for the wasm case: use the loop then.
-    const into = addon?.adam_into;
-    this.adamInto = typeof into === 'function' ? (into as AdamInto) : null;
-    this.addon = this.adamInto ? addon : null;
+    this.addon = options.native === false ? null : nativeAddon();
     if (options.native === true && !this.addon) throw new Error('FusedAdam: native: true, but the native addon (with adam_into) is not loaded');
   }
 
@@ -195,7 +176,7 @@ export class FusedAdam extends tf.Optimizer {
         const next = readFloats(out);
         const g = readFloats(grad);
         const old = readFloats(variable);
-        if (this.adamInto) this.adamInto(next, old, g, m, v, ...h);
+        if (this.addon) this.addon.adam_into(next, old, g, m, v, ...h);
         else adamSpan(next, old, g, m, v, 0, 0, old.length, k);
         variable.assign(out);
         out.dispose();

@@ -12,37 +12,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { updateInPlace } from '../backend/memory.js';
-import { nativeAddon } from '../backend/native.js';
+import { nativeAddon, type NativeAddon } from '../backend/native.js';
 import type { RowGradients } from '../ops/embedding.js';
 import { ownData } from './fused-adam.js';
-
-/** native/optim.c's adam_rows: accBeta = beta^t of this step. */
-type AdamRows = (
-  param: Float32Array,
-  grad: Float32Array,
-  indices: Int32Array,
-  m: Float32Array,
-  v: Float32Array,
-  lr: number,
-  beta1: number,
-  beta2: number,
-  epsilon: number,
-  accBeta1: number,
-  accBeta2: number,
-) => void;
-
-/** The addon's adam_rows, or null (not loaded, or an addon built before the kernel existed). */
-function nativeAdamRows(): AdamRows | null {
-  const kernel = nativeAddon()?.adam_rows;
-  return typeof kernel === 'function' ? (kernel as AdamRows) : null;
-}
 
 export class RowSparseAdam {
   private m: Float32Array | null = null;
   private v: Float32Array | null = null;
   private step = 0;
   private readonly epsilon: number;
-  private readonly kernel: AdamRows | null;
+  private readonly kernel: NativeAddon['adam_rows'] | null;
 
   /** `options.native`: true requires the native kernel, false uses the loop; default: native where loaded. */
   constructor(
@@ -54,7 +33,7 @@ export class RowSparseAdam {
     options: { native?: boolean } = {},
   ) {
     this.epsilon = epsilon ?? tf.backend().epsilon();
-    this.kernel = options.native === false ? null : nativeAdamRows();
+    this.kernel = options.native === false ? null : (nativeAddon()?.adam_rows ?? null);
     if (options.native === true && !this.kernel) throw new Error('RowSparseAdam: native: true, but the native addon (with adam_rows) is not loaded');
   }
 

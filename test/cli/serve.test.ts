@@ -168,8 +168,11 @@ describe('seqrec serve', () => {
       ['2', /wasm \[SIMD (on|off), 2 threads[;\]]/],
     ] as const) {
       const { p } = await serve(['--model', bundle], { SEQREC_WASM_THREADS: env, SEQREC_BACKEND: 'wasm' });
-      assert.match(p.stderr(), want, `SEQREC_WASM_THREADS=${String(env)}: ${p.stderr()}`);
-      p.child.kill('SIGINT');
+      try {
+        assert.match(p.stderr(), want, `SEQREC_WASM_THREADS=${String(env)}: ${p.stderr()}`);
+      } finally {
+        p.child.kill('SIGINT'); // a failed match must not leave the server keeping the test process alive
+      }
       assert.equal(await p.exited, 0);
     }
   });

@@ -4,14 +4,15 @@
  * seqrec it runs from. No build runs here (only --check and the install plan).
  */
 import assert from 'node:assert/strict';
-import { mkdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { installPlan, projectRoot, runningSeqrec } from '../../src/cli/setup/project.js';
 import { verifyFaiss } from '../../src/cli/setup/faiss.js';
-import { runCli, tempDir } from '../serve/helpers.js';
+import { runCli } from '../serve/helpers.js';
+import { standInApp } from './stand-in-app.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -20,14 +21,7 @@ let app: string;
 let appSeqrec: string;
 
 before(async () => {
-  tmp = await realpath(await tempDir('seqrec-setup-'));
-  // A consumer: app/package.json, app/node_modules/seqrec (a stand-in package), app/src.
-  app = join(tmp, 'app');
-  appSeqrec = join(app, 'node_modules', 'seqrec');
-  await mkdir(appSeqrec, { recursive: true });
-  await mkdir(join(app, 'src'), { recursive: true });
-  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', dependencies: { seqrec: '*' } }));
-  await writeFile(join(appSeqrec, 'package.json'), JSON.stringify({ name: 'seqrec', version: '0.0.0', exports: { './package.json': './package.json' } }));
+  ({ tmp, app, appSeqrec } = await standInApp('seqrec-setup-'));
 });
 after(() => rm(tmp, { recursive: true, force: true }));
 

@@ -6,7 +6,7 @@
  * already installed, so the test never runs apt-get.
  */
 import assert from 'node:assert/strict';
-import { appendFile, cp, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { nativePlan } from '../../src/cli/setup/project.js';
 import { archFlags, buildKey, nativeSettings, nativeSources } from '../../src/cli/setup/native.js';
 import { dpkgInstalled, ensureSystem, hasTool, isDebian, SetupFailed, type SystemProbe } from '../../src/cli/setup/system.js';
-import { runCli, tempDir } from '../serve/helpers.js';
+import { runCli } from '../serve/helpers.js';
+import { standInApp } from './stand-in-app.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -23,14 +24,7 @@ let app: string;
 let appSeqrec: string;
 
 before(async () => {
-  tmp = await realpath(await tempDir('seqrec-setup-native-'));
-  // A consumer whose node_modules/seqrec is a stand-in with only a package.json for now.
-  app = join(tmp, 'app');
-  appSeqrec = join(app, 'node_modules', 'seqrec');
-  await mkdir(appSeqrec, { recursive: true });
-  await mkdir(join(app, 'src'), { recursive: true });
-  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', dependencies: { seqrec: '*' } }));
-  await writeFile(join(appSeqrec, 'package.json'), JSON.stringify({ name: 'seqrec', version: '0.0.0', exports: { './package.json': './package.json' } }));
+  ({ tmp, app, appSeqrec } = await standInApp('seqrec-setup-native-'));
 });
 after(() => rm(tmp, { recursive: true, force: true }));
 
