@@ -4,7 +4,7 @@
  *
  * Item gradients come in two kinds:
  * - 'dense': the item table is one more variable of dense Adam (FusedAdam: `tf.train.adam`'s
- *   arithmetic in one in-place pass, native where the addon is loaded), the optimizer ComiRec's
+ *   arithmetic in one pass per variable, native where the addon is loaded), the optimizer ComiRec's
  *   TF1 `AdamOptimizer` is: every step decays every row's moments and moves every row whose
  *   first moment is nonzero. Needed when the loss scores every item.
  * - 'sparse': the table's gradient is kept as (rows touched, their gradients) and the table is
