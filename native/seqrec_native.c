@@ -308,6 +308,59 @@ static napi_value column_sums(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * C = A·B (row-major, no transposes) with one accumulation order per element: c[i][j] is the
+ * fused multiply-add chain over q = 0..k-1, whatever m is and wherever row i sits in a tile.
+ * OpenBLAS's result for a row changes with m (its blocking and edge kernels differ), so a user
+ * embedded alone and in a batch would get scores a few ulps apart and near-ties could flip;
+ * the forward products (towers, recurrences) go here and serve the same answers either way.
+ */
+static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t n, int64_t k) {
+#pragma omp parallel for if (m * n * k > 16 * PAR_MIN) schedule(static)
+  for (int64_t i = 0; i < m; i++) {
+    const f32 *a = A + i * k;
+    f32 *c = C + i * n;
+    int64_t j = 0;
+#ifdef __AVX2__
+    for (; j + 16 <= n; j += 16) {
+      __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+      for (int64_t q = 0; q < k; q++) {
+        __m256 av = _mm256_set1_ps(a[q]);
+        c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(B + q * n + j), c0);
+        c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(B + q * n + j + 8), c1);
+      }
+      _mm256_storeu_ps(c + j, c0);
+      _mm256_storeu_ps(c + j + 8, c1);
+    }
+    for (; j + 8 <= n; j += 8) {
+      __m256 c0 = _mm256_setzero_ps();
+      for (int64_t q = 0; q < k; q++) c0 = _mm256_fmadd_ps(_mm256_set1_ps(a[q]), _mm256_loadu_ps(B + q * n + j), c0);
+      _mm256_storeu_ps(c + j, c0);
+    }
+#endif
+    for (; j < n; j++) {
+      f32 acc = 0;
+      for (int64_t q = 0; q < k; q++) acc = fmaf(a[q], B[q * n + j], acc);
+      c[j] = acc;
+    }
+  }
+}
+
+/* rowwise_gemm(m, n, k, A, B, C): the batch-invariant C = A·B above, on typed arrays. */
+static napi_value rowwise_gemm_typed(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) FAIL("expected 6 arguments");
+  int64_t mm, n, k;
+  if (!get_i64(env, argv[0], &mm) || !get_i64(env, argv[1], &n) || !get_i64(env, argv[2], &k) || mm < 0 || n < 0 || k < 0) FAIL("m, n, k must be counts");
+  F32 A, B, C;
+  if (!f32_arg(env, argv[3], &A, "A") || !f32_arg(env, argv[4], &B, "B") || !f32_arg(env, argv[5], &C, "C")) return NULL;
+  NEED(A, mm * k, "A");
+  NEED(B, k * n, "B");
+  NEED(C, mm * n, "C");
+  rowwise_gemm(A.p, B.p, C.p, mm, n, k);
+  return NULL;
+}
+
+/*
  * sgemm(ta, tb, m, n, k, alpha, A, B, beta, C): row-major C = alpha op(A) op(B) + beta C, with
  * op(A) [m, k] and op(B) [k, n] contiguous (A is [k, m] when ta, B is [n, k] when tb).
  * batch > 1 (sgemm_batched): `batch` such products over consecutive matrices; small ones run
@@ -399,7 +452,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       EXPORT(exp_inplace),      EXPORT(exp_shift_rows), EXPORT(scale_rows), EXPORT(scale_rows_both), EXPORT(gru_forward_step),
       EXPORT(gru_backward_step), EXPORT(batch_matmul), EXPORT(add_inplace), EXPORT(column_sums),   EXPORT(sgemm),
-      EXPORT(sgemm_batched),    EXPORT(column_sums_typed), EXPORT(set_threads),     EXPORT(facts),
+      EXPORT(sgemm_batched),    EXPORT(column_sums_typed), EXPORT(rowwise_gemm_typed), EXPORT(set_threads),     EXPORT(facts),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   seqrec_register_optim(env, exports);

@@ -143,9 +143,14 @@ function nativeBatchMatMul(addon: NativeAddon, a: TensorInfo, b: TensorInfo, ta:
   const C = backend.typedArrayFromHeap(out);
   const TA = ta ? 1 : 0;
   const TB = tb ? 1 : 0;
-  if (batchA === batchB) addon.sgemm_batched(batch, TA, TB, m, n, k, 1, A, B, 0, C);
-  else if (batchB === 1 && !ta)
-    addon.sgemm(0, TB, batch * m, n, k, 1, A, B, 0, C); // the batches of A stacked as rows
+  // Plain A·B (the forward products of towers and recurrences) on the batch-invariant kernel,
+  // so a user's vector does not depend on who else is in the batch; the transposed products
+  // of the backward pass go to OpenBLAS.
+  if (batch === 1 && !ta && !tb) addon.rowwise_gemm_typed(m, n, k, A, B, C);
+  else if (batchA === batchB) addon.sgemm_batched(batch, TA, TB, m, n, k, 1, A, B, 0, C);
+  else if (batchB === 1 && !ta && !tb)
+    addon.rowwise_gemm_typed(batch * m, n, k, A, B, C); // the batches of A stacked as rows
+  else if (batchB === 1 && !ta) addon.sgemm(0, 1, batch * m, n, k, 1, A, B, 0, C);
   else {
     for (let i = 0; i < batch; i++) {
       const Ai = batchA === 1 ? A : A.subarray(i * m * k, (i + 1) * m * k);

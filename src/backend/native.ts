@@ -32,6 +32,8 @@ export interface NativeAddon {
     beta: number,
     c: Float32Array,
   ): void;
+  /** C = A·B, [m, k] x [k, n], with one FMA chain per element: the same row whatever m is. */
+  rowwise_gemm_typed(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
   /** out[j] = Σ_r x[r, j]. */
   column_sums_typed(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /** TF.js's Adam step in place (optim.c); accBeta1/2 = beta1/2 to the power of this step. */
@@ -151,6 +153,7 @@ const REQUIRED_FUNCTIONS = [
   'sgemm',
   'sgemm_batched',
   'column_sums_typed',
+  'rowwise_gemm_typed',
   'adam',
   'adam_into',
   'adam_rows',

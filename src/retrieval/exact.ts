@@ -7,7 +7,9 @@
 import { SeqrecError } from '../errors.js';
 import { checkItems, checkSearch, normaliseRows, prepareQueries } from './validate.js';
 import { mergeInterestCandidatesBatch } from './merge.js';
+import { maxRowNorm } from './faiss/checks.js';
 import { exclusionCsr, retrievalKernels } from './native-kernels.js';
+import { rescoreChunkNative } from './rescore.js';
 import { TopKHeap } from './topk.js';
 import type { Retriever, SearchOptions, SearchResult } from './types.js';
 
@@ -49,6 +51,8 @@ export class ExactRetriever implements Retriever {
   private items: Float32Array;
   private disposed = false;
   private readonly allowNative: boolean;
+  /** Largest item norm, for the near-tie bound of the native path's re-scoring (on first use). */
+  private maxItemNorm: number | undefined;
 
   constructor(itemVectors: Float32Array, dim: number, options: ExactRetrieverOptions = {}) {
     checkItems(itemVectors, dim);
@@ -81,8 +85,19 @@ export class ExactRetriever implements Retriever {
     const scores = new Float32Array(numRows * k);
     const kernels = this.allowNative ? retrievalKernels() : null;
     if (kernels !== null) {
+      // sgemm's float32 sums differ from the float64 scores of the JavaScript path in the last
+      // bits, and by how many rows are multiplied at once. So sgemm only pre-selects k + margin
+      // candidates; they are re-scored exactly as FaissRetriever re-scores faiss's (rescore.ts,
+      // near-ties at the cut re-scanned), and every path and batch size returns the same lists.
       const csr = exclusionCsr(numQueries, (u) => userSets[u]);
-      kernels.exactTopK(this.items, this.numItems, dim, rows, numRows, k, interests, csr?.off ?? null, csr?.ids ?? null, ids, scores);
+      const fetch = Math.max(1, Math.min(this.numItems - 1, k + Math.max(8, Math.ceil(k / 8))));
+      const labels = new Int32Array(numRows * fetch);
+      const distances = new Float32Array(numRows * fetch);
+      kernels.exactTopK(this.items, this.numItems, dim, rows, numRows, fetch, interests, csr?.off ?? null, csr?.ids ?? null, labels, distances);
+      for (let i = 0; i < labels.length; i++) labels[i] -= 1; // item ids -> rows of the table without padding
+      this.maxItemNorm ??= maxRowNorm(this.items.subarray(dim), dim);
+      const chunk = { rows, r0: 0, r1: numRows, interests, userSets, labels, distances, fetch, k, ids, scores, heap: new TopKHeap(k) };
+      rescoreChunkNative(kernels, this.items.subarray(dim), this.numItems, dim, true, this.maxItemNorm, chunk);
     } else {
       this.selectRows(rows, numRows, k, interests, userSets, ids, scores);
     }

@@ -24,7 +24,7 @@ import { checkSearch, normaliseRows, prepareQueries } from '../validate.js';
 import { indexKind, readHeader, readHnswParams, readIvfParams, withHnswParams, withNprobe } from '../faiss-format.js';
 import { mergeInterestCandidatesBatch } from '../merge.js';
 import { retrievalKernels } from '../native-kernels.js';
-import { exactScan, rescoreChunkNative } from './rescore.js';
+import { exactScan, rescoreChunkNative } from '../rescore.js';
 import { TopKHeap } from '../topk.js';
 import type { Retriever, SearchOptions, SearchResult } from '../types.js';
 import type { FaissLoadOptions, FaissRetrieverOptions } from './options.js';

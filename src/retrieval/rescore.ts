@@ -4,8 +4,8 @@
  * near-ties at the cut. Both compute ExactRetriever's JavaScript arithmetic (float64 sum in
  * order, rounded to float32), so every path of FaissRetriever.search returns the same lists.
  */
-import { exclusionCsr, type RetrievalKernels } from '../native-kernels.js';
-import type { TopKHeap } from '../topk.js';
+import { exclusionCsr, type RetrievalKernels } from './native-kernels.js';
+import type { TopKHeap } from './topk.js';
 
 /** One chunk of `search`: query rows [r0, r1) and faiss's [r1 - r0, fetch] candidates. */
 export interface RescoreChunk {
