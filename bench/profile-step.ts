@@ -9,6 +9,7 @@ import { Random } from '../src/util/random.js';
 import { resolveLoss } from '../src/losses/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { batchOf } from '../test/helpers.js';
+import { FusedAdam } from '../src/train/fused-adam.js';
 const [modelName, B, L, D, N] = process.argv.slice(2);
 const [b, l, d, n] = [B, L, D, N].map(Number);
 await useBackend('wasm');
@@ -16,7 +17,7 @@ const rng = new Random(0);
 const histories = Array.from({ length: b }, () => Array.from({ length: 1 + rng.int(l) }, () => 1 + rng.int(n)));
 const batch = { ...batchOf(histories, l), targets: Int32Array.from({ length: b }, () => 1 + rng.int(n)), users: new Int32Array(b) };
 const model = buildModel(modelName, { itemCount: n + 1, embeddingDim: d, maxLen: l, seed: 0 });
-const optimizer = tf.train.adam(1e-3);
+const optimizer = new FusedAdam(1e-3);
 const lossFn = resolveLoss('softmax');
 const step = () => {
   const c = optimizer.minimize(() => model.loss(batch, lossFn), true, model.trainableVariables());

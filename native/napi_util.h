@@ -122,6 +122,7 @@ static inline int f32_arg(napi_env env, napi_value v, F32 *out, const char *what
 /* Each source file adds its functions to the module's exports. */
 void seqrec_register_optim(napi_env env, napi_value exports);
 void seqrec_register_retrieval(napi_env env, napi_value exports);
+void seqrec_register_embedding(napi_env env, napi_value exports);
 
 #define EXPORT(name) {#name, NULL, name, NULL, NULL, NULL, napi_enumerable, NULL}
 

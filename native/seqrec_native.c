@@ -314,33 +314,51 @@ static napi_value column_sums(napi_env env, napi_callback_info info) {
  * embedded alone and in a batch would get scores a few ulps apart and near-ties could flip;
  * the forward products (towers, recurrences) go here and serve the same answers either way.
  */
+/* Rows i0..i0+R-1 (R <= 4), columns j..j+15 of C: 2R independent FMA chains, each over q in order. */
+#ifdef __AVX2__
+static inline void rowwise_block16(const f32 *A, const f32 *B, f32 *C, int64_t i0, int R, int64_t j, int64_t n, int64_t k) {
+  __m256 c[4][2];
+  for (int r = 0; r < 4; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  for (int64_t q = 0; q < k; q++) {
+    __m256 b0 = _mm256_loadu_ps(B + q * n + j), b1 = _mm256_loadu_ps(B + q * n + j + 8);
+    for (int r = 0; r < R; r++) {
+      __m256 av = _mm256_set1_ps(A[(i0 + r) * k + q]);
+      c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    _mm256_storeu_ps(C + (i0 + r) * n + j, c[r][0]);
+    _mm256_storeu_ps(C + (i0 + r) * n + j + 8, c[r][1]);
+  }
+}
+#endif
+
 static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t n, int64_t k) {
+  /* Blocks of 4 rows keep 8 FMA chains in flight (one chain per row stalls on FMA latency); a
+     block's shape never changes an element's arithmetic, so the result stays batch-invariant. */
 #pragma omp parallel for if (m * n * k > 16 * PAR_MIN) schedule(static)
-  for (int64_t i = 0; i < m; i++) {
-    const f32 *a = A + i * k;
-    f32 *c = C + i * n;
+  for (int64_t i0 = 0; i0 < m; i0 += 4) {
+    const int R = m - i0 < 4 ? (int)(m - i0) : 4;
     int64_t j = 0;
 #ifdef __AVX2__
-    for (; j + 16 <= n; j += 16) {
-      __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
-      for (int64_t q = 0; q < k; q++) {
-        __m256 av = _mm256_set1_ps(a[q]);
-        c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(B + q * n + j), c0);
-        c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(B + q * n + j + 8), c1);
-      }
-      _mm256_storeu_ps(c + j, c0);
-      _mm256_storeu_ps(c + j + 8, c1);
-    }
+    for (; j + 16 <= n; j += 16) rowwise_block16(A, B, C, i0, R, j, n, k);
     for (; j + 8 <= n; j += 8) {
-      __m256 c0 = _mm256_setzero_ps();
-      for (int64_t q = 0; q < k; q++) c0 = _mm256_fmadd_ps(_mm256_set1_ps(a[q]), _mm256_loadu_ps(B + q * n + j), c0);
-      _mm256_storeu_ps(c + j, c0);
+      for (int r = 0; r < R; r++) {
+        const f32 *a = A + (i0 + r) * k;
+        __m256 c0 = _mm256_setzero_ps();
+        for (int64_t q = 0; q < k; q++) c0 = _mm256_fmadd_ps(_mm256_set1_ps(a[q]), _mm256_loadu_ps(B + q * n + j), c0);
+        _mm256_storeu_ps(C + (i0 + r) * n + j, c0);
+      }
     }
 #endif
-    for (; j < n; j++) {
-      f32 acc = 0;
-      for (int64_t q = 0; q < k; q++) acc = fmaf(a[q], B[q * n + j], acc);
-      c[j] = acc;
+    for (int r = 0; r < R; r++) {
+      const f32 *a = A + (i0 + r) * k;
+      for (int64_t jj = j; jj < n; jj++) {
+        f32 acc = 0;
+        for (int64_t q = 0; q < k; q++) acc = fmaf(a[q], B[q * n + jj], acc);
+        C[(i0 + r) * n + jj] = acc;
+      }
     }
   }
 }
@@ -457,5 +475,6 @@ NAPI_MODULE_INIT() {
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   seqrec_register_optim(env, exports);
   seqrec_register_retrieval(env, exports);
+  seqrec_register_embedding(env, exports);
   return exports;
 }

@@ -20,9 +20,13 @@ import './tfjs-extras.js';
 import '@tensorflow/tfjs-backend-cpu';
 import { availableParallelism } from 'node:os';
 import { SeqrecError } from '../errors.js';
+import { registerSeqrecGradients } from './gradients.js';
 import { registerSeqrecKernels } from './kernels.js';
 import { describeNative, nativeStatus } from './native.js';
 import { planWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads.js';
+
+// Over tfjs-core's gradients (imported above), for every backend.
+registerSeqrecGradients();
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];

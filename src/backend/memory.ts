@@ -45,6 +45,27 @@ export function readInts(t: tf.Tensor): Int32Array {
   return (view(t) as Int32Array | null) ?? (t.dataSync() as Int32Array);
 }
 
+interface WasmOutputs {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+/**
+ * A new float32 tensor of `shape` whose every value `fill` writes. On wasm `fill` writes straight
+ * into the backend's memory (no JavaScript array, no copy in); the array is uninitialised there,
+ * and `fill` must not call TF.js (an allocation may grow wasm memory and detach the view).
+ */
+export function tensorFilledBy<R extends tf.Rank = tf.Rank>(shape: number[], fill: (values: Float32Array) => void): tf.Tensor<R> {
+  if (tf.getBackend() === 'wasm') {
+    const info = (tf.backend() as unknown as WasmOutputs).makeOutput(shape, 'float32');
+    const t = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor<R>;
+    fill(view(t) as Float32Array);
+    return t;
+  }
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  fill(values);
+  return tf.tensor(values, shape, 'float32') as unknown as tf.Tensor<R>;
+}
+
 /**
  * Runs `update` on the float32 data of variable `v` in place where the backend keeps it in
  * reach (wasm linear memory, the cpu backend's array); elsewhere on a copy that is assigned

@@ -36,6 +36,10 @@ export interface NativeAddon {
   rowwise_gemm_typed(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
   /** out[j] = Σ_r x[r, j]. */
   column_sums_typed(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /** out[i, :] = table[indices[i], :] (native/embedding.c). */
+  gather_rows(out: Float32Array, table: Float32Array, indices: Int32Array, dim: number): void;
+  /** out = 0, then out[indices[i], :] += dy[i, :] in index order. */
+  scatter_add_rows(out: Float32Array, dy: Float32Array, indices: Int32Array, dim: number): void;
   /** TF.js's Adam step in place (optim.c); accBeta1/2 = beta1/2 to the power of this step. */
   adam(
     param: Float32Array,
@@ -153,6 +157,8 @@ const REQUIRED_FUNCTIONS = [
   'sgemm',
   'sgemm_batched',
   'column_sums_typed',
+  'gather_rows',
+  'scatter_add_rows',
   'rowwise_gemm_typed',
   'adam',
   'adam_into',

@@ -9,29 +9,46 @@
  * allows it (src/backend/memory.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats, readInts } from '../backend/memory.js';
+import { readFloats, readInts, tensorFilledBy } from '../backend/memory.js';
+import { nativeAddon } from '../backend/native.js';
 import { SeqrecError } from '../errors.js';
 
-/** Adds row i of `dy` ([n, dim]) into row indices[i] of a [rows, dim] zero matrix. */
-export function scatterAddRows(dy: Float32Array, indices: Int32Array, rows: number, dim: number): Float32Array {
-  const out = new Float32Array(rows * dim);
+/** Adds row i of `dy` ([n, dim]) into row indices[i] of `out` ([rows, dim]), which it zeroes first. */
+export function scatterAddRows(out: Float32Array, dy: Float32Array, indices: Int32Array, dim: number): void {
+  out.fill(0);
   for (let i = 0; i < indices.length; i++) {
     const src = i * dim;
     const dst = indices[i] * dim;
     for (let d = 0; d < dim; d++) out[dst + d] += dy[src + d];
   }
-  return out;
 }
 
-/** Copies rows `indices` of a [rows, dim] table into a new [n, dim] array. */
-export function gatherRows(table: Float32Array, indices: Int32Array, rows: number, dim: number): Float32Array {
-  const out = new Float32Array(indices.length * dim);
+/** Copies rows `indices` of a [rows, dim] table into `out` ([indices.length, dim]). */
+export function gatherRows(out: Float32Array, table: Float32Array, indices: Int32Array, rows: number, dim: number): void {
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
     if (!(r >= 0 && r < rows)) throw new RangeError(`embedding index ${r} is out of range [0, ${rows})`);
-    out.set(table.subarray(r * dim, r * dim + dim), i * dim);
+    const src = r * dim;
+    const dst = i * dim;
+    for (let d = 0; d < dim; d++) out[dst + d] = table[src + d];
   }
-  return out;
+}
+
+/** The [indices.length, dim] tensor of rows `indices` of `table` (native/embedding.c where loaded). */
+function gatheredTensor(table: tf.Tensor2D, indices: Int32Array): tf.Tensor2D {
+  const [rows, dim] = table.shape;
+  const addon = nativeAddon();
+  return tensorFilledBy([indices.length, dim], (out) =>
+    addon ? addon.gather_rows(out, readFloats(table), indices, dim) : gatherRows(out, readFloats(table), indices, rows, dim),
+  );
+}
+
+/** The [rows, dim] gradient of a lookup of `indices`: row-sums of `dy` per index. */
+function scatteredTensor(dy: tf.Tensor, indices: Int32Array, rows: number, dim: number): tf.Tensor2D {
+  const addon = nativeAddon();
+  return tensorFilledBy([rows, dim], (out) =>
+    addon ? addon.scatter_add_rows(out, readFloats(dy), indices, dim) : scatterAddRows(out, readFloats(dy), indices, dim),
+  );
 }
 
 /**
@@ -43,8 +60,8 @@ export function embeddingLookup(table: tf.Tensor2D, indices: tf.Tensor): tf.Tens
   const idx = readInts(indices).slice();
   if (activeCapture?.covers(table)) return activeCapture.lookup(idx, indices.shape);
   const lookup = tf.customGrad(((t: tf.Tensor2D) => {
-    const value = tf.tensor2d(gatherRows(readFloats(t), idx, rows, dim), [idx.length, dim]);
-    const gradFunc = (dy: tf.Tensor) => [tf.tensor2d(scatterAddRows(readFloats(dy), idx, rows, dim), [rows, dim])];
+    const value = gatheredTensor(t, idx);
+    const gradFunc = (dy: tf.Tensor) => [scatteredTensor(dy, idx, rows, dim)];
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return tf.reshape(lookup(table) as tf.Tensor2D, [...indices.shape, dim]);
@@ -131,9 +148,9 @@ export class RowGradientCapture {
 
   /** Rows `idx` of the table, their gradient recorded instead of handed to TF.js. */
   lookup(idx: Int32Array, shape: number[]): tf.Tensor {
-    const [rows, dim] = this.table.shape;
+    const dim = this.table.shape[1];
     const op = tf.customGrad(((a: tf.Tensor) => {
-      const value = tf.tensor2d(gatherRows(readFloats(this.table), idx, rows, dim), [idx.length, dim]);
+      const value = gatheredTensor(this.table, idx);
       const gradFunc = (dy: tf.Tensor) => {
         this.records.push({ indices: idx, grads: readFloats(dy).slice() });
         return [tf.zerosLike(a)];

@@ -7,7 +7,7 @@
  *   ∂/∂x_bj = dy_b · exp(x_bj − lse_b)  (the row's softmax).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats } from '../backend/memory.js';
+import { readFloats, tensorFilledBy } from '../backend/memory.js';
 import { nativeAddon } from '../backend/native.js';
 import { simdKernels, tensorFromArena, type SimdKernels } from '../backend/simd.js';
 
@@ -69,16 +69,21 @@ function shiftedExponentials(
 
 /**
  * The full-softmax normaliser lse_b = log Σ_j exp(u_b · e_j) of user vectors `user` [B, D] over
- * item vectors `items` [N, D], as one op: the [B, N] logits never leave it, and the backward
+ * item vectors `items` [N, D] from row `firstRow` on (rows before it, e.g. padding row 0, are
+ * outside the softmax and get a zero gradient; taking the whole table spares a slice of it and
+ * the pad of its gradient), as one op: the [B, N] logits never leave it, and the backward
  * pass builds the softmax gradient G in both layouts at once (scale_rows_both), so
  *   ∂/∂U = G · E   and   ∂/∂E = Gᵀ · U
  * are two plain matmuls. Through TF.js ops the second needs a transpose of the [B, N] matrix,
  * which on wasm costs as much as the matmul. With the native addon the three matmuls are
- * OpenBLAS sgemm calls on the kernels' memory instead.
+ * OpenBLAS sgemm calls on the kernels' memory instead, writing the gradients straight into
+ * their tensors.
  */
-export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D): tf.Tensor1D {
+export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D, firstRow = 0): tf.Tensor1D {
   const [rows, dim] = user.shape;
-  const [cols] = items.shape;
+  const tableRows = items.shape[0];
+  const cols = tableRows - firstRow;
+  const skip = firstRow * dim;
   const addon = nativeAddon();
   const op = tf.customGrad(((u: tf.Tensor2D, e: tf.Tensor2D, save: tf.GradSaveFunc) => {
     save([u, e]);
@@ -87,9 +92,9 @@ export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D): tf.Ten
     // multiplies by G and Gᵀ in place (sgemm transposes for free), so no [B, N] matrix is
     // copied or transposed. Otherwise G is built in both layouts (see above).
     const writeLogits = addon
-      ? (dst: Float32Array, [uT, eT]: tf.Tensor[]) => addon.sgemm(0, 1, rows, cols, dim, 1, readFloats(uT), readFloats(eT), 0, dst)
+      ? (dst: Float32Array, [uT, eT]: tf.Tensor[]) => addon.sgemm(0, 1, rows, cols, dim, 1, readFloats(uT), readFloats(eT).subarray(skip), 0, dst)
       : (dst: Float32Array, [uT, eT]: tf.Tensor[]) => {
-          const logits = tf.matMul(uT, eT, false, true);
+          const logits = tf.tidy(() => tf.matMul(uT, firstRow ? tf.slice(eT, [firstRow, 0], [cols, dim]) : eT, false, true));
           dst.set(readFloats(logits));
           logits.dispose();
         };
@@ -100,21 +105,30 @@ export function softmaxNormaliser(user: tf.Tensor2D, items: tf.Tensor2D): tf.Ten
       const arena = exps.current(saved);
       exps.scales(g, arena.view(3));
       if (addon) {
-        simd.fn.scale_rows(arena.at(0), rows, cols, arena.at(3));
-        const gradient = arena.view(0);
-        const dUser = new Float32Array(rows * dim);
-        const dItems = new Float32Array(cols * dim);
-        addon.sgemm(0, 0, rows, dim, cols, 1, gradient, readFloats(eSaved), 0, dUser);
-        addon.sgemm(1, 0, cols, dim, rows, 1, gradient, readFloats(uSaved), 0, dItems);
-        return [tf.tensor2d(dUser, [rows, dim]), tf.tensor2d(dItems, [cols, dim])];
+        // G = diag(s)·X with X the exponentials, so dU = diag(s)·(X·E) and dE = Xᵀ·(diag(s)·U):
+        // the row scale goes on the [B, D] sides, sparing a pass over the [B, N] matrix.
+        // Views of the tensors are taken inside the fills, after each allocation.
+        const s = arena.view(3).slice();
+        const scaledUser = readFloats(uSaved).slice();
+        for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) scaledUser[r * dim + d] *= s[r];
+        const dUser = tensorFilledBy([rows, dim], (out) => {
+          addon.sgemm(0, 0, rows, dim, cols, 1, arena.view(0), readFloats(eSaved).subarray(skip), 0, out);
+          for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) out[r * dim + d] *= s[r];
+        });
+        const dItems = tensorFilledBy([tableRows, dim], (out) => {
+          out.fill(0, 0, skip);
+          addon.sgemm(1, 0, cols, dim, rows, 1, arena.view(0), scaledUser, 0, out.subarray(skip));
+        });
+        return [dUser, dItems];
       }
       simd.fn.scale_rows_both(arena.at(0), rows, cols, arena.at(3), arena.at(4), arena.at(5));
-      const gradient = tensorFromArena<tf.Rank.R2>(arena.view(4), [rows, cols]);
-      const gradientT = tensorFromArena<tf.Rank.R2>(arena.view(5), [cols, rows]);
-      const dUser = tf.matMul(gradient, eSaved);
-      const dItems = tf.matMul(gradientT, uSaved);
-      tf.dispose([gradient, gradientT]);
-      return [dUser, dItems];
+      return tf.tidy(() => {
+        const gradient = tensorFromArena<tf.Rank.R2>(arena.view(4), [rows, cols]);
+        const gradientT = tensorFromArena<tf.Rank.R2>(arena.view(5), [cols, rows]);
+        const dUser = tf.matMul(gradient, firstRow ? tf.slice(eSaved, [firstRow, 0], [cols, dim]) : eSaved);
+        const dReal = tf.matMul(gradientT, uSaved);
+        return [dUser, firstRow ? tf.concat([tf.zeros([firstRow, dim]), dReal]) : dReal];
+      });
     };
     return { value: tf.tensor1d(exps.lse), gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

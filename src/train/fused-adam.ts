@@ -1,7 +1,7 @@
 /**
  * Dense Adam with TF.js's numbers and none of its temporaries: `tf.train.adam` runs about ten
  * element-wise ops per variable per step (each a pass over memory and a temporary); this updates
- * each variable in one pass (on wasm into one new tensor, see freshOutput; elsewhere in place),
+ * each variable in one pass (on wasm into one new tensor, see applyGradients; elsewhere in place),
  * with the moments in Float32Arrays, through the native
  * addon's `adam` where it is loaded and a JavaScript loop of the same float32 operations
  * otherwise. Both reproduce tfjs-core's adam_optimizer.ts op for op (m and v first, bias
@@ -10,7 +10,7 @@
  * `tf.train.adam` on the cpu and wasm backends, and getWeights/setWeights use its format.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats, updateInPlace } from '../backend/memory.js';
+import { readFloats, tensorFilledBy, updateInPlace } from '../backend/memory.js';
 import { nativeAddon, type NativeAddon } from '../backend/native.js';
 
 const f = Math.fround;
@@ -88,23 +88,6 @@ export function ownData(variable: tf.Variable): void {
   tf.tidy(() => variable.assign(tf.tensor(copy, variable.shape, 'float32')));
 }
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
-}
-
-/**
- * On wasm, a new uninitialised tensor shaped like `v` for the update to write into. Writing a
- * weight in place there is wrong: XNNPACK matmuls pack a weight once per tensor id and reuse the
- * packed copy while the id lives, so they would keep computing with the old values. Assigning a
- * new tensor frees the old one and its packed copy, as TF.js's own Adam does. Elsewhere null (the
- * cpu backend caches nothing: in place is safe).
- */
-function freshOutput(v: tf.Variable): tf.Tensor | null {
-  if (tf.getBackend() !== 'wasm') return null;
-  const info = (tf.backend() as unknown as WasmBackendLike).makeOutput(v.shape, 'float32');
-  return tf.engine().makeTensorFromTensorInfo(info);
-}
-
 interface Moments {
   name: string;
   shape: number[];
@@ -170,14 +153,18 @@ export class FusedAdam extends tf.Optimizer {
       if (grad == null) continue;
       if (grad.size !== variable.size) throw new Error(`FusedAdam: gradient of '${name}' has ${grad.size} values, the variable ${variable.size}`);
       const { m, v } = state;
-      const out = freshOutput(variable);
-      if (out) {
-        // Views only after the allocation, which may grow (and detach) wasm memory.
-        const next = readFloats(out);
-        const g = readFloats(grad);
-        const old = readFloats(variable);
-        if (this.addon) this.addon.adam_into(next, old, g, m, v, ...h);
-        else adamSpan(next, old, g, m, v, 0, 0, old.length, k);
+      if (tf.getBackend() === 'wasm') {
+        // A new tensor, not an in-place write: XNNPACK matmuls pack a weight once per tensor id
+        // and reuse the packed copy while the id lives, so they would keep computing with the
+        // old values. Assigning a new tensor frees the old one and its packed copy, as TF.js's
+        // own Adam does. (The cpu backend caches nothing: in place is safe there.)
+        const addon = this.addon;
+        const out = tensorFilledBy(variable.shape, (next) => {
+          const g = readFloats(grad);
+          const old = readFloats(variable);
+          if (addon) addon.adam_into(next, old, g, m, v, ...h);
+          else adamSpan(next, old, g, m, v, 0, 0, old.length, k);
+        });
         variable.assign(out);
         out.dispose();
         continue;
