@@ -21,6 +21,7 @@
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -179,7 +180,35 @@ static napi_value gru_forward_step(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < b; i++) {
     const f32 *xi = x + i * xStride, *hpi = hp + i * 3 * h, *pi = prev + i * h;
     f32 mt = mask[i];
-    for (int64_t j = 0; j < h; j++) {
+    int64_t j = 0;
+#ifdef __AVX2__
+    /* Eight units at a time with the vector exp: the scalar loop's libm-free exp does not
+       vectorise, and its 3 exps per unit were most of a GRU4Rec forward pass. */
+    const __m256 one = _mm256_set1_ps(1.0f), vm = _mm256_set1_ps(mt), sign = _mm256_set1_ps(-0.0f);
+    for (; j + 8 <= h; j += 8) {
+#define LD(p) _mm256_loadu_ps(p)
+      __m256 hn = _mm256_add_ps(LD(hpi + 2 * h + j), LD(bias + 2 * h + j));
+      __m256 ar = _mm256_add_ps(_mm256_add_ps(LD(xi + j), LD(hpi + j)), LD(bias + j));
+      __m256 az = _mm256_add_ps(_mm256_add_ps(LD(xi + h + j), LD(hpi + h + j)), LD(bias + h + j));
+      __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, v_exp(_mm256_xor_ps(ar, sign))));
+      __m256 z = _mm256_div_ps(one, _mm256_add_ps(one, v_exp(_mm256_xor_ps(az, sign))));
+      __m256 an = _mm256_add_ps(LD(xi + 2 * h + j), _mm256_mul_ps(r, hn));
+      __m256 e = v_exp(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(sign, an)));
+      __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+      __m256 n = _mm256_or_ps(t, _mm256_and_ps(an, sign)); /* tanh is odd: the sign of its argument */
+      __m256 hPrev = LD(pi + j);
+      __m256 hNew = _mm256_add_ps(hPrev, _mm256_mul_ps(vm, _mm256_sub_ps(_mm256_add_ps(n, _mm256_mul_ps(z, _mm256_sub_ps(hPrev, n))), hPrev)));
+#undef LD
+      int64_t k = i * h + j;
+      _mm256_storeu_ps(next + k, hNew);
+      _mm256_storeu_ps(rs + k, r);
+      _mm256_storeu_ps(zs + k, z);
+      _mm256_storeu_ps(ns + k, n);
+      _mm256_storeu_ps(hns + k, hn);
+      _mm256_storeu_ps(out + i * outStride + j, hNew);
+    }
+#endif
+    for (; j < h; j++) {
       f32 hn = hpi[2 * h + j] + bias[2 * h + j];
       f32 r = s_sigmoid(xi[j] + hpi[j] + bias[j]);
       f32 z = s_sigmoid(xi[h + j] + hpi[h + j] + bias[h + j]);
@@ -334,7 +363,36 @@ static inline void rowwise_block16(const f32 *A, const f32 *B, f32 *C, int64_t i
 }
 #endif
 
+#ifdef __AVX2__
+/* a · b over k floats: 4 x 8 lanes, then a fixed-order reduction (same bits for a row wherever it is). */
+static inline f32 dot_fixed(const f32 *a, const f32 *b, int64_t k) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t q = 0;
+  for (; q + 32 <= k; q += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(b + q), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 8), _mm256_loadu_ps(b + q + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 16), _mm256_loadu_ps(b + q + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 24), _mm256_loadu_ps(b + q + 24), s3);
+  }
+  for (; q + 8 <= k; q += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(b + q), s0);
+  f32 lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  f32 acc = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; q < k; q++) acc = fmaf(a[q], b[q], acc);
+  return acc;
+}
+#endif
+
 static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t n, int64_t k) {
+#ifdef __AVX2__
+  /* Fewer than 8 columns left over (e.g. [5120, 256] x [256, 4], attention logits): dot products
+     over k against those columns copied contiguous, instead of one scalar FMA chain each. */
+  const int64_t tail0 = n - n % 8, tail = n % 8;
+  f32 *Bt = NULL;
+  if (tail > 0 && k >= 16 && (Bt = malloc((size_t)(tail * k) * sizeof(f32))) != NULL)
+    for (int64_t c = 0; c < tail; c++)
+      for (int64_t q = 0; q < k; q++) Bt[c * k + q] = B[q * n + tail0 + c];
+#endif
   /* Blocks of 4 rows keep 8 FMA chains in flight (one chain per row stalls on FMA latency); a
      block's shape never changes an element's arithmetic, so the result stays batch-invariant. */
 #pragma omp parallel for if (m * n * k > 16 * PAR_MIN) schedule(static)
@@ -354,6 +412,12 @@ static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t 
 #endif
     for (int r = 0; r < R; r++) {
       const f32 *a = A + (i0 + r) * k;
+#ifdef __AVX2__
+      if (Bt) {
+        for (int64_t c = 0; c < tail; c++) C[(i0 + r) * n + tail0 + c] = dot_fixed(a, Bt + c * k, k);
+        continue;
+      }
+#endif
       for (int64_t jj = j; jj < n; jj++) {
         f32 acc = 0;
         for (int64_t q = 0; q < k; q++) acc = fmaf(a[q], B[q * n + jj], acc);
@@ -361,6 +425,9 @@ static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t 
       }
     }
   }
+#ifdef __AVX2__
+  free(Bt);
+#endif
 }
 
 /* rowwise_gemm(m, n, k, A, B, C): the batch-invariant C = A·B above, on typed arrays. */

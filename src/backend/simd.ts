@@ -179,7 +179,8 @@ function growableMemory(onGrow: (buffer: ArrayBuffer) => void): WasmMemory {
     },
     grow(pages: number) {
       const old = buffer.byteLength / 65536;
-      const next = new ArrayBuffer(buffer.byteLength + pages * 65536);
+      // At least doubling: arenas grow step by step while a model warms up, and each growth copies.
+      const next = new ArrayBuffer(Math.max(buffer.byteLength + pages * 65536, 2 * buffer.byteLength));
       new Uint8Array(next).set(new Uint8Array(buffer));
       buffer = next;
       onGrow(buffer);

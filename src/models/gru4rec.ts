@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
 import { DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
-import { gruSequence } from '../ops/gru-sequence.js';
+import { gruSequence, lastStep } from '../ops/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
 
 export const DEFAULT_GRU4REC_CONFIG = Object.freeze({
@@ -250,7 +250,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
     const xProj = tf.reshape(tf.add(tf.matMul(tf.reshape(inputs, [b * l, inDim]), layer.wi), layer.bi), [b, l, 3 * h]);
     if (this.config.recurrence === 'fused') {
       const states = gruSequence(xProj as tf.Tensor3D, mask, layer.wh as tf.Tensor2D, layer.bh as tf.Tensor1D);
-      const last = tf.reshape(tf.slice(states, [0, l - 1, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
+      const last = lastStep(states);
       return { outputs: keepOutputs ? states : null, last };
     }
     const xSteps = tf.unstack(tf.transpose(xProj, [1, 0, 2]));

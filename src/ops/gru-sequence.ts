@@ -23,7 +23,8 @@
  * a constant state and ignore it).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloats } from '../backend/memory.js';
+import { readFloats, tensorFilledBy } from '../backend/memory.js';
+import { nativeAddon } from '../backend/native.js';
 import { simdKernels, tensorFromArena } from '../backend/simd.js';
 
 /**
@@ -53,6 +54,8 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
     const h0T = hasInit ? extra[0] : undefined;
     const resetT = hasReset ? extra[hasInit ? 1 : 0] : undefined;
     const k = simdKernels();
+    // With the addon the per-step matmuls run on the arena directly (seqrec's kernels are native then too).
+    const addon = k.native ? nativeAddon() : null;
     const bh = b * h;
     // Mask and resets time-major ([L][B]) so each step reads one contiguous column.
     const m = readFloats(maskT);
@@ -74,6 +77,9 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
       if (rho) for (let i = 0; i < b; i++) if (rho[i * l + t] > 0) slot.fill(0, i * h, i * h + h);
       if (t === 0 && !h0T) {
         fa.view(HP).fill(0); // h_{-1} = 0: the recurrent product is 0
+      } else if (addon) {
+        // The same batch-invariant kernel tf.matMul reaches, without a tensor in and out per step.
+        addon.rowwise_gemm_typed(b, h3, h, slot, readFloats(whT), fa.view(HP));
       } else {
         const prevT = tensorFromArena<tf.Rank.R2>(slot, [b, h]);
         const hpT = tf.matMul(prevT, whT);
@@ -134,7 +140,10 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
           ba.at(DHP, t * b * h3),
           ba.at(dPrev),
         );
-        if (t > 0 || h0T) {
+        if ((t > 0 || h0T) && addon) {
+          // dL/dh_{t-1} += dhp_t W_hᵀ, accumulated by sgemm (beta 1)
+          addon.sgemm(0, 1, b, h, h3, 1, ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3), readFloats(whT), 1, ba.view(dPrev));
+        } else if (t > 0 || h0T) {
           // dL/dh_{t-1} += dhp_t W_hᵀ
           const dhpT = tensorFromArena<tf.Rank.R2>(ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3), [b, h3]);
           const back = tf.matMul(dhpT, whT, false, true);
@@ -151,10 +160,11 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
       }
       // dW_h = Σ_t h_{t-1}ᵀ dhp_t as one matmul over all steps; db_h = Σ rows of dhp.
       k.fn.column_sums(ba.at(DHP), l * b, h3, ba.at(DBH));
-      const prevMat = tensorFromArena<tf.Rank.R2>(ba.view(BPREV), [l * b, h]);
-      const dhpMat = tensorFromArena<tf.Rank.R2>(ba.view(DHP), [l * b, h3]);
-      const dWh = tf.matMul(prevMat, dhpMat, true, false);
-      tf.dispose([prevMat, dhpMat]);
+      const dWh = addon
+        ? tensorFilledBy([h, h3], (out) => addon.sgemm(1, 0, h, h3, l * b, 1, ba.view(BPREV), ba.view(DHP), 0, out))
+        : tf.tidy(() =>
+            tf.matMul(tensorFromArena<tf.Rank.R2>(ba.view(BPREV), [l * b, h]), tensorFromArena<tf.Rank.R2>(ba.view(DHP), [l * b, h3]), true, false),
+          );
       const grads: tf.Tensor[] = [tensorFromArena(ba.view(DX), [b, l, h3]), tf.zerosLike(maskT), dWh, tensorFromArena(ba.view(DBH), [h3])];
       if (hasInit) grads.push(tf.tensor2d(ba.view(dNext).slice(), [b, h])); // dL/dh_{-1}
       if (hasReset) grads.push(tf.zerosLike(resetT!));
@@ -166,4 +176,27 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
   if (hasInit) inputs.push(options.initialState!);
   if (hasReset) inputs.push(options.reset!);
   return (op as unknown as (...t: tf.Tensor[]) => tf.Tensor)(...inputs) as tf.Tensor3D;
+}
+
+/**
+ * The last step of a [B, L, H] sequence of states, [B, H]: with right padding the state after
+ * each row's last real item. One copy each way, where tf.slice of a middle axis runs a
+ * JavaScript loop through a read of the whole tensor on wasm.
+ */
+export function lastStep(states: tf.Tensor3D): tf.Tensor2D {
+  const [b, l, h] = states.shape;
+  const op = tf.customGrad(((x: tf.Tensor3D) => {
+    const value = tensorFilledBy<tf.Rank.R2>([b, h], (out) => {
+      const v = readFloats(x);
+      for (let i = 0; i < b; i++) out.set(v.subarray((i * l + l - 1) * h, (i * l + l) * h), i * h);
+    });
+    const gradFunc = (dy: tf.Tensor) =>
+      tensorFilledBy<tf.Rank.R3>([b, l, h], (out) => {
+        out.fill(0);
+        const g = readFloats(dy);
+        for (let i = 0; i < b; i++) out.set(g.subarray(i * h, (i + 1) * h), (i * l + l - 1) * h);
+      });
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(states) as tf.Tensor2D;
 }

@@ -36,6 +36,11 @@ describe('BatchMatMul override', () => {
       [[3, 6, 4], [3, 6, 5], true, false],
       [[256, 4, 20], [256, 20, 64], false, false], // MIND's routing shape (seqrec's SIMD kernel on wasm)
       [[0, 5], [5, 3], false, false],
+      // Native rowwise kernel: 4-row blocks with a 1-3 row rest, 16- and 8-column blocks, and
+      // fewer than 8 columns left over (dot products over k when k >= 16).
+      [[13, 40], [40, 4], false, false],
+      [[9, 64], [64, 21], false, false],
+      [[6, 20], [20, 24], false, false],
       // Shapes where transposing the output instead of the big input is cheaper.
       [[40, 7], [40, 3], true, false],
       [[2, 50], [4, 50], false, true],
