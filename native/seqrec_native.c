@@ -266,29 +266,88 @@ static napi_value gru_backward_step(napi_env env, napi_callback_info info) {
 }
 
 /* C[i] = op(A[i]) op(B[i]) for small matrices: one thread a batch slice, no BLAS call overhead. */
-static void small_matmul(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t k, int64_t n, int ta, int tb) {
-  for (int64_t i = 0; i < m; i++) {
-    f32 *c = C + i * n;
-    if (!tb) {
+#ifdef __AVX2__
+/* a · b over k floats: 4 x 8 lanes, then a fixed-order reduction (same bits for a row wherever it is). */
+static inline f32 dot_fixed(const f32 *a, const f32 *b, int64_t k) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t q = 0;
+  for (; q + 32 <= k; q += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(b + q), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 8), _mm256_loadu_ps(b + q + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 16), _mm256_loadu_ps(b + q + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 24), _mm256_loadu_ps(b + q + 24), s3);
+  }
+  for (; q + 8 <= k; q += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(b + q), s0);
+  f32 lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  f32 acc = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; q < k; q++) acc = fmaf(a[q], b[q], acc);
+  return acc;
+}
+#endif
+
+static inline f32 dot_plain(const f32 *a, const f32 *b, int64_t k) {
+#ifdef __AVX2__
+  return dot_fixed(a, b, k);
+#else
+  f32 s = 0;
+  for (int64_t q = 0; q < k; q++) s += a[q] * b[q];
+  return s;
+#endif
+}
+
+static void transpose_into(const f32 *x, int64_t rows, int64_t cols, f32 *out) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c];
+}
+
+/*
+ * One small product C [m, n] = op(A) op(B), with `buf` room for m*k + k*n floats. Transposed
+ * operands are copied untransposed first; then rows of C are accumulated along B's rows when C
+ * is at least 8 wide (the inner loop vectorises), else each entry is a dot product over k
+ * (the shapes of routing agreements and matrix-vector products, where a loop of n = 1 was 4x
+ * slower).
+ */
+static void small_matmul(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t k, int64_t n, int ta, int tb, f32 *buf) {
+  const f32 *a = A;
+  if (ta) {
+    transpose_into(A, k, m, buf);
+    a = buf;
+  }
+  f32 *bbuf = buf + m * k;
+  if (n >= 8) {
+    const f32 *b = B;
+    if (tb) {
+      transpose_into(B, n, k, bbuf);
+      b = bbuf;
+    }
+    for (int64_t i = 0; i < m; i++) {
+      f32 *c = C + i * n;
       for (int64_t j = 0; j < n; j++) c[j] = 0;
       for (int64_t q = 0; q < k; q++) {
-        f32 av = ta ? A[q * m + i] : A[i * k + q];
-        const f32 *brow = B + q * n;
+        const f32 av = a[i * k + q], *brow = b + q * n;
         for (int64_t j = 0; j < n; j++) c[j] += av * brow[j];
       }
-    } else {
-      for (int64_t j = 0; j < n; j++) {
-        const f32 *bcol = B + j * k;
-        f32 s = 0;
-        if (!ta) {
-          const f32 *arow = A + i * k;
-          for (int64_t q = 0; q < k; q++) s += arow[q] * bcol[q];
-        } else {
-          for (int64_t q = 0; q < k; q++) s += A[q * m + i] * bcol[q];
-        }
-        c[j] = s;
-      }
     }
+    return;
+  }
+  const f32 *bt = B; /* [n, k] */
+  if (!tb) {
+    transpose_into(B, k, n, bbuf);
+    bt = bbuf;
+  }
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) C[i * n + j] = dot_plain(a + i * k, bt + j * k, k);
+}
+
+/* `batch` small products, parallel over the batch, each thread with its own scratch. */
+static void small_matmuls(const f32 *A, const f32 *B, f32 *C, int64_t batch, int64_t m, int64_t k, int64_t n, int ta, int tb) {
+#pragma omp parallel if (batch * m * n * k > 4 * PAR_MIN)
+  {
+    f32 *buf = malloc((size_t)(m * k + k * n) * sizeof(f32));
+#pragma omp for schedule(static)
+    for (int64_t bi = 0; bi < batch; bi++) small_matmul(A + bi * m * k, B + bi * k * n, C + bi * m * n, m, k, n, ta, tb, buf);
+    free(buf);
   }
 }
 
@@ -299,8 +358,7 @@ static napi_value batch_matmul(napi_env env, napi_callback_info info) {
   PTR(a, m.i[0], batch * mm * k);
   PTR(b, m.i[1], batch * k * n);
   PTR(out, m.i[2], batch * mm * n);
-#pragma omp parallel for if (batch * mm * n * k > 4 * PAR_MIN) schedule(static)
-  for (int64_t bi = 0; bi < batch; bi++) small_matmul(a + bi * mm * k, b + bi * k * n, out + bi * mm * n, mm, k, n, ta, tb);
+  small_matmuls(a, b, out, batch, mm, k, n, ta, tb);
   return NULL;
 }
 
@@ -363,25 +421,6 @@ static inline void rowwise_block16(const f32 *A, const f32 *B, f32 *C, int64_t i
 }
 #endif
 
-#ifdef __AVX2__
-/* a · b over k floats: 4 x 8 lanes, then a fixed-order reduction (same bits for a row wherever it is). */
-static inline f32 dot_fixed(const f32 *a, const f32 *b, int64_t k) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t q = 0;
-  for (; q + 32 <= k; q += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(b + q), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 8), _mm256_loadu_ps(b + q + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 16), _mm256_loadu_ps(b + q + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 24), _mm256_loadu_ps(b + q + 24), s3);
-  }
-  for (; q + 8 <= k; q += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(b + q), s0);
-  f32 lanes[8];
-  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  f32 acc = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; q < k; q++) acc = fmaf(a[q], b[q], acc);
-  return acc;
-}
-#endif
 
 static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t n, int64_t k) {
 #ifdef __AVX2__
@@ -476,8 +515,7 @@ static napi_value gemm(napi_env env, napi_callback_info info, int batched) {
   CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
   int64_t lda = ta ? mm : k, ldb = tb ? k : n;
   if (batch > 1 && mm * n * k <= 64 * 64 * 64 && alpha == 1.0 && beta == 0.0) {
-#pragma omp parallel for if (batch * mm * n * k > 4 * PAR_MIN) schedule(static)
-    for (int64_t bi = 0; bi < batch; bi++) small_matmul(A.p + bi * mm * k, B.p + bi * k * n, C.p + bi * mm * n, mm, k, n, (int)ta, (int)tb);
+    small_matmuls(A.p, B.p, C.p, batch, mm, k, n, (int)ta, (int)tb);
     return NULL;
   }
   for (int64_t bi = 0; bi < batch; bi++) {

@@ -140,6 +140,7 @@ export function dynamicRouting(input: RoutingInput, options: RoutingOptions): Ro
   const p = options.sharpenPower ?? 1;
   const [batch, k, len] = input.logits.shape;
   const shared = predictions.rank === 3;
+  const dim = predictions.shape[predictions.rank - 1];
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`dynamicRouting: iterations must be an integer >= 1, got ${iterations}`);
   if (predictions.shape[0] !== batch || predictions.shape[predictions.rank - 2] !== len || (!shared && predictions.shape[1] !== k)) {
     throw new Error(`dynamicRouting: predictions [${predictions.shape}] do not match logits [${input.logits.shape}]`);
@@ -156,15 +157,19 @@ export function dynamicRouting(input: RoutingInput, options: RoutingOptions): Ro
     const c = couplingCoefficients(b, mask, capsuleMask);
     coupling.push(c);
     const src = last ? u : uFrozen;
-    // s_k = Σ_i c_{k,i} û_{k,i}. Shared: [B, K, L] x [B, L, D]. Per interest: a multiply and a
-    // sum (on the wasm backend about as fast as B·K one-row batched matmuls here, and faster
-    // for the agreement below).
-    const s = shared ? tf.matMul(c, src as tf.Tensor3D) : (tf.sum(tf.mul(tf.expandDims(c, 3), src), 2) as tf.Tensor3D);
+    // s_k = Σ_i c_{k,i} û_{k,i}. Shared: [B, K, L] x [B, L, D]. Per interest: B·K one-row
+    // products [1, L] x [L, D] (batched matmuls, forward and backward, where a multiply and a
+    // sum over [B, K, L, D] cost several passes over that tensor each way).
+    const s = shared
+      ? tf.matMul(c, src as tf.Tensor3D)
+      : (tf.reshape(tf.matMul(tf.reshape(c, [batch * k, 1, len]), tf.reshape(src, [batch * k, len, dim])), [batch, k, dim]) as tf.Tensor3D);
     const v = squash(s, p) as tf.Tensor3D;
     capsules = v;
     if (!last) {
       // Agreement û_{k,i} · v_k: [B, K, L].
-      const agreement = shared ? tf.matMul(v, src as tf.Tensor3D, false, true) : (tf.sum(tf.mul(src, tf.expandDims(v, 2)), 3) as tf.Tensor3D);
+      const agreement = shared
+        ? tf.matMul(v, src as tf.Tensor3D, false, true)
+        : (tf.reshape(tf.matMul(tf.reshape(src, [batch * k, len, dim]), tf.reshape(v, [batch * k, dim, 1])), [batch, k, len]) as tf.Tensor3D);
       b = tf.add(b, agreement);
     }
   }
