@@ -81,7 +81,10 @@ for (const [b, l, d, n] of shapes) {
             const kind = backend === 'wasm' && nat === '1' ? 'native' : backend;
             const label = `seqrec ${kind}${backend === 'wasm' && parts === 1 ? ` ${threads}t` : ''}${parts > 1 ? ` x${parts} cores` : ''}`;
             const args = ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
-            sides.push({ side: label, cmd: process.execPath, args, env: { SEQREC_WASM_THREADS: `${threads}`, SEQREC_NATIVE: nat } });
+            // Native rows: the native pools get the threads and wasm one (the default split, see
+            // wasmThreadsWanted); wasm-only rows: the wasm pool gets them.
+            const threadEnv = nat === '1' ? { SEQREC_THREADS: `${threads}`, SEQREC_WASM_THREADS: '1' } : { SEQREC_WASM_THREADS: `${threads}` };
+            sides.push({ side: label, cmd: process.execPath, args, env: { ...threadEnv, SEQREC_NATIVE: nat } });
           }
         }
       }

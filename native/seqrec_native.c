@@ -106,6 +106,36 @@ static void exp_row(f32 *row, int64_t cols, f32 *maxOut, f32 *sumOut) {
   *sumOut = s;
 }
 
+#ifdef __AVX2__
+/* tanh(a) = sign(a) (1 − e) / (1 + e), e = exp(−2|a|): the scalar s_tanh's formula, 8 lanes. */
+static inline __m256 v_tanh(__m256 a) {
+  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+  __m256 e = v_exp(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(sign, a)));
+  __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+  return _mm256_or_ps(t, _mm256_and_ps(a, sign));
+}
+#endif
+
+/* tanh_typed(x, out): out = tanh(x) over typed arrays of one length. */
+static napi_value tanh_typed(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) FAIL("tanh_typed: expected 2 arguments");
+  F32 x, out;
+  if (!f32_arg(env, argv[0], &x, "x") || !f32_arg(env, argv[1], &out, "out")) return NULL;
+  NEED(out, x.n, "out");
+  const int64_t n = (int64_t)x.n;
+#pragma omp parallel for if (n > 4 * PAR_MIN) schedule(static)
+  for (int64_t c0 = 0; c0 < n; c0 += 4096) {
+    const int64_t c1 = c0 + 4096 < n ? c0 + 4096 : n;
+    int64_t c = c0;
+#ifdef __AVX2__
+    for (; c + 8 <= c1; c += 8) _mm256_storeu_ps(out.p + c, v_tanh(_mm256_loadu_ps(x.p + c)));
+#endif
+    for (; c < c1; c++) out.p[c] = s_tanh(x.p[c]);
+  }
+  return NULL;
+}
+
 static napi_value exp_inplace(napi_env env, napi_callback_info info) {
   OFFSET_ARGS(2);
   PTR(x, m.i[0], m.i[1]);
@@ -193,9 +223,7 @@ static napi_value gru_forward_step(napi_env env, napi_callback_info info) {
       __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, v_exp(_mm256_xor_ps(ar, sign))));
       __m256 z = _mm256_div_ps(one, _mm256_add_ps(one, v_exp(_mm256_xor_ps(az, sign))));
       __m256 an = _mm256_add_ps(LD(xi + 2 * h + j), _mm256_mul_ps(r, hn));
-      __m256 e = v_exp(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(sign, an)));
-      __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
-      __m256 n = _mm256_or_ps(t, _mm256_and_ps(an, sign)); /* tanh is odd: the sign of its argument */
+      __m256 n = v_tanh(an);
       __m256 hPrev = LD(pi + j);
       __m256 hNew = _mm256_add_ps(hPrev, _mm256_mul_ps(vm, _mm256_sub_ps(_mm256_add_ps(n, _mm256_mul_ps(z, _mm256_sub_ps(hPrev, n))), hPrev)));
 #undef LD
@@ -575,7 +603,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       EXPORT(exp_inplace),      EXPORT(exp_shift_rows), EXPORT(scale_rows), EXPORT(scale_rows_both), EXPORT(gru_forward_step),
       EXPORT(gru_backward_step), EXPORT(batch_matmul), EXPORT(add_inplace), EXPORT(column_sums),   EXPORT(sgemm),
-      EXPORT(sgemm_batched),    EXPORT(column_sums_typed), EXPORT(rowwise_gemm_typed), EXPORT(set_threads),     EXPORT(facts),
+      EXPORT(sgemm_batched),    EXPORT(column_sums_typed), EXPORT(rowwise_gemm_typed), EXPORT(tanh_typed), EXPORT(set_threads),     EXPORT(facts),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   seqrec_register_optim(env, exports);

@@ -36,6 +36,8 @@ export interface NativeAddon {
   rowwise_gemm_typed(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
   /** out[j] = Σ_r x[r, j]. */
   column_sums_typed(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /** out = tanh(x), element-wise (AVX2 where built with it). */
+  tanh_typed(x: Float32Array, out: Float32Array): void;
   /** out[i, :] = table[indices[i], :] (native/embedding.c). */
   gather_rows(out: Float32Array, table: Float32Array, indices: Int32Array, dim: number): void;
   /** out = 0, then out[indices[i], :] += dy[i, :] in index order. */
@@ -158,6 +160,7 @@ const REQUIRED_FUNCTIONS = [
   'sgemm_batched',
   'column_sums_typed',
   'gather_rows',
+  'tanh_typed',
   'scatter_add_rows',
   'rowwise_gemm_typed',
   'adam',

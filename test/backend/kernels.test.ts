@@ -136,3 +136,57 @@ describe('fused GRU recurrence', () => {
     });
   }
 });
+
+describe('Tanh override', () => {
+  it('equals Math.tanh to 1e-6 over large, small, negative and zero inputs, in any length', () => {
+    const rng = new Random(12);
+    for (const n of [1, 7, 8, 4099, 70001]) {
+      const values = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : i % 7 === 0 ? 1e-5 * rng.normal() : 6 * rng.normal()));
+      values[0] = -0;
+      if (n > 3) [values[1], values[2], values[3]] = [40, -40, 1e-30];
+      const got = tf.tanh(tf.tensor1d(values));
+      const want = Array.from(values, (v) => Math.tanh(v));
+      assert.ok(maxAbsDiff(got.dataSync(), want) < 1e-6, `n=${n}: ${maxAbsDiff(got.dataSync(), want)}`);
+      tf.dispose(got);
+    }
+  });
+});
+
+describe('Sum and Mean gradients', () => {
+  it('broadcast dy back over the reduced axes (any axes, with and without keepDims)', () => {
+    const x = tf.tensor3d(
+      Float32Array.from({ length: 24 }, (_, i) => i),
+      [2, 3, 4],
+    );
+    for (const [axis, keepDims] of [
+      [1, false],
+      [[0, 2], true],
+      [-1, false],
+    ] as [number | number[], boolean][]) {
+      const dy = (t: tf.Tensor) => tf.mul(t, tf.range(1, t.size + 1).reshape(t.shape));
+      const gSum = tf.grad((t: tf.Tensor) => tf.sum(dy(tf.sum(t, axis, keepDims))))(x);
+      const gMean = tf.grad((t: tf.Tensor) => tf.sum(dy(tf.mean(t, axis, keepDims))))(x);
+      // Reference: the weight of each output that x[i, j, l] feeds (the output's index + 1).
+      const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a + 3) % 3);
+      const outShape = [2, 3, 4].map((d, i) => (axes.includes(i) ? 1 : d));
+      const count = axes.reduce((p, a) => p * [2, 3, 4][a], 1);
+      const want: number[] = [];
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 3; j++)
+          for (let l = 0; l < 4; l++) {
+            const idx = [i, j, l].map((v, a) => (axes.includes(a) ? 0 : v));
+            want.push(1 + (idx[0] * outShape[1] + idx[1]) * outShape[2] + idx[2]);
+          }
+      assert.deepEqual([...gSum.dataSync()], want, `sum over ${axis}`);
+      assert.ok(
+        maxAbsDiff(
+          gMean.dataSync(),
+          want.map((w) => w / count),
+        ) < 1e-6,
+        `mean over ${axis}`,
+      );
+      tf.dispose([gSum, gMean]);
+    }
+    x.dispose();
+  });
+});

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { NATIVE_SETUP_HINT, nativeStatus } from '../../src/backend/native.js';
+import { NATIVE_SETUP_HINT, nativeAddon, nativeStatus } from '../../src/backend/native.js';
 import { MODELS } from '../../src/models/registry.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/train-steps.ts', import.meta.url));
@@ -53,5 +53,26 @@ describe('native kernels against the WebAssembly path', { skip }, () => {
 
   it('is deterministic on the native path', () => {
     assert.deepEqual(run('1', '2').losses, native.losses);
+  });
+});
+
+describe('native embedding rows', { skip }, () => {
+  it('gathers and scatter-adds exactly like the JavaScript loops, and names a bad index', async () => {
+    const { gatherRows, scatterAddRows } = await import('../../src/ops/embedding.js');
+    const addon = nativeAddon()!;
+    const dim = 5;
+    const table = Float32Array.from({ length: 9 * dim }, (_, i) => Math.sin(i) * 3);
+    const indices = Int32Array.from([3, 0, 8, 3, 3, 1]);
+    const [want, got] = [new Float32Array(indices.length * dim), new Float32Array(indices.length * dim)];
+    gatherRows(want, table, indices, 9, dim);
+    addon.gather_rows(got, table, indices, dim);
+    assert.deepEqual(got, want);
+    const dy = Float32Array.from({ length: indices.length * dim }, (_, i) => Math.cos(i));
+    const [sumWant, sumGot] = [new Float32Array(9 * dim), new Float32Array(9 * dim).fill(42)];
+    scatterAddRows(sumWant, dy, indices, dim);
+    addon.scatter_add_rows(sumGot, dy, indices, dim);
+    assert.deepEqual(sumGot, sumWant); // same bits: rows added in index order
+    assert.throws(() => addon.gather_rows(got, table, Int32Array.from([9]), dim), /embedding index 9 is out of range \[0, 9\)/);
+    assert.throws(() => addon.scatter_add_rows(sumGot, dy, Int32Array.from([-1]), dim), /index -1 outside/);
   });
 });
