@@ -83,7 +83,8 @@ for (const [b, l, d, n] of shapes) {
             const args = ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
             // Native rows: the native pools get the threads and wasm one (the default split, see
             // wasmThreadsWanted); wasm-only rows: the wasm pool gets them.
-            const threadEnv = nat === '1' ? { SEQREC_THREADS: `${threads}`, SEQREC_WASM_THREADS: '1' } : { SEQREC_WASM_THREADS: `${threads}` };
+            const threadEnv: Record<string, string> =
+              nat === '1' ? { SEQREC_THREADS: `${threads}`, SEQREC_WASM_THREADS: '1' } : { SEQREC_WASM_THREADS: `${threads}` };
             sides.push({ side: label, cmd: process.execPath, args, env: { ...threadEnv, SEQREC_NATIVE: nat } });
           }
         }

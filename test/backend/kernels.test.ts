@@ -163,7 +163,7 @@ describe('Sum and Mean gradients', () => {
       [[0, 2], true],
       [-1, false],
     ] as [number | number[], boolean][]) {
-      const dy = (t: tf.Tensor) => tf.mul(t, tf.range(1, t.size + 1).reshape(t.shape));
+      const dy = (t: tf.Tensor) => tf.mul(t, tf.reshape(tf.range(1, t.size + 1), t.shape));
       const gSum = tf.grad((t: tf.Tensor) => tf.sum(dy(tf.sum(t, axis, keepDims))))(x);
       const gMean = tf.grad((t: tf.Tensor) => tf.sum(dy(tf.mean(t, axis, keepDims))))(x);
       // Reference: the weight of each output that x[i, j, l] feeds (the output's index + 1).
