@@ -132,6 +132,8 @@ const MAX_LOGITS_PER_CALL = 2 ** 27;
 export class SASRec extends BaseRecaller<SASRecConfig> {
   readonly name = 'sasrec';
   readonly numInterests = 1;
+  /** The Trainer trains SASRec at every position (`sequenceLoss`) unless told `targets: 'last'`. */
+  override readonly defaultTargets = 'every';
   readonly config: Readonly<SASRecConfig>;
   /** The input table when `separateOutput`; otherwise the input lookup reads the scoring table. */
   private readonly inputTable: tf.Variable | null = null;
@@ -207,7 +209,7 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
    * without its padding row; the target logit is a lookup and a row dot. Padded positions are
    * never scored.
    */
-  sequenceLoss(batch: TrainBatch): tf.Scalar {
+  override sequenceLoss(batch: TrainBatch): tf.Scalar {
     return tf.tidy(() => {
       const { positions, targets } = sequenceTargets(batch);
       const rows = this.encode(batch, true);
