@@ -74,8 +74,8 @@ describe('seqrec train --model sasrec', () => {
     const targets = await train(['--model', 'sasrec', '--targets', 'all']);
     assert.notEqual(targets.code, 0);
     assert.match(targets.stderr, /--targets/);
-    const gru = await train(['--model', 'gru4rec', '--targets', 'every']);
-    assert.notEqual(gru.code, 0);
-    assert.match(gru.stderr, /gru4rec has none/);
+    const dnn = await train(['--model', 'youtubednn', '--targets', 'every']);
+    assert.notEqual(dnn.code, 0);
+    assert.match(dnn.stderr, /youtubednn has none/);
   });
 });

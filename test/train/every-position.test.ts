@@ -10,9 +10,13 @@ import { SequenceDataset } from '../../src/data/dataset.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { SASRec } from '../../src/models/sasrec.js';
+import { YouTubeDNN } from '../../src/models/youtube-dnn.js';
+import type { TrainBatch } from '../../src/data/types.js';
+import { batchOf, maxAbsDiff, randomTrainBatch, setupBackend } from '../helpers.js';
+import { Random } from '../../src/util/random.js';
 import { evaluateModel, evaluatePopularity } from '../../src/train/evaluate.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { setupBackend } from '../helpers.js';
+
 
 before(setupBackend);
 
@@ -27,7 +31,9 @@ describe("Trainer targets: 'every'", () => {
     const gru = new GRU4Rec({ itemCount: 20, embeddingDim: 8, maxLen: 5 });
     assert.throws(() => new Trainer(sasrec, { targets: 'all' as never }), /Trainer.*targets.*must be 'last' or 'every', got 'all'/s);
     assert.throws(() => new Trainer(sasrec, { target: 'every' } as never), /target/);
-    assert.throws(() => new Trainer(gru, { targets: 'every' }), /targets 'every' needs a model with a sequenceLoss, and gru4rec has none/);
+    const dnn = new YouTubeDNN({ itemCount: 20, embeddingDim: 8, maxLen: 5 });
+    assert.throws(() => new Trainer(dnn, { targets: 'every' }), /targets 'every' needs a model with a sequenceLoss, and youtubednn has none/);
+    dnn.dispose();
     assert.throws(() => new Trainer(sasrec, { loss: 'bpr' }), /targets 'every' trains the model's sequenceLoss .* not loss 'bpr'; use targets: 'last'/);
     assert.throws(() => new Trainer(sasrec, { parallelism: 2 }), /targets 'every' runs on one thread/);
     assert.throws(() => new Trainer(sasrec, { itemGradients: 'sparse' }), /targets 'every' scores every item/);
@@ -35,6 +41,7 @@ describe("Trainer targets: 'every'", () => {
     assert.doesNotThrow(() => new Trainer(sasrec, { targets: 'last', loss: 'bpr' }));
     assert.doesNotThrow(() => new Trainer(sasrec, { targets: 'every', loss: 'softmax', itemGradients: 'dense' }));
     assert.doesNotThrow(() => new Trainer(gru, { targets: 'last' }));
+    assert.doesNotThrow(() => new Trainer(gru, { targets: 'every' }));
     assert.equal(new Trainer(sasrec).resolveTargets(), 'every');
     assert.equal(new Trainer(sasrec, { targets: 'last' }).resolveTargets(), 'last');
     assert.equal(new Trainer(gru).resolveTargets(), 'last');
@@ -129,6 +136,63 @@ describe("Trainer targets: 'every'", () => {
       `test recall@20: SASRec ${test['recall@20'].toFixed(4)}, MostPopular ${pop['recall@20'].toFixed(4)}; best epoch ${fit.bestEpoch}, ${seconds.toFixed(1)} s`,
     );
     assert.ok(test['recall@20'] >= 4 * pop['recall@20'], `recall@20 ${test['recall@20']} vs MostPopular ${pop['recall@20']}`);
+    model.dispose();
+  });
+
+  for (const [label, config] of [
+    ['one layer, fused', {}],
+    ['two layers, projection, output bias, ops recurrence', { numLayers: 2, hiddenDim: 6, outputBias: true, recurrence: 'ops' }],
+  ] as const) {
+    it(`GRU4Rec's sequenceLoss is the mean one-target loss of every prefix (${label})`, () => {
+      const model = new GRU4Rec({ itemCount: 20, embeddingDim: 8, maxLen: 5, seed: 3, ...config });
+      const batch = randomTrainBatch(new Random(4), 6, 5, 20);
+      // Every real position p of row r as its own window (the prefix up to p) and target.
+      const histories: number[][] = [];
+      const targets: number[] = [];
+      for (let r = 0; r < batch.batchSize; r++) {
+        const row = [...batch.history.subarray(r * 5, r * 5 + batch.lengths[r])];
+        for (let p = 0; p < row.length; p++) {
+          histories.push(row.slice(0, p + 1));
+          targets.push(p < row.length - 1 ? row[p + 1] : batch.targets[r]);
+        }
+      }
+      const prefixes: TrainBatch = { ...batchOf(histories, 5), targets: Int32Array.from(targets), users: Int32Array.from(targets, (_, i) => i) };
+      const every = tf.tidy(() => model.sequenceLoss(batch).dataSync()[0]);
+      const oneByOne = tf.tidy(() => model.loss(prefixes).dataSync()[0]);
+      assert.ok(Math.abs(every - oneByOne) < 1e-5, `${every} vs ${oneByOne}`);
+      // Gradients reach every weight.
+      const { grads } = tf.variableGrads(() => model.sequenceLoss(batch), model.trainableVariables());
+      for (const [name, g] of Object.entries(grads)) assert.ok(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]) > 0, name);
+      tf.dispose(Object.values(grads));
+      model.dispose();
+    });
+  }
+
+  it("GRU4Rec's sequenceLoss has the same gradients through the fused recurrence as through the ops", () => {
+    const batch = randomTrainBatch(new Random(8), 6, 5, 20);
+    const grads = (recurrence: 'fused' | 'ops') => {
+      const model = new GRU4Rec({ itemCount: 20, embeddingDim: 8, maxLen: 5, seed: 3, numLayers: 2, recurrence });
+      const { value, grads } = tf.variableGrads(() => model.sequenceLoss(batch), model.trainableVariables());
+      const out = { value: value.dataSync()[0], grads: Object.values(grads).map((g) => [...g.dataSync()]) };
+      tf.dispose([value, ...Object.values(grads)]);
+      model.dispose();
+      return out;
+    };
+    const fused = grads('fused');
+    const ops = grads('ops');
+    assert.ok(Math.abs(fused.value - ops.value) < 1e-5);
+    fused.grads.forEach((g, i) => assert.ok(maxAbsDiff(g, ops.grads[i]) < 1e-4, `weight ${i}: ${maxAbsDiff(g, ops.grads[i])}`));
+  });
+
+  it("GRU4Rec trained with targets 'every' learns planted sequential structure too", async (t) => {
+    const log = generateSynthetic({ numUsers: 600, numItems: 200, numClusters: 8, minLength: 12, maxLength: 30, seed: 11 });
+    const data = SequenceDataset.fromLog(log, { protocol: 'loo', maxLen: 20, seed: 1 });
+    const model = new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 32, maxLen: 20, seed: 1 });
+    const fit = await new Trainer(model, { targets: 'every', epochs: 8, patience: 8, batchSize: 32, learningRate: 5e-3, monitor: 'recall@20' }).fit(data);
+    const test = evaluateModel(model, data, 'test');
+    const pop = evaluatePopularity(data, 'test');
+    t.diagnostic(`test recall@20: GRU4Rec (every position) ${test['recall@20'].toFixed(4)}, MostPopular ${pop['recall@20'].toFixed(4)}; best epoch ${fit.bestEpoch}`);
+    assert.ok(test['recall@20'] >= 3 * pop['recall@20'], `recall@20 ${test['recall@20']} vs MostPopular ${pop['recall@20']}`);
     model.dispose();
   });
 });
