@@ -90,6 +90,12 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     }),
   );
   const targets = values.targets ?? model.defaultTargets;
+  if (targets === 'every') {
+    log(
+      `targets at every position: one window per train user an epoch (${dataset.trainUsers.length} users, a target at each of its items); ` +
+        '--samples-per-user does not apply',
+    );
+  }
   const epochs = values.epochs ?? 30;
   const trainer = new Trainer(model, {
     learningRate: values.lr ?? 1e-3,
