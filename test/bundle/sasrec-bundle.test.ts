@@ -15,6 +15,7 @@ import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import type { BaseRecaller } from '../../src/models/base.js';
 import { MODELS } from '../../src/models/registry.js';
 import { SASRec, type SASRecOptions } from '../../src/models/sasrec.js';
+import { Recommender } from '../../src/serve/recommender.js';
 import { Random } from '../../src/util/random.js';
 import { batchOf, randomTrainBatch, setupBackend } from '../helpers.js';
 import { rewriteManifest } from './bundle-files.js';
@@ -97,6 +98,24 @@ describe('SASRec checkpoints and bundles', () => {
       loaded.model.dispose();
       model.dispose();
     }
+  });
+
+  it('a Recommender over the loaded bundle recommends what the model in memory does', async () => {
+    const { model, vocabulary } = trainedSASRec();
+    const path = join(dir, 'serve');
+    const popularity = Float64Array.from({ length: vocabulary.size }, (_, i) => i);
+    await exportBundle(model, path, { vocabulary, popularity, popularitySource: 'test' });
+    const fromDisk = await Recommender.load(path);
+    const inMemory = Recommender.fromModel(model, { vocabulary, popularity });
+    for (const history of [['i1', 'i2', 'i3'], ['i7'], ITEM_IDS.slice(0, 9)]) {
+      const a = fromDisk.recommend(history, { k: 5 });
+      const b = inMemory.recommend(history, { k: 5 });
+      assert.equal(a.items.length, 5);
+      assert.deepEqual(a.items, b.items);
+    }
+    fromDisk.dispose();
+    inMemory.dispose();
+    model.dispose();
   });
 
   it("the manifest bounds SASRec's fields and refuses unknown ones", async () => {
