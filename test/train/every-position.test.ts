@@ -100,27 +100,32 @@ describe("Trainer targets: 'every'", () => {
     }
   });
 
-  it('SASRec trained at every position leaves no tensors behind, epoch after epoch', async () => {
+  it('training at every position leaves no tensors behind, epoch after epoch (SASRec, GRU4Rec)', async () => {
     const data = smallData();
-    const model = new SASRec({ itemCount: data.itemCount, embeddingDim: 8, maxLen: data.maxLen, numBlocks: 2, numHeads: 2, dropout: 0.2, seed: 1 });
-    const before = tf.memory().numTensors;
-    const perEpoch: number[] = [];
-    const bytes: number[] = [];
-    await new Trainer(model, {
-      epochs: 4,
-      patience: 10,
-      batchSize: 32,
-      callbacks: {
-        onEpochEnd: () => {
-          perEpoch.push(tf.memory().numTensors);
-          bytes.push(tf.memory().numBytes);
+    for (const model of [
+      new SASRec({ itemCount: data.itemCount, embeddingDim: 8, maxLen: data.maxLen, numBlocks: 2, numHeads: 2, dropout: 0.2, seed: 1 }),
+      new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 8, maxLen: data.maxLen, dropout: 0.1, hiddenDropout: 0.1, seed: 1 }),
+    ]) {
+      const before = tf.memory().numTensors;
+      const perEpoch: number[] = [];
+      const bytes: number[] = [];
+      await new Trainer(model, {
+        targets: 'every',
+        epochs: 4,
+        patience: 10,
+        batchSize: 32,
+        callbacks: {
+          onEpochEnd: () => {
+            perEpoch.push(tf.memory().numTensors);
+            bytes.push(tf.memory().numBytes);
+          },
         },
-      },
-    }).fit(data);
-    assert.equal(new Set(perEpoch).size, 1, `tensors per epoch ${perEpoch}`);
-    assert.equal(new Set(bytes).size, 1, `bytes per epoch ${bytes}`);
-    assert.equal(tf.memory().numTensors, before);
-    model.dispose();
+      }).fit(data);
+      assert.equal(new Set(perEpoch).size, 1, `${model.name}: tensors per epoch ${perEpoch}`);
+      assert.equal(new Set(bytes).size, 1, `${model.name}: bytes per epoch ${bytes}`);
+      assert.equal(tf.memory().numTensors, before, model.name);
+      model.dispose();
+    }
   });
 
   it('SASRec trained by the Trainer at every position learns planted sequential structure: test recall far above MostPopular', async (t) => {
