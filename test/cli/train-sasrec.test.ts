@@ -56,6 +56,13 @@ describe('seqrec train --model sasrec', () => {
       },
     );
     loaded.model.dispose();
+    // eval and recommend read the bundle back.
+    const evaluated = runCli(['eval', '--model', out]);
+    assert.equal(await evaluated.exited, 0, evaluated.stderr());
+    assert.match(evaluated.stdout(), /recall@20/);
+    const item = loaded.vocabulary.decode(1);
+    const recommended = runCli(['recommend', '--model', out, '--history', item, '--k', '3']);
+    assert.equal(await recommended.exited, 0, recommended.stderr());
   });
 
   it('--targets last trains SASRec on one target per window, with any loss', async () => {
