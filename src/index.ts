@@ -62,12 +62,14 @@ export {
   type ModelBaseOptions,
   type UserEmbeddingOptions,
   type BatchTensors,
+  type TrainingTargets,
 } from './models/base.js';
 export { GRU4Rec, DEFAULT_GRU4REC_CONFIG, GRU4RecConfigSchema, type GRU4RecConfig, type GRU4RecOptions } from './models/gru4rec.js';
 export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, YouTubeDNNConfigSchema, type YouTubeDNNConfig, type YouTubeDNNOptions } from './models/youtube-dnn.js';
 export { MultiInterestRecaller, MultiInterestConfigSchema, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';
 export { MIND, DEFAULT_MIND_CONFIG, MINDConfigSchema, type MINDConfig, type MINDOptions } from './models/mind.js';
 export { ComiRecDR, DEFAULT_COMIREC_DR_CONFIG, ComiRecDRConfigSchema, type ComiRecDRConfig, type ComiRecDROptions } from './models/comirec-dr.js';
+export { SASRec, DEFAULT_SASREC_CONFIG, SASRecConfigSchema, sequenceTargets, type SASRecConfig, type SASRecOptions, type SequenceTargets } from './models/sasrec.js';
 export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, ComiRecSAConfigSchema, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
 export { squash, dynamicRouting, couplingCoefficients, type RoutingInput, type RoutingOptions, type RoutingOutput } from './models/layers/capsule.js';
 export { labelAwareAttention, interestSimilarity, type ReadoutMode, type ReadoutOptions } from './models/layers/attention.js';

@@ -57,6 +57,12 @@ const ConfigSchema = z.strictObject({
   attentionDim: int(1, 65_536).optional(),
   positionEmbeddings: z.boolean().optional(),
   valuesWithPositions: z.boolean().optional(),
+  // SASRec
+  numBlocks: int(1, 64).optional(),
+  numHeads: int(1, 8192).optional(),
+  scaleEmbeddings: z.boolean().optional(),
+  positionOrigin: z.enum(['end', 'start']).optional(),
+  separateOutput: z.boolean().optional(),
 });
 
 const WeightSchema = z.strictObject({
@@ -165,5 +171,10 @@ export function checkManifestSizes(m: ModelManifest): number {
   if (m.model === 'comirec-dr') fits('maxLen', c.maxLen * d * d * (c.numInterests ?? 1));
   if (m.model === 'comirec-sa' && c.positionEmbeddings !== false) fits('maxLen', c.maxLen * d);
   if (m.model === 'comirec-dr') fits('numInterests', (c.numInterests ?? 1) * d * d);
+  if (m.model === 'sasrec') {
+    fits('maxLen', c.maxLen * d);
+    // Per block: W_Q, W_K, W_V and the two FFN matrices, D x D each.
+    fits('numBlocks', (c.numBlocks ?? 1) * 5 * d * d);
+  }
   return next;
 }

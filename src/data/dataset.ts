@@ -245,6 +245,37 @@ export class SequenceDataset {
     }
   }
 
+  /**
+   * One epoch of every-position training batches (the Trainer's `targets: 'every'`): one row
+   * per train user, in a random order drawn from `Random(hash(seed, epoch))`. A row is the
+   * window of at most `maxLen` items before the user's last training target, and that target:
+   * trained at every real slot (slot i predicts slot i + 1, the last slot the target), it is
+   * the last maxLen + 1 training items, as SASRec trains. `sampling` and `samplesPerUser` do
+   * not apply. The last batch may be smaller than `batchSize`.
+   */
+  trainSequenceBatches(epoch: number, batchSize: number): Generator<TrainBatch> {
+    assertInteger(epoch, 'epoch', 0);
+    assertInteger(batchSize, 'batchSize', 1);
+    return this.generateTrainSequences(epoch, batchSize);
+  }
+
+  private *generateTrainSequences(epoch: number, batchSize: number): Generator<TrainBatch> {
+    const order = new Random(epochSeed(this.options.seed, epoch)).shuffle(this.trainUsers.slice());
+    for (let start = 0; start < order.length; start += batchSize) {
+      const n = Math.min(batchSize, order.length - start);
+      const batch: TrainBatch = { ...allocBatch(n, this.maxLen), targets: new Int32Array(n), users: new Int32Array(n) };
+      for (let row = 0; row < n; row++) {
+        const user = order[start + row];
+        const k = this.trainRange(user)[1] - 1;
+        const seq = this.sequence(user);
+        fillWindow(batch, row, seq, k);
+        batch.targets[row] = seq[k];
+        batch.users[row] = user;
+      }
+      yield batch;
+    }
+  }
+
   /** Evaluation batches of `validUsers` or `testUsers`, in that fixed order. */
   evalBatches(split: 'valid' | 'test', batchSize: number): Generator<EvalBatch> {
     if (split !== 'valid' && split !== 'test') {

@@ -42,6 +42,9 @@ export interface UserEmbeddingOptions {
  */
 export type SequentialRecaller = BaseRecaller;
 
+/** Which positions of a training sequence are targets (the Trainer's `targets` option). */
+export type TrainingTargets = 'last' | 'every';
+
 let variableCounter = 0;
 
 /**
@@ -140,6 +143,19 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
       ),
     );
   }
+
+  /**
+   * What the Trainer trains this model on by default: 'last' (one target per window, `loss`)
+   * or 'every' (a target at every real position, `sequenceLoss`). Default 'last'.
+   */
+  readonly defaultTargets: TrainingTargets = 'last';
+
+  /**
+   * Models that train at every position implement this: the scalar loss over every real
+   * position of a batch (slot i predicts slot i + 1, the last real slot `targets[b]`), padding
+   * excluded. The Trainer calls it with `targets: 'every'`.
+   */
+  sequenceLoss?(batch: TrainBatch): tf.Scalar;
 
   /** Trainable variables, in a stable order. */
   trainableVariables(): tf.Variable[] {

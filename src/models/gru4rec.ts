@@ -24,13 +24,14 @@
  * output[:, -1] after running over padding cannot happen). Tested as an invariant.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { SequenceBatch } from '../data/types.js';
+import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
 import { DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { gruSequence, lastStep } from '../ops/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
+import { fullSoftmaxAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
 
 export const DEFAULT_GRU4REC_CONFIG = Object.freeze({
   ...DEFAULT_BASE_CONFIG,
@@ -156,6 +157,32 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
       let user = state as tf.Tensor2D;
       if (this.projection) user = tf.matMul(user, this.projection);
       return tf.expandDims(this.withBiasInput(user), 1) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * Full-softmax cross-entropy at every real position (the Trainer's `targets: 'every'`, as
+   * the official GRU4Rec trains: every event of a sequence predicts the next one), averaged over
+   * the real positions, in training mode. The outputs are the last layer's states at every step
+   * of the fused recurrence (projected, with the bias input, as `userEmbeddings` gives the last
+   * one); slot i predicts slot i + 1 and the last real slot the row's target
+   * (`sequenceTargets`). Padded steps are never scored.
+   */
+  override sequenceLoss(batch: TrainBatch): tf.Scalar {
+    return tf.tidy(() => {
+      const { positions, targets } = sequenceTargets(batch);
+      const { history, mask } = this.toTensors(batch);
+      const [b, l] = history.shape;
+      let inputs = this.inputEmbeddings(history) as tf.Tensor3D; // [B, L, D]
+      const stepMasks = tf.unstack(tf.transpose(mask, [1, 0])).map((m) => tf.expandDims(m, 1));
+      if (this.config.dropout > 0) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
+      for (const layer of this.layers) {
+        inputs = this.runLayer(layer, inputs, mask, stepMasks, b, l, true).outputs!;
+        if (this.config.hiddenDropout > 0) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.hiddenDropout)) as tf.Tensor3D;
+      }
+      let h = realRows(tf.reshape(inputs, [b * l, this.config.hiddenDim]) as tf.Tensor2D, positions);
+      if (this.projection) h = tf.matMul(h, this.projection);
+      return fullSoftmaxAtPositions(this.withBiasInput(h), this.itemTable, targets);
     });
   }
 

@@ -138,19 +138,15 @@ export const MODELS = {
     configSchema: ComiRecSAConfigSchema,
     create: (config) => new ComiRecSA(config),
   }),
+  sasrec: registerModel('sasrec', {
+    description: 'Causal self-attention blocks over the history; user vector = output at the last real item, trained at every position (Kang & McAuley 2018)',
+    configSchema: SASRecConfigSchema,
+    create: (config) => new SASRec(config),
+  }),
 };
 
-/**
- * SASRec, registered outside `MODELS` for now: a built-in's checkpoint is checked against
- * src/bundle/manifest.ts's field list, which does not know SASRec's fields yet, while a
- * registered model's is checked by its own strict schema; and the CLI and Trainer, which
- * offer `MODELS`, do not train at every position yet (`SASRec.sequenceLoss`).
- */
-export const SASREC = registerModel('sasrec', {
-  description: 'Causal self-attention blocks over the history; user vector = output at the last real item (Kang & McAuley 2018)',
-  configSchema: SASRecConfigSchema,
-  create: (config) => new SASRec(config),
-});
+/** SASRec's registry entry (kept as a name of its own; the same object as `MODELS.sasrec`). */
+export const SASREC = MODELS.sasrec;
 
 /** The names of the built-in models. */
 export type BuiltinModelName = keyof typeof MODELS;

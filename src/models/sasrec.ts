@@ -29,11 +29,11 @@ import type { z } from 'zod';
 import { MAX_WINDOW_LENGTH } from '../data/dataset-options.js';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
-import { embeddingLookup, tableForLoss } from '../ops/embedding.js';
-import { softmaxNormaliser } from '../ops/log-sum-exp.js';
+import { embeddingLookup } from '../ops/embedding.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
 import { booleanField, DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { glorotUniform } from './layers/init.js';
+import { fullSoftmaxAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
 import {
   attentionBias,
   feedForward,
@@ -43,6 +43,8 @@ import {
   type FeedForwardWeights,
   type LayerNormWeights,
 } from './layers/transformer.js';
+
+export { normaliserInChunks, sequenceTargets, type SequenceTargets } from './sequence-loss.js';
 
 export const DEFAULT_SASREC_CONFIG = Object.freeze({
   ...DEFAULT_BASE_CONFIG,
@@ -92,46 +94,11 @@ interface Block {
   ffn: FeedForwardWeights;
 }
 
-/** Where each real position of a batch sits and what it predicts (see `sequenceTargets`). */
-export interface SequenceTargets {
-  /** Flat indices b·L + i of the real positions, row-major. */
-  positions: Int32Array;
-  /** The item each of those positions predicts. */
-  targets: Int32Array;
-}
-
-/**
- * Next-item targets at every real position of a right-padded training batch: slot i < n − 1
- * of a row with n real items predicts the item in slot i + 1, and the last real slot predicts
- * the row's `targets[b]` (the item after the window). A batch row is thus the sequence
- * s₁ … s_n, y trained at all n positions, as SASRec trains on the last L + 1 items.
- */
-export function sequenceTargets(batch: TrainBatch): SequenceTargets {
-  const { batchSize: b, maxLen: l, history, lengths } = batch;
-  let total = 0;
-  for (let r = 0; r < b; r++) total += lengths[r];
-  const positions = new Int32Array(total);
-  const targets = new Int32Array(total);
-  let k = 0;
-  for (let r = 0; r < b; r++) {
-    const n = lengths[r];
-    if (!(n >= 1 && n <= l)) throw new SeqrecError('shape_mismatch', `sequenceTargets: row ${r} has length ${n}, expected 1..${l}`);
-    for (let i = 0; i < n; i++, k++) {
-      positions[k] = r * l + i;
-      targets[k] = i < n - 1 ? history[r * l + i + 1] : batch.targets[r];
-      if (!(targets[k] >= 1))
-        throw new SeqrecError('shape_mismatch', `sequenceTargets: row ${r} position ${i} predicts item ${targets[k]} (padding or invalid)`);
-    }
-  }
-  return { positions, targets };
-}
-
-/** Largest [rows, N] logit block handed to softmaxNormaliser at once: 2^27 floats, 1.5 GB of arena for three. */
-const MAX_LOGITS_PER_CALL = 2 ** 27;
-
 export class SASRec extends BaseRecaller<SASRecConfig> {
   readonly name = 'sasrec';
   readonly numInterests = 1;
+  /** The Trainer trains SASRec at every position (`sequenceLoss`) unless told `targets: 'last'`. */
+  override readonly defaultTargets = 'every';
   readonly config: Readonly<SASRecConfig>;
   /** The input table when `separateOutput`; otherwise the input lookup reads the scoring table. */
   private readonly inputTable: tf.Variable | null = null;
@@ -207,17 +174,12 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
    * without its padding row; the target logit is a lookup and a row dot. Padded positions are
    * never scored.
    */
-  sequenceLoss(batch: TrainBatch): tf.Scalar {
+  override sequenceLoss(batch: TrainBatch): tf.Scalar {
     return tf.tidy(() => {
       const { positions, targets } = sequenceTargets(batch);
-      const rows = this.encode(batch, true);
       // Full windows need no gather (and no scatter-add in the backward pass).
-      const real = positions.length === rows.shape[0] ? rows : (embeddingLookup(rows, tf.tensor1d(positions, 'int32')) as tf.Tensor2D);
-      const h = layerNorm(real, this.finalNorm) as tf.Tensor2D;
-      const targetEmbeddings = embeddingLookup(this.itemTable, tf.tensor1d(targets, 'int32'));
-      const targetLogit = tf.sum(tf.mul(h, targetEmbeddings), 1);
-      const items = tf.slice(tableForLoss(this.itemTable), [1, 0], [-1, -1]) as tf.Tensor2D;
-      return tf.mean(tf.sub(normaliserInChunks(h, items), targetLogit)) as tf.Scalar;
+      const h = layerNorm(realRows(this.encode(batch, true), positions), this.finalNorm) as tf.Tensor2D;
+      return fullSoftmaxAtPositions(h, this.itemTable, targets);
     });
   }
 
@@ -262,20 +224,4 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
     }
     return embeddingLookup(this.positions as tf.Tensor2D, tf.tensor2d(idx, [b, l], 'int32'));
   }
-}
-
-/**
- * softmaxNormaliser over row blocks of at most `maxLogits` logits (its arena holds three
- * [rows, N] arrays); one call when they fit. Blocks after the first recompute their
- * exponentials in the backward pass (the arena was reused), so the cap is generous.
- */
-export function normaliserInChunks(h: tf.Tensor2D, items: tf.Tensor2D, maxLogits = MAX_LOGITS_PER_CALL): tf.Tensor1D {
-  const [rows, d] = h.shape;
-  const step = Math.max(1, Math.floor(maxLogits / items.shape[0]));
-  if (rows <= step) return softmaxNormaliser(h, items);
-  const parts: tf.Tensor1D[] = [];
-  for (let start = 0; start < rows; start += step) {
-    parts.push(softmaxNormaliser(tf.slice(h, [start, 0], [Math.min(step, rows - start), d]), items));
-  }
-  return tf.concat(parts) as tf.Tensor1D;
 }

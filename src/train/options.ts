@@ -100,6 +100,13 @@ export const trainerOptionsSchema = z.strictObject({
    * 'auto' (default: sparse for sampled losses, dense for full softmax). See src/train/step.ts.
    */
   itemGradients: z.enum(['auto', 'dense', 'sparse'], { error: (i) => `must be 'auto', 'dense' or 'sparse', ${got(i)}` }).optional(),
+  /**
+   * Which positions of a training sequence are targets: 'last' (one target per window, the
+   * item after it; any loss) or 'every' (one row per train user, a target at every real
+   * position, padding carries no loss; the model's `sequenceLoss`, full softmax). Default: the
+   * model's `defaultTargets` ('every' for SASRec, 'last' for the others).
+   */
+  targets: z.enum(['last', 'every'], { error: (i) => `must be 'last' or 'every', ${got(i)}` }).optional(),
   // --- session-parallel training (fitSessions) only ---
   /**
    * 'adam' (default; dense) or 'adagrad': the official GRU4Rec's update (Adagrad with a zero
@@ -114,7 +121,7 @@ export const trainerOptionsSchema = z.strictObject({
 export type TrainerOptions = z.infer<typeof trainerOptionsSchema>;
 
 /** Options fit() refuses, and options fitSessions() refuses. */
-export const WINDOWED_ONLY = ['patience', 'monitor', 'evaluation', 'checkpointDir', 'parallelism', 'itemGradients', 'callbacks'] as const;
+export const WINDOWED_ONLY = ['patience', 'monitor', 'evaluation', 'checkpointDir', 'parallelism', 'itemGradients', 'callbacks', 'targets'] as const;
 export const SESSION_ONLY = ['optimizer', 'momentum'] as const;
 
 export const sessionTrainOptionsSchema = z.strictObject({

@@ -26,7 +26,7 @@ import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { isContextualLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
-import type { BaseRecaller } from '../models/base.js';
+import type { BaseRecaller, TrainingTargets } from '../models/base.js';
 import { RowGradientCapture } from '../ops/embedding.js';
 import { FusedAdam } from './fused-adam.js';
 import { RowSparseAdam } from './row-adam.js';
@@ -105,18 +105,29 @@ export class AdamMinimizer implements Minimizer {
   }
 }
 
-/** Adam on a model's windowed batches: the Trainer's step; benchmarks call it directly. */
+/**
+ * Adam on a model's windowed batches: the Trainer's step; benchmarks call it directly. With
+ * `targets: 'every'` a step trains the model's `sequenceLoss` (every real position) instead of
+ * `loss(batch, lossFn)` (the last one).
+ */
 export class AdamStep extends AdamMinimizer {
+  private readonly targets: TrainingTargets;
+
   constructor(
     private readonly model: BaseRecaller,
     private readonly lossFn: LossFunction,
-    options: { learningRate: number; itemGradients: 'dense' | 'sparse' },
+    options: { learningRate: number; itemGradients: 'dense' | 'sparse'; targets?: TrainingTargets },
   ) {
     super(model.trainableVariables(), model.itemEmbeddings(), { ...options, modelName: model.name });
+    this.targets = options.targets ?? 'last';
+    if (this.targets === 'every' && typeof model.sequenceLoss !== 'function') {
+      throw new SeqrecError('invalid_config', `${model.name} does not train at every position (it has no sequenceLoss); use targets 'last'`, { field: 'targets' });
+    }
   }
 
   /** One step on `batch`; returns the loss value. */
   run(batch: TrainBatch): number {
-    return this.minimize(() => this.model.loss(batch, this.lossFn));
+    const model = this.model;
+    return this.minimize(this.targets === 'every' ? () => model.sequenceLoss!(batch) : () => model.loss(batch, this.lossFn));
   }
 }

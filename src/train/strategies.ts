@@ -20,6 +20,21 @@ export function windowSource(dataset: SequenceDataset, batchSize: number): Batch
   return { batches: (epoch) => dataset.trainBatches(epoch, batchSize), rows: (b) => b.batchSize };
 }
 
+/**
+ * Every-position training (`targets: 'every'`): one row per train user; its rows are the
+ * positions trained (every real slot is a target), so samples per second count targets.
+ */
+export function sequenceSource(dataset: SequenceDataset, batchSize: number): BatchSource<TrainBatch> {
+  return {
+    batches: (epoch) => dataset.trainSequenceBatches(epoch, batchSize),
+    rows: (b) => {
+      let n = 0;
+      for (let r = 0; r < b.batchSize; r++) n += b.lengths[r];
+      return n;
+    },
+  };
+}
+
 /** Adam on windowed batches; batches at least as large as the worker count are split across workers. */
 export class WindowStep implements TrainStep<TrainBatch> {
   constructor(

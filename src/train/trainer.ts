@@ -16,7 +16,7 @@ import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { lossSplitsAcrossWorkers, resolveLoss } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
-import type { BaseRecaller } from '../models/base.js';
+import type { BaseRecaller, TrainingTargets } from '../models/base.js';
 import { MODELS } from '../models/registry.js';
 import { assertWritableModelDir } from '../bundle/atomic-dir.js';
 import { saveModel } from '../bundle/checkpoint.js';
@@ -28,7 +28,7 @@ import { DataParallelGradients } from './parallel.js';
 import { formatEpoch, type EpochRecord, type FitResult, type SessionEpochRecord, type SessionTrainResult, type TrainerCallbacks } from './records.js';
 import { assertSessionsFit, evaluateSessionParallel, type SessionRecurrentModel } from './session-evaluate.js';
 import { AdamMinimizer, AdamStep, resolveItemGradients, type Minimizer } from './step.js';
-import { adagradMinimizer, SessionLaneStep, sessionSource, windowSource, WindowStep, type LaneBatch } from './strategies.js';
+import { adagradMinimizer, sequenceSource, SessionLaneStep, sessionSource, windowSource, WindowStep, type LaneBatch } from './strategies.js';
 
 export type { TrainerOptions } from './options.js';
 export type { EpochRecord, FitResult, TrainerCallbacks } from './records.js';
@@ -47,6 +47,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     if (isRecaller(model)) {
       this.resolveParallelism(); // validates the option now rather than at fit()
       resolveItemGradients(this.options.itemGradients ?? 'auto', this.options.loss ?? 'softmax');
+      this.resolveTargets();
     }
     if (this.options.loss !== undefined) resolveLoss(this.options.loss); // an unknown name fails here
   }
@@ -71,6 +72,29 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       );
     }
     return p;
+  }
+
+  /**
+   * The `targets` option for this model (default: the model's `defaultTargets`), checked
+   * against the options every-position training cannot honour.
+   */
+  resolveTargets(): TrainingTargets {
+    const model = this.model;
+    if (!isRecaller(model)) return 'last';
+    const o = this.options;
+    const targets = o.targets ?? model.defaultTargets;
+    if (targets === 'last') return targets;
+    const refuseEvery = (field: keyof TrainerOptions, why: string): never => {
+      throw new SeqrecError('invalid_config', `Trainer: targets 'every' ${why}; use targets: 'last' for this`, { field });
+    };
+    if (typeof model.sequenceLoss !== 'function') refuseEvery('targets', `needs a model with a sequenceLoss, and ${model.name} has none`);
+    if (o.loss !== undefined && o.loss !== 'softmax') {
+      refuseEvery('loss', `trains the model's sequenceLoss (full softmax at every position), not loss ${typeof o.loss === 'string' ? `'${o.loss}'` : 'function'}`);
+    }
+    const p = o.parallelism ?? 'auto';
+    if (p !== 'auto' && p !== 1) refuseEvery('parallelism', 'runs on one thread (parallelism 1)');
+    if (o.itemGradients === 'sparse') refuseEvery('itemGradients', "scores every item at every position, so its item gradients are 'dense'");
+    return targets;
   }
 
   /** Trains on the dataset's training windows, validating after every epoch. */
@@ -98,7 +122,8 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     }
     // A foreign non-empty checkpointDir is refused now, not after the first epoch.
     if (o.checkpointDir) await assertWritableModelDir(o.checkpointDir);
-    const optimizer = new AdamStep(model, lossFn, { learningRate, itemGradients });
+    const targets = this.resolveTargets();
+    const optimizer = new AdamStep(model, lossFn, { learningRate, itemGradients, targets });
     const parallel = parts > 1 ? await DataParallelGradients.start(model, loss as string, parts) : null;
     const started = performance.now();
     let best = -Infinity;
@@ -106,7 +131,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     let bestValid: FitResult['bestValid'] = {};
     let stale = 0;
     const { history, stopped } = await runTrainingLoop<TrainBatch, EpochRecord>({
-      source: windowSource(dataset, o.batchSize ?? 256),
+      source: targets === 'every' ? sequenceSource(dataset, o.batchSize ?? 256) : windowSource(dataset, o.batchSize ?? 256),
       step: new WindowStep(optimizer, lossFn, parallel),
       epochs: o.epochs ?? 30,
       maxStepsPerEpoch: o.maxStepsPerEpoch,

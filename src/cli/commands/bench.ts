@@ -182,7 +182,7 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
       protocol,
       model: name,
       loss: 'softmax',
-      hyperparameters: { ...hyper, numInterests: model.numInterests, modelConfig: model.getConfig() },
+      hyperparameters: { ...hyper, numInterests: model.numInterests, targets: trainer.resolveTargets(), modelConfig: model.getConfig() },
       epochs: fit.history.length,
       bestEpoch: fit.bestEpoch,
       stoppedBy: fit.stoppedBy,

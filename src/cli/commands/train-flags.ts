@@ -60,6 +60,14 @@ export const TRAIN_FLAGS = {
   samplesPerUser: samplesPerUserFlag(),
   model: choice(MODEL_NAMES, 'model', { default: 'gru4rec', placeholder: 'name' }),
   interests: int("interests K of the multi-interest models (default: the model's)", { min: 1 }),
+  blocks: int('sasrec: self-attention blocks (default: 2)', { min: 1, max: 64 }),
+  heads: int('sasrec: attention heads, must divide --dim (default: 1)', { min: 1 }),
+  dropout: num('sasrec: dropout on the embeddings, attention weights and feed-forward layers, in [0, 1) (default: 0.2)'),
+  targets: choice(
+    ['last', 'every'] as const,
+    "training targets: last = one per window (any --loss), every = one sequence per train user with a target at every position (full softmax; the default for sasrec)",
+    { placeholder: 'which' },
+  ),
   ...TRAINING_FLAGS,
   ...LOSS_FLAGS,
   itemGradients: choice(

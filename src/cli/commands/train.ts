@@ -59,6 +59,12 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       field: 'interests',
     });
   }
+  const sasrecFlags = { blocks: values.blocks, heads: values.heads, dropout: values.dropout };
+  for (const [flag, value] of Object.entries(sasrecFlags)) {
+    if (value !== undefined && modelName !== 'sasrec') {
+      throw new SeqrecError('invalid_argument', `--${flag} applies to --model sasrec, not ${modelName}`, { field: flag });
+    }
+  }
   await checkOut(values);
   const dataset = await buildDataset(
     settings,
@@ -77,8 +83,19 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       seed: values.seed,
       // K of the multi-interest models; absent = the model's default.
       ...(values.interests !== undefined ? { numInterests: values.interests } : {}),
+      // SASRec's blocks, heads and dropout; absent = its defaults.
+      ...(values.blocks !== undefined ? { numBlocks: values.blocks } : {}),
+      ...(values.heads !== undefined ? { numHeads: values.heads } : {}),
+      ...(values.dropout !== undefined ? { dropout: values.dropout } : {}),
     }),
   );
+  const targets = values.targets ?? model.defaultTargets;
+  if (targets === 'every') {
+    log(
+      `targets at every position: one window per train user an epoch (${dataset.trainUsers.length} users, a target at each of its items); ` +
+        '--samples-per-user does not apply',
+    );
+  }
   const epochs = values.epochs ?? 30;
   const trainer = new Trainer(model, {
     learningRate: values.lr ?? 1e-3,
@@ -87,11 +104,13 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     patience,
     loss,
     itemGradients: values.itemGradients,
+    targets,
     evaluation: { similarity },
     log,
     callbacks: trainingProgress(cliProgress(), {
       epochs,
-      stepsPerEpoch: Math.ceil(dataset.trainSamplesPerEpoch() / batchSize),
+      // Every-position training steps through one sequence per train user.
+      stepsPerEpoch: Math.ceil((targets === 'every' ? dataset.trainUsers.length : dataset.trainSamplesPerEpoch()) / batchSize),
       validUsers: dataset.validUsers.length,
     }),
   });
@@ -102,7 +121,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   const samplesPerSecond = fit.history.reduce((s, r) => s + r.samples, 0) / fit.history.reduce((s, r) => s + r.trainSeconds, 0);
   process.stdout.write(
     `\n${modelName} on ${settings.data} (${settings.dataset.protocol} protocol), best epoch ${fit.bestEpoch} of ${fit.history.length} (${fit.stoppedBy}), ` +
-      `${sPerEpoch.toFixed(2)} s/epoch, ${Math.round(samplesPerSecond)} samples/s\n` +
+      `${sPerEpoch.toFixed(2)} s/epoch, ${Math.round(samplesPerSecond)} samples/s${targets === 'every' ? ' (a target at every position)' : ''}\n` +
       metricTable(
         [
           { name: modelName, report: test },
