@@ -1,6 +1,7 @@
 """Runs the PyTorch peer's own micro-benchmark step (peer_torch.bench.bench_one) at a given shape.
 
 Usage: /usr/bin/python3 bench/peer_step.py PEER_DIR MODEL B L D N THREADS STEPS
+(MODEL sasrec: the peer's bench_sasrec, full softmax at every position of full windows.)
 Prints one JSON line. The peer's CLI fixes its shapes; this calls the same function with ours.
 """
 import json
@@ -12,10 +13,14 @@ import sys
 peer_dir, model, B, L, D, N, threads, steps = sys.argv[1:9]
 sys.path.insert(0, peer_dir)
 import torch  # noqa: E402
-from peer_torch.bench import bench_one  # noqa: E402
+from peer_torch.bench import bench_one, bench_sasrec  # noqa: E402
 
 torch.set_num_threads(int(threads))
-r = bench_one(model, int(B), int(L), int(D), int(N), warmup=3, steps=int(steps))
+if model == "sasrec":
+    # Every position of full windows, full softmax (the peer's SEQ_SHAPES recipe at our shape).
+    r = bench_sasrec(int(B), int(L), int(D), int(N), "softmax", None, warmup=3, steps=int(steps))
+else:
+    r = bench_one(model, int(B), int(L), int(D), int(N), warmup=3, steps=int(steps))
 r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 r["threads"] = int(threads)
 print(json.dumps(r))

@@ -15,6 +15,7 @@ import { useBackend } from '../src/backend/index.js';
 import type { TrainBatch } from '../src/data/types.js';
 import { SASRec } from '../src/models/sasrec.js';
 import { Random } from '../src/util/random.js';
+import { FusedAdam } from '../src/train/fused-adam.js';
 
 const [backend, B, L, D, N, STEPS, BLOCKS = '2', HEADS = '1', DROPOUT = '0.2'] = process.argv.slice(2);
 const [b, l, d, n, steps, blocks, heads, dropout] = [B, L, D, N, STEPS, BLOCKS, HEADS, DROPOUT].map(Number);
@@ -31,7 +32,7 @@ const batch: TrainBatch = {
   users: Int32Array.from({ length: b }, (_, i) => i),
 };
 const model = new SASRec({ itemCount: n + 1, embeddingDim: d, maxLen: l, numBlocks: blocks, numHeads: heads, dropout, seed: 0 });
-const optimizer = tf.train.adam(1e-3);
+const optimizer = new FusedAdam(1e-3); // the Trainer's dense Adam
 const step = () => {
   const cost = optimizer.minimize(() => model.sequenceLoss(batch), true, model.trainableVariables());
   cost!.dataSync();

@@ -6,7 +6,9 @@
  * Each measurement is a fresh process (bench/train-step.ts or bench/peer_step.py); seqrec and
  * peer processes alternate, REPEATS times, and the table reports the median of the per-process
  * medians, so machine noise hits both sides alike. Options (env):
- *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered), BENCH_BACKENDS (wasm,cpu),
+ *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered; 'sasrec' runs
+ *   bench/sasrec-step.ts, every position of full windows, e.g. BENCH_SHAPES=128x200x64x3416),
+ *   BENCH_BACKENDS (wasm,cpu),
  *   BENCH_THREADS (wasm thread counts, "1,<cores>"),
  *   BENCH_NATIVE ("0,1": the wasm backend without and with the native kernels),
  *   BENCH_SHAPES ("256x20x64x3706,256x50x64x30000"), BENCH_PARTS ("1,2": seqrec single-threaded and
@@ -35,7 +37,7 @@ const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/train.json';
 const rowsOut = out.replace(/\.json$/, '') + '.rows.jsonl';
 mkdirSync(dirname(out), { recursive: true });
-const peerModels = new Set(['gru4rec', 'youtubednn', 'mind', 'comirec-dr', 'comirec-sa']);
+const peerModels = new Set(['gru4rec', 'youtubednn', 'mind', 'comirec-dr', 'comirec-sa', 'sasrec']);
 const hasPeer = existsSync(`${peerDir}/peer_torch/bench.py`);
 
 interface Row {
@@ -74,13 +76,18 @@ for (const [b, l, d, n] of shapes) {
       if (backend === 'cpu' && !cpuShapes.has(`${b}x${l}x${d}x${n}`)) continue;
       const s = backend === 'cpu' ? Math.max(3, Math.floor(steps / 5)) : steps;
       for (const parts of backend === 'cpu' ? [1] : partsList) {
+        if (model === 'sasrec' && parts > 1) continue; // no data-parallel path for it yet
         // The wasm backend at each thread count (data-parallel parts run one thread each).
         for (const threads of backend === 'wasm' && parts === 1 ? threadsList : [1]) {
           // The wasm backend with the native kernels (SEQREC_NATIVE=1) and without (=0).
           for (const nat of backend === 'wasm' ? nativeList : ['0']) {
             const kind = backend === 'wasm' && nat === '1' ? 'native' : backend;
             const label = `seqrec ${kind}${backend === 'wasm' && parts === 1 ? ` ${threads}t` : ''}${parts > 1 ? ` x${parts} cores` : ''}`;
-            const args = ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
+            // SASRec trains at every position: its own step script (the peer's bench_sasrec recipe).
+            const args =
+              model === 'sasrec'
+                ? ['--import', 'tsx', 'bench/sasrec-step.ts', backend, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`]
+                : ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
             // Native rows: the native pools get the threads and wasm one (the default split, see
             // wasmThreadsWanted); wasm-only rows: the wasm pool gets them.
             const threadEnv: Record<string, string> =
