@@ -6,13 +6,14 @@
  * Env: BENCH_SIZES ("30000,1000000"), BENCH_BATCHES ("1,256"), BENCH_ENGINES
  * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_HNSW_MAX (100000: largest N with HNSW rows),
  * BENCH_PEER_HNSW ("0" skips the Python HNSW rows), BENCH_INDEX_CACHE (bench/results/index-cache;
- * see retrieve-one.ts), BENCH_OUT (bench/results/retrieve.json).
+ * see retrieve-one.ts), BENCH_OUT (bench/results/retrieve.json; every measurement is also appended
+ * to <BENCH_OUT>.rows.jsonl as it finishes).
  * Python's HNSW rows read the index seqrec built and saved in the cache (same graph, same
  * calibrated efSearch): faiss's own default efSearch (16) would compare a recall of ~0.3 with
  * seqrec's 0.95.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { median } from './stats.js';
 
@@ -23,15 +24,16 @@ const batches = (env.BENCH_BATCHES ?? '1,256').split(',').map(Number);
 const engines = (env.BENCH_ENGINES ?? 'exact,faiss:Flat,faiss:HNSW32').split(',');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/retrieve.json';
+const rowsOut = out.replace(/\.json$/, '') + '.rows.jsonl';
 const hnswMax = Number(env.BENCH_HNSW_MAX ?? 100000);
 const indexCache = env.BENCH_INDEX_CACHE ?? 'bench/results/index-cache';
 process.env.BENCH_INDEX_CACHE = indexCache; // read by retrieve-one.ts
 const dim = 64;
 const k = 50;
 
-function run(cmd: string, args: string[]): Record<string, number | string> | null {
+function run(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Record<string, number | string> | null {
   try {
-    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24, env: { ...process.env, ...extraEnv } });
     return JSON.parse(text.trim().split('\n').pop()!);
   } catch (err) {
     process.stderr.write(`  skipped ${args.slice(0, 3).join(' ')}: ${(err as Error).message.split('\n').find((l) => /Error|error/.test(l)) ?? 'failed'}\n`);
@@ -44,15 +46,24 @@ for (const n of sizes) {
   for (const batch of batches) {
     // Enough queries for a stable median, bounded for the slow cells (exact, 1M items).
     const queries = batch === 1 ? (n > 100000 ? 20 : 200) : batch * (n > 100000 ? 2 : 8);
-    const sides: { side: string; cmd: string; args: string[] }[] = [];
+    const sides: { side: string; cmd: string; args: string[]; env?: Record<string, string> }[] = [];
     // Building HNSW over 1M vectors takes many minutes on 2 cores: graph indexes run only up to
-    // BENCH_HNSW_MAX items (default 100,000).
-    for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW')))
-      sides.push({
-        side: `seqrec ${e}`,
-        cmd: process.execPath,
-        args: ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`],
-      });
+    // BENCH_HNSW_MAX items (default 100,000). Each seqrec engine runs at 1 and 2 threads (the
+    // addon's and faiss's OpenMP pools, and OpenBLAS); exact also without the addon (JavaScript).
+    for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) {
+      const args = ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`];
+      const label = e === 'exact' ? 'exact (native sgemm)' : `${e}${batch > 1 ? ' (typed batch search)' : ''}`;
+      for (const t of [1, 2]) {
+        const threads = `${t}`;
+        sides.push({
+          side: `seqrec ${label} ${t}t`,
+          cmd: process.execPath,
+          args,
+          env: { SEQREC_THREADS: threads, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads },
+        });
+      }
+      if (e === 'exact') sides.push({ side: 'seqrec exact (JavaScript) 1t', cmd: process.execPath, args, env: { SEQREC_NATIVE: '0' } });
+    }
     for (const t of [1, 2])
       sides.push({
         side: `python faiss Flat ${t}t`,
@@ -71,8 +82,10 @@ for (const n of sizes) {
     for (let r = 0; r < repeats; r++) {
       for (const s of sides) {
         process.stderr.write(`N=${n} batch=${batch} ${s.side} (${r + 1}/${repeats})\n`);
-        const res = run(s.cmd, s.args);
-        if (res) per.set(s.side, [...(per.get(s.side) ?? []), res]);
+        const res = run(s.cmd, s.args, s.env);
+        if (!res) continue;
+        appendFileSync(rowsOut, JSON.stringify({ ...res, side: s.side, n, batch, repeat: r }) + '\n'); // rows survive a stopped run
+        per.set(s.side, [...(per.get(s.side) ?? []), res]);
       }
     }
     for (const [side, rs] of per) {
@@ -88,13 +101,14 @@ for (const n of sizes) {
   }
 }
 const lines = [
-  '| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss (same index kind, 2 threads) |',
+  '| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss (same index kind, same threads) |',
   '|---|---|---|---|---|---|---|',
 ];
 for (const r of rows) {
-  // Flat against Flat, HNSW against HNSW (the same saved graph); python with 2 threads, as faiss-node's OpenMP pool.
+  // Flat against Flat, HNSW against HNSW (the same saved graph), at the same thread count.
   const kind = r.side.includes('HNSW') ? 'HNSW32' : 'Flat';
-  const peer = rows.find((p) => p.n === r.n && p.batch === r.batch && p.side === `python faiss ${kind} 2t`);
+  const threads = / (\d)t$/.exec(r.side)?.[1] ?? '1';
+  const peer = rows.find((p) => p.n === r.n && p.batch === r.batch && p.side === `python faiss ${kind} ${threads}t`);
   const ratio = peer && r.side.startsWith('seqrec') ? (r.qps / peer.qps).toFixed(3) : '';
   lines.push(`| ${r.n} | ${r.batch} | ${r.side} | ${r.qps.toFixed(1)} | ${r.build.toFixed(2)} | ${r.rss.toFixed(0)} | ${ratio} |`);
 }
