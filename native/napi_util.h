@@ -119,6 +119,10 @@ static inline int f32_arg(napi_env env, napi_value v, F32 *out, const char *what
   if ((uint64_t)(count) > (arr).n) FAIL("%s holds %zu floats, needs %lld", what, (arr).n, (long long)(count))
 
 
+/* OpenBLAS sgemm split over libgomp's threads (seqrec_native.c); cblas's argument order. */
+void seqrec_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, f32 alpha, const f32 *A, int64_t lda, const f32 *B, int64_t ldb, f32 beta, f32 *C,
+                  int64_t ldc);
+
 /* Each source file adds its functions to the module's exports. */
 void seqrec_register_optim(napi_env env, napi_value exports);
 void seqrec_register_retrieval(napi_env env, napi_value exports);

@@ -190,8 +190,7 @@ static napi_value exact_topk(napi_env env, napi_callback_info info) {
     for (int64_t i0 = 0; i0 < real; i0 += ib) {
       const int64_t ni = real - i0 < ib ? real - i0 : ib;
       // Item i0 + j is matrix row 1 + i0 + j: row 0 (padding) is never scored.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)ni, (int)dim, 1.0f, rows.p + r0 * dim, (int)dim, items.p + (1 + i0) * dim,
-                  (int)dim, 0.0f, scores, (int)ni);
+      seqrec_sgemm(0, 1, nr, ni, dim, 1.0f, rows.p + r0 * dim, dim, items.p + (1 + i0) * dim, dim, 0.0f, scores, ni);
 #pragma omp parallel for schedule(static) if (nr * ni > PAR_MIN)
       for (int64_t r = 0; r < nr; r++) {
         Heap h = {hid + r * k, hs + r * k, hn[r], (int)k};

@@ -497,6 +497,35 @@ static void rowwise_gemm(const f32 *A, const f32 *B, f32 *C, int64_t m, int64_t 
 #endif
 }
 
+/*
+ * C = alpha op(A) op(B) + beta C, row-major with cblas's leading dimensions, split over the
+ * OpenMP threads along the longer side of C, each part one single-threaded OpenBLAS call.
+ * One thread pool (libgomp's) then runs everything: with OpenBLAS's own pool next to libgomp's,
+ * each hand-over of the two cores between them cost ~0.85 ms here, and a step makes hundreds.
+ */
+#define SGEMM_PAR_MIN (1L << 20)
+void seqrec_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, f32 alpha, const f32 *A, int64_t lda, const f32 *B, int64_t ldb, f32 beta, f32 *C,
+                  int64_t ldc) {
+  const CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
+  const int threads = omp_get_max_threads();
+  if (threads <= 1 || m * n * k < SGEMM_PAR_MIN || omp_in_parallel()) {
+    cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)n, (int)k, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    return;
+  }
+  const int splitN = n >= m;
+  const int64_t len = splitN ? n : m;
+  const int64_t chunk = ((len + threads - 1) / threads + 15) / 16 * 16;
+  const int parts = (int)((len + chunk - 1) / chunk);
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  for (int p = 0; p < parts; p++) {
+    const int64_t s = p * chunk, e = s + chunk < len ? s + chunk : len;
+    if (splitN)
+      cblas_sgemm(CblasRowMajor, opA, opB, (int)m, (int)(e - s), (int)k, alpha, A, (int)lda, tb ? B + s * ldb : B + s, (int)ldb, beta, C + s, (int)ldc);
+    else
+      cblas_sgemm(CblasRowMajor, opA, opB, (int)(e - s), (int)n, (int)k, alpha, ta ? A + s : A + s * lda, (int)lda, B, (int)ldb, beta, C + s * ldc, (int)ldc);
+  }
+}
+
 /* rowwise_gemm(m, n, k, A, B, C): the batch-invariant C = A·B above, on typed arrays. */
 static napi_value rowwise_gemm_typed(napi_env env, napi_callback_info info) {
   napi_value argv[6];
@@ -540,15 +569,13 @@ static napi_value gemm(napi_env env, napi_callback_info info, int batched) {
     for (int64_t i = 0; i < batch * mm * n; i++) C.p[i] = beta == 0.0 ? 0.0f : (f32)beta * C.p[i];
     return NULL;
   }
-  CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
   int64_t lda = ta ? mm : k, ldb = tb ? k : n;
   if (batch > 1 && mm * n * k <= 64 * 64 * 64 && alpha == 1.0 && beta == 0.0) {
     small_matmuls(A.p, B.p, C.p, batch, mm, k, n, (int)ta, (int)tb);
     return NULL;
   }
   for (int64_t bi = 0; bi < batch; bi++) {
-    cblas_sgemm(CblasRowMajor, opA, opB, (int)mm, (int)n, (int)k, (f32)alpha, A.p + bi * mm * k, (int)lda, B.p + bi * k * n, (int)ldb, (f32)beta,
-                C.p + bi * mm * n, (int)n);
+    seqrec_sgemm((int)ta, (int)tb, mm, n, k, (f32)alpha, A.p + bi * mm * k, lda, B.p + bi * k * n, ldb, (f32)beta, C.p + bi * mm * n, n);
   }
   return NULL;
 }
@@ -575,7 +602,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   int64_t n;
   if (!get_args(env, info, 1, argv) || !get_i64(env, argv[0], &n) || n < 1) FAIL("set_threads(n) needs n >= 1");
   omp_set_num_threads((int)n);
-  openblas_set_num_threads((int)n);
+  openblas_set_num_threads(1); /* its calls are split over libgomp's threads (seqrec_sgemm) */
   return NULL;
 }
 
