@@ -52,7 +52,8 @@ const jobs = Math.max(1, Number(env.BENCH_JOBS ?? 1));
 const peerThreads = jobs > 1 ? '1' : '2';
 // With several runs at once each side gets one core: the peer --threads 1, seqrec's wasm
 // backend one XNNPACK thread (unless SEQREC_WASM_THREADS says otherwise).
-const seqrecEnv: Record<string, string> = jobs > 1 && !env.SEQREC_WASM_THREADS ? { SEQREC_WASM_THREADS: '1' } : {};
+// One core per run: the wasm pool and the native kernels' pool (SEQREC_THREADS) one thread each.
+const seqrecEnv: Record<string, string> = jobs > 1 && !env.SEQREC_WASM_THREADS ? { SEQREC_WASM_THREADS: '1', SEQREC_THREADS: '1' } : {};
 const seqrecImports = (env.BENCH_SEQREC_IMPORTS ?? '')
   .split(',')
   .filter(Boolean)
@@ -253,7 +254,7 @@ for (const ds of datasets) {
         ? ['hitRate@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'recall@50', 'ndcg@50']
         : ['recall@20', 'ndcg@20', 'hitRate@20', 'recall@50', 'ndcg@50', 'hitRate@50'];
     const head = [
-      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}, seed ${seed}; multi-interest readout ${readout}${readout === 'soft' ? ` p=${powP}` : ''} on both sides, MIND routing logits N(0, 1) on both${seqrecImports.length ? `; seqrec preloads ${env.BENCH_SEQREC_IMPORTS}` : ''}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} wasm thread(s))\n`,
+      `\n**${ds.name}, ${protocol} protocol** (${protocol === 'loo' ? `leave-one-out, at most ${epochsFor(protocol)} epochs` : `${spu} sample(s) per train user per epoch, at most ${epochsFor(protocol)} epochs`}, patience ${patience}, seed ${seed}; multi-interest readout ${readout}${readout === 'soft' ? ` p=${powP}` : ''} on both sides, MIND routing logits N(0, 1) on both${seqrecImports.length ? `; seqrec preloads ${env.BENCH_SEQREC_IMPORTS}` : ''}; seqrec on the peer's exported data; ${jobs} run(s) at a time, peer --threads ${peerThreads}, seqrec ${seqrecEnv.SEQREC_WASM_THREADS ?? env.SEQREC_WASM_THREADS ?? 'all cores'} thread(s), native kernels ${env.SEQREC_NATIVE === '0' ? 'off' : 'on where built'})\n`,
       '| model | seqrec test R@50 | peer test R@50 | R@50 ratio | seqrec s/epoch | peer s/epoch | time ratio | epochs (best) seqrec / peer |',
       '|---|---|---|---|---|---|---|---|',
     ];

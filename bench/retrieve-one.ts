@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Random } from '../src/util/random.js';
 import { ExactRetriever } from '../src/retrieval/exact.js';
 import type { Retriever } from '../src/retrieval/types.js';
+import { loadFaissNode } from '../src/retrieval/faiss/native.js';
 
 const [engine, N, DIM, BATCH, QUERIES, K] = process.argv.slice(2);
 const [n, dim, batch, queries, k] = [N, DIM, BATCH, QUERIES, K].map(Number);
@@ -72,6 +73,8 @@ console.log(
     build_seconds: cachedBuildSeconds ?? setupSeconds,
     load_seconds: cachedBuildSeconds === null ? null : setupSeconds,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    // faiss-node built by `seqrec setup faiss` has typed-array search; other builds take JS arrays.
+    faiss_typed: engine.startsWith('faiss:') ? typeof new (loadFaissNode().IndexFlatIP)(dim).searchTyped === 'function' : null,
   }),
 );
 retriever.dispose();

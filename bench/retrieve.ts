@@ -31,7 +31,7 @@ process.env.BENCH_INDEX_CACHE = indexCache; // read by retrieve-one.ts
 const dim = 64;
 const k = 50;
 
-function run(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Record<string, number | string> | null {
+function run(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Record<string, number | string | boolean | null> | null {
   try {
     const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24, env: { ...process.env, ...extraEnv } });
     return JSON.parse(text.trim().split('\n').pop()!);
@@ -52,7 +52,7 @@ for (const n of sizes) {
     // addon's and faiss's OpenMP pools, and OpenBLAS); exact also without the addon (JavaScript).
     for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) {
       const args = ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`];
-      const label = e === 'exact' ? 'exact (native sgemm)' : `${e}${batch > 1 ? ' (typed batch search)' : ''}`;
+      const label = e === 'exact' ? 'exact (native sgemm)' : e;
       for (const t of [1, 2]) {
         const threads = `${t}`;
         sides.push({
@@ -78,7 +78,7 @@ for (const n of sizes) {
           args: ['bench/peer_retrieve.py', `${n}`, `${dim}`, `${batch}`, `${queries}`, `${t}`, `${k}`, 'HNSW32', `${indexCache}/HNSW32-${n}-${dim}.faiss`],
         });
     }
-    const per = new Map<string, Record<string, number | string>[]>();
+    const per = new Map<string, Record<string, number | string | boolean | null>[]>();
     for (let r = 0; r < repeats; r++) {
       for (const s of sides) {
         process.stderr.write(`N=${n} batch=${batch} ${s.side} (${r + 1}/${repeats})\n`);
@@ -89,8 +89,10 @@ for (const n of sizes) {
       }
     }
     for (const [side, rs] of per) {
+      // Say which faiss-node searched: seqrec's build (typed arrays) or another (JS arrays).
+      const how = rs[0].faiss_typed === true ? ' (typed arrays)' : rs[0].faiss_typed === false ? ' (JS arrays)' : '';
       rows.push({
-        side,
+        side: side.replace(/ (\d)t$/, `${how} $1t`),
         n,
         batch,
         qps: median(rs.map((x) => Number(x.queries_per_second))),

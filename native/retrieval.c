@@ -14,6 +14,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include "napi_util.h"
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 /* Items scored per sgemm call: 256 rows x 4096 items of float32 is a 4 MiB score block. */
 #define ITEM_BLOCK 4096
@@ -257,8 +260,9 @@ static napi_value rescore_topk(napi_env env, napi_callback_info info) {
   if (!ok) return NULL;
   int32_t *hid = malloc((size_t)(numRows * k + 1) * sizeof(int32_t));
   f32 *hs = malloc((size_t)(numRows * k + 1) * sizeof(f32));
-  if (!hid || !hs) {
-    free(hid), free(hs), excl_free(&ex);
+  int32_t *candAll = malloc((size_t)(numRows * fetch + 1) * sizeof(int32_t));
+  if (!hid || !hs || !candAll) {
+    free(hid), free(hs), free(candAll), excl_free(&ex);
     FAIL("out of memory");
   }
 #pragma omp parallel for schedule(static) if (numRows * fetch * dim > PAR_MIN)
@@ -267,15 +271,39 @@ static napi_value rescore_topk(napi_env env, napi_callback_info info) {
     const int64_t user = r / interests;
     const int32_t *lab = labels + r * fetch;
     const f32 *q = rows.p + r * dim;
+    // Candidates to score, in faiss's order (the heap's result does not depend on the order).
+    int32_t *cand = candAll + r * fetch;
+    int64_t nc = 0;
     for (int64_t j = 0; j < fetch; j++) {
       const int32_t l = lab[j];
       if (l < 0 || l >= numReal) continue;
       if (excluded(&ex, user, l + 1)) continue;
-      // float32 products are exact in double, so this is JavaScript's sum whatever the compiler fuses.
-      const f32 *v = items.p + (int64_t)l * dim;
+      cand[nc++] = l;
+    }
+    // float32 products are exact in double, so a fused multiply-add rounds once, like
+    // JavaScript's separate multiply and add: each candidate's sum is JavaScript's, in order
+    // over c. Four candidates share one vector (one sum per lane), where one sum at a time
+    // waits on the add's latency at every step.
+    int64_t j = 0;
+#ifdef __AVX2__
+    for (; j + 4 <= nc; j += 4) {
+      const f32 *v0 = items.p + (int64_t)cand[j] * dim, *v1 = items.p + (int64_t)cand[j + 1] * dim;
+      const f32 *v2 = items.p + (int64_t)cand[j + 2] * dim, *v3 = items.p + (int64_t)cand[j + 3] * dim;
+      __m256d acc = _mm256_setzero_pd();
+      for (int64_t c = 0; c < dim; c++) {
+        const __m256d v = _mm256_cvtps_pd(_mm_set_ps(v3[c], v2[c], v1[c], v0[c]));
+        acc = _mm256_fmadd_pd(v, _mm256_set1_pd((double)q[c]), acc);
+      }
+      double out[4];
+      _mm256_storeu_pd(out, acc);
+      for (int t = 0; t < 4; t++) heap_push(&h, cand[j + t] + 1, (f32)out[t]);
+    }
+#endif
+    for (; j < nc; j++) {
+      const f32 *v = items.p + (int64_t)cand[j] * dim;
       double s = 0;
       for (int64_t c = 0; c < dim; c++) s += (double)v[c] * (double)q[c];
-      heap_push(&h, l + 1, (f32)s);
+      heap_push(&h, cand[j] + 1, (f32)s);
     }
     fallback[r] = 0;
     if (dist.p && fetch > 0 && fetch < numReal && lab[fetch - 1] >= 0) {
@@ -286,7 +314,7 @@ static napi_value rescore_topk(napi_env env, napi_callback_info info) {
     }
     heap_drain(&h, outId + r * k, outS.p + r * k);
   }
-  free(hid), free(hs), excl_free(&ex);
+  free(hid), free(hs), free(candAll), excl_free(&ex);
   return NULL;
 }
 

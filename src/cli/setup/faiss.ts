@@ -97,11 +97,22 @@ export async function setupFaiss(options: SetupFaissOptions = {}): Promise<numbe
     }
     throw new SetupFailed(`faiss-node does not work for seqrec in ${seqrec}: ${v.detail}. Run: seqrec setup faiss`);
   }
-  if (v.ok && !options.force) {
-    say(`faiss-node ${installedVersion(target)} already works for seqrec in ${seqrec} (${v.detail}); IndexFlatIP search verified. Nothing to do.`);
+  // A faiss-node from elsewhere (npm's prebuilt binary, an older recipe) works but lacks the
+  // typed-array batch search, which makes batch queries several times slower: replaced where
+  // seqrec can build its own (Debian), kept otherwise.
+  const untyped = v.ok && v.detail.includes('no searchTyped');
+  if (v.ok && !options.force && (!untyped || !isDebian())) {
+    const note = untyped ? " It lacks seqrec's typed-array batch search (slower batch queries); seqrec builds its own only on Debian/Ubuntu." : '';
+    say(`faiss-node ${installedVersion(target)} already works for seqrec in ${seqrec} (${v.detail}); IndexFlatIP search verified. Nothing to do.${note}`);
     return 0;
   }
-  say(v.ok ? 'faiss-node works, but --force: rebuilding.' : `faiss-node does not load for seqrec in ${seqrec} (${v.detail}); installing into ${target}.`);
+  say(
+    untyped && !options.force
+      ? "faiss-node works but is not seqrec's build (no typed-array batch search): replacing it with seqrec's."
+      : v.ok
+        ? 'faiss-node works, but --force: rebuilding.'
+        : `faiss-node does not load for seqrec in ${seqrec} (${v.detail}); installing into ${target}.`,
+  );
   if (!isDebian()) {
     throw new SetupFailed(
       'building faiss-node from source is only automated on Debian/Ubuntu. On a machine that can reach GitHub, ' +
