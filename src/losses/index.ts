@@ -10,12 +10,15 @@
  * | `bpr-max`         | Hidasi & Karatzoglou 2018, bpreg 1                                    | in-batch + 2,048 shared popularity^0.5       |
  * | `top1-max`        | Hidasi & Karatzoglou 2018                                             | in-batch + 2,048 shared popularity^0.5       |
  * | `comirec-sampled` | ComiRec's sampled softmax: 10·B shared log-uniform, unique, logQ      | 10 × batch size, log-uniform over ids        |
+ * | `bce`             | binary cross-entropy, the original SASRec's                           | 1 per row, uniform                           |
+ * | `gbce`            | gSASRec's gBCE, t = 0.75                                              | 256 shared, uniform                          |
  *
  * Accidental hits are removed everywhere. Losses that need item counts (popularity samplers,
  * in-batch logQ) are `ContextualLoss`es: `resolveLoss(loss, { itemCount, itemPopularity })`
  * binds them (the Trainer and `trainSessionParallel` pass `dataset.itemPopularity()`).
  */
 import { SeqrecError } from '../errors.js';
+import { bce, gbce, type GBCEOptions } from './bce.js';
 import { comirecSampledSoftmax } from './comirec.js';
 import type { LogQOption, NegativeOptions } from './candidates.js';
 import { inBatchSoftmax, DEFAULT_IN_BATCH } from './in-batch.js';
@@ -33,6 +36,7 @@ export { inBatchSoftmax, type InBatchOptions } from './in-batch.js';
 export { bpr, top1, bprFromScores, top1FromScores, type PairwiseOptions } from './pairwise.js';
 export { bprMax, top1Max, bprMaxFromScores, top1MaxFromScores, type MaxLossOptions, type MaxLossSettings } from './pairwise-max.js';
 export { comirecSampledSoftmax, type ComiRecLossOptions } from './comirec.js';
+export { bce, gbce, gbceBeta, binaryLossFromScores, type BinaryLossOptions, type GBCEOptions } from './bce.js';
 export { buildCandidates, planNegatives, type Candidates, type NegativeOptions, type NegativePlan, type LogQOption, type LogQForm } from './candidates.js';
 export * from './samplers.js';
 
@@ -46,13 +50,15 @@ export const LOSSES = {
   'bpr-max': bprMax(),
   'top1-max': top1Max(),
   'comirec-sampled': comirecSampledSoftmax(),
+  bce: bce(),
+  gbce: gbce(),
 } as const satisfies Record<string, LossFunction>;
 
 export type LossName = keyof typeof LOSSES;
 export const LOSS_NAMES = Object.keys(LOSSES) as LossName[];
 
 /** Every setting a named loss may take (each loss reads the ones that apply to it). */
-export type LossOptions = NegativeOptions & LogQOption & MaxLossSettings;
+export type LossOptions = NegativeOptions & LogQOption & MaxLossSettings & Pick<GBCEOptions, 't' | 'shared'>;
 
 export function isContextualLoss(fn: unknown): fn is ContextualLoss {
   return typeof fn === 'function' && typeof (fn as ContextualLoss).withContext === 'function';
@@ -92,6 +98,10 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
       return top1Max({ ...DEFAULT_TOP1_MAX, ...o });
     case 'comirec-sampled':
       return comirecSampledSoftmax({ negativesPerRow: o.negativesPerRow });
+    case 'bce':
+      return bce({ numNegatives: o.numNegatives, shared: o.shared });
+    case 'gbce':
+      return gbce({ numNegatives: o.numNegatives, shared: o.shared, t: o.t });
   }
 }
 
@@ -107,6 +117,9 @@ export function lossFromSettings(name: string, settings: { negatives?: number; s
   if (negatives === undefined && sampler === undefined && alpha === undefined) return LOSSES[name];
   if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
     throw new SeqrecError('invalid_config', `unknown sampler '${sampler}'. Should be one of: ${SAMPLER_NAMES.join(', ')}.`, { field: 'sampler' });
+  }
+  if ((name === 'bce' || name === 'gbce') && (sampler !== undefined || alpha !== undefined)) {
+    throw new SeqrecError('invalid_config', `'${name}' draws its negatives uniformly over the items; only --negatives applies`, { field: 'sampler' });
   }
   if (name === 'comirec-sampled') {
     if (sampler !== undefined || alpha !== undefined)

@@ -153,9 +153,10 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
   /**
    * Models that train at every position implement this: the scalar loss over every real
    * position of a batch (slot i predicts slot i + 1, the last real slot `targets[b]`), padding
-   * excluded. The Trainer calls it with `targets: 'every'`.
+   * excluded, under `lossFn` (default full softmax; the positions are its rows). The Trainer
+   * calls it with `targets: 'every'`.
    */
-  sequenceLoss?(batch: TrainBatch): tf.Scalar;
+  sequenceLoss?(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar;
 
   /** Trainable variables, in a stable order. */
   trainableVariables(): tf.Variable[] {

@@ -25,13 +25,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
+import type { LossFunction } from '../losses/types.js';
 import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
 import { DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { gruSequence, lastStep } from '../ops/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
-import { fullSoftmaxAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
+import { lossAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
 
 export const DEFAULT_GRU4REC_CONFIG = Object.freeze({
   ...DEFAULT_BASE_CONFIG,
@@ -168,7 +169,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
    * one); slot i predicts slot i + 1 and the last real slot the row's target
    * (`sequenceTargets`). Padded steps are never scored.
    */
-  override sequenceLoss(batch: TrainBatch): tf.Scalar {
+  override sequenceLoss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
       const { positions, targets } = sequenceTargets(batch);
       const { history, mask } = this.toTensors(batch);
@@ -182,7 +183,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
       }
       let h = realRows(tf.reshape(inputs, [b * l, this.config.hiddenDim]) as tf.Tensor2D, positions);
       if (this.projection) h = tf.matMul(h, this.projection);
-      return fullSoftmaxAtPositions(this.withBiasInput(h), this.itemTable, targets);
+      return lossAtPositions(this.withBiasInput(h), this.itemTable, targets, this.trainRng, lossFn);
     });
   }
 

@@ -28,12 +28,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
 import { MAX_WINDOW_LENGTH } from '../data/dataset-options.js';
 import type { SequenceBatch, TrainBatch } from '../data/types.js';
+import type { LossFunction } from '../losses/types.js';
 import { SeqrecError } from '../errors.js';
 import { embeddingLookup } from '../ops/embedding.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
 import { booleanField, DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { glorotUniform } from './layers/init.js';
-import { fullSoftmaxAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
+import { lossAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
 import {
   attentionBias,
   feedForward,
@@ -174,12 +175,12 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
    * without its padding row; the target logit is a lookup and a row dot. Padded positions are
    * never scored.
    */
-  override sequenceLoss(batch: TrainBatch): tf.Scalar {
+  override sequenceLoss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
       const { positions, targets } = sequenceTargets(batch);
       // Full windows need no gather (and no scatter-add in the backward pass).
       const h = layerNorm(realRows(this.encode(batch, true), positions), this.finalNorm) as tf.Tensor2D;
-      return fullSoftmaxAtPositions(h, this.itemTable, targets);
+      return lossAtPositions(h, this.itemTable, targets, this.trainRng, lossFn);
     });
   }
 

@@ -5,14 +5,19 @@
  *   loss = mean_p [ log Σ_{j=1..N} exp(h_p · e_j)  −  h_p · e_{t_p} ]
  *
  * over the P real positions p of a batch, h_p the model's output at p and t_p its target
- * (`sequenceTargets`). The normaliser is softmaxNormaliser against the scoring table without
- * its padding row, in row blocks; the target logit is a lookup and a row dot.
+ * (`sequenceTargets`). The normaliser is softmaxNormaliser against the scoring table from row
+ * 1 (padding left out), in row blocks; the target logit is a lookup and a row dot. Any other
+ * loss runs on the P positions as its rows (`lossAtPositions`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainBatch } from '../data/types.js';
 import { SeqrecError } from '../errors.js';
 import { embeddingLookup, tableForLoss } from '../ops/embedding.js';
 import { softmaxNormaliser } from '../ops/log-sum-exp.js';
+import { lossInput } from '../losses/input.js';
+import { softmaxCrossEntropy } from '../losses/softmax.js';
+import type { LossFunction } from '../losses/types.js';
+import type { Random } from '../util/random.js';
 
 /** Where each real position of a batch sits and what it predicts (see `sequenceTargets`). */
 export interface SequenceTargets {
@@ -56,13 +61,13 @@ const MAX_LOGITS_PER_CALL = 2 ** 27;
  * [rows, N] arrays); one call when they fit. Blocks after the first recompute their
  * exponentials in the backward pass (the arena was reused), so the cap is generous.
  */
-export function normaliserInChunks(h: tf.Tensor2D, items: tf.Tensor2D, maxLogits = MAX_LOGITS_PER_CALL): tf.Tensor1D {
+export function normaliserInChunks(h: tf.Tensor2D, items: tf.Tensor2D, firstRow = 0, maxLogits = MAX_LOGITS_PER_CALL): tf.Tensor1D {
   const [rows, d] = h.shape;
   const step = Math.max(1, Math.floor(maxLogits / items.shape[0]));
-  if (rows <= step) return softmaxNormaliser(h, items);
+  if (rows <= step) return softmaxNormaliser(h, items, firstRow);
   const parts: tf.Tensor1D[] = [];
   for (let start = 0; start < rows; start += step) {
-    parts.push(softmaxNormaliser(tf.slice(h, [start, 0], [Math.min(step, rows - start), d]), items));
+    parts.push(softmaxNormaliser(tf.slice(h, [start, 0], [Math.min(step, rows - start), d]), items, firstRow));
   }
   return tf.concat(parts) as tf.Tensor1D;
 }
@@ -77,7 +82,16 @@ export function fullSoftmaxAtPositions(h: tf.Tensor2D, table: tf.Tensor2D, targe
   return tf.tidy(() => {
     const targetEmbeddings = embeddingLookup(table, tf.tensor1d(targets, 'int32'));
     const targetLogit = tf.sum(tf.mul(h, targetEmbeddings), 1);
-    const items = tf.slice(tableForLoss(table), [1, 0], [-1, -1]) as tf.Tensor2D;
-    return tf.mean(tf.sub(normaliserInChunks(h, items), targetLogit)) as tf.Scalar;
+    return tf.mean(tf.sub(normaliserInChunks(h, tableForLoss(table), 1), targetLogit)) as tf.Scalar;
   });
+}
+
+/**
+ * `lossFn` at every position: the P real positions' outputs `h` [P, D] are the loss's rows, as
+ * a one-target batch of P rows (so every loss, sampled ones included, trains at every
+ * position). Full softmax (the default) goes through the chunked normaliser above.
+ */
+export function lossAtPositions(h: tf.Tensor2D, table: tf.Tensor2D, targets: Int32Array, rng: Random, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
+  if (lossFn === softmaxCrossEntropy) return fullSoftmaxAtPositions(h, table, targets);
+  return tf.tidy(() => lossFn(lossInput(table, targets, rng, () => h)));
 }

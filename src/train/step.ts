@@ -107,8 +107,8 @@ export class AdamMinimizer implements Minimizer {
 
 /**
  * Adam on a model's windowed batches: the Trainer's step; benchmarks call it directly. With
- * `targets: 'every'` a step trains the model's `sequenceLoss` (every real position) instead of
- * `loss(batch, lossFn)` (the last one).
+ * `targets: 'every'` a step trains the model's `sequenceLoss(batch, lossFn)` (every real position)
+ * instead of `loss(batch, lossFn)` (the last one).
  */
 export class AdamStep extends AdamMinimizer {
   private readonly targets: TrainingTargets;
@@ -121,13 +121,15 @@ export class AdamStep extends AdamMinimizer {
     super(model.trainableVariables(), model.itemEmbeddings(), { ...options, modelName: model.name });
     this.targets = options.targets ?? 'last';
     if (this.targets === 'every' && typeof model.sequenceLoss !== 'function') {
-      throw new SeqrecError('invalid_config', `${model.name} does not train at every position (it has no sequenceLoss); use targets 'last'`, { field: 'targets' });
+      throw new SeqrecError('invalid_config', `${model.name} does not train at every position (it has no sequenceLoss); use targets 'last'`, {
+        field: 'targets',
+      });
     }
   }
 
   /** One step on `batch`; returns the loss value. */
   run(batch: TrainBatch): number {
     const model = this.model;
-    return this.minimize(this.targets === 'every' ? () => model.sequenceLoss!(batch) : () => model.loss(batch, this.lossFn));
+    return this.minimize(this.targets === 'every' ? () => model.sequenceLoss!(batch, this.lossFn) : () => model.loss(batch, this.lossFn));
   }
 }

@@ -88,9 +88,6 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       throw new SeqrecError('invalid_config', `Trainer: targets 'every' ${why}; use targets: 'last' for this`, { field });
     };
     if (typeof model.sequenceLoss !== 'function') refuseEvery('targets', `needs a model with a sequenceLoss, and ${model.name} has none`);
-    if (o.loss !== undefined && o.loss !== 'softmax') {
-      refuseEvery('loss', `trains the model's sequenceLoss (full softmax at every position), not loss ${typeof o.loss === 'string' ? `'${o.loss}'` : 'function'}`);
-    }
     const p = o.parallelism ?? 'auto';
     if (p !== 'auto' && p !== 1) refuseEvery('parallelism', 'runs on one thread (parallelism 1)');
     if (o.itemGradients === 'sparse') refuseEvery('itemGradients', "scores every item at every position, so its item gradients are 'dense'");

@@ -71,10 +71,10 @@ describe('seqrec train --model sasrec', () => {
     assert.doesNotMatch(r.stdout, /a target at every position/);
   });
 
-  it('clear errors: a sampled loss at every position, SASRec flags for other models, a bad --targets', async () => {
-    const loss = await train(['--model', 'sasrec', '--loss', 'bpr']);
+  it('clear errors: a sampler gBCE cannot honour, SASRec flags for other models, a bad --targets', async () => {
+    const loss = await train(['--model', 'sasrec', '--loss', 'gbce', '--sampler', 'popularity']);
     assert.notEqual(loss.code, 0);
-    assert.match(loss.stderr, /targets 'every' trains the model's sequenceLoss .*not loss 'bpr'; use targets: 'last'/);
+    assert.match(loss.stderr, /'gbce' draws its negatives uniformly over the items; only --negatives applies/);
     const blocks = await train(['--model', 'gru4rec', '--blocks', '2']);
     assert.notEqual(blocks.code, 0);
     assert.match(blocks.stderr, /--blocks applies to --model sasrec, not gru4rec/);

@@ -254,7 +254,7 @@ describe("ComiRec's sampled softmax preset", () => {
 
 describe('loss registry', () => {
   it('has every name, resolves names and functions, binds contextual losses', () => {
-    assert.deepEqual(LOSS_NAMES, ['softmax', 'sampled-softmax', 'in-batch', 'bpr', 'top1', 'bpr-max', 'top1-max', 'comirec-sampled']);
+    assert.deepEqual(LOSS_NAMES, ['softmax', 'sampled-softmax', 'in-batch', 'bpr', 'top1', 'bpr-max', 'top1-max', 'comirec-sampled', 'bce', 'gbce']);
     assert.equal(resolveLoss('softmax'), softmaxCrossEntropy);
     const custom: LossFunction = () => tf.scalar(0);
     assert.equal(resolveLoss(custom), custom);

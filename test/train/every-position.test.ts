@@ -17,7 +17,6 @@ import { Random } from '../../src/util/random.js';
 import { evaluateModel, evaluatePopularity } from '../../src/train/evaluate.js';
 import { Trainer } from '../../src/train/trainer.js';
 
-
 before(setupBackend);
 
 function smallData(protocol: 'comirec' | 'loo' = 'comirec', maxLen = 6): SequenceDataset {
@@ -34,7 +33,8 @@ describe("Trainer targets: 'every'", () => {
     const dnn = new YouTubeDNN({ itemCount: 20, embeddingDim: 8, maxLen: 5 });
     assert.throws(() => new Trainer(dnn, { targets: 'every' }), /targets 'every' needs a model with a sequenceLoss, and youtubednn has none/);
     dnn.dispose();
-    assert.throws(() => new Trainer(sasrec, { loss: 'bpr' }), /targets 'every' trains the model's sequenceLoss .* not loss 'bpr'; use targets: 'last'/);
+    // Any loss trains at every position (the positions are its rows).
+    assert.doesNotThrow(() => new Trainer(sasrec, { loss: 'gbce' }));
     assert.throws(() => new Trainer(sasrec, { parallelism: 2 }), /targets 'every' runs on one thread/);
     assert.throws(() => new Trainer(sasrec, { itemGradients: 'sparse' }), /targets 'every' scores every item/);
     // SASRec trained on its last position takes any loss; full softmax at every position is fine.
@@ -196,7 +196,9 @@ describe("Trainer targets: 'every'", () => {
     const fit = await new Trainer(model, { targets: 'every', epochs: 8, patience: 8, batchSize: 32, learningRate: 5e-3, monitor: 'recall@20' }).fit(data);
     const test = evaluateModel(model, data, 'test');
     const pop = evaluatePopularity(data, 'test');
-    t.diagnostic(`test recall@20: GRU4Rec (every position) ${test['recall@20'].toFixed(4)}, MostPopular ${pop['recall@20'].toFixed(4)}; best epoch ${fit.bestEpoch}`);
+    t.diagnostic(
+      `test recall@20: GRU4Rec (every position) ${test['recall@20'].toFixed(4)}, MostPopular ${pop['recall@20'].toFixed(4)}; best epoch ${fit.bestEpoch}`,
+    );
     assert.ok(test['recall@20'] >= 3 * pop['recall@20'], `recall@20 ${test['recall@20']} vs MostPopular ${pop['recall@20']}`);
     model.dispose();
   });
