@@ -214,11 +214,12 @@ function load(): NativeStatus {
   };
   if (!existsSync(path)) return fail(`not built (run ${NATIVE_SETUP_HINT})`);
   const threads = nativeThreadsWanted();
-  // OpenBLAS's pool threads spin for ~0.1 s after each call by default, taking a core from the
-  // OpenMP kernels that run next; a short timeout (2^n cycles, read when the library loads)
-  // puts them to sleep at once. libgomp's threads likewise spin less (GOMP_SPINCOUNT).
+  // OpenBLAS runs single-threaded under seqrec (set_threads; its products are split over
+  // libgomp's threads), so its own pool should never spin: a short timeout (2^n cycles, read
+  // when the library loads) puts any of its threads to sleep at once. libgomp keeps its default
+  // spin (GOMP_SPINCOUNT 300,000) between parallel regions: shorter spins (20,000) cost 2-threaded
+  // MIND and ComiRec-DR steps ~10%, waking sleeping threads on this VM's cores being slow.
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
-  process.env.GOMP_SPINCOUNT ??= '20000';
   let addon: NativeAddon;
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
