@@ -107,16 +107,21 @@ function scoreNegatives(input: LossInput, k: number, shared: boolean): { positiv
 
 /** `bce({ numNegatives, shared })`: the original SASRec's binary cross-entropy (see the module comment). */
 export function bce(options: BinaryLossOptions = {}): ContextualLoss {
-  const o = { ...DEFAULT_BCE, ...options };
+  const o = { ...DEFAULT_BCE, ...defined(options) };
   checkOptions('bce', o.numNegatives);
   return binaryLoss('bce', o, () => 1);
 }
 
 /** `gbce({ numNegatives, t, shared })`: gSASRec's gBCE (see the module comment). */
 export function gbce(options: GBCEOptions = {}): ContextualLoss {
-  const o = { ...DEFAULT_GBCE, ...options };
+  const o = { ...DEFAULT_GBCE, ...defined(options) };
   checkOptions('gbce', o.numNegatives, o.t);
   return binaryLoss('gbce', o, (numItems) => gbceBeta(o.numNegatives, numItems, o.t));
+}
+
+/** `options` without its undefined entries (which would override the defaults when spread). */
+function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** A ContextualLoss (like seqrec's other sampled losses: batches are not split across workers). */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { bce, binaryLossFromScores, createLoss, gbce, gbceBeta, lossFromSettings } from '../../src/losses/index.js';
-import type { LossInput } from '../../src/losses/types.js';
+import type { ContextualLoss, LossInput } from '../../src/losses/types.js';
 import { SASRec } from '../../src/models/sasrec.js';
 import { Random } from '../../src/util/random.js';
 import { randomTrainBatch, setupBackend } from '../helpers.js';
@@ -109,6 +109,9 @@ describe('gBCE', () => {
     assert.throws(() => bce({ numNegatives: 0 }), /numNegatives must be a whole number >= 1/);
     assert.throws(() => lossFromSettings('gbce', { sampler: 'popularity' }), /draws its negatives uniformly/);
     assert.doesNotThrow(() => createLoss('gbce', { numNegatives: 64, t: 0.9 }));
+    // Unset settings keep the defaults (the CLI passes undefined for flags not given).
+    assert.equal((gbce({ numNegatives: undefined, t: undefined, shared: undefined }) as ContextualLoss).settings.t, 0.75);
+    assert.equal((createLoss('gbce', { numNegatives: 8 }) as ContextualLoss).settings.t, 0.75);
   });
 });
 
