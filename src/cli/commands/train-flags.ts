@@ -68,6 +68,11 @@ export const TRAIN_FLAGS = {
     "training targets: last = one per window (any --loss), every = one sequence per train user with a target at every position (any --loss; the default for sasrec)",
     { placeholder: 'which' },
   ),
+  exclude: choice(
+    ['none', 'window', 'history'] as const,
+    "items left out of valid/test rankings: none (ComiRec's protocol), window (the input window), history (every earlier item of the user: SASRec's and gSASRec's leave-one-out)",
+    { default: 'none', placeholder: 'which' },
+  ),
   ...TRAINING_FLAGS,
   ...LOSS_FLAGS,
   itemGradients: choice(

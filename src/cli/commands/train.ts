@@ -105,7 +105,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     loss,
     itemGradients: values.itemGradients,
     targets,
-    evaluation: { similarity },
+    evaluation: { similarity, exclude: values.exclude },
     log,
     callbacks: trainingProgress(cliProgress(), {
       epochs,
@@ -115,8 +115,9 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     }),
   });
   const fit = await trainer.fit(dataset);
-  const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity });
-  const popular = evaluatePopularity(dataset, 'test');
+  // HR and NDCG at 10 too: the leave-one-out papers' cutoff.
+  const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity, exclude: values.exclude, ns: [10, 20, 50] });
+  const popular = evaluatePopularity(dataset, 'test', { ns: [10, 20, 50] });
   const sPerEpoch = fit.history.reduce((s, r) => s + r.trainSeconds, 0) / fit.history.length;
   const samplesPerSecond = fit.history.reduce((s, r) => s + r.samples, 0) / fit.history.reduce((s, r) => s + r.trainSeconds, 0);
   process.stdout.write(
@@ -127,8 +128,9 @@ async function train(values: TrainValues, log: Log): Promise<void> {
           { name: modelName, report: test },
           { name: 'MostPopular', report: popular },
         ],
-        REPORT_KEYS,
+        [...(values.exclude !== 'none' || settings.dataset.protocol === 'loo' ? ['hitRate@10', 'ndcg@10'] : []), ...REPORT_KEYS],
       ) +
+      (values.exclude !== 'none' ? `\n(rankings exclude: ${values.exclude}; MostPopular is ranked without it)` : '') +
       '\n',
   );
   if (values.out) {
