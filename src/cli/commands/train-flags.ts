@@ -65,7 +65,7 @@ export const TRAIN_FLAGS = {
   dropout: num('sasrec: dropout on the embeddings, attention weights and feed-forward layers, in [0, 1) (default: 0.2)'),
   targets: choice(
     ['last', 'every'] as const,
-    "training targets: last = one per window (any --loss), every = one sequence per train user with a target at every position (any --loss; the default for sasrec)",
+    'training targets: last = one per window (any --loss), every = one sequence per train user with a target at every position (any --loss; the default for sasrec)',
     { placeholder: 'which' },
   ),
   exclude: choice(
