@@ -127,6 +127,7 @@ void seqrec_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, f32 alpha, co
 void seqrec_register_optim(napi_env env, napi_value exports);
 void seqrec_register_retrieval(napi_env env, napi_value exports);
 void seqrec_register_embedding(napi_env env, napi_value exports);
+void seqrec_register_matmul(napi_env env, napi_value exports);
 
 #define EXPORT(name) {#name, NULL, name, NULL, NULL, NULL, napi_enumerable, NULL}
 

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '../../src/util/random.js';
 import { interestSimilarity, labelAwareAttention, readoutPower } from '../../src/models/layers/attention.js';
-import { couplingCoefficients, dynamicRouting, squash, stopGradient } from '../../src/models/layers/capsule.js';
+import { couplingCoefficients, dynamicRouting, squash } from '../../src/models/layers/capsule.js';
 import { maxAbsDiff, setupBackend } from '../helpers.js';
 import { referenceRouting } from './reference.js';
 
@@ -200,14 +200,6 @@ describe('dynamicRouting', () => {
     assert.ok(maxAbsDiff(g1.dataSync(), g2.dataSync()) < 1e-6);
     assert.ok(Math.max(...g1.dataSync().map(Math.abs)) > 1e-4);
     tf.dispose([u, logits, mask, w, finalC, g1, g2]);
-  });
-
-  it('stopGradient is the identity forward and blocks gradient', () => {
-    const x = tf.tensor1d([1, -2, 3]);
-    assert.deepEqual([...stopGradient(x).dataSync()], [1, -2, 3]);
-    const g = tf.grad((t: tf.Tensor) => tf.add(tf.sum(tf.square(stopGradient(t))), tf.sum(t)))(x);
-    assert.deepEqual([...g.dataSync()], [1, 1, 1]);
-    tf.dispose([x, g]);
   });
 });
 

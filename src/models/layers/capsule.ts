@@ -1,5 +1,5 @@
 /**
- * Capsule parts shared by MIND and ComiRec-DR: squash, stop-gradient and behaviour-to-interest
+ * Capsule parts shared by MIND and ComiRec-DR: squash, coupling coefficients and behaviour-to-interest
  * dynamic routing.
  *
  * Notation (per user): behaviours i = 1..L with embeddings e_i and mask m_i (1 = real item),
@@ -52,20 +52,6 @@ export function squash(s: tf.Tensor, sharpenPower = 1): tf.Tensor {
     if (sharpenPower !== 1) gain = tf.pow(tf.maximum(gain, SHARPEN_FLOOR), sharpenPower);
     return tf.mul(s, tf.div(gain, tf.sqrt(tf.add(n2, SQUASH_EPSILON))));
   });
-}
-
-/**
- * Identity in the forward pass, zero gradient in the backward pass (TensorFlow's
- * stop_gradient; TF.js has none). The gradient of everything computed from the result is
- * still evaluated during backprop but multiplied by zero here, so it never reaches `x`'s
- * inputs. (The routing iterations this guards are cheap next to the bilinear maps.)
- */
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([input]);
-    return { value: tf.clone(input), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])] };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(x) as T;
 }
 
 /**
@@ -146,32 +132,34 @@ export function dynamicRouting(input: RoutingInput, options: RoutingOptions): Ro
     throw new Error(`dynamicRouting: predictions [${predictions.shape}] do not match logits [${input.logits.shape}]`);
   }
   const u = predictions;
-  // Iterations before the last see û through a stop-gradient (ComiRec's item_emb_hat_iter).
-  const uFrozen = iterations > 1 ? stopGradient(u) : u;
-  // The initial logits are constants (ComiRec wraps them in stop_gradient too).
-  let b: tf.Tensor3D = stopGradient(input.logits);
-  const coupling: tf.Tensor3D[] = [];
-  let capsules: tf.Tensor3D | null = null;
-  for (let it = 0; it < iterations; it++) {
-    const last = it === iterations - 1;
-    const c = couplingCoefficients(b, mask, capsuleMask);
-    coupling.push(c);
-    const src = last ? u : uFrozen;
-    // s_k = Σ_i c_{k,i} û_{k,i}. Shared: [B, K, L] x [B, L, D]. Per interest: B·K one-row
-    // products [1, L] x [L, D] (batched matmuls, forward and backward, where a multiply and a
-    // sum over [B, K, L, D] cost several passes over that tensor each way).
-    const s = shared
+  // s_k = Σ_i c_{k,i} û_{k,i}. Shared: [B, K, L] x [B, L, D]. Per interest: B·K one-row
+  // products [1, L] x [L, D] (batched matmuls, forward and backward, where a multiply and a
+  // sum over [B, K, L, D] cost several passes over that tensor each way).
+  const capsuleInputs = (c: tf.Tensor3D, src: tf.Tensor): tf.Tensor3D =>
+    shared
       ? tf.matMul(c, src as tf.Tensor3D)
       : (tf.reshape(tf.matMul(tf.reshape(c, [batch * k, 1, len]), tf.reshape(src, [batch * k, len, dim])), [batch, k, dim]) as tf.Tensor3D);
-    const v = squash(s, p) as tf.Tensor3D;
-    capsules = v;
-    if (!last) {
-      // Agreement û_{k,i} · v_k: [B, K, L].
-      const agreement = shared
-        ? tf.matMul(v, src as tf.Tensor3D, false, true)
-        : (tf.reshape(tf.matMul(tf.reshape(src, [batch * k, len, dim]), tf.reshape(v, [batch * k, dim, 1])), [batch, k, len]) as tf.Tensor3D);
-      b = tf.add(b, agreement);
+  // Agreement û_{k,i} · v_k: [B, K, L].
+  const agreement = (v: tf.Tensor3D, src: tf.Tensor): tf.Tensor3D =>
+    shared
+      ? tf.matMul(v, src as tf.Tensor3D, false, true)
+      : (tf.reshape(tf.matMul(tf.reshape(src, [batch * k, len, dim]), tf.reshape(v, [batch * k, dim, 1])), [batch, k, len]) as tf.Tensor3D);
+  // Every coupling is a constant for the gradient: the logits never receive gradient and the
+  // iterations before the last see û through a stop-gradient (ComiRec's item_emb_hat_iter), so
+  // c of every iteration depends on nothing trainable. They are computed inside one op with a
+  // zero gradient, off the tape: the backward pass then runs only through the last iteration's
+  // s = Σ c û and squash, not through every iteration's ops multiplied by zero at the end.
+  const couplingsOp = tf.customGrad(((uIn: tf.Tensor, b0: tf.Tensor3D) => {
+    const cs: tf.Tensor3D[] = [];
+    let b = b0;
+    for (let it = 0; it < iterations; it++) {
+      const c = couplingCoefficients(b, mask, capsuleMask);
+      cs.push(c);
+      if (it < iterations - 1) b = tf.add(b, agreement(squash(capsuleInputs(c, uIn), p) as tf.Tensor3D, uIn)) as tf.Tensor3D;
     }
-  }
-  return { capsules: capsules!, coupling };
+    return { value: tf.stack(cs), gradFunc: () => [tf.zerosLike(uIn), tf.zerosLike(b0)] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const coupling = tf.unstack((couplingsOp as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(u, input.logits)) as tf.Tensor3D[];
+  const capsules = squash(capsuleInputs(coupling[iterations - 1], u), p) as tf.Tensor3D;
+  return { capsules, coupling };
 }
