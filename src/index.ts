@@ -69,7 +69,15 @@ export { YouTubeDNN, DEFAULT_YOUTUBE_DNN_CONFIG, YouTubeDNNConfigSchema, type Yo
 export { MultiInterestRecaller, MultiInterestConfigSchema, type MultiInterestConfig, type InterestOutput } from './models/multi-interest.js';
 export { MIND, DEFAULT_MIND_CONFIG, MINDConfigSchema, type MINDConfig, type MINDOptions } from './models/mind.js';
 export { ComiRecDR, DEFAULT_COMIREC_DR_CONFIG, ComiRecDRConfigSchema, type ComiRecDRConfig, type ComiRecDROptions } from './models/comirec-dr.js';
-export { SASRec, DEFAULT_SASREC_CONFIG, SASRecConfigSchema, sequenceTargets, type SASRecConfig, type SASRecOptions, type SequenceTargets } from './models/sasrec.js';
+export {
+  SASRec,
+  DEFAULT_SASREC_CONFIG,
+  SASRecConfigSchema,
+  sequenceTargets,
+  type SASRecConfig,
+  type SASRecOptions,
+  type SequenceTargets,
+} from './models/sasrec.js';
 export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, ComiRecSAConfigSchema, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
 export { squash, dynamicRouting, couplingCoefficients, type RoutingInput, type RoutingOptions, type RoutingOutput } from './models/layers/capsule.js';
 export { labelAwareAttention, interestSimilarity, type ReadoutMode, type ReadoutOptions } from './models/layers/attention.js';
