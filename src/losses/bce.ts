@@ -17,13 +17,17 @@
  * (BCE), t = 1 gives β = α (gSASRec, eq. 8 and its code's `alpha`/`beta`).
  *
  * Negatives are drawn uniformly over the real items, with replacement; a negative equal to the
- * row's target is not used (an accidental hit). Two layouts, both O(R · k · D) whatever N is:
- * - per row (`shared: false`, BCE's default): each row draws its own k, as the original SASRec
- *   (which draws from the items the user has not interacted with; seqrec only excludes the
- *   target: a loss sees no history);
- * - shared (`shared: true`, gBCE's default): k negatives drawn once per batch and scored by every
- *   row with one matmul, so 256 negatives at each of 25,600 SASRec positions stay cheap. Each
- *   row's negatives are still a uniform sample, so gBCE's α is unchanged.
+ * row's target is not used (an accidental hit). Who shares a draw of k (`sharing`):
+ * - 'row' (BCE's default): each row its own k, as the original SASRec (which draws from the
+ *   items the user has not interacted with; seqrec only excludes the target: a loss sees no
+ *   history). O(R · k · D).
+ * - 'sequence' (gBCE's default): at every position, each training sequence draws k for all its
+ *   positions, scored with one batched product over the [B, L] slots: 256 negatives at each of
+ *   25,600 SASRec positions without a [25,600 x 256 x D] gather. gSASRec's code draws per
+ *   position; per sequence each row's negatives are still a uniform sample, so α is unchanged.
+ *   With one target per row it is 'row'.
+ * - 'batch': k for the whole batch, one matmul (far fewer distinct negatives a step: slower
+ *   learning at every position, measured on ML-1M).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
@@ -31,11 +35,14 @@ import { embeddingLookup } from '../ops/embedding.js';
 import { contextualLoss } from './candidates.js';
 import type { ContextualLoss, LossFunction, LossInput } from './types.js';
 
+/** Who shares a set of k negatives: each row its own, each training sequence (all its positions), or the whole batch. */
+export type NegativeSharing = 'row' | 'sequence' | 'batch';
+
 export interface BinaryLossOptions {
   /** Negatives per positive, k >= 1. Default 1 (BCE), 256 (gBCE). */
   numNegatives?: number;
-  /** One set of k negatives for the whole batch (true) or k per row (false). Default false (BCE), true (gBCE). */
-  shared?: boolean;
+  /** Default 'row' (BCE), 'sequence' (gBCE; without sequences, i.e. one target per row, the same as 'row'). */
+  sharing?: NegativeSharing;
 }
 
 export interface GBCEOptions extends BinaryLossOptions {
@@ -43,8 +50,8 @@ export interface GBCEOptions extends BinaryLossOptions {
   t?: number;
 }
 
-export const DEFAULT_BCE: Readonly<Required<BinaryLossOptions>> = Object.freeze({ numNegatives: 1, shared: false });
-export const DEFAULT_GBCE: Readonly<Required<GBCEOptions>> = Object.freeze({ numNegatives: 256, shared: true, t: 0.75 });
+export const DEFAULT_BCE: Readonly<Required<BinaryLossOptions>> = Object.freeze({ numNegatives: 1, sharing: 'row' as NegativeSharing });
+export const DEFAULT_GBCE: Readonly<Required<GBCEOptions>> = Object.freeze({ numNegatives: 256, sharing: 'sequence' as NegativeSharing, t: 0.75 });
 
 /** gBCE's β for k negatives out of `numItems` real items and calibration t. */
 export function gbceBeta(numNegatives: number, numItems: number, t: number): number {
@@ -74,48 +81,70 @@ export function binaryLossFromScores(positive: tf.Tensor1D, negatives: tf.Tensor
   });
 }
 
-function checkOptions(name: string, numNegatives: number, t?: number): void {
+function checkOptions(name: string, numNegatives: number, sharing: NegativeSharing, t?: number): void {
+  if (!['row', 'sequence', 'batch'].includes(sharing)) {
+    throw new SeqrecError('invalid_config', `${name}: sharing must be 'row', 'sequence' or 'batch', got ${String(sharing)}`, { field: 'sharing' });
+  }
   if (!Number.isInteger(numNegatives) || numNegatives < 1) {
     throw new SeqrecError('invalid_config', `${name}: numNegatives must be a whole number >= 1, got ${numNegatives}`, { field: 'numNegatives' });
   }
   if (t !== undefined && !(t >= 0 && t <= 1)) throw new SeqrecError('invalid_config', `${name}: t must be in [0, 1], got ${t}`, { field: 't' });
 }
 
-/** Positive and negative scores of `input` with k uniform negatives (per row or shared). */
-function scoreNegatives(input: LossInput, k: number, shared: boolean): { positive: tf.Tensor1D; negatives: tf.Tensor2D; valid: Float32Array | null } {
-  const { user, items, targetIds, targetEmbeddings, rng } = input;
+/** Positive and negative scores of `input` with k uniform negatives per row, per sequence or per batch. */
+function scoreNegatives(input: LossInput, k: number, sharing: NegativeSharing): { positive: tf.Tensor1D; negatives: tf.Tensor2D; valid: Float32Array | null } {
+  const { user, items, targetIds, targetEmbeddings, rng, sequences } = input;
   const rows = user.shape[0];
+  const dim = user.shape[1];
   const real = items.shape[0] - 1;
   const positive = tf.sum(tf.mul(user, targetEmbeddings), 1) as tf.Tensor1D;
-  const ids = Int32Array.from({ length: shared ? k : rows * k }, () => 1 + rng.int(real));
+  const bySequence = sharing === 'sequence' && sequences !== undefined;
+  const perRow = sharing === 'row' || (sharing === 'sequence' && !bySequence);
+  // Row r's negatives are ids[set(r) * k ... + k).
+  const setOf = (r: number) => (perRow ? r : bySequence ? Math.floor(sequences!.positions[r] / sequences!.maxLen) : 0);
+  const sets = perRow ? rows : bySequence ? sequences!.batchSize : 1;
+  const ids = Int32Array.from({ length: sets * k }, () => 1 + rng.int(real));
   const valid = new Float32Array(rows * k).fill(1);
   let hits = 0;
   for (let r = 0; r < rows; r++) {
+    const base = setOf(r) * k;
     for (let j = 0; j < k; j++) {
-      if (ids[shared ? j : r * k + j] === targetIds[r]) {
+      if (ids[base + j] === targetIds[r]) {
         valid[r * k + j] = 0;
         hits++;
       }
     }
   }
   const embeddings = embeddingLookup(items, tf.tensor1d(ids, 'int32')) as tf.Tensor2D;
-  const negatives = shared
-    ? (tf.matMul(user, embeddings, false, true) as tf.Tensor2D)
-    : (tf.sum(tf.mul(tf.expandDims(user, 1), tf.reshape(embeddings, [rows, k, -1])), 2) as tf.Tensor2D);
+  let negatives: tf.Tensor2D;
+  if (perRow) {
+    negatives = tf.sum(tf.mul(tf.expandDims(user, 1), tf.reshape(embeddings, [rows, k, dim])), 2) as tf.Tensor2D;
+  } else if (bySequence) {
+    // Rows back into their [B, L] slots (padded slots read a zero row), one batched product
+    // [B, L, D] x [B, k, D]ᵀ, then the real slots' rows: O(B·L·k·D), never [rows, k, D].
+    const { batchSize: b, maxLen: l, positions } = sequences!;
+    const slotRow = new Int32Array(b * l);
+    positions.forEach((slot, r) => (slotRow[slot] = r + 1));
+    const padded = embeddingLookup(tf.concat([tf.zeros([1, dim]), user]) as tf.Tensor2D, tf.tensor2d(slotRow, [b, l], 'int32')) as tf.Tensor3D;
+    const scores = tf.matMul(padded, tf.reshape(embeddings, [b, k, dim]), false, true);
+    negatives = embeddingLookup(tf.reshape(scores, [b * l, k]) as tf.Tensor2D, tf.tensor1d(positions, 'int32')) as tf.Tensor2D;
+  } else {
+    negatives = tf.matMul(user, embeddings, false, true) as tf.Tensor2D;
+  }
   return { positive, negatives, valid: hits > 0 ? valid : null };
 }
 
-/** `bce({ numNegatives, shared })`: the original SASRec's binary cross-entropy (see the module comment). */
+/** `bce({ numNegatives, sharing })`: the original SASRec's binary cross-entropy (see the module comment). */
 export function bce(options: BinaryLossOptions = {}): ContextualLoss {
   const o = { ...DEFAULT_BCE, ...defined(options) };
-  checkOptions('bce', o.numNegatives);
+  checkOptions('bce', o.numNegatives, o.sharing);
   return binaryLoss('bce', o, () => 1);
 }
 
-/** `gbce({ numNegatives, t, shared })`: gSASRec's gBCE (see the module comment). */
+/** `gbce({ numNegatives, t, sharing })`: gSASRec's gBCE (see the module comment). */
 export function gbce(options: GBCEOptions = {}): ContextualLoss {
   const o = { ...DEFAULT_GBCE, ...defined(options) };
-  checkOptions('gbce', o.numNegatives, o.t);
+  checkOptions('gbce', o.numNegatives, o.sharing, o.t);
   return binaryLoss('gbce', o, (numItems) => gbceBeta(o.numNegatives, numItems, o.t));
 }
 
@@ -130,7 +159,7 @@ function binaryLoss(name: string, o: Required<BinaryLossOptions>, betaFor: (numI
     const beta = betaFor(ctx.itemCount - 1);
     return (input) =>
       tf.tidy(() => {
-        const s = scoreNegatives(input, o.numNegatives, o.shared);
+        const s = scoreNegatives(input, o.numNegatives, o.sharing);
         return binaryLossFromScores(s.positive, s.negatives, s.valid, beta);
       });
   });

@@ -36,7 +36,7 @@ export { inBatchSoftmax, type InBatchOptions } from './in-batch.js';
 export { bpr, top1, bprFromScores, top1FromScores, type PairwiseOptions } from './pairwise.js';
 export { bprMax, top1Max, bprMaxFromScores, top1MaxFromScores, type MaxLossOptions, type MaxLossSettings } from './pairwise-max.js';
 export { comirecSampledSoftmax, type ComiRecLossOptions } from './comirec.js';
-export { bce, gbce, gbceBeta, binaryLossFromScores, type BinaryLossOptions, type GBCEOptions } from './bce.js';
+export { bce, gbce, gbceBeta, binaryLossFromScores, type BinaryLossOptions, type GBCEOptions, type NegativeSharing } from './bce.js';
 export { buildCandidates, planNegatives, type Candidates, type NegativeOptions, type NegativePlan, type LogQOption, type LogQForm } from './candidates.js';
 export * from './samplers.js';
 
@@ -58,7 +58,7 @@ export type LossName = keyof typeof LOSSES;
 export const LOSS_NAMES = Object.keys(LOSSES) as LossName[];
 
 /** Every setting a named loss may take (each loss reads the ones that apply to it). */
-export type LossOptions = NegativeOptions & LogQOption & MaxLossSettings & Pick<GBCEOptions, 't' | 'shared'>;
+export type LossOptions = NegativeOptions & LogQOption & MaxLossSettings & Pick<GBCEOptions, 't' | 'sharing'>;
 
 export function isContextualLoss(fn: unknown): fn is ContextualLoss {
   return typeof fn === 'function' && typeof (fn as ContextualLoss).withContext === 'function';
@@ -99,9 +99,9 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
     case 'comirec-sampled':
       return comirecSampledSoftmax({ negativesPerRow: o.negativesPerRow });
     case 'bce':
-      return bce({ numNegatives: o.numNegatives, shared: o.shared });
+      return bce({ numNegatives: o.numNegatives, sharing: o.sharing });
     case 'gbce':
-      return gbce({ numNegatives: o.numNegatives, shared: o.shared, t: o.t });
+      return gbce({ numNegatives: o.numNegatives, sharing: o.sharing, t: o.t });
   }
 }
 

@@ -15,6 +15,12 @@ export interface LossInput {
   targetEmbeddings: tf.Tensor2D;
   /** Seeded randomness for samplers. */
   rng: Random;
+  /**
+   * Set when the rows are the real positions of a [batchSize, maxLen] batch (training at every
+   * position): row r is slot `positions[r]` (b·maxLen + i, ascending). Losses that draw
+   * negatives per sequence use it; the others ignore it.
+   */
+  sequences?: { batchSize: number; maxLen: number; positions: Int32Array };
 }
 
 /** A training loss: a pure function from scores' ingredients to a scalar (mean over the batch). */

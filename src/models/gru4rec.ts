@@ -171,7 +171,8 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
    */
   override sequenceLoss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
-      const { positions, targets } = sequenceTargets(batch);
+      const at = sequenceTargets(batch);
+      const { positions } = at;
       const { history, mask } = this.toTensors(batch);
       const [b, l] = history.shape;
       let inputs = this.inputEmbeddings(history) as tf.Tensor3D; // [B, L, D]
@@ -183,7 +184,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
       }
       let h = realRows(tf.reshape(inputs, [b * l, this.config.hiddenDim]) as tf.Tensor2D, positions);
       if (this.projection) h = tf.matMul(h, this.projection);
-      return lossAtPositions(this.withBiasInput(h), this.itemTable, targets, this.trainRng, lossFn);
+      return lossAtPositions(this.withBiasInput(h), this.itemTable, batch, at, this.trainRng, lossFn);
     });
   }
 

@@ -177,10 +177,11 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
    */
   override sequenceLoss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
-      const { positions, targets } = sequenceTargets(batch);
+      const at = sequenceTargets(batch);
+      const { positions } = at;
       // Full windows need no gather (and no scatter-add in the backward pass).
       const h = layerNorm(realRows(this.encode(batch, true), positions), this.finalNorm) as tf.Tensor2D;
-      return lossAtPositions(h, this.itemTable, targets, this.trainRng, lossFn);
+      return lossAtPositions(h, this.itemTable, batch, at, this.trainRng, lossFn);
     });
   }
 

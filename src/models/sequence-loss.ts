@@ -91,7 +91,15 @@ export function fullSoftmaxAtPositions(h: tf.Tensor2D, table: tf.Tensor2D, targe
  * a one-target batch of P rows (so every loss, sampled ones included, trains at every
  * position). Full softmax (the default) goes through the chunked normaliser above.
  */
-export function lossAtPositions(h: tf.Tensor2D, table: tf.Tensor2D, targets: Int32Array, rng: Random, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
-  if (lossFn === softmaxCrossEntropy) return fullSoftmaxAtPositions(h, table, targets);
-  return tf.tidy(() => lossFn(lossInput(table, targets, rng, () => h)));
+export function lossAtPositions(
+  h: tf.Tensor2D,
+  table: tf.Tensor2D,
+  batch: { batchSize: number; maxLen: number },
+  at: SequenceTargets,
+  rng: Random,
+  lossFn: LossFunction = softmaxCrossEntropy,
+): tf.Scalar {
+  if (lossFn === softmaxCrossEntropy) return fullSoftmaxAtPositions(h, table, at.targets);
+  const sequences = { batchSize: batch.batchSize, maxLen: batch.maxLen, positions: at.positions };
+  return tf.tidy(() => lossFn({ ...lossInput(table, at.targets, rng, () => h), sequences }));
 }

@@ -83,8 +83,8 @@ describe('gBCE', () => {
   }
 
   it('at t = 0 is BCE on the same negatives, and its loss is the paper form with σ(s⁺)^β', () => {
-    for (const shared of [true, false]) {
-      close(gbce({ numNegatives: 5, t: 0, shared })(input(1)).dataSync()[0], bce({ numNegatives: 5, shared })(input(1)).dataSync()[0]);
+    for (const sharing of ['batch', 'row'] as const) {
+      close(gbce({ numNegatives: 5, t: 0, sharing })(input(1)).dataSync()[0], bce({ numNegatives: 5, sharing })(input(1)).dataSync()[0]);
     }
     // Paper form by hand, with the negatives the loss draws (same seed: same draws).
     const x = input(2);
@@ -101,7 +101,22 @@ describe('gBCE', () => {
         -(Math.log(Math.pow(1 / (1 + Math.exp(-dot(u[r], e[t]))), beta)) + negs.reduce((s, id) => s + Math.log(1 - 1 / (1 + Math.exp(-dot(u[r], e[id])))), 0)) /
         (1 + negs.length);
     });
-    close(gbce({ numNegatives: 4, t: 0.5, shared: true })({ ...x, rng: new Random(3) }).dataSync()[0], want / 3);
+    close(gbce({ numNegatives: 4, t: 0.5, sharing: 'batch' })({ ...x, rng: new Random(3) }).dataSync()[0], want / 3);
+  });
+
+  it('per sequence: one row per sequence is per row; rows of one sequence share its draw', () => {
+    // Three sequences of one position each (slots 0, 4, 8 of a [3, 4] batch): the same draws as per row.
+    const one = { batchSize: 3, maxLen: 4, positions: Int32Array.from([0, 4, 8]) };
+    close(
+      gbce({ numNegatives: 6, sharing: 'sequence' })({ ...input(5), sequences: one }).dataSync()[0],
+      gbce({ numNegatives: 6, sharing: 'row' })(input(5)).dataSync()[0],
+    );
+    // All three rows in one sequence: the same draw for all, i.e. 'batch'.
+    const shared = { batchSize: 1, maxLen: 4, positions: Int32Array.from([0, 1, 2]) };
+    close(
+      gbce({ numNegatives: 6, sharing: 'sequence' })({ ...input(6), sequences: shared }).dataSync()[0],
+      gbce({ numNegatives: 6, sharing: 'batch' })(input(6)).dataSync()[0],
+    );
   });
 
   it('refuses bad settings with the field named, and sampler flags it cannot honour', () => {
@@ -110,7 +125,8 @@ describe('gBCE', () => {
     assert.throws(() => lossFromSettings('gbce', { sampler: 'popularity' }), /draws its negatives uniformly/);
     assert.doesNotThrow(() => createLoss('gbce', { numNegatives: 64, t: 0.9 }));
     // Unset settings keep the defaults (the CLI passes undefined for flags not given).
-    assert.equal((gbce({ numNegatives: undefined, t: undefined, shared: undefined }) as ContextualLoss).settings.t, 0.75);
+    assert.equal((gbce({ numNegatives: undefined, t: undefined, sharing: undefined }) as ContextualLoss).settings.t, 0.75);
+    assert.throws(() => gbce({ sharing: 'user' as never }), /sharing must be 'row', 'sequence' or 'batch'/);
     assert.equal((createLoss('gbce', { numNegatives: 8 }) as ContextualLoss).settings.t, 0.75);
   });
 });
