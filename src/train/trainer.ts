@@ -90,7 +90,10 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     if (typeof model.sequenceLoss !== 'function') refuseEvery('targets', `needs a model with a sequenceLoss, and ${model.name} has none`);
     const p = o.parallelism ?? 'auto';
     if (p !== 'auto' && p !== 1) refuseEvery('parallelism', 'runs on one thread (parallelism 1)');
-    if (o.itemGradients === 'sparse') refuseEvery('itemGradients', "scores every item at every position, so its item gradients are 'dense'");
+    // Full softmax scores every item; sampled losses at every position train row-sparse as well.
+    if (o.itemGradients === 'sparse' && (o.loss ?? 'softmax') === 'softmax') {
+      refuseEvery('itemGradients', "scores every item at every position with full softmax, so its item gradients are 'dense' (a sampled loss can be sparse)");
+    }
     return targets;
   }
 

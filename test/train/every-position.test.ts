@@ -37,6 +37,7 @@ describe("Trainer targets: 'every'", () => {
     assert.doesNotThrow(() => new Trainer(sasrec, { loss: 'gbce' }));
     assert.throws(() => new Trainer(sasrec, { parallelism: 2 }), /targets 'every' runs on one thread/);
     assert.throws(() => new Trainer(sasrec, { itemGradients: 'sparse' }), /targets 'every' scores every item/);
+    assert.doesNotThrow(() => new Trainer(sasrec, { itemGradients: 'sparse', loss: 'gbce' }));
     // SASRec trained on its last position takes any loss; full softmax at every position is fine.
     assert.doesNotThrow(() => new Trainer(sasrec, { targets: 'last', loss: 'bpr' }));
     assert.doesNotThrow(() => new Trainer(sasrec, { targets: 'every', loss: 'softmax', itemGradients: 'dense' }));
