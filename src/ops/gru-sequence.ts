@@ -140,16 +140,18 @@ export function gruSequence(xProj: tf.Tensor3D, mask: tf.Tensor2D, wh: tf.Tensor
           ba.at(DHP, t * b * h3),
           ba.at(dPrev),
         );
-        if ((t > 0 || h0T) && addon) {
-          // dL/dh_{t-1} += dhp_t W_hᵀ, accumulated by sgemm (beta 1)
-          addon.sgemm(0, 1, b, h, h3, 1, ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3), readFloats(whT), 1, ba.view(dPrev));
-        } else if (t > 0 || h0T) {
-          // dL/dh_{t-1} += dhp_t W_hᵀ
-          const dhpT = tensorFromArena<tf.Rank.R2>(ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3), [b, h3]);
-          const back = tf.matMul(dhpT, whT, false, true);
-          ba.view(BACK).set(readFloats(back));
-          tf.dispose([dhpT, back]);
-          k.fn.add_inplace(ba.at(dPrev), ba.at(BACK), bh);
+        if (t > 0 || h0T) {
+          // dL/dh_{t-1} += dhp_t W_hᵀ (natively: sgemm accumulating into dPrev, beta 1)
+          const dhp = ba.view(DHP).subarray(t * b * h3, (t + 1) * b * h3);
+          if (addon) {
+            addon.sgemm(0, 1, b, h, h3, 1, dhp, readFloats(whT), 1, ba.view(dPrev));
+          } else {
+            const dhpT = tensorFromArena<tf.Rank.R2>(dhp, [b, h3]);
+            const back = tf.matMul(dhpT, whT, false, true);
+            ba.view(BACK).set(readFloats(back));
+            tf.dispose([dhpT, back]);
+            k.fn.add_inplace(ba.at(dPrev), ba.at(BACK), bh);
+          }
         }
         // A reset at step t cut h_{t-1} off: no gradient flows past it.
         if (rho) {
