@@ -131,9 +131,9 @@ describe('gBCE', () => {
   });
 });
 
-describe('binary losses at every position', () => {
-  it('SASRec trains with gBCE and BCE at every position: finite, and lower after a few steps on a fixed batch', () => {
-    for (const lossFn of [gbce({ numNegatives: 32 }), bce()]) {
+describe('sampled losses at every position', () => {
+  it('SASRec trains with gBCE, BCE and sampled softmax at every position: finite, and lower after a few steps on a fixed batch', () => {
+    for (const lossFn of [gbce({ numNegatives: 32 }), bce(), createLoss('sampled-softmax', { numNegatives: 32, sampler: 'uniform' })]) {
       const model = new SASRec({ itemCount: 60, embeddingDim: 16, maxLen: 8, dropout: 0, seed: 1 });
       const batch = randomTrainBatch(new Random(4), 16, 8, 60);
       const optimizer = tf.train.adam(0.01);
