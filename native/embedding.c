@@ -7,27 +7,15 @@
 
 #include "napi_util.h"
 
-static int index_arg(napi_env env, napi_value v, const int32_t **idx, size_t *count, const char *fn) {
-  void *data;
-  if (!get_typed(env, v, napi_int32_array, &data, count)) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s: indices must be an Int32Array", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  *idx = data;
-  return 1;
-}
-
 /* gather_rows(out, table, indices, dim): out[i, :] = table[indices[i], :]. */
 static napi_value gather_rows(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) FAIL("gather_rows: expected 4 arguments");
   F32 out, table;
-  const int32_t *idx;
+  int32_t *idx;
   size_t count;
   int64_t dim;
-  if (!f32_arg(env, argv[0], &out, "out") || !f32_arg(env, argv[1], &table, "table") || !index_arg(env, argv[2], &idx, &count, "gather_rows")) return NULL;
+  if (!f32_arg(env, argv[0], &out, "out") || !f32_arg(env, argv[1], &table, "table") || !i32_arg(env, argv[2], &idx, &count, "gather_rows: indices")) return NULL;
   if (!get_i64(env, argv[3], &dim) || dim < 1) FAIL("gather_rows: dim must be a positive count");
   NEED(out, (int64_t)count * dim, "out");
   const int64_t rows = (int64_t)(table.n / (size_t)dim);
@@ -43,10 +31,10 @@ static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) FAIL("scatter_add_rows: expected 4 arguments");
   F32 out, dy;
-  const int32_t *idx;
+  int32_t *idx;
   size_t count;
   int64_t dim;
-  if (!f32_arg(env, argv[0], &out, "out") || !f32_arg(env, argv[1], &dy, "dy") || !index_arg(env, argv[2], &idx, &count, "scatter_add_rows")) return NULL;
+  if (!f32_arg(env, argv[0], &out, "out") || !f32_arg(env, argv[1], &dy, "dy") || !i32_arg(env, argv[2], &idx, &count, "scatter_add_rows: indices")) return NULL;
   if (!get_i64(env, argv[3], &dim) || dim < 1) FAIL("scatter_add_rows: dim must be a positive count");
   NEED(dy, (int64_t)count * dim, "dy");
   const int64_t rows = (int64_t)(out.n / (size_t)dim);

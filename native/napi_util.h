@@ -115,6 +115,18 @@ static inline int f32_arg(napi_env env, napi_value v, F32 *out, const char *what
   return 1;
 }
 
+static inline int i32_arg(napi_env env, napi_value v, int32_t **p, size_t *n, const char *what) {
+  void *d;
+  if (!get_typed(env, v, napi_int32_array, &d, n)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be an Int32Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  *p = d;
+  return 1;
+}
+
 #define NEED(arr, count, what)                                                                   \
   if ((uint64_t)(count) > (arr).n) FAIL("%s holds %zu floats, needs %lld", what, (arr).n, (long long)(count))
 

@@ -137,18 +137,6 @@ static void excl_free(Excl *e) {
   free(e->ids);
 }
 
-static int i32_arg(napi_env env, napi_value v, int32_t **p, size_t *n, const char *what) {
-  void *d;
-  if (!get_typed(env, v, napi_int32_array, &d, n)) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s must be an Int32Array", what);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  *p = d;
-  return 1;
-}
-
 /*
  * exact_topk(items, numItems, dim, rows, numRows, k, interests, exclOff|null, exclIds|null,
  * outIds, outScores): items [numItems, dim] with row 0 padding; rows [numRows, dim], row r

@@ -155,6 +155,19 @@ export function nativeAddonPath(root: string = seqrecRoot()): string {
 }
 
 /** What this seqrec calls; a loaded addon must have every one. */
+/** The twins of src/backend/simd/kernels.c, called with the kernels' memory first (simd.ts). */
+export const OFFSET_KERNEL_NAMES = [
+  'exp_inplace',
+  'exp_shift_rows',
+  'scale_rows',
+  'scale_rows_both',
+  'gru_forward_step',
+  'gru_backward_step',
+  'add_inplace',
+  'batch_matmul',
+  'column_sums',
+] as const;
+
 const REQUIRED_FUNCTIONS = [
   'sgemm',
   'sgemm_batched',
@@ -170,15 +183,7 @@ const REQUIRED_FUNCTIONS = [
   'rescore_topk',
   'set_threads',
   'facts',
-  'exp_inplace',
-  'exp_shift_rows',
-  'scale_rows',
-  'scale_rows_both',
-  'gru_forward_step',
-  'gru_backward_step',
-  'add_inplace',
-  'batch_matmul',
-  'column_sums',
+  ...OFFSET_KERNEL_NAMES,
 ] as const;
 
 let status: NativeStatus | undefined;

@@ -10,7 +10,7 @@
  * Float32Array over the module's memory (valid until the next `arena()`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeAddon, type NativeAddon } from './native.js';
+import { nativeAddon, OFFSET_KERNEL_NAMES, type NativeAddon } from './native.js';
 import { KERNELS_WASM_BASE64 } from './simd/kernels.wasm.js';
 
 // The project compiles without the DOM library, which is where TypeScript declares WebAssembly.
@@ -189,23 +189,11 @@ function growableMemory(onGrow: (buffer: ArrayBuffer) => void): WasmMemory {
   };
 }
 
-const KERNEL_NAMES = [
-  'exp_inplace',
-  'exp_shift_rows',
-  'scale_rows',
-  'scale_rows_both',
-  'gru_forward_step',
-  'gru_backward_step',
-  'add_inplace',
-  'batch_matmul',
-  'column_sums',
-] as const;
-
 /** The kernels of kernels.c compiled natively: the same calls, with the memory passed first. */
 function nativeKernels(addon: NativeAddon): KernelExports {
   const memory = growableMemory(() => {});
   const fns: Record<string, unknown> = { memory, __heap_base: { value: 1024 }, native: true };
-  for (const name of KERNEL_NAMES) {
+  for (const name of OFFSET_KERNEL_NAMES) {
     const fn = addon[name] as (memory: ArrayBuffer, ...args: number[]) => void;
     fns[name] = (...args: number[]) => fn(memory.buffer, ...args);
   }
