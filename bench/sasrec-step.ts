@@ -1,11 +1,14 @@
 /**
- * SASRec's training-speed measurement in a fresh process: forward + backward + Adam with the
- * full-softmax loss at EVERY position (SASRec.sequenceLoss) on FULL windows (all B·L positions
- * real and scored), the recipe of the peer's `python3 -m peer_torch bench --models sasrec`
- * (2 blocks, 1 head, dropout 0.2; ML-1M-like shape B 128, L 200, D 64, N 3,416). Prints
- * bench/train-step.ts's JSON fields plus positions_per_step and positions_per_second.
+ * SASRec's training-speed measurement in a fresh process: the Trainer's step (AdamStep,
+ * forward + backward + Adam) with a loss at EVERY position (SASRec.sequenceLoss) on FULL windows
+ * (all B·L positions real and scored), the recipe of the peer's `python3 -m peer_torch bench
+ * --models sasrec` (2 blocks, 1 head, dropout 0.2). LOSS is `softmax` (full; the peer's ML-1M
+ * shape B 128, L 200, D 64, N 3,416) or `sampled` (sampled softmax with NEG uniform negatives
+ * shared by the batch, the item table row-sparse as the Trainer trains it; the peer's Beauty
+ * shape B 128, L 50, N 12,101, 256 negatives). Prints bench/train-step.ts's JSON fields plus
+ * positions_per_step and positions_per_second.
  *
- *   SEQREC_WASM_THREADS=1 node --import tsx bench/sasrec-step.ts BACKEND B L D N STEPS [BLOCKS] [HEADS] [DROPOUT]
+ *   SEQREC_WASM_THREADS=1 node --import tsx bench/sasrec-step.ts BACKEND B L D N STEPS [LOSS] [NEG] [BLOCKS] [HEADS] [DROPOUT]
  *
  * (bench/train-step.ts times the single-target models; kept separate so that file's
  * optimizer line stays its owner's.)
@@ -15,10 +18,12 @@ import { useBackend } from '../src/backend/index.js';
 import type { TrainBatch } from '../src/data/types.js';
 import { SASRec } from '../src/models/sasrec.js';
 import { Random } from '../src/util/random.js';
-import { FusedAdam } from '../src/train/fused-adam.js';
+import { createLoss } from '../src/losses/index.js';
+import { AdamStep, resolveItemGradients } from '../src/train/step.js';
 
-const [backend, B, L, D, N, STEPS, BLOCKS = '2', HEADS = '1', DROPOUT = '0.2'] = process.argv.slice(2);
-const [b, l, d, n, steps, blocks, heads, dropout] = [B, L, D, N, STEPS, BLOCKS, HEADS, DROPOUT].map(Number);
+const [backend, B, L, D, N, STEPS, LOSS = 'softmax', NEG = '256', BLOCKS = '2', HEADS = '1', DROPOUT = '0.2'] = process.argv.slice(2);
+const [b, l, d, n, steps, negatives, blocks, heads, dropout] = [B, L, D, N, STEPS, NEG, BLOCKS, HEADS, DROPOUT].map(Number);
+if (LOSS !== 'softmax' && LOSS !== 'sampled') throw new Error(`LOSS must be softmax or sampled, got '${LOSS}'`);
 await useBackend(backend);
 const rng = new Random(0);
 // Full windows: every slot real, so the cost does not depend on padding.
@@ -32,12 +37,10 @@ const batch: TrainBatch = {
   users: Int32Array.from({ length: b }, (_, i) => i),
 };
 const model = new SASRec({ itemCount: n + 1, embeddingDim: d, maxLen: l, numBlocks: blocks, numHeads: heads, dropout, seed: 0 });
-const optimizer = new FusedAdam(1e-3); // the Trainer's dense Adam
-const step = () => {
-  const cost = optimizer.minimize(() => model.sequenceLoss(batch), true, model.trainableVariables());
-  cost!.dataSync();
-  cost!.dispose();
-};
+const lossName = LOSS === 'softmax' ? 'softmax' : 'sampled-softmax';
+const lossFn = LOSS === 'softmax' ? createLoss('softmax') : createLoss('sampled-softmax', { numNegatives: negatives, sampler: { kind: 'uniform' } });
+const trainer = new AdamStep(model, lossFn, { learningRate: 1e-3, itemGradients: resolveItemGradients('auto', lossName), targets: 'every' });
+const step = () => trainer.run(batch);
 const warmup = 3;
 const times: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
@@ -56,7 +59,8 @@ console.log(
     L: l,
     D: d,
     N: n,
-    loss: 'softmax',
+    loss: LOSS,
+    n_neg: LOSS === 'sampled' ? negatives : null,
     blocks,
     heads,
     dropout,

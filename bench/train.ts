@@ -7,7 +7,9 @@
  * peer processes alternate, REPEATS times, and the table reports the median of the per-process
  * medians, so machine noise hits both sides alike. Options (env):
  *   BENCH_REPEATS (3), BENCH_STEPS (20), BENCH_MODELS (all registered; 'sasrec' runs
- *   bench/sasrec-step.ts, every position of full windows, e.g. BENCH_SHAPES=128x200x64x3416),
+ *   bench/sasrec-step.ts, full softmax at every position of full windows, e.g.
+ *   BENCH_SHAPES=128x200x64x3416; 'sasrec-sampled' the same with sampled softmax over 256
+ *   uniform negatives, e.g. 128x50x64x12101),
  *   BENCH_BACKENDS (wasm,cpu),
  *   BENCH_THREADS (wasm thread counts, "1,<cores>"),
  *   BENCH_NATIVE ("0,1": the wasm backend without and with the native kernels),
@@ -37,7 +39,7 @@ const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/train.json';
 const rowsOut = out.replace(/\.json$/, '') + '.rows.jsonl';
 mkdirSync(dirname(out), { recursive: true });
-const peerModels = new Set(['gru4rec', 'youtubednn', 'mind', 'comirec-dr', 'comirec-sa', 'sasrec']);
+const peerModels = new Set(['gru4rec', 'youtubednn', 'mind', 'comirec-dr', 'comirec-sa', 'sasrec', 'sasrec-sampled']);
 const hasPeer = existsSync(`${peerDir}/peer_torch/bench.py`);
 
 interface Row {
@@ -76,7 +78,7 @@ for (const [b, l, d, n] of shapes) {
       if (backend === 'cpu' && !cpuShapes.has(`${b}x${l}x${d}x${n}`)) continue;
       const s = backend === 'cpu' ? Math.max(3, Math.floor(steps / 5)) : steps;
       for (const parts of backend === 'cpu' ? [1] : partsList) {
-        if (model === 'sasrec' && parts > 1) continue; // no data-parallel path for it yet
+        if (model.startsWith('sasrec') && parts > 1) continue; // no data-parallel path for it yet
         // The wasm backend at each thread count (data-parallel parts run one thread each).
         for (const threads of backend === 'wasm' && parts === 1 ? threadsList : [1]) {
           // The wasm backend with the native kernels (SEQREC_NATIVE=1) and without (=0).
@@ -84,10 +86,9 @@ for (const [b, l, d, n] of shapes) {
             const kind = backend === 'wasm' && nat === '1' ? 'native' : backend;
             const label = `seqrec ${kind}${backend === 'wasm' && parts === 1 ? ` ${threads}t` : ''}${parts > 1 ? ` x${parts} cores` : ''}`;
             // SASRec trains at every position: its own step script (the peer's bench_sasrec recipe).
-            const args =
-              model === 'sasrec'
-                ? ['--import', 'tsx', 'bench/sasrec-step.ts', backend, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`]
-                : ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
+            const args = model.startsWith('sasrec')
+              ? ['--import', 'tsx', 'bench/sasrec-step.ts', backend, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, model === 'sasrec' ? 'softmax' : 'sampled', '256']
+              : ['--import', 'tsx', 'bench/train-step.ts', backend, model, `${b}`, `${l}`, `${d}`, `${n}`, `${s}`, `${parts}`];
             // Native rows: the native pools get the threads and wasm one (the default split, see
             // wasmThreadsWanted); wasm-only rows: the wasm pool gets them.
             const threadEnv: Record<string, string> =

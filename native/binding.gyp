@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "seqrec_native",
-      "sources": ["seqrec_native.c", "optim.c", "retrieval.c", "embedding.c", "matmul.c"],
+      "sources": ["seqrec_native.c", "optim.c", "retrieval.c", "embedding.c", "matmul.c", "random.c"],
       "include_dirs": ["<(seqrec_blas_include)"],
       "cflags": ["-O3", "<@(seqrec_arch_flags)", "-fopenmp", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "cflags!": ["-O2"],

@@ -140,6 +140,7 @@ void seqrec_register_optim(napi_env env, napi_value exports);
 void seqrec_register_retrieval(napi_env env, napi_value exports);
 void seqrec_register_embedding(napi_env env, napi_value exports);
 void seqrec_register_matmul(napi_env env, napi_value exports);
+void seqrec_register_random(napi_env env, napi_value exports);
 
 #define EXPORT(name) {#name, NULL, name, NULL, NULL, NULL, napi_enumerable, NULL}
 

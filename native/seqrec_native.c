@@ -380,5 +380,6 @@ NAPI_MODULE_INIT() {
   seqrec_register_retrieval(env, exports);
   seqrec_register_embedding(env, exports);
   seqrec_register_matmul(env, exports);
+  seqrec_register_random(env, exports);
   return exports;
 }

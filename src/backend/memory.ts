@@ -66,6 +66,12 @@ export function tensorFilledBy<R extends tf.Rank = tf.Rank>(shape: number[], fil
   return tf.tensor(values, shape, 'float32') as unknown as tf.Tensor<R>;
 }
 
+/** True when a tensor other than `t` holds `t`'s memory (the backend's reference count). */
+function sharedMemory(t: tf.Tensor): boolean {
+  const backend = tf.engine().backend as unknown as { refCount?(dataId: object): number };
+  return (backend.refCount?.(t.dataId) ?? 1) > 1;
+}
+
 /**
  * Runs `update` on the float32 data of variable `v` in place where the backend keeps it in
  * reach (wasm linear memory, the cpu backend's array); elsewhere on a copy that is assigned
@@ -73,6 +79,14 @@ export function tensorFilledBy<R extends tf.Rank = tf.Rank>(shape: number[], fil
  */
 export function updateInPlace(v: tf.Variable, update: (values: Float32Array) => void): void {
   if (v.dtype !== 'float32') throw new Error(`updateInPlace: expected float32, got ${v.dtype}`);
+  // In-place writes must not show through other tensors: a variable shares its memory with the
+  // tensor it was made from, with reshapes and (seqrec's wasm Identity) clones, which TF.js's
+  // own `assign` never writes to. Give it a private copy first when anything else holds it.
+  if (sharedMemory(v)) {
+    const own = tensorFilledBy(v.shape, (out) => out.set(readFloats(v)));
+    v.assign(own);
+    own.dispose();
+  }
   const inPlace = view(v) as Float32Array | null;
   if (inPlace) {
     update(inPlace);

@@ -42,6 +42,8 @@ export interface NativeAddon {
   gather_rows(out: Float32Array, table: Float32Array, indices: Int32Array, dim: number): void;
   /** out = 0, then out[indices[i], :] += dy[i, :] in index order. */
   scatter_add_rows(out: Float32Array, dy: Float32Array, indices: Int32Array, dim: number): void;
+  /** out[i] = value where the next draw of mulberry32 from `state` is < limit, else 0; returns the next state (random.c). */
+  bernoulli_fill(out: Float32Array, state: number, limit: number, value: number): number;
   /** TF.js's Adam step in place (optim.c); accBeta1/2 = beta1/2 to the power of this step. */
   adam(
     param: Float32Array,
@@ -175,6 +177,7 @@ const REQUIRED_FUNCTIONS = [
   'gather_rows',
   'tanh_typed',
   'scatter_add_rows',
+  'bernoulli_fill',
   'rowwise_gemm_typed',
   'adam',
   'adam_into',

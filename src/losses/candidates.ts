@@ -238,18 +238,25 @@ export function buildCandidates(input: LossInput, plan: NegativePlan): Candidate
   // 3. Excluded columns.
   let valid: Float32Array | null = null;
   if (plan.inBatch || plan.removeAccidentalHits) {
+    // The columns of each item id, so a row finds its accidental hits without a pass over all c.
+    const columnsOf = new Map<number, number[]>();
+    if (plan.removeAccidentalHits) {
+      columnIds.forEach((id, k) => {
+        const list = columnsOf.get(id);
+        if (list) list.push(k);
+        else columnsOf.set(id, [k]);
+      });
+    }
     valid = new Float32Array(b * c).fill(1);
     let excluded = 0;
+    const exclude = (i: number) => {
+      if (valid![i] === 0) return;
+      valid![i] = 0;
+      excluded++;
+    };
     for (let r = 0; r < b; r++) {
-      const t = targetIds[r];
-      const base = r * c;
-      for (let k = 0; k < c; k++) {
-        const own = plan.inBatch && k === r;
-        if (own || (plan.removeAccidentalHits && columnIds[k] === t)) {
-          valid[base + k] = 0;
-          excluded++;
-        }
-      }
+      if (plan.inBatch) exclude(r * c + r);
+      for (const k of columnsOf.get(targetIds[r]) ?? []) exclude(r * c + k);
     }
     if (excluded === 0) valid = null;
   }

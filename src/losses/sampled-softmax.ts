@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { buildCandidates, contextualLoss, planNegatives, type LogQOption, type NegativeOptions } from './candidates.js';
 import { logSumExpRows } from '../ops/log-sum-exp.js';
+import { tensorFilledBy } from '../backend/memory.js';
 import { DEFAULT_SAMPLE_ALPHA } from './samplers.js';
 import type { ContextualLoss, LossFunction } from './types.js';
 
@@ -47,17 +48,18 @@ export function sampledSoftmaxFromScores(s: ScoredColumns & LogQTerms): tf.Scala
     let negatives: tf.Tensor = s.negatives;
     if (s.valid || s.logQNegatives) {
       // One constant [B, M] bias: −logq·log E(j) for usable columns, −∞ for excluded ones.
-      const bias = new Float32Array(b * m);
-      for (let r = 0; r < b; r++) {
-        for (let k = 0; k < m; k++) {
-          const i = r * m + k;
-          bias[i] = s.valid && !(s.valid[i] > 0) ? -Infinity : s.logQNegatives ? -s.logQNegatives[k] : 0;
+      const { valid, logQNegatives } = s;
+      const row = logQNegatives ? Float32Array.from(logQNegatives, (x) => -x) : null;
+      const bias = tensorFilledBy([b, m], (out) => {
+        for (let r = 0; r < b; r++) {
+          if (row) out.set(row, r * m);
+          else out.fill(0, r * m, (r + 1) * m);
         }
-      }
-      negatives = tf.add(negatives, tf.tensor2d(bias, [b, m]));
+        if (valid) for (let i = 0; i < b * m; i++) if (!(valid[i] > 0)) out[i] = -Infinity;
+      });
+      negatives = tf.add(negatives, bias);
     }
-    const logits = tf.concat([tf.expandDims(positive, 1), negatives], 1) as tf.Tensor2D;
-    return tf.mean(tf.sub(logSumExpRows(logits), positive)) as tf.Scalar;
+    return tf.mean(tf.sub(logSumExpRows(tf.expandDims(positive, 1) as tf.Tensor2D, negatives as tf.Tensor2D), positive)) as tf.Scalar;
   });
 }
 

@@ -15,6 +15,8 @@ import { softmaxCrossEntropy } from '../losses/softmax.js';
 import type { LossFunction } from '../losses/types.js';
 import { lossInput } from '../losses/input.js';
 import { embeddingLookup } from '../ops/embedding.js';
+import { nativeAddon } from '../backend/native.js';
+import { tensorFilledBy } from '../backend/memory.js';
 import { glorotUniform, variable } from './layers/init.js';
 import type { ModelBaseConfig } from './config.js';
 
@@ -192,11 +194,12 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
   }
 }
 
-/** Inverted dropout mask drawn from a seeded stream: values 0 or 1/(1-rate). */
+/**
+ * Inverted dropout mask drawn from a seeded stream: values 0 or 1/(1-rate), one draw per element
+ * (the native kernel where loaded, with the same bits), written straight into the tensor.
+ */
 export function dropoutMask(rng: Random, shape: number[], rate: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
   const keep = 1 - rate;
-  const m = new Float32Array(n);
-  for (let i = 0; i < n; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
-  return tf.tensor(m, shape, 'float32');
+  const addon = nativeAddon();
+  return tensorFilledBy(shape, (out) => rng.fillBernoulli(out, keep, 1 / keep, addon?.bernoulli_fill));
 }

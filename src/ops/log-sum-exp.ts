@@ -1,5 +1,6 @@
 /**
- * Row-wise log-sum-exp of a [B, N] logit matrix as one op with a cheap gradient.
+ * Row-wise log-sum-exp of a [B, N] logit matrix (or of several [B, n_i] blocks side by side) as
+ * one op with a cheap gradient.
  *
  * TF.js's `logSumExp` differentiates through `max` (an Equal over the whole matrix, ~100 ms on
  * wasm for 256 x 3,706) although that part of the gradient cancels exactly. Here the forward
@@ -11,22 +12,49 @@ import { readFloats, tensorFilledBy } from '../backend/memory.js';
 import { nativeAddon } from '../backend/native.js';
 import { simdKernels, tensorFromArena, type SimdKernels } from '../backend/simd.js';
 
-export function logSumExpRows(logits: tf.Tensor2D): tf.Tensor1D {
-  const [rows, cols] = logits.shape;
-  const op = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    save([x]);
+export function logSumExpRows(...blocks: tf.Tensor2D[]): tf.Tensor1D {
+  // Several blocks are the columns of one [B, Σ widths] matrix, side by side: the op writes them
+  // into its own memory and hands each its gradient, sparing a Concat (and its SplitV gradient,
+  // 30 ms on wasm for a sampled softmax's [3,792 x 257] logits).
+  const rows = blocks[0].shape[0];
+  const widths = blocks.map((x) => x.shape[1]);
+  const cols = widths.reduce((a, b) => a + b, 0);
+  const writeColumns = (dst: Float32Array, xs: tf.Tensor[]) => {
+    if (xs.length === 1) return dst.set(readFloats(xs[0]));
+    let offset = 0;
+    xs.forEach((x, i) => {
+      const w = widths[i];
+      const src = readFloats(x);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < w; j++) dst[r * cols + offset + j] = src[r * w + j];
+      offset += w;
+    });
+  };
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const xs = args as tf.Tensor2D[];
+    save(xs);
     const simd = simdKernels();
-    const exps = shiftedExponentials(simd, rows, cols, [rows], (dst, [xT]) => dst.set(readFloats(xT)), [x]);
+    const exps = shiftedExponentials(simd, rows, cols, [rows], writeColumns, xs);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const g = readFloats(dy).slice();
       const arena = exps.current(saved);
       exps.scales(g, arena.view(3));
       simd.fn.scale_rows(arena.at(0), rows, cols, arena.at(3));
-      return [tensorFromArena(arena.view(0), [rows, cols])];
+      if (xs.length === 1) return [tensorFromArena(arena.view(0), [rows, cols])];
+      let offset = 0;
+      return widths.map((w) => {
+        const from = offset;
+        offset += w;
+        // The arena's view is taken inside the fill, after the allocation.
+        return tensorFilledBy([rows, w], (out) => {
+          const all = arena.view(0);
+          for (let r = 0; r < rows; r++) for (let j = 0; j < w; j++) out[r * w + j] = all[r * cols + from + j];
+        });
+      });
     };
     return { value: tf.tensor1d(exps.lse), gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op(logits) as tf.Tensor1D;
+  return (op as unknown as (...xs: tf.Tensor[]) => tf.Tensor)(...blocks) as tf.Tensor1D;
 }
 
 /**

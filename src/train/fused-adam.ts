@@ -77,17 +77,6 @@ export function adamSpan(
   }
 }
 
-/**
- * In-place updates must not show through other tensors: a variable shares its data with the
- * tensor it was made from (and with clones), which TF.js's own `assign` never writes to. Give
- * the variable a private copy first when anything else holds its data.
- */
-export function ownData(variable: tf.Variable): void {
-  if (tf.engine().backend.refCount(variable.dataId) <= 1) return;
-  const copy = (variable.dataSync() as Float32Array).slice();
-  tf.tidy(() => variable.assign(tf.tensor(copy, variable.shape, 'float32')));
-}
-
 interface Moments {
   name: string;
   shape: number[];
@@ -169,7 +158,6 @@ export class FusedAdam extends tf.Optimizer {
         out.dispose();
         continue;
       }
-      ownData(variable);
       const g = readFloats(grad);
       const addon = this.addon;
       updateInPlace(variable, (p) => {

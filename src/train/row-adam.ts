@@ -14,7 +14,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { updateInPlace } from '../backend/memory.js';
 import { nativeAddon, type NativeAddon } from '../backend/native.js';
 import type { RowGradients } from '../ops/embedding.js';
-import { ownData } from './fused-adam.js';
 
 export class RowSparseAdam {
   private m: Float32Array | null = null;
@@ -50,7 +49,6 @@ export class RowSparseAdam {
     const c2 = 1 - b2 ** this.step;
     const m = this.m;
     const v = this.v;
-    ownData(this.table);
     const kernel = this.kernel;
     if (kernel) {
       const [acc1, acc2] = [b1 ** this.step, b2 ** this.step];

@@ -5,6 +5,9 @@
  * The generator is mulberry32: 32-bit state, fast, and good enough for shuffling and
  * sampling (not for cryptography).
  */
+/** Native twin of `Random.fillBernoulli`'s loop: writes `out`, returns the stream's next state. */
+export type BernoulliKernel = (out: Float32Array, state: number, limit: number, value: number) => number;
+
 export class Random {
   private state: number;
 
@@ -27,6 +30,27 @@ export class Random {
   /** A float in [0, 1). */
   next(): number {
     return this.nextUint32() / 4294967296;
+  }
+
+  /**
+   * Fills `out` with `value` where a draw is below p and 0 elsewhere: one `next()` per element
+   * in order, so the result is what a loop over `next() < p` gives. `kernel` (the native
+   * addon's bernoulli_fill) runs the same stream; the loop below is its inlined JavaScript twin.
+   */
+  fillBernoulli(out: Float32Array, p: number, value: number, kernel?: BernoulliKernel): void {
+    const limit = p * 4294967296; // next() < p  <=>  nextUint32() < p·2³², exactly in doubles
+    if (kernel) {
+      this.state = kernel(out, this.state, limit, value);
+      return;
+    }
+    let s = this.state;
+    for (let i = 0; i < out.length; i++) {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(s ^ (s >>> 15), s | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[i] = (t ^ (t >>> 14)) >>> 0 < limit ? value : 0;
+    }
+    this.state = s;
   }
 
   /** An integer in [0, n). */

@@ -190,3 +190,41 @@ describe('Sum and Mean gradients', () => {
     x.dispose();
   });
 });
+
+describe('Identity override (clones share memory)', () => {
+  it('a clone reads as its source, costs no copy on wasm, and keeps its values when the variable is updated in place', async () => {
+    const { updateInPlace } = await import('../../src/backend/memory.js');
+    const init = tf.tensor([1, 2, 3]);
+    const v = tf.variable(init, true, 'identity_shared');
+    init.dispose();
+    const clone = tf.clone(v);
+    assert.deepEqual([...clone.dataSync()], [1, 2, 3]);
+    if (tf.getBackend() === 'wasm') assert.equal(tf.engine().backend.refCount(v.dataId), 2, 'the clone shares the memory');
+    updateInPlace(v, (values) => values.fill(7));
+    assert.deepEqual([...v.dataSync()], [7, 7, 7]);
+    assert.deepEqual([...clone.dataSync()], [1, 2, 3], 'the clone keeps its values');
+    assert.equal(tf.engine().backend.refCount(v.dataId), 1, 'the variable has its own memory now');
+    tf.dispose([v, clone]);
+  });
+
+  it('gradients that keep tensors for the backward pass are unchanged (values and grads of a softmax chain)', () => {
+    const x = tf.tensor2d([
+      [0.5, -1, 2],
+      [3, 0, -0.25],
+    ]);
+    const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(tf.mul(t, t)), tf.exp(t)));
+    const grad = tf.grad(f)(x);
+    // The same chain by hand: d/dx Σ softmax(x²)·e^x.
+    const rows = x.arraySync() as number[][];
+    const want = rows.map((r) => {
+      const s = r.map((a) => Math.exp(a * a));
+      const z = s.reduce((a, b) => a + b, 0);
+      const p = s.map((a) => a / z);
+      const e = r.map(Math.exp);
+      const pe = p.reduce((acc, pi, i) => acc + pi * e[i], 0);
+      return r.map((a, i) => p[i] * e[i] + 2 * a * p[i] * (e[i] - pe));
+    });
+    assert.ok(maxAbsDiff(grad.dataSync(), want.flat()) < 1e-4);
+    tf.dispose([x, grad]);
+  });
+});

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { NATIVE_SETUP_HINT, nativeAddon, nativeStatus } from '../../src/backend/native.js';
 import { MODELS } from '../../src/models/registry.js';
+import { Random } from '../../src/util/random.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/train-steps.ts', import.meta.url));
 const status = nativeStatus();
@@ -74,5 +75,43 @@ describe('native embedding rows', { skip }, () => {
     assert.deepEqual(sumGot, sumWant); // same bits: rows added in index order
     assert.throws(() => addon.gather_rows(got, table, Int32Array.from([9]), dim), /embedding index 9 is out of range \[0, 9\)/);
     assert.throws(() => addon.scatter_add_rows(sumGot, dy, Int32Array.from([-1]), dim), /index -1 outside/);
+  });
+});
+
+describe('dropout masks', () => {
+  const naive = (seed: number, n: number, p: number): [Float32Array, number] => {
+    const rng = new Random(seed);
+    const out = Float32Array.from({ length: n }, () => (rng.next() < p ? 1 / p : 0));
+    return [out, rng.nextUint32()];
+  };
+  it('fillBernoulli gives the bits of a next() < p loop and leaves the stream where that loop does', () => {
+    for (const [seed, n, p] of [
+      [1, 1000, 0.8],
+      [7, 4097, 0.5],
+      [3, 10, 1],
+      [5, 10, 1e-9],
+    ] as const) {
+      const [want, after] = naive(seed, n, p);
+      const rng = new Random(seed);
+      const got = new Float32Array(n);
+      rng.fillBernoulli(got, p, 1 / p);
+      assert.deepEqual(got, want);
+      assert.equal(rng.nextUint32(), after);
+    }
+  });
+  it('the native kernel draws the same stream', { skip }, () => {
+    const addon = nativeAddon()!;
+    for (const [seed, n, p] of [
+      [1, 100_003, 0.8],
+      [9, 7, 0.1],
+    ] as const) {
+      const [want, after] = naive(seed, n, p);
+      const rng = new Random(seed);
+      const got = new Float32Array(n);
+      rng.fillBernoulli(got, p, 1 / p, addon.bernoulli_fill);
+      assert.deepEqual(got, want);
+      assert.equal(rng.nextUint32(), after);
+    }
+    assert.throws(() => addon.bernoulli_fill(new Float32Array(1), -1, 1, 1), /unsigned 32-bit/);
   });
 });

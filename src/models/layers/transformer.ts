@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MASKED_LOGIT } from './capsule.js';
+import { tensorFilledBy } from '../../backend/memory.js';
 
 /** SASRec's LayerNorm epsilon (the original TF code's 1e-8). */
 export const LAYER_NORM_EPSILON = 1e-8;
@@ -44,16 +45,18 @@ export interface AttentionWeights {
 export function attentionBias(lengths: Int32Array, l: number): tf.Tensor4D {
   const full = lengths.every((n) => n === l);
   const rows = full ? 1 : lengths.length;
-  const bias = new Float32Array(rows * l * l);
-  for (let b = 0; b < rows; b++) {
-    const real = full ? l : lengths[b];
-    for (let i = 0; i < l; i++) {
-      const base = (b * l + i) * l;
-      // Keys after the query (future) or at padded slots are hidden.
-      for (let j = Math.min(i + 1, real); j < l; j++) bias[base + j] = MASKED_LOGIT;
+  return tensorFilledBy<tf.Rank.R4>([rows, 1, l, l], (bias) => {
+    for (let b = 0; b < rows; b++) {
+      const real = full ? l : lengths[b];
+      for (let i = 0; i < l; i++) {
+        const base = (b * l + i) * l;
+        // Keys after the query (future) or at padded slots are hidden.
+        const hidden = Math.min(i + 1, real);
+        bias.fill(0, base, base + hidden);
+        bias.fill(MASKED_LOGIT, base + hidden, base + l);
+      }
     }
-  }
-  return tf.tensor4d(bias, [rows, 1, l, l]);
+  });
 }
 
 /**
