@@ -15,7 +15,9 @@ export type SeqrecErrorCode =
   /** Training produced a non-finite loss or weight; the model keeps its last finite (best) weights. */
   | 'diverged'
   /** An operation did not finish in its time limit (e.g. a bundle reload). */
-  | 'timeout';
+  | 'timeout'
+  /** The user stopped it (Ctrl-C) before it had a result. */
+  | 'interrupted';
 
 export interface SeqrecErrorDetails {
   /** File the problem was found in. */

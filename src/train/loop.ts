@@ -61,14 +61,20 @@ export interface LoopSpec<B, R> {
   log?: (line: string) => void;
   onBatchEnd?: (step: number, loss: number, rows: number) => void;
   onEpochEnd?: (record: R) => void | Promise<void>;
+  /** Stop at the end of the first epoch that ends this many seconds after the start. */
+  maxSeconds?: number;
+  /** Stop when it aborts: between batches (the epoch under way is dropped) or after an epoch. */
+  signal?: AbortSignal;
 }
+
+/** Why training ended: an epoch verdict (early stopping), `epochs` done, `maxSeconds`, `signal`. */
+export type StopReason = 'verdict' | 'epochs' | 'time_limit' | 'interrupted';
 
 export interface LoopResult<R> {
   history: R[];
   /** The epoch whose weights the model ends with (0: the ones it started from). */
   keptEpoch: number;
-  /** Whether an epoch verdict stopped training before `epochs`. */
-  stopped: boolean;
+  stoppedBy: StopReason;
 }
 
 /**
@@ -100,7 +106,8 @@ export async function runTrainingLoop<B, R>(spec: LoopSpec<B, R>): Promise<LoopR
   let kept = snapshot(spec.weights());
   let keptEpoch = 0;
   let lastEpoch = 0;
-  let stopped = false;
+  let stoppedBy: StopReason = 'epochs';
+  const started = performance.now();
   const diverged = (what: string): SeqrecError =>
     new SeqrecError(
       'diverged',
@@ -116,6 +123,7 @@ export async function runTrainingLoop<B, R>(spec: LoopSpec<B, R>): Promise<LoopR
       let rows = 0;
       for (const batch of spec.source.batches(epoch)) {
         if (spec.maxStepsPerEpoch !== undefined && steps >= spec.maxStepsPerEpoch) break;
+        if (spec.signal?.aborted) break;
         const value = await spec.step.run(batch);
         if (!Number.isFinite(value)) throw diverged(`loss became ${value} at epoch ${epoch}, step ${steps + 1}`);
         const n = spec.source.rows(batch);
@@ -126,6 +134,13 @@ export async function runTrainingLoop<B, R>(spec: LoopSpec<B, R>): Promise<LoopR
         spec.onBatchEnd?.(step, value, n);
       }
       const trainSeconds = (performance.now() - t0) / 1000;
+      if (spec.signal?.aborted) {
+        // A part of an epoch is not one: back to the last kept weights, without an epoch record.
+        restore(kept);
+        lastEpoch = keptEpoch;
+        stoppedBy = 'interrupted';
+        break;
+      }
       // A finite loss does not prove finite weights (an overflow in a row no loss read yet).
       const named = spec.weights();
       const bad = nonFiniteWeight(named.map((w) => w.variable));
@@ -143,10 +158,10 @@ export async function runTrainingLoop<B, R>(spec: LoopSpec<B, R>): Promise<LoopR
       await spec.onEpochEnd?.(verdict.record);
       // Let timers and I/O run between epochs (progress output, signals).
       await new Promise((r) => setImmediate(r));
-      if (verdict.stop) {
-        stopped = true;
-        break;
-      }
+      if (verdict.stop) stoppedBy = 'verdict';
+      else if (spec.signal?.aborted) stoppedBy = 'interrupted';
+      else if (spec.maxSeconds !== undefined && (performance.now() - started) / 1000 >= spec.maxSeconds && epoch < spec.epochs) stoppedBy = 'time_limit';
+      if (stoppedBy !== 'epochs') break;
     }
   } catch (e) {
     // Whatever stopped training, never leave half-trained (maybe NaN) weights behind.
@@ -157,5 +172,5 @@ export async function runTrainingLoop<B, R>(spec: LoopSpec<B, R>): Promise<LoopR
   }
   // End with the kept weights (a windowed fit's best epoch); a no-op when the last epoch was kept.
   if (keptEpoch > 0 && keptEpoch < lastEpoch) restore(kept);
-  return { history, keptEpoch, stopped };
+  return { history, keptEpoch, stoppedBy };
 }

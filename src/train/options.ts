@@ -50,6 +50,16 @@ const sessionEvaluation = z.strictObject({
   ties: z.enum(['standard', 'conservative', 'median'], { error: (i) => `must be 'standard', 'conservative' or 'median', ${got(i)}` }).optional(),
 });
 
+const secondsError = (i: { input?: unknown }) => `must be a positive number of seconds, ${got(i)}`;
+
+/** When training stops besides its epochs (both trainers; see src/train/loop.ts). */
+const stopOptions = {
+  /** Time budget: stop after the epoch that ends past this many seconds (best weights kept). Default: none. */
+  maxSeconds: z.number({ error: secondsError }).positive({ error: secondsError }).optional(),
+  /** Stop when this aborts (e.g. on SIGINT): an epoch under way is dropped, the best weights kept. */
+  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+};
+
 export const trainerOptionsSchema = z.strictObject({
   /** Learning rate. Default 1e-3 (Adam); 0.05 for fitSessions with Adagrad. */
   learningRate: learningRate.optional(),
@@ -65,6 +75,7 @@ export const trainerOptionsSchema = z.strictObject({
   maxStepsPerEpoch: intAtLeast(0).optional(),
   /** Progress lines; default: none. Pass `console.error` or a logger. */
   log: log.optional(),
+  ...stopOptions,
   /** Callbacks of `fit` (fitSessions takes its own). */
   callbacks: z
     .strictObject({
@@ -153,6 +164,7 @@ export const sessionTrainOptionsSchema = z.strictObject({
   onEpochEnd: fn<(record: SessionEpochRecord) => void | Promise<void>>().optional(),
   /** Stop after this many steps per epoch (benchmarks, smoke tests). Default: no limit. */
   maxStepsPerEpoch: intAtLeast(0).optional(),
+  ...stopOptions,
 });
 
 export type SessionTrainOptions = z.infer<typeof sessionTrainOptionsSchema>;

@@ -60,16 +60,25 @@ export interface TrainerCallbacks<R = EpochRecord> {
   onBatchEnd?(step: number, loss: number, rows?: number): void;
 }
 
+/**
+ * Why a fit ended: `early_stopping` (patience ran out), `max_epochs`, `time_limit` (the epoch that
+ * crossed `maxSeconds`), `interrupted` (`signal` aborted; an epoch under way is dropped). The
+ * model ends with its best (kept) weights in every case.
+ */
+export type StoppedBy = 'early_stopping' | 'max_epochs' | 'time_limit' | 'interrupted';
+
 export interface FitResult {
   history: EpochRecord[];
   bestEpoch: number;
   bestValid: MetricReport;
-  stoppedBy: 'early_stopping' | 'max_epochs';
+  stoppedBy: StoppedBy;
   seconds: number;
 }
 
 export interface SessionTrainResult {
   history: SessionEpochRecord[];
+  /** `max_epochs`, `time_limit` or `interrupted` (no early stopping here). */
+  stoppedBy: StoppedBy;
   seconds: number;
 }
 

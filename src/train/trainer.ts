@@ -130,7 +130,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     let bestEpoch = 0;
     let bestValid: FitResult['bestValid'] = {};
     let stale = 0;
-    const { history, stopped } = await runTrainingLoop<TrainBatch, EpochRecord>({
+    const { history, stoppedBy } = await runTrainingLoop<TrainBatch, EpochRecord>({
       source: targets === 'every' ? sequenceSource(dataset, o.batchSize ?? 256) : windowSource(dataset, o.batchSize ?? 256),
       step: new WindowStep(optimizer, lossFn, parallel),
       epochs: o.epochs ?? 30,
@@ -173,9 +173,11 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       },
       format: (r) => formatEpoch(r, monitor),
       log: o.log,
+      maxSeconds: o.maxSeconds,
+      signal: o.signal,
       ...bound(o.callbacks),
     });
-    return { history, bestEpoch, bestValid, stoppedBy: stopped ? 'early_stopping' : 'max_epochs', seconds: (performance.now() - started) / 1000 };
+    return { history, bestEpoch, bestValid, stoppedBy: FIT_STOP[stoppedBy], seconds: (performance.now() - started) / 1000 };
   }
 
   /** Trains with session-parallel mini-batches (GRU4Rec), evaluating after every epoch when `evaluation` is given. */
@@ -203,7 +205,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
           );
     const started = performance.now();
     const evaluation = f.evaluation;
-    const { history } = await runTrainingLoop<LaneBatch, SessionEpochRecord>({
+    const { history, stoppedBy } = await runTrainingLoop<LaneBatch, SessionEpochRecord>({
       source: sessionSource(sessions, batchSize, model.stateSizes()),
       step: new SessionLaneStep(model, lossFn, optimizer),
       epochs: o.epochs ?? 10,
@@ -224,11 +226,16 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       },
       format: (r) => formatEpoch(r),
       log: o.log,
+      maxSeconds: o.maxSeconds,
+      signal: o.signal,
       ...bound<SessionEpochRecord>(f.callbacks),
     });
-    return { history, seconds: (performance.now() - started) / 1000 };
+    return { history, stoppedBy: FIT_STOP[stoppedBy], seconds: (performance.now() - started) / 1000 };
   }
 }
+
+/** The loop's stop reasons as fit results name them. */
+const FIT_STOP = { verdict: 'early_stopping', epochs: 'max_epochs', time_limit: 'time_limit', interrupted: 'interrupted' } as const;
 
 /** The callbacks as the loop calls them, with `this` kept for callback objects with methods. */
 function bound<R>(c: TrainerCallbacks<R> | undefined): Pick<LoopSpec<unknown, R>, 'onBatchEnd' | 'onEpochEnd'> {

@@ -74,6 +74,10 @@ export const TRAIN_FLAGS = {
     { default: 'none', placeholder: 'which' },
   ),
   ...TRAINING_FLAGS,
+  maxMinutes: num('time budget: stop after the epoch that ends past this many minutes and evaluate the best one (Ctrl-C also stops cleanly)', {
+    min: 0.01,
+    placeholder: 'x',
+  }),
   ...LOSS_FLAGS,
   itemGradients: choice(
     ['auto', 'dense', 'sparse'] as const,
