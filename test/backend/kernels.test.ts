@@ -108,6 +108,26 @@ describe('logSumExpRows', () => {
     assert.ok(Number.isFinite(logSumExpRows(tf.fill([1, 3], 1e4) as tf.Tensor2D).dataSync()[0]));
     tf.dispose([x, w, g1, g2]);
   });
+
+  it("over blocks side by side equals it over their concatenation, values and each block's gradient", () => {
+    const rng = new Random(3);
+    const blocks = [
+      [5, 1],
+      [5, 7],
+      [5, 3],
+    ].map((shape) => tf.mul(randn(rng, shape), tf.scalar(10)) as tf.Tensor2D);
+    const w = randn(rng, [5]);
+    const whole = (...xs: tf.Tensor[]) => tf.sum(tf.mul(tf.logSumExp(tf.concat(xs, 1), 1), w));
+    const split = (...xs: tf.Tensor[]) => tf.sum(tf.mul(logSumExpRows(...(xs as tf.Tensor2D[])), w));
+    assert.ok(maxAbsDiff(logSumExpRows(...blocks).dataSync(), tf.logSumExp(tf.concat(blocks, 1), 1).dataSync()) < 1e-4);
+    const want = tf.grads(whole)(blocks);
+    const got = tf.grads(split)(blocks);
+    got.forEach((g, i) => {
+      assert.deepEqual(g.shape, blocks[i].shape);
+      assert.ok(maxAbsDiff(g.dataSync(), want[i].dataSync()) < 1e-5, `block ${i}`);
+    });
+    tf.dispose([...blocks, w, ...want, ...got]);
+  });
 });
 
 describe('fused GRU recurrence', () => {

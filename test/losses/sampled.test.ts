@@ -20,6 +20,7 @@ import {
   popularitySampler,
   resolveLoss,
   sampledSoftmax,
+  sampledSoftmaxFromScores,
   sampleUnique,
   softmaxCrossEntropy,
   uniformSampler,
@@ -94,6 +95,34 @@ function lossAndGrads(fn: LossFunction, seed: number, targets: number[], rngSeed
 }
 
 describe('sampled softmax', () => {
+  it('from scores: the formula by hand, an excluded column left out, and its gradient by finite differences', () => {
+    const pos = [0.5, -0.3];
+    const neg = [1.0, -2.0, 0.25, 0.7, 0.1, -0.6];
+    const valid = Float32Array.from([1, 1, 0, 1, 1, 1]); // row 0's third column is an accidental hit
+    const logQNegatives = Float32Array.from([0.2, -0.1, 0.4]);
+    const logQPositive = Float32Array.from([0.3, -0.2]);
+    const loss = (p: tf.Tensor, n: tf.Tensor) =>
+      sampledSoftmaxFromScores({ positive: p as tf.Tensor1D, negatives: n as tf.Tensor2D, valid, logQNegatives, logQPositive });
+    const value = (p: number[], n: number[]) => loss(tf.tensor1d(p), tf.tensor2d(n, [2, 3])).dataSync()[0];
+    // By hand: o = r − logQ; row loss = −o_t + log(exp(o_t) + Σ_usable exp(o_j)); mean over rows.
+    const row = (b: number, p: number[], n: number[]) => {
+      const ot = p[b] - logQPositive[b];
+      let z = Math.exp(ot);
+      for (let k = 0; k < 3; k++) if (valid[b * 3 + k] > 0) z += Math.exp(n[b * 3 + k] - logQNegatives[k]);
+      return -ot + Math.log(z);
+    };
+    const byHand = (p: number[], n: number[]) => (row(0, p, n) + row(1, p, n)) / 2;
+    assert.ok(Math.abs(value(pos, neg) - byHand(pos, neg)) < 1e-6);
+    const [gp, gn] = tf.grads(loss)([tf.tensor1d(pos), tf.tensor2d(neg, [2, 3])]);
+    const h = 1e-3;
+    const fd = (xs: number[], i: number, at: (v: number[]) => number) =>
+      (at(xs.map((v, j) => (j === i ? v + h : v))) - at(xs.map((v, j) => (j === i ? v - h : v)))) / (2 * h);
+    pos.forEach((_, i) => assert.ok(Math.abs(gp.dataSync()[i] - fd(pos, i, (p) => byHand(p, neg))) < 1e-3, `positive ${i}`));
+    neg.forEach((_, i) => assert.ok(Math.abs(gn.dataSync()[i] - fd(neg, i, (n) => byHand(pos, n))) < 1e-3, `negative ${i}`));
+    assert.equal(gn.dataSync()[2], 0, 'the excluded column gets no gradient');
+    tf.dispose([gp, gn]);
+  });
+
   it('with every item as a negative (uniform, unique) equals the full softmax, with and without logQ, in value and gradient', () => {
     const targets = [3, 7, 12, 3];
     const full = lossAndGrads(softmaxCrossEntropy, 1, targets);
