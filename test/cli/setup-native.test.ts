@@ -66,7 +66,7 @@ describe('seqrec setup native: build settings and cache key', () => {
   it('the key follows the sources and every setting, not the build directory', async () => {
     const src = join(tmp, 'keysrc');
     await cp(join(REPO, 'native'), src, { recursive: true, filter: (s) => !s.includes(`${join('native', 'build')}`) });
-    assert.deepEqual(nativeSources(src), ['binding.gyp', 'embedding.c', 'matmul.c', 'napi_util.h', 'optim.c', 'retrieval.c', 'seqrec_native.c']);
+    assert.deepEqual(nativeSources(src), ['binding.gyp', 'embedding.c', 'matmul.c', 'napi_util.h', 'optim.c', 'random.c', 'retrieval.c', 'seqrec_native.c']);
     const settings = { archFlags: '-mavx2 -mfma', blasInclude: '/usr/include/x86_64-linux-gnu/openblas-pthread', openblas: '0.3.21+ds-4', abi: '115' };
     const key = buildKey(src, settings);
     assert.match(key, /^[0-9a-f]{16}$/);
