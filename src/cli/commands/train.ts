@@ -178,6 +178,9 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       stoppedBy: fit.stoppedBy,
       secondsPerEpoch: sPerEpoch,
       samplesPerSecond,
+      // Training plus validation, all epochs (the wall time of the fit).
+      fitSeconds: fit.seconds,
+      epochSeconds: fit.history.map((r) => ({ train: r.trainSeconds, eval: r.evalSeconds })),
       valid: fit.bestValid,
       test,
       mostPopular: popular,
