@@ -123,7 +123,11 @@ export async function runTrainingLoop<B, R>(spec: LoopSpec<B, R>): Promise<LoopR
       let rows = 0;
       for (const batch of spec.source.batches(epoch)) {
         if (spec.maxStepsPerEpoch !== undefined && steps >= spec.maxStepsPerEpoch) break;
-        if (spec.signal?.aborted) break;
+        if (spec.signal) {
+          // A step never waits on I/O, so a signal handler (SIGINT) runs only when the loop yields.
+          await new Promise((r) => setImmediate(r));
+          if (spec.signal.aborted) break;
+        }
         const value = await spec.step.run(batch);
         if (!Number.isFinite(value)) throw diverged(`loss became ${value} at epoch ${epoch}, step ${steps + 1}`);
         const n = spec.source.rows(batch);
