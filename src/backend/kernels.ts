@@ -162,23 +162,27 @@ function nativeBatchMatMul(addon: NativeAddon, a: TensorInfo, b: TensorInfo, ta:
   return out;
 }
 
+/** A wasm kernel that runs `fast` and falls back to TF.js's stock kernel where `fast` returns null. */
+function wasmKernelOr(kernelName: string, fast: (args: Parameters<KernelFunc>[0], backend: WasmBackendLike) => TensorInfo | null): KernelConfig {
+  const stock = tf.getKernel(kernelName, 'wasm');
+  if (!stock) throw new Error(`wasm ${kernelName} kernel is not registered`);
+  const kernelFunc: KernelFunc = (args) => fast(args, args.backend as WasmBackendLike) ?? stock.kernelFunc(args);
+  return { kernelName, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
+}
+
 /**
  * wasm Sum over the leading axes of a float32 tensor (the bias gradients: [B·L, 3H] -> [3H]):
  * TF.js transposes the reduced axes innermost first, 8 ms for [5,120 x 192]; column sums read
  * the rows in order. Other reductions keep the stock kernel.
  */
 function wasmSumLeadingAxes(): KernelConfig {
-  const stock = tf.getKernel('Sum', 'wasm');
-  if (!stock) throw new Error('wasm Sum kernel is not registered');
-  const stockFunc = stock.kernelFunc;
-  const kernelFunc: KernelFunc = (args) => {
+  return wasmKernelOr('Sum', (args, backend) => {
     const x = args.inputs.x as TensorInfo;
     const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
     const rank = x.shape.length;
     const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)).sort((p, q) => p - q);
     const leading = rank >= 2 && x.dtype === 'float32' && axes.length === rank - 1 && axes.every((a, i) => a === i);
-    if (!leading) return stockFunc(args);
-    const backend = args.backend as WasmBackendLike;
+    if (!leading) return null;
     const cols = x.shape[rank - 1];
     const rows = x.shape.slice(0, -1).reduce((p, q) => p * q, 1);
     const out = backend.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], 'float32');
@@ -193,8 +197,7 @@ function wasmSumLeadingAxes(): KernelConfig {
     simd.fn.column_sums(arena.at(0), rows, cols, arena.at(1));
     backend.typedArrayFromHeap(out).set(arena.view(1));
     return out;
-  };
-  return { kernelName: 'Sum', backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
+  });
 }
 
 /**
@@ -202,19 +205,14 @@ function wasmSumLeadingAxes(): KernelConfig {
  * attention layer on the stock scalar loop, under 1 ms vectorised); the stock kernel otherwise.
  */
 function wasmNativeTanh(): KernelConfig {
-  const stock = tf.getKernel('Tanh', 'wasm');
-  if (!stock) throw new Error('wasm Tanh kernel is not registered');
-  const stockFunc = stock.kernelFunc;
-  const kernelFunc: KernelFunc = (args) => {
+  return wasmKernelOr('Tanh', (args, backend) => {
     const x = args.inputs.x as TensorInfo;
     const addon = nativeAddon();
-    if (!addon || x.dtype !== 'float32') return stockFunc(args);
-    const backend = args.backend as WasmBackendLike;
+    if (!addon || x.dtype !== 'float32') return null;
     const out = backend.makeOutput(x.shape, 'float32');
     addon.tanh_typed(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out));
     return out;
-  };
-  return { kernelName: 'Tanh', backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
+  });
 }
 
 /**
@@ -224,16 +222,12 @@ function wasmNativeTanh(): KernelConfig {
  * clones intact: `updateInPlace` copies a variable's memory first when anything shares it.
  */
 function wasmSharedIdentity(): KernelConfig {
-  const stock = tf.getKernel('Identity', 'wasm');
-  if (!stock) throw new Error('wasm Identity kernel is not registered');
-  const stockFunc = stock.kernelFunc;
-  const kernelFunc: KernelFunc = (args) => {
+  return wasmKernelOr('Identity', (args, backend) => {
     const x = args.inputs.x as TensorInfo;
-    if (x.dtype === 'string') return stockFunc(args);
-    (args.backend as WasmBackendLike).incRef(x.dataId);
+    if (x.dtype === 'string') return null;
+    backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-  return { kernelName: 'Identity', backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
+  });
 }
 
 /** Registers seqrec's kernel overrides for `backendName` (idempotent). */

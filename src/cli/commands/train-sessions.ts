@@ -5,7 +5,7 @@ import { loadSessions } from '../../data/session-parallel.js';
 import { SeqrecError } from '../../errors.js';
 import { GRU4Rec } from '../../models/gru4rec.js';
 import { evaluateSessionParallel, trainSessionParallel } from '../../train/session-parallel.js';
-import { interruptOnSigint } from '../interrupt.js';
+import { trainingStops } from '../interrupt.js';
 import type { Log } from '../command.js';
 import { GRU4REC_OFFICIAL_PRESETS, presetLoss, presetModel } from '../presets.js';
 import { DEFAULT_DIM, lossOf } from '../shared-flags.js';
@@ -55,7 +55,7 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
         seed: values.seed,
       }),
   );
-  const interrupt = interruptOnSigint(log);
+  const stops = trainingStops(values.maxMinutes, log);
   const result = await trainSessionParallel(model, train, {
     loss,
     batchSize: values.batch ?? preset?.batchSize ?? 128,
@@ -64,10 +64,9 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
     optimizer,
     momentum: values.momentum ?? preset?.momentum,
     log,
-    maxSeconds: values.maxMinutes === undefined ? undefined : values.maxMinutes * 60,
-    signal: interrupt.signal,
-  }).finally(() => interrupt.dispose());
-  if (result.history.length === 0) throw new SeqrecError('interrupted', 'training was interrupted before its first epoch ended: nothing to evaluate');
+    ...stops.options,
+  }).finally(() => stops.dispose());
+  stops.trained(result.history.length);
   const sPerEpoch = result.history.reduce((s, r) => s + r.seconds, 0) / result.history.length;
   const report = test ? evaluateSessionParallel(model, test, { cutoffs: [5, 10, 20] }) : undefined;
   process.stdout.write(

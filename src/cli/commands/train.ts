@@ -8,7 +8,7 @@ import { Trainer } from '../../train/trainer.js';
 import { defineCommand, type Log } from '../command.js';
 import { buildDataset, dataSettings } from '../dataset.js';
 import { parseStringFlags, type StringFlags } from '../flags.js';
-import { interruptOnSigint } from '../interrupt.js';
+import { trainingStops } from '../interrupt.js';
 import { cliProgress, evaluateWithProgress, trainingProgress } from '../progress.js';
 import { DEFAULT_DIM, lossOf } from '../shared-flags.js';
 import { metricTable, REPORT_KEYS } from '../table.js';
@@ -98,7 +98,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     );
   }
   const epochs = values.epochs ?? 30;
-  const interrupt = interruptOnSigint(log);
+  const stops = trainingStops(values.maxMinutes, log);
   const trainer = new Trainer(model, {
     learningRate: values.lr ?? 1e-3,
     batchSize,
@@ -109,8 +109,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     targets,
     evaluation: { similarity, exclude: values.exclude },
     log,
-    maxSeconds: values.maxMinutes === undefined ? undefined : values.maxMinutes * 60,
-    signal: interrupt.signal,
+    ...stops.options,
     callbacks: trainingProgress(cliProgress(), {
       epochs,
       // Every-position training steps through one sequence per train user.
@@ -118,8 +117,8 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       validUsers: dataset.validUsers.length,
     }),
   });
-  const fit = await trainer.fit(dataset).finally(() => interrupt.dispose());
-  if (fit.history.length === 0) throw new SeqrecError('interrupted', 'training was interrupted before its first epoch ended: nothing to evaluate');
+  const fit = await trainer.fit(dataset).finally(() => stops.dispose());
+  stops.trained(fit.history.length);
   // HR and NDCG at 10 too: the leave-one-out papers' cutoff.
   const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', { similarity, exclude: values.exclude, ns: [10, 20, 50] });
   const popular = evaluatePopularity(dataset, 'test', { ns: [10, 20, 50] });
