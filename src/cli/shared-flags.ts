@@ -68,11 +68,13 @@ export const LOSS_FLAGS = {
   negatives: int('shared negatives per batch (comirec-sampled: per row)', { min: 0 }),
   sampler: choice(SAMPLER_NAMES, "negative sampler (in-batch: the other rows' targets plus N popularity^A samples, GRU4Rec's scheme)", { placeholder: 'name' }),
   alpha: num('popularity exponent of the sampler (default: 0.75)'),
+  sharing: choice(['row', 'sequence', 'batch'] as const, 'bce/gbce: who shares a draw of negatives (default: bce row, gbce sequence)', { placeholder: 'who' }),
 } as const;
 
 /** The loss of the loss flags: the name alone when no setting is given. */
 export function lossOf(values: FlagValues<typeof LOSS_FLAGS>, fallback: LossName): LossName | LossFunction {
   const name = values.loss ?? fallback;
-  if (values.negatives === undefined && values.sampler === undefined && values.alpha === undefined) return name;
-  return lossFromSettings(name, { negatives: values.negatives, sampler: values.sampler, alpha: values.alpha });
+  const { negatives, sampler, alpha, sharing } = values;
+  if (negatives === undefined && sampler === undefined && alpha === undefined && sharing === undefined) return name;
+  return lossFromSettings(name, { negatives, sampler, alpha, sharing });
 }

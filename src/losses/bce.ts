@@ -20,7 +20,10 @@
  * row's target is not used (an accidental hit). Who shares a draw of k (`sharing`):
  * - 'row' (BCE's default): each row its own k, as the original SASRec (which draws from the
  *   items the user has not interacted with; seqrec only excludes the target: a loss sees no
- *   history). O(R · k · D).
+ *   history) and gSASRec's code. O(R · k · D) gathered floats, or, when the table takes a dense
+ *   gradient and has fewer rows than k · D (ML-1M: 3,417 < 256 · 64), one [R, N] score
+ *   matrix weighted by each row's draw counts: Σ_j softplus(s_j) = Σ_n c_rn · softplus(s_rn),
+ *   the same value and gradient with no gather (the peer picks between the two the same way).
  * - 'sequence' (gBCE's default): at every position, each training sequence draws k for all its
  *   positions, scored with one batched product over the [B, L] slots: 256 negatives at each of
  *   25,600 SASRec positions without a [25,600 x 256 x D] gather. gSASRec's code draws per
@@ -31,7 +34,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
-import { embeddingLookup } from '../ops/embedding.js';
+import { tensorFilledBy } from '../backend/memory.js';
+import { embeddingLookup, isRowCaptured } from '../ops/embedding.js';
 import { contextualLoss } from './candidates.js';
 import type { ContextualLoss, LossFunction, LossInput } from './types.js';
 
@@ -76,9 +80,13 @@ export function binaryLossFromScores(positive: tf.Tensor1D, negatives: tf.Tensor
         counts[r] = 1 + used;
       }
     }
-    const perRow = tf.div(tf.add(tf.mul(tf.softplus(tf.neg(positive)), beta), tf.sum(negTerm, 1)), tf.tensor1d(counts));
-    return tf.mean(perRow) as tf.Scalar;
+    return binaryLossFromSums(positive, tf.sum(negTerm, 1) as tf.Tensor1D, counts, beta);
   });
+}
+
+/** mean_r (β · softplus(−s⁺_r) + negativeSum_r) / terms_r, terms_r = 1 + the row's usable negatives. */
+function binaryLossFromSums(positive: tf.Tensor1D, negativeSum: tf.Tensor1D, terms: Float32Array, beta: number): tf.Scalar {
+  return tf.mean(tf.div(tf.add(tf.mul(tf.softplus(tf.neg(positive)), beta), negativeSum), tf.tensor1d(terms))) as tf.Scalar;
 }
 
 function checkOptions(name: string, numNegatives: number, sharing: NegativeSharing, t?: number): void {
@@ -91,19 +99,59 @@ function checkOptions(name: string, numNegatives: number, sharing: NegativeShari
   if (t !== undefined && !(t >= 0 && t <= 1)) throw new SeqrecError('invalid_config', `${name}: t must be in [0, 1], got ${t}`, { field: 't' });
 }
 
+/** k uniform draws over the real items for each of `sets` sets (the one stream every path reads). */
+function drawNegatives(input: LossInput, sets: number, k: number): Int32Array {
+  const real = input.items.shape[0] - 1;
+  return Int32Array.from({ length: sets * k }, () => 1 + input.rng.int(real));
+}
+
+/**
+ * 'row' sharing scored densely (see the module comment): scores [R, N] against the whole table,
+ * weighted by how often each row drew each item (its target's count left at 0: an accidental
+ * hit is not used). Only when the table's gradient is dense.
+ */
+function denseRowLoss(input: LossInput, k: number, beta: number): tf.Scalar {
+  const { user, items, targetIds, targetEmbeddings } = input;
+  const rows = user.shape[0];
+  const n = items.shape[0];
+  const ids = drawNegatives(input, rows, k);
+  const terms = new Float32Array(rows);
+  const weights = tensorFilledBy<tf.Rank.R2>([rows, n], (out) => {
+    out.fill(0);
+    for (let r = 0; r < rows; r++) {
+      let used = 0;
+      for (let j = 0; j < k; j++) {
+        const id = ids[r * k + j];
+        if (id === targetIds[r]) continue;
+        out[r * n + id] += 1;
+        used++;
+      }
+      terms[r] = 1 + used;
+    }
+  });
+  const positive = tf.sum(tf.mul(user, targetEmbeddings), 1) as tf.Tensor1D;
+  const negativeSum = tf.sum(tf.mul(tf.softplus(tf.matMul(user, items, false, true)), weights), 1) as tf.Tensor1D;
+  return binaryLossFromSums(positive, negativeSum, terms, beta);
+}
+
+/** Whether 'row' sharing is scored densely: the table takes a dense gradient and N + 1 <= k · D. */
+function scoresDensely(input: LossInput, k: number, sharing: NegativeSharing): boolean {
+  const perRow = sharing === 'row' || (sharing === 'sequence' && input.sequences === undefined);
+  return perRow && !isRowCaptured(input.items) && input.items.shape[0] <= k * input.items.shape[1];
+}
+
 /** Positive and negative scores of `input` with k uniform negatives per row, per sequence or per batch. */
 function scoreNegatives(input: LossInput, k: number, sharing: NegativeSharing): { positive: tf.Tensor1D; negatives: tf.Tensor2D; valid: Float32Array | null } {
-  const { user, items, targetIds, targetEmbeddings, rng, sequences } = input;
+  const { user, items, targetIds, targetEmbeddings, sequences } = input;
   const rows = user.shape[0];
   const dim = user.shape[1];
-  const real = items.shape[0] - 1;
   const positive = tf.sum(tf.mul(user, targetEmbeddings), 1) as tf.Tensor1D;
   const bySequence = sharing === 'sequence' && sequences !== undefined;
   const perRow = sharing === 'row' || (sharing === 'sequence' && !bySequence);
   // Row r's negatives are ids[set(r) * k ... + k).
   const setOf = (r: number) => (perRow ? r : bySequence ? Math.floor(sequences!.positions[r] / sequences!.maxLen) : 0);
   const sets = perRow ? rows : bySequence ? sequences!.batchSize : 1;
-  const ids = Int32Array.from({ length: sets * k }, () => 1 + rng.int(real));
+  const ids = drawNegatives(input, sets, k);
   const valid = new Float32Array(rows * k).fill(1);
   let hits = 0;
   for (let r = 0; r < rows; r++) {
@@ -159,6 +207,7 @@ function binaryLoss(name: string, o: Required<BinaryLossOptions>, betaFor: (numI
     const beta = betaFor(ctx.itemCount - 1);
     return (input) =>
       tf.tidy(() => {
+        if (scoresDensely(input, o.numNegatives, o.sharing)) return denseRowLoss(input, o.numNegatives, beta);
         const s = scoreNegatives(input, o.numNegatives, o.sharing);
         return binaryLossFromScores(s.positive, s.negatives, s.valid, beta);
       });

@@ -18,7 +18,7 @@
  * binds them (the Trainer and `trainSessionParallel` pass `dataset.itemPopularity()`).
  */
 import { SeqrecError } from '../errors.js';
-import { bce, gbce, type GBCEOptions } from './bce.js';
+import { bce, gbce, type GBCEOptions, type NegativeSharing } from './bce.js';
 import { comirecSampledSoftmax } from './comirec.js';
 import type { LogQOption, NegativeOptions } from './candidates.js';
 import { inBatchSoftmax, DEFAULT_IN_BATCH } from './in-batch.js';
@@ -107,20 +107,24 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
 
 /**
  * The CLI's view of the settings: `--negatives N --sampler uniform|popularity|log-uniform|in-batch
- * --alpha A`. `in-batch` means the other rows' targets plus N extra popularity^A samples;
+ * --alpha A --sharing row|sequence|batch`. `in-batch` means the other rows' targets plus N extra popularity^A samples;
  * any other sampler means N shared samples from it and no in-batch negatives (except for the
  * 'in-batch' loss, which always has them). Unset flags keep the loss's defaults.
  */
-export function lossFromSettings(name: string, settings: { negatives?: number; sampler?: string; alpha?: number } = {}): LossFunction {
+export function lossFromSettings(name: string, settings: { negatives?: number; sampler?: string; alpha?: number; sharing?: NegativeSharing } = {}): LossFunction {
   checkName(name);
-  const { negatives, sampler, alpha } = settings;
-  if (negatives === undefined && sampler === undefined && alpha === undefined) return LOSSES[name];
+  const { negatives, sampler, alpha, sharing } = settings;
+  if (negatives === undefined && sampler === undefined && alpha === undefined && sharing === undefined) return LOSSES[name];
+  if (sharing !== undefined && name !== 'bce' && name !== 'gbce') {
+    throw new SeqrecError('invalid_config', `--sharing applies to 'bce' and 'gbce' only, not '${name}'`, { field: 'sharing' });
+  }
   if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
     throw new SeqrecError('invalid_config', `unknown sampler '${sampler}'. Should be one of: ${SAMPLER_NAMES.join(', ')}.`, { field: 'sampler' });
   }
   if ((name === 'bce' || name === 'gbce') && (sampler !== undefined || alpha !== undefined)) {
     throw new SeqrecError('invalid_config', `'${name}' draws its negatives uniformly over the items; only --negatives applies`, { field: 'sampler' });
   }
+  if (name === 'bce' || name === 'gbce') return createLoss(name, { numNegatives: negatives, sharing });
   if (name === 'comirec-sampled') {
     if (sampler !== undefined || alpha !== undefined)
       throw new SeqrecError('invalid_config', `'comirec-sampled' always samples log-uniform ids; only --negatives (per row) applies`, { field: 'sampler' });

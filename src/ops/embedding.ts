@@ -165,6 +165,11 @@ export class RowGradientCapture {
   }
 }
 
+/** Whether `t` is a table (or a loss's stand-in for one) whose gradient is being captured row by row. */
+export function isRowCaptured(t: tf.Tensor): boolean {
+  return activeCapture?.covers(t) ?? false;
+}
+
 /**
  * The table as a loss should receive it: itself normally, a guarded stand-in while its row
  * gradients are being captured (so a dense use fails loudly instead of training nothing).

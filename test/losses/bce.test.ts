@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { bce, binaryLossFromScores, createLoss, gbce, gbceBeta, lossFromSettings } from '../../src/losses/index.js';
 import type { ContextualLoss, LossInput } from '../../src/losses/types.js';
 import { SASRec } from '../../src/models/sasrec.js';
+import { embeddingLookup } from '../../src/ops/embedding.js';
 import { Random } from '../../src/util/random.js';
 import { randomTrainBatch, setupBackend } from '../helpers.js';
 
@@ -117,6 +118,31 @@ describe('gBCE', () => {
       gbce({ numNegatives: 6, sharing: 'sequence' })({ ...input(6), sequences: shared }).dataSync()[0],
       gbce({ numNegatives: 6, sharing: 'batch' })(input(6)).dataSync()[0],
     );
+  });
+
+  it("per row on a small catalogue scores the whole table, with the gathered form's value and gradients", () => {
+    // 30 rows <= k·D = 8·4: the dense form (draw counts over an [R, N] score matrix). By hand:
+    // the same draws gathered, scored row by row, through binaryLossFromScores.
+    const k = 8;
+    const x = input(7);
+    const draw = new Random(8);
+    const ids = Int32Array.from({ length: 3 * k }, () => 1 + draw.int(29));
+    const valid = Float32Array.from(ids, (id, i) => (id === x.targetIds[Math.floor(i / k)] ? 0 : 1));
+    const dense = (user: tf.Tensor, items: tf.Tensor) => {
+      const targetEmbeddings = embeddingLookup(items as tf.Tensor2D, x.targets) as tf.Tensor2D;
+      return gbce({ numNegatives: k, sharing: 'row' })({ ...x, user: user as tf.Tensor2D, items: items as tf.Tensor2D, targetEmbeddings, rng: new Random(8) });
+    };
+    const gathered = (user: tf.Tensor, items: tf.Tensor) => {
+      const positive = tf.sum(tf.mul(user, embeddingLookup(items as tf.Tensor2D, x.targets)), 1) as tf.Tensor1D;
+      const rows = embeddingLookup(items as tf.Tensor2D, tf.tensor1d(ids, 'int32'));
+      const negatives = tf.sum(tf.mul(tf.expandDims(user, 1), tf.reshape(rows, [3, k, 4])), 2) as tf.Tensor2D;
+      return binaryLossFromScores(positive, negatives, valid.includes(0) ? valid : null, gbceBeta(k, 29, 0.75));
+    };
+    close(dense(x.user, x.items).dataSync()[0], gathered(x.user, x.items).dataSync()[0]);
+    const [du, di] = tf.grads(dense)([x.user, x.items]);
+    const [gu, gi] = tf.grads(gathered)([x.user, x.items]);
+    Array.from(gu.dataSync()).forEach((v, i) => close(du.dataSync()[i], v));
+    Array.from(gi.dataSync()).forEach((v, i) => close(di.dataSync()[i], v));
   });
 
   it('refuses bad settings with the field named, and sampler flags it cannot honour', () => {
