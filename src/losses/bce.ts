@@ -22,8 +22,8 @@
  *   items the user has not interacted with; seqrec only excludes the target: a loss sees no
  *   history) and gSASRec's code. O(R · k · D) gathered floats, or, when the table takes a dense
  *   gradient and has fewer rows than k · D (ML-1M: 3,417 < 256 · 64), one [R, N] score
- *   matrix weighted by each row's draw counts: Σ_j softplus(s_j) = Σ_n c_rn · softplus(s_rn),
- *   the same value and gradient with no gather (the peer picks between the two the same way).
+ *   matrix from which each row reads its k columns: the same scores with no [R, k, D] gather
+ *   (the peer picks between the two the same way).
  * - 'sequence' (gBCE's default): at every position, each training sequence draws k for all its
  *   positions, scored with one batched product over the [B, L] slots: 256 negatives at each of
  *   25,600 SASRec positions without a [25,600 x 256 x D] gather. gSASRec's code draws per
@@ -34,7 +34,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
-import { tensorFilledBy } from '../backend/memory.js';
+import { gatherColumns } from '../ops/column-gather.js';
 import { embeddingLookup, isRowCaptured } from '../ops/embedding.js';
 import { contextualLoss } from './candidates.js';
 import type { ContextualLoss, LossFunction, LossInput } from './types.js';
@@ -80,13 +80,9 @@ export function binaryLossFromScores(positive: tf.Tensor1D, negatives: tf.Tensor
         counts[r] = 1 + used;
       }
     }
-    return binaryLossFromSums(positive, tf.sum(negTerm, 1) as tf.Tensor1D, counts, beta);
+    const perRow = tf.div(tf.add(tf.mul(tf.softplus(tf.neg(positive)), beta), tf.sum(negTerm, 1)), tf.tensor1d(counts));
+    return tf.mean(perRow) as tf.Scalar;
   });
-}
-
-/** mean_r (β · softplus(−s⁺_r) + negativeSum_r) / terms_r, terms_r = 1 + the row's usable negatives. */
-function binaryLossFromSums(positive: tf.Tensor1D, negativeSum: tf.Tensor1D, terms: Float32Array, beta: number): tf.Scalar {
-  return tf.mean(tf.div(tf.add(tf.mul(tf.softplus(tf.neg(positive)), beta), negativeSum), tf.tensor1d(terms))) as tf.Scalar;
 }
 
 function checkOptions(name: string, numNegatives: number, sharing: NegativeSharing, t?: number): void {
@@ -103,41 +99,6 @@ function checkOptions(name: string, numNegatives: number, sharing: NegativeShari
 function drawNegatives(input: LossInput, sets: number, k: number): Int32Array {
   const real = input.items.shape[0] - 1;
   return Int32Array.from({ length: sets * k }, () => 1 + input.rng.int(real));
-}
-
-/**
- * 'row' sharing scored densely (see the module comment): scores [R, N] against the whole table,
- * weighted by how often each row drew each item (its target's count left at 0: an accidental
- * hit is not used). Only when the table's gradient is dense.
- */
-function denseRowLoss(input: LossInput, k: number, beta: number): tf.Scalar {
-  const { user, items, targetIds, targetEmbeddings } = input;
-  const rows = user.shape[0];
-  const n = items.shape[0];
-  const ids = drawNegatives(input, rows, k);
-  const terms = new Float32Array(rows);
-  const weights = tensorFilledBy<tf.Rank.R2>([rows, n], (out) => {
-    out.fill(0);
-    for (let r = 0; r < rows; r++) {
-      let used = 0;
-      for (let j = 0; j < k; j++) {
-        const id = ids[r * k + j];
-        if (id === targetIds[r]) continue;
-        out[r * n + id] += 1;
-        used++;
-      }
-      terms[r] = 1 + used;
-    }
-  });
-  const positive = tf.sum(tf.mul(user, targetEmbeddings), 1) as tf.Tensor1D;
-  const negativeSum = tf.sum(tf.mul(tf.softplus(tf.matMul(user, items, false, true)), weights), 1) as tf.Tensor1D;
-  return binaryLossFromSums(positive, negativeSum, terms, beta);
-}
-
-/** Whether 'row' sharing is scored densely: the table takes a dense gradient and N + 1 <= k · D. */
-function scoresDensely(input: LossInput, k: number, sharing: NegativeSharing): boolean {
-  const perRow = sharing === 'row' || (sharing === 'sequence' && input.sequences === undefined);
-  return perRow && !isRowCaptured(input.items) && input.items.shape[0] <= k * input.items.shape[1];
 }
 
 /** Positive and negative scores of `input` with k uniform negatives per row, per sequence or per batch. */
@@ -163,8 +124,13 @@ function scoreNegatives(input: LossInput, k: number, sharing: NegativeSharing): 
       }
     }
   }
-  const embeddings = embeddingLookup(items, tf.tensor1d(ids, 'int32')) as tf.Tensor2D;
   let negatives: tf.Tensor2D;
+  if (perRow && !isRowCaptured(items) && items.shape[0] <= k * dim) {
+    // Fewer floats in the whole [R, N] score matrix than in [R, k, D] gathered rows (module comment).
+    negatives = gatherColumns(tf.matMul(user, items, false, true) as tf.Tensor2D, ids);
+    return { positive, negatives, valid: hits > 0 ? valid : null };
+  }
+  const embeddings = embeddingLookup(items, tf.tensor1d(ids, 'int32')) as tf.Tensor2D;
   if (perRow) {
     negatives = tf.sum(tf.mul(tf.expandDims(user, 1), tf.reshape(embeddings, [rows, k, dim])), 2) as tf.Tensor2D;
   } else if (bySequence) {
@@ -207,7 +173,6 @@ function binaryLoss(name: string, o: Required<BinaryLossOptions>, betaFor: (numI
     const beta = betaFor(ctx.itemCount - 1);
     return (input) =>
       tf.tidy(() => {
-        if (scoresDensely(input, o.numNegatives, o.sharing)) return denseRowLoss(input, o.numNegatives, beta);
         const s = scoreNegatives(input, o.numNegatives, o.sharing);
         return binaryLossFromScores(s.positive, s.negatives, s.valid, beta);
       });
