@@ -5,7 +5,8 @@
  * --models sasrec` (2 blocks, 1 head, dropout 0.2). LOSS is `softmax` (full; the peer's ML-1M
  * shape B 128, L 200, D 64, N 3,416) or `sampled` (sampled softmax with NEG uniform negatives
  * shared by the batch, the item table row-sparse as the Trainer trains it; the peer's Beauty
- * shape B 128, L 50, N 12,101, 256 negatives). Prints bench/train-step.ts's JSON fields plus
+ * shape B 128, L 50, N 12,101, 256 negatives) or `gbce` (NEG uniform negatives per position,
+ * the table dense, as the peer's `--loss gbce`). Prints bench/train-step.ts's JSON fields plus
  * positions_per_step and positions_per_second.
  *
  *   SEQREC_WASM_THREADS=1 node --import tsx bench/sasrec-step.ts BACKEND B L D N STEPS [LOSS] [NEG] [BLOCKS] [HEADS] [DROPOUT]
@@ -23,7 +24,7 @@ import { AdamStep, resolveItemGradients } from '../src/train/step.js';
 
 const [backend, B, L, D, N, STEPS, LOSS = 'softmax', NEG = '256', BLOCKS = '2', HEADS = '1', DROPOUT = '0.2'] = process.argv.slice(2);
 const [b, l, d, n, steps, negatives, blocks, heads, dropout] = [B, L, D, N, STEPS, NEG, BLOCKS, HEADS, DROPOUT].map(Number);
-if (LOSS !== 'softmax' && LOSS !== 'sampled') throw new Error(`LOSS must be softmax or sampled, got '${LOSS}'`);
+if (!['softmax', 'sampled', 'gbce'].includes(LOSS)) throw new Error(`LOSS must be softmax, sampled or gbce, got '${LOSS}'`);
 await useBackend(backend);
 const rng = new Random(0);
 // Full windows: every slot real, so the cost does not depend on padding.
@@ -37,9 +38,16 @@ const batch: TrainBatch = {
   users: Int32Array.from({ length: b }, (_, i) => i),
 };
 const model = new SASRec({ itemCount: n + 1, embeddingDim: d, maxLen: l, numBlocks: blocks, numHeads: heads, dropout, seed: 0 });
-const lossName = LOSS === 'softmax' ? 'softmax' : 'sampled-softmax';
-const lossFn = LOSS === 'softmax' ? createLoss('softmax') : createLoss('sampled-softmax', { numNegatives: negatives, sampler: { kind: 'uniform' } });
-const trainer = new AdamStep(model, lossFn, { learningRate: 1e-3, itemGradients: resolveItemGradients('auto', lossName), targets: 'every' });
+const lossName = LOSS === 'softmax' ? 'softmax' : LOSS === 'gbce' ? 'gbce' : 'sampled-softmax';
+const lossFn =
+  LOSS === 'softmax'
+    ? createLoss('softmax')
+    : LOSS === 'gbce'
+      ? createLoss('gbce', { numNegatives: negatives, sharing: 'row' })
+      : createLoss('sampled-softmax', { numNegatives: negatives, sampler: { kind: 'uniform' } });
+// gBCE per position as the peer trains it: the table dense, so a small catalogue is one score matrix.
+const itemGradients = LOSS === 'gbce' ? 'dense' : resolveItemGradients('auto', lossName);
+const trainer = new AdamStep(model, lossFn, { learningRate: 1e-3, itemGradients, targets: 'every' });
 const step = () => trainer.run(batch);
 const warmup = 3;
 const times: number[] = [];
@@ -60,7 +68,7 @@ console.log(
     D: d,
     N: n,
     loss: LOSS,
-    n_neg: LOSS === 'sampled' ? negatives : null,
+    n_neg: LOSS === 'softmax' ? null : negatives,
     blocks,
     heads,
     dropout,

@@ -97,8 +97,9 @@ function checkOptions(name: string, numNegatives: number, sharing: NegativeShari
 
 /** k uniform draws over the real items for each of `sets` sets (the one stream every path reads). */
 function drawNegatives(input: LossInput, sets: number, k: number): Int32Array {
-  const real = input.items.shape[0] - 1;
-  return Int32Array.from({ length: sets * k }, () => 1 + input.rng.int(real));
+  const ids = new Int32Array(sets * k);
+  input.rng.fillInts(ids, input.items.shape[0] - 1, 1);
+  return ids;
 }
 
 /** Positive and negative scores of `input` with k uniform negatives per row, per sequence or per batch. */

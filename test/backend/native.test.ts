@@ -99,6 +99,21 @@ describe('dropout masks', () => {
       assert.equal(rng.nextUint32(), after);
     }
   });
+  it('fillInts gives the draws of an int(n) loop and leaves the stream where that loop does', () => {
+    for (const [seed, n, m] of [
+      [2, 3416, 5000],
+      [4, 1, 10],
+      [6, 12101, 257],
+    ] as const) {
+      const loop = new Random(seed);
+      const want = Int32Array.from({ length: m }, () => 1 + loop.int(n));
+      const rng = new Random(seed);
+      const got = new Int32Array(m);
+      rng.fillInts(got, n, 1);
+      assert.deepEqual(got, want);
+      assert.equal(rng.nextUint32(), loop.nextUint32());
+    }
+  });
   it('the native kernel draws the same stream', { skip }, () => {
     const addon = nativeAddon()!;
     for (const [seed, n, p] of [
