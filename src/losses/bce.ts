@@ -37,6 +37,7 @@ import { SeqrecError } from '../errors.js';
 import { gatherColumns } from '../ops/column-gather.js';
 import { embeddingLookup, isRowCaptured } from '../ops/embedding.js';
 import { contextualLoss } from './candidates.js';
+import { scoreSequenceNegatives, sequenceOfRow } from './sequence-negatives.js';
 import type { ContextualLoss, LossFunction, LossInput } from './types.js';
 
 /** Who shares a set of k negatives: each row its own, each training sequence (all its positions), or the whole batch. */
@@ -111,7 +112,7 @@ function scoreNegatives(input: LossInput, k: number, sharing: NegativeSharing): 
   const bySequence = sharing === 'sequence' && sequences !== undefined;
   const perRow = sharing === 'row' || (sharing === 'sequence' && !bySequence);
   // Row r's negatives are ids[set(r) * k ... + k).
-  const setOf = (r: number) => (perRow ? r : bySequence ? Math.floor(sequences!.positions[r] / sequences!.maxLen) : 0);
+  const setOf = (r: number) => (perRow ? r : bySequence ? sequenceOfRow(sequences!, r) : 0);
   const sets = perRow ? rows : bySequence ? sequences!.batchSize : 1;
   const ids = drawNegatives(input, sets, k);
   const valid = new Float32Array(rows * k).fill(1);
@@ -135,14 +136,7 @@ function scoreNegatives(input: LossInput, k: number, sharing: NegativeSharing): 
   if (perRow) {
     negatives = tf.sum(tf.mul(tf.expandDims(user, 1), tf.reshape(embeddings, [rows, k, dim])), 2) as tf.Tensor2D;
   } else if (bySequence) {
-    // Rows back into their [B, L] slots (padded slots read a zero row), one batched product
-    // [B, L, D] x [B, k, D]ᵀ, then the real slots' rows: O(B·L·k·D), never [rows, k, D].
-    const { batchSize: b, maxLen: l, positions } = sequences!;
-    const slotRow = new Int32Array(b * l);
-    positions.forEach((slot, r) => (slotRow[slot] = r + 1));
-    const padded = embeddingLookup(tf.concat([tf.zeros([1, dim]), user]) as tf.Tensor2D, tf.tensor2d(slotRow, [b, l], 'int32')) as tf.Tensor3D;
-    const scores = tf.matMul(padded, tf.reshape(embeddings, [b, k, dim]), false, true);
-    negatives = embeddingLookup(tf.reshape(scores, [b * l, k]) as tf.Tensor2D, tf.tensor1d(positions, 'int32')) as tf.Tensor2D;
+    negatives = scoreSequenceNegatives(user, embeddings, sequences!, k);
   } else {
     negatives = tf.matMul(user, embeddings, false, true) as tf.Tensor2D;
   }

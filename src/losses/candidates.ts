@@ -180,7 +180,7 @@ function samplerAlpha(spec: SamplerSpec | NegativeSampler, lossName: string): nu
 }
 
 /** Floor of E(j) before the log, so an id the samplers cannot produce gives a finite logit. */
-const MIN_EXPECTED_COUNT = 1e-30;
+export const MIN_EXPECTED_COUNT = 1e-30;
 
 /**
  * Draws the batch's negatives (from `input.rng`), gathers their embeddings and scores the

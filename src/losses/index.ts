@@ -73,7 +73,11 @@ function checkName(name: string): asserts name is LossName {
 /** A named loss with some settings overridden (the rest keep the defaults in the table above). */
 export function createLoss(name: LossName, options: LossOptions = {}): LossFunction {
   checkName(name);
-  const o = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as LossOptions;
+  const { sharing, ...o } = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as LossOptions;
+  if (sharing !== undefined && name !== 'bce' && name !== 'gbce' && !(name === 'sampled-softmax' && sharing !== 'row')) {
+    const offered = name === 'sampled-softmax' ? "'batch' or 'sequence'" : 'nothing (its negatives are shared by the batch)';
+    throw new SeqrecError('invalid_config', `loss '${name}': sharing '${sharing}' is not offered; it takes ${offered}`, { field: 'sharing' });
+  }
   switch (name) {
     case 'softmax':
       if (Object.keys(o).length) {
@@ -85,7 +89,7 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
       }
       return softmaxCrossEntropy;
     case 'sampled-softmax':
-      return sampledSoftmax({ ...DEFAULT_SAMPLED_SOFTMAX, ...o });
+      return sampledSoftmax({ ...DEFAULT_SAMPLED_SOFTMAX, ...o, ...(sharing ? { sharing: sharing as 'batch' | 'sequence' } : {}) });
     case 'in-batch':
       return inBatchSoftmax({ ...DEFAULT_IN_BATCH, ...o });
     case 'bpr':
@@ -99,9 +103,9 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
     case 'comirec-sampled':
       return comirecSampledSoftmax({ negativesPerRow: o.negativesPerRow });
     case 'bce':
-      return bce({ numNegatives: o.numNegatives, sharing: o.sharing });
+      return bce({ numNegatives: o.numNegatives, sharing });
     case 'gbce':
-      return gbce({ numNegatives: o.numNegatives, sharing: o.sharing, t: o.t });
+      return gbce({ numNegatives: o.numNegatives, sharing, t: o.t });
   }
 }
 
@@ -115,9 +119,6 @@ export function lossFromSettings(name: string, settings: { negatives?: number; s
   checkName(name);
   const { negatives, sampler, alpha, sharing } = settings;
   if (negatives === undefined && sampler === undefined && alpha === undefined && sharing === undefined) return LOSSES[name];
-  if (sharing !== undefined && name !== 'bce' && name !== 'gbce') {
-    throw new SeqrecError('invalid_config', `--sharing applies to 'bce' and 'gbce' only, not '${name}'`, { field: 'sharing' });
-  }
   if (sampler !== undefined && !(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
     throw new SeqrecError('invalid_config', `unknown sampler '${sampler}'. Should be one of: ${SAMPLER_NAMES.join(', ')}.`, { field: 'sampler' });
   }
@@ -131,7 +132,7 @@ export function lossFromSettings(name: string, settings: { negatives?: number; s
     return createLoss(name, { negativesPerRow: negatives });
   }
   const popularity = { kind: 'popularity' as const, alpha: alpha ?? DEFAULT_SAMPLE_ALPHA };
-  const o: LossOptions = { numNegatives: negatives };
+  const o: LossOptions = { numNegatives: negatives, sharing };
   if (sampler === 'in-batch') {
     o.inBatch = true;
     o.sampler = popularity;

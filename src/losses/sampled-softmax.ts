@@ -17,11 +17,14 @@
  * With every item as a negative and uniform Q, this is exactly the full softmax (tested).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildCandidates, contextualLoss, planNegatives, type LogQOption, type NegativeOptions } from './candidates.js';
+import { SeqrecError } from '../errors.js';
+import { embeddingLookup } from '../ops/embedding.js';
+import { buildCandidates, contextualLoss, MIN_EXPECTED_COUNT, planNegatives, type LogQOption, type NegativeOptions, type NegativePlan } from './candidates.js';
+import { scoreSequenceNegatives, sequenceOfRow } from './sequence-negatives.js';
 import { logSumExpRows } from '../ops/log-sum-exp.js';
 import { tensorFilledBy } from '../backend/memory.js';
 import { DEFAULT_SAMPLE_ALPHA } from './samplers.js';
-import type { ContextualLoss, LossFunction } from './types.js';
+import type { ContextualLoss, LossFunction, LossInput } from './types.js';
 
 export interface ScoredColumns {
   /** [B] positive scores r_bt. */
@@ -35,7 +38,7 @@ export interface ScoredColumns {
 export interface LogQTerms {
   /** [B] logq · log E(t_b), subtracted from the positives. */
   logQPositive?: Float32Array;
-  /** [M] logq · log E(j), subtracted from the negative columns. */
+  /** [M] logq · log E(j), subtracted from the negative columns; or [B·M], one per row and column. */
   logQNegatives?: Float32Array;
 }
 
@@ -49,12 +52,15 @@ export function sampledSoftmaxFromScores(s: ScoredColumns & LogQTerms): tf.Scala
     if (s.valid || s.logQNegatives) {
       // One constant [B, M] bias: −logq·log E(j) for usable columns, −∞ for excluded ones.
       const { valid, logQNegatives } = s;
-      const row = logQNegatives ? Float32Array.from(logQNegatives, (x) => -x) : null;
+      const perRow = logQNegatives?.length === b * m;
+      const row = logQNegatives && !perRow ? Float32Array.from(logQNegatives, (x) => -x) : null;
       const bias = tensorFilledBy([b, m], (out) => {
-        for (let r = 0; r < b; r++) {
-          if (row) out.set(row, r * m);
-          else out.fill(0, r * m, (r + 1) * m);
-        }
+        if (perRow) for (let i = 0; i < b * m; i++) out[i] = -logQNegatives![i];
+        else
+          for (let r = 0; r < b; r++) {
+            if (row) out.set(row, r * m);
+            else out.fill(0, r * m, (r + 1) * m);
+          }
         if (valid) for (let i = 0; i < b * m; i++) if (!(valid[i] > 0)) out[i] = -Infinity;
       });
       negatives = tf.add(negatives, bias);
@@ -63,7 +69,16 @@ export function sampledSoftmaxFromScores(s: ScoredColumns & LogQTerms): tf.Scala
   });
 }
 
-export type SampledSoftmaxOptions = NegativeOptions & LogQOption;
+export interface SequenceSharingOption {
+  /**
+   * Who shares the drawn negatives: the whole batch (default), or, at every position, each
+   * training sequence its own M for all its positions (B·M distinct draws a step at the cost of
+   * M: K&V's "SASRec+ 3000" also draws per sequence). With one target per row 'sequence' is 'batch'.
+   */
+  sharing?: 'batch' | 'sequence';
+}
+
+export type SampledSoftmaxOptions = NegativeOptions & LogQOption & SequenceSharingOption;
 
 export const DEFAULT_SAMPLED_SOFTMAX: Readonly<SampledSoftmaxOptions> = Object.freeze<SampledSoftmaxOptions>({
   numNegatives: 1024,
@@ -77,12 +92,54 @@ export const DEFAULT_SAMPLED_SOFTMAX: Readonly<SampledSoftmaxOptions> = Object.f
  * optional in-batch negatives, logQ correction, accidental hits removed.
  */
 export function sampledSoftmax(options: SampledSoftmaxOptions = DEFAULT_SAMPLED_SOFTMAX, name = 'sampled-softmax'): ContextualLoss {
+  const sharing = options.sharing ?? 'batch';
+  if (sharing !== 'batch' && sharing !== 'sequence')
+    throw new SeqrecError('invalid_config', `${name}: sharing must be 'batch' or 'sequence', got ${String(sharing)}`, { field: 'sharing' });
   return contextualLoss(name, options as Record<string, unknown>, (ctx): LossFunction => {
     const plan = planNegatives(options, ctx, name);
+    if (sharing === 'sequence') checkSequencePlan(plan, name);
     return (input) =>
       tf.tidy(() => {
-        const c = buildCandidates(input, plan);
-        return sampledSoftmaxFromScores(c);
+        if (sharing === 'sequence' && input.sequences) return sampledSoftmaxFromScores(perSequenceColumns(input, plan));
+        return sampledSoftmaxFromScores(buildCandidates(input, plan));
       });
   });
+}
+
+function checkSequencePlan(plan: NegativePlan, name: string): void {
+  const refuse = (field: string, what: string) => {
+    throw new SeqrecError('invalid_config', `${name}: sharing 'sequence' draws numNegatives per sequence from a sampler; ${what}`, { field });
+  };
+  if (plan.inBatch) refuse('inBatch', 'in-batch negatives are shared by the batch (use sharing: batch)');
+  if (plan.unique) refuse('unique', 'unique draws are not offered per sequence');
+  if (plan.negativesPerRow > 0 || plan.numNegatives === 0) refuse('numNegatives', 'give numNegatives (not negativesPerRow)');
+  if (plan.logQ > 0 && plan.logQForm !== 'expected-count') refuse('logQForm', "only the 'expected-count' logQ applies");
+}
+
+/**
+ * Each sequence's M draws scored against its own positions (sequence-negatives.ts); an
+ * accidental hit is excluded in its row; logQ per row and column, log(M · Q(j)) (one source).
+ */
+function perSequenceColumns(input: LossInput, plan: NegativePlan): ScoredColumns & LogQTerms {
+  const layout = input.sequences!;
+  const m = plan.numNegatives;
+  const sampler = plan.sampler!;
+  const ids = sampler.sample(layout.batchSize * m, input.rng);
+  const rows = input.targetIds.length;
+  const negatives = scoreSequenceNegatives(input.user, embeddingLookup(input.items, tf.tensor1d(ids, 'int32')) as tf.Tensor2D, layout, m);
+  const positive = tf.sum(tf.mul(input.user, input.targetEmbeddings), 1) as tf.Tensor1D;
+  let valid: Float32Array | null = null;
+  const logQNegatives = plan.logQ > 0 ? new Float32Array(rows * m) : undefined;
+  for (let r = 0; r < rows; r++) {
+    const base = sequenceOfRow(layout, r) * m;
+    for (let j = 0; j < m; j++) {
+      const id = ids[base + j];
+      if (logQNegatives) logQNegatives[r * m + j] = plan.logQ * Math.log(Math.max(m * sampler.probability(id), MIN_EXPECTED_COUNT));
+      if (plan.removeAccidentalHits && id === input.targetIds[r]) (valid ??= new Float32Array(rows * m).fill(1))[r * m + j] = 0;
+    }
+  }
+  const logQPositive = logQNegatives
+    ? Float32Array.from(input.targetIds, (t) => plan.logQ * Math.log(Math.max(m * sampler.probability(t), MIN_EXPECTED_COUNT)))
+    : undefined;
+  return { positive, negatives, valid, logQPositive, logQNegatives };
 }

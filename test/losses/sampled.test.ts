@@ -162,6 +162,43 @@ describe('sampled softmax', () => {
     assert.ok(Math.abs(plain - got) > 1e-3);
   });
 
+  it("sharing 'sequence': each sequence's own draws, logQ per column and accidental hits per row (by hand); one sequence is 'batch'", () => {
+    const counts = Float64Array.from({ length: N }, (_, i) => (i === 0 ? 0 : 20 - i));
+    const sampler = popularitySampler(counts, 0.75);
+    const m = 6;
+    // Rows 0-1 are sequence 0 (slots 1, 2 of a [2, 3] batch), row 2 is sequence 1 (slot 5).
+    const targets = [2, 5, 11];
+    const sequences = { batchSize: 2, maxLen: 3, positions: Int32Array.from([1, 2, 5]) };
+    const fn = sampledSoftmax({ numNegatives: m, sampler, logQ: true, sharing: 'sequence' });
+    const { input } = makeInput(6, targets, new Random(78));
+    const got = fn({ ...input, sequences }).dataSync()[0];
+    const neg = sampler.sample(2 * m, new Random(78));
+    const u = input.user.arraySync() as number[][];
+    const e = input.items.arraySync() as number[][];
+    const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
+    const lq = (id: number) => Math.log(m * sampler.probability(id));
+    let total = 0;
+    targets.forEach((t, r) => {
+      const own = neg.slice(r < 2 ? 0 : m, r < 2 ? m : 2 * m);
+      const o = dot(u[r], e[t]) - lq(t);
+      let z = Math.exp(o);
+      for (const j of own) if (j !== t) z += Math.exp(dot(u[r], e[j]) - lq(j));
+      total += Math.log(z) - o;
+    });
+    assert.ok(Math.abs(got - total / 3) < 1e-5, `${got} vs ${total / 3}`);
+    // All rows in one sequence: the batch's single draw, in value and gradient.
+    const one = { batchSize: 1, maxLen: 3, positions: Int32Array.from([0, 1, 2]) };
+    const shared = sampledSoftmax({ numNegatives: m, sampler, logQ: true });
+    const bySequence = lossAndGrads((x) => fn({ ...x, sequences: one }), 8, targets, 9);
+    const byBatch = lossAndGrads(shared, 8, targets, 9);
+    assert.ok(Math.abs(bySequence.loss - byBatch.loss) < 1e-5);
+    bySequence.grads.forEach((g, i) => assert.ok(maxAbsDiff(g, byBatch.grads[i]) < 1e-5));
+    // Settings it cannot honour.
+    assert.throws(() => sampledSoftmax({ numNegatives: 4, sampler, inBatch: true, sharing: 'sequence' })(input), /in-batch negatives are shared by the batch/);
+    assert.throws(() => createLoss('sampled-softmax', { numNegatives: 4, sharing: 'row' }), /sharing 'row' is not offered; it takes 'batch' or 'sequence'/);
+    assert.throws(() => createLoss('bpr', { sharing: 'sequence' }), /sharing 'sequence' is not offered/);
+  });
+
   it('removes accidental hits (a negative equal to the row positive) and only those', () => {
     // A sampler that only ever draws item 4.
     const counts = new Float64Array(N);
