@@ -17,7 +17,9 @@ export type SeqrecErrorCode =
   /** An operation did not finish in its time limit (e.g. a bundle reload). */
   | 'timeout'
   /** The user stopped it (Ctrl-C) before it had a result. */
-  | 'interrupted';
+  | 'interrupted'
+  /** A process that should answer is gone or not ready (a worker of `seqrec serve --workers`). */
+  | 'unavailable';
 
 export interface SeqrecErrorDetails {
   /** File the problem was found in. */

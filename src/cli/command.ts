@@ -13,7 +13,10 @@ export interface CommandInfo {
   /** Text after the flag list in `seqrec <name> --help`. */
   readonly notes?: string;
   readonly flags: FlagTable;
-  /** Whether the command runs tensors (the backend is started only for these). */
+  /**
+   * Whether the command runs tensors (the backend is started only for these); a function
+   * decides from the flag values (`serve --workers 2`: the primary process runs none).
+   */
   readonly backend: boolean;
   /** Environment defaults applied before the backend starts (unset variables only). */
   readonly env?: Readonly<Record<string, string>>;
@@ -21,20 +24,26 @@ export interface CommandInfo {
 
 export interface CliCommand extends CommandInfo {
   /** Validates the raw flags (a `SeqrecError` naming the flag) and returns the run (resolving with an exit code, or nothing for 0). */
-  prepare(raw: Readonly<Record<string, RawValue>>): { backend?: string; run: (log: Log) => Promise<number | void> };
+  prepare(raw: Readonly<Record<string, RawValue>>): { needsBackend: boolean; backend?: string; run: (log: Log) => Promise<number | void> };
 }
 
 /** A command whose run receives options typed by its flag table. */
 export function defineCommand<T extends FlagTable>(
-  info: CommandInfo & { flags: T; run: (values: FlagValues<T>, log: Log) => Promise<number | void> },
+  info: Omit<CommandInfo, 'backend'> & {
+    flags: T;
+    backend: boolean | ((values: FlagValues<T>) => boolean);
+    run: (values: FlagValues<T>, log: Log) => Promise<number | void>;
+  },
 ): CliCommand {
-  const { run, ...rest } = info;
+  const { run, backend: needs, ...rest } = info;
   return {
     ...rest,
+    backend: needs !== false,
     prepare(raw) {
       const values = parseFlags(info.flags, raw);
       const backend = (values as { backend?: unknown }).backend;
-      return { backend: typeof backend === 'string' ? backend : undefined, run: (log) => run(values, log) };
+      const needsBackend = typeof needs === 'function' ? needs(values) : needs;
+      return { needsBackend, backend: typeof backend === 'string' ? backend : undefined, run: (log) => run(values, log) };
     },
   };
 }

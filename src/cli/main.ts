@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const log = cliProgress().log;
   try {
     const prepared = command.prepare(raw);
-    if (command.backend) {
+    if (prepared.needsBackend) {
       for (const [name, value] of Object.entries(command.env ?? {})) if ((process.env[name] ?? '') === '') process.env[name] = value;
       if (prepared.backend) await useBackend(prepared.backend);
       else await initBackend();

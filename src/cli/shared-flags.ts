@@ -68,7 +68,9 @@ export const LOSS_FLAGS = {
   negatives: int('shared negatives per batch (comirec-sampled: per row)', { min: 0 }),
   sampler: choice(SAMPLER_NAMES, "negative sampler (in-batch: the other rows' targets plus N popularity^A samples, GRU4Rec's scheme)", { placeholder: 'name' }),
   alpha: num('popularity exponent of the sampler (default: 0.75)'),
-  sharing: choice(['row', 'sequence', 'batch'] as const, 'who shares a draw of negatives (bce: row, gbce: sequence, sampled-softmax: batch by default)', { placeholder: 'who' }),
+  sharing: choice(['row', 'sequence', 'batch'] as const, 'who shares a draw of negatives (bce: row, gbce: sequence, sampled-softmax: batch by default)', {
+    placeholder: 'who',
+  }),
 } as const;
 
 /** The loss of the loss flags: the name alone when no setting is given. */

@@ -115,7 +115,10 @@ export function createLoss(name: LossName, options: LossOptions = {}): LossFunct
  * any other sampler means N shared samples from it and no in-batch negatives (except for the
  * 'in-batch' loss, which always has them). Unset flags keep the loss's defaults.
  */
-export function lossFromSettings(name: string, settings: { negatives?: number; sampler?: string; alpha?: number; sharing?: NegativeSharing } = {}): LossFunction {
+export function lossFromSettings(
+  name: string,
+  settings: { negatives?: number; sampler?: string; alpha?: number; sharing?: NegativeSharing } = {},
+): LossFunction {
   checkName(name);
   const { negatives, sampler, alpha, sharing } = settings;
   if (negatives === undefined && sampler === undefined && alpha === undefined && sharing === undefined) return LOSSES[name];

@@ -8,6 +8,22 @@ import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import { parseWith } from '../util/schema.js';
 import { hostName, sha256, type ResolvedAdmin } from './guards.js';
+import type { MetricsSnapshot } from './metrics.js';
+import type { RecommenderInfo } from './recommender-types.js';
+
+/**
+ * How a worker of `seqrec serve --workers N` reaches the others (src/serve/cluster.ts): a
+ * reload and /metrics are answered for the whole server, not for the one worker that took the
+ * request.
+ */
+export interface ClusterHooks {
+  /** Reloads every worker (`dir` as in `Recommender.reload`); resolves with this worker's new info. */
+  reload(dir?: string): Promise<RecommenderInfo>;
+  /** Every worker's metrics, merged. */
+  metrics(): Promise<MetricsSnapshot>;
+}
+const isClusterHooks = (v: unknown): v is ClusterHooks =>
+  typeof v === 'object' && v !== null && typeof (v as ClusterHooks).reload === 'function' && typeof (v as ClusterHooks).metrics === 'function';
 
 /** Defaults of the ServerOptions limits (docs/serving.md, "Security"). */
 export const SERVER_DEFAULTS = {
@@ -71,6 +87,8 @@ export const serverOptionsSchema = z.strictObject({
   reloadTimeoutMs: positiveInt().optional(),
   /** Where reload outcomes are reported, one line each. Default: fastify's logger. */
   log: z.custom<(line: string) => void>((v) => typeof v === 'function', { error: 'must be a function (line: string) => void' }).optional(),
+  /** Set by `seqrec serve --workers N` in each worker. Default: none (one process). */
+  cluster: z.custom<ClusterHooks>(isClusterHooks, { error: 'must be { reload(dir?), metrics() }' }).optional(),
 });
 export type ServerOptions = z.input<typeof serverOptionsSchema>;
 
@@ -88,6 +106,7 @@ export interface ResolvedServerOptions {
   maxJsonDepth: number;
   reloadTimeoutMs: number | undefined;
   log: ((line: string) => void) | undefined;
+  cluster: ClusterHooks | undefined;
 }
 
 export function configError(field: string, message: string): SeqrecError {
@@ -131,6 +150,7 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
     maxJsonDepth: o.maxJsonDepth ?? SERVER_DEFAULTS.maxJsonDepth,
     reloadTimeoutMs: o.reloadTimeoutMs,
     log: o.log,
+    cluster: o.cluster,
   };
 }
 

@@ -3,13 +3,12 @@
  * per-route validator compiler), and fastify is given the JSON schemas generated from them
  * for documentation and for serialising answers.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import type { Coalescer } from './coalescer.js';
 import { bearerMatches, foreignRequest, HttpError, scrubPaths, type ResolvedAdmin } from './guards.js';
-import type { ServerMetrics } from './metrics.js';
+import { renderMetrics, type MetricsSnapshot, type ServerMetrics } from './metrics.js';
 import type { Recommendation, Recommender, RecommenderInfo } from './recommender.js';
 import {
   batchAnswerSchema,
@@ -34,13 +33,15 @@ export interface RouteContext {
   metrics: ServerMetrics;
   coalescer: Coalescer | null;
   admin: ResolvedAdmin | null;
-  /** Requests being answered now. */
+  /** Requests being answered now (by this process). */
   inFlight(): number;
   /** Client-facing name of a bundle directory. */
   nameOf(dir: string): string;
   /** Every bundle directory the server knows, for scrubbing client messages. */
   knownDirs(): Map<string, string>;
   reload(dir?: string): Promise<RecommenderInfo>;
+  /** What /metrics shows: this process's values, or with workers every worker's, merged. */
+  metricsSnapshot(): Promise<MetricsSnapshot>;
 }
 
 /** HTTP status and error kind of a SeqrecError. */
@@ -55,6 +56,8 @@ export function statusOf(err: SeqrecError): { status: number; error: string } {
       return { status: 422, error: 'bundle_invalid' };
     case 'timeout':
       return { status: 503, error: 'reload_timeout' };
+    case 'unavailable':
+      return { status: 503, error: 'unavailable' };
     default:
       return { status: 500, error: err.code };
   }
@@ -135,9 +138,9 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   );
 
   app.get('/metrics', async (_req, reply) => {
-    const info = recommender.info();
+    const text = renderMetrics(await ctx.metricsSnapshot());
     reply.type('text/plain; version=0.0.4; charset=utf-8');
-    return metrics.render({ tensors: tf.memory().numTensors, generation: info.generation, items: info.numItems, inFlight: ctx.inFlight() });
+    return text;
   });
 
   if (admin) registerAdmin(app, ctx, admin, s.reload, publicInfo);

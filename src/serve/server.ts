@@ -19,17 +19,18 @@
 import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { basename } from 'node:path';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import * as tf from '@tensorflow/tfjs-core';
 import { SeqrecError } from '../errors.js';
 import { loadOptional } from '../util/optional.js';
 import { Coalescer } from './coalescer.js';
 import { clientErrorHandler, HttpError, parseJsonBody, scrubPaths } from './guards.js';
-import { ServerMetrics } from './metrics.js';
+import { ServerMetrics, type MetricsSnapshot } from './metrics.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
 import type { Recommender, RecommenderInfo } from './recommender.js';
 import { registerRoutes, statusOf } from './routes.js';
 import type { ErrorBody } from './schemas.js';
 
-export { SERVER_DEFAULTS, type AdminOptions, type ServerOptions } from './options.js';
+export { SERVER_DEFAULTS, type AdminOptions, type ClusterHooks, type ServerOptions } from './options.js';
 export type { ErrorBody } from './schemas.js';
 
 /** What `createServer` adds to the fastify instance (as `app.seqrec`). */
@@ -42,6 +43,8 @@ export interface SeqrecServerState {
    * the embedding program only: the HTTP route never takes a path.
    */
   reload(dir?: string): Promise<RecommenderInfo>;
+  /** This process's metrics (a worker sends them to its primary). */
+  snapshot(): MetricsSnapshot;
 }
 
 declare module 'fastify' {
@@ -134,7 +137,11 @@ export async function createServer(recommender: Recommender, options: ServerOpti
       done(err as Error, undefined);
     }
   });
-  app.decorate('seqrec', { recommender, metrics, reload } satisfies SeqrecServerState);
+  const snapshot = (): MetricsSnapshot => {
+    const info = recommender.info();
+    return metrics.snapshot({ tensors: tf.memory().numTensors, generation: info.generation, items: info.numItems, inFlight });
+  };
+  app.decorate('seqrec', { recommender, metrics, reload, snapshot } satisfies SeqrecServerState);
 
   // Graceful close: fastify stops accepting connections and closes idle keep-alive ones; a
   // request still in flight is answered with `Connection: close`, so its socket closes after
@@ -202,6 +209,18 @@ export async function createServer(recommender: Recommender, options: ServerOpti
     reply.code(status).send(body);
   });
 
-  registerRoutes(app, { recommender, metrics, coalescer, admin, inFlight: () => inFlight, nameOf, knownDirs, reload });
+  // With workers, the admin route reloads every worker and /metrics covers them all.
+  const cluster = o.cluster;
+  registerRoutes(app, {
+    recommender,
+    metrics,
+    coalescer,
+    admin,
+    inFlight: () => inFlight,
+    nameOf,
+    knownDirs,
+    reload: cluster ? (dir) => cluster.reload(dir) : reload,
+    metricsSnapshot: cluster ? () => cluster.metrics() : async () => snapshot(),
+  });
   return app;
 }

@@ -20,9 +20,9 @@ before(async () => {
 });
 after(() => rm(root, { recursive: true, force: true }));
 
-/** Starts `seqrec serve` on port 0 and returns its base URL once it listens. */
+/** Starts `seqrec serve` (one process; serve-workers.test.ts has the workers) on port 0 and returns its base URL once it listens. */
 async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<{ p: CliProcess; base: string }> {
-  const p = runCli(['serve', '--port', '0', ...args], env);
+  const p = runCli(['serve', '--port', '0', '--workers', '1', ...args], env);
   await waitForOutput(p, (out) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out));
   const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.stdout())![1];
   return { p, base };
@@ -178,12 +178,12 @@ describe('seqrec serve', () => {
   });
 
   it('fails clearly on a bad bundle and on a busy port', async () => {
-    let p = runCli(['serve', '--model', join(root, 'missing'), '--port', '0']);
+    let p = runCli(['serve', '--model', join(root, 'missing'), '--port', '0', '--workers', '1']);
     assert.equal(await p.exited, 1);
     assert.match(p.stderr(), /seqrec serve: .*missing: no such bundle directory/);
     const first = await serve(['--model', bundle]);
     const port = new URL(first.base).port;
-    p = runCli(['serve', '--model', bundle, '--port', port]);
+    p = runCli(['serve', '--model', bundle, '--port', port, '--workers', '1']);
     assert.equal(await p.exited, 1);
     assert.match(p.stderr(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
     first.p.child.kill('SIGINT');

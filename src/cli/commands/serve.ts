@@ -1,8 +1,11 @@
 /** `seqrec serve`: the HTTP JSON API over a bundle, until SIGTERM/SIGINT. */
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { SeqrecError } from '../../errors.js';
+import { BUNDLE_ENV, isServeWorker, runPrimary, workerLink } from '../../serve/cluster.js';
 import { Recommender } from '../../serve/recommender.js';
-import { createServer, SERVER_DEFAULTS, type ServerOptions } from '../../serve/server.js';
+import { createServer, SERVER_DEFAULTS, type AdminOptions, type ServerOptions } from '../../serve/server.js';
 import { defineCommand, type Log } from '../command.js';
 import { choice, int, list, str, type FlagValues } from '../flags.js';
 import { BACKEND_FLAGS } from '../shared-flags.js';
@@ -15,6 +18,11 @@ const seconds = (description: string, fallbackMs: number) => int(`${description}
 export const SERVE_FLAGS = {
   model: str('serving bundle (seqrec train --out, or seqrec export)', { required: true, placeholder: 'dir' }),
   port: int('TCP port (0: any free port)', { min: 0, max: 65535, default: 8080 }),
+  workers: int(`serving processes on the port, one compute thread each (default: the number of cores, ${availableParallelism()} here)`, {
+    min: 1,
+    max: 256,
+    placeholder: 'n',
+  }),
   host: str('address to listen on', { default: '127.0.0.1', placeholder: 'host' }),
   maxK: int('largest k a request may ask for', { min: 1, default: 1000 }),
   maxHistory: int('longest history a request may send', { min: 1, default: 1000 }),
@@ -52,12 +60,17 @@ export const serveCommand = defineCommand({
   notes:
     '\nSIGTERM/SIGINT: graceful stop; SIGHUP: reload the bundle. POST /admin/reload only with an admin token\n(--admin-token-file FILE, --admin-token T or env SEQREC_ADMIN_TOKEN).',
   flags: SERVE_FLAGS,
-  backend: true,
+  // With workers, the primary only coordinates: the workers run the model.
+  backend: (flags) => workersOf(flags) === 1 || isServeWorker(),
   // A serving process answers small requests: one wasm thread beats a pool that fights the
   // event loop and the other processes for the cores (docs/serving.md, "Threads").
   env: { SEQREC_WASM_THREADS: String(SERVE_WASM_THREADS) },
   run: runServe,
 });
+
+function workersOf(flags: ServeValues): number {
+  return flags.workers ?? availableParallelism();
+}
 
 function configFlagError(field: string, message: string): SeqrecError {
   return new SeqrecError('invalid_config', message, { field });
@@ -115,14 +128,8 @@ function adminBundles(values: readonly string[]): Record<string, string> {
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
-/**
- * `seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] ...`: the HTTP API until
- * SIGTERM/SIGINT (graceful: stop accepting, finish in-flight requests, exit 0). SIGHUP
- * reloads the bundle directory. POST /admin/reload only with an admin token.
- */
-async function runServe(flags: ServeValues, log: Log): Promise<void> {
-  const { port, host } = flags;
-  const drainSeconds = flags.drainTimeout;
+/** The admin options of the flags, or null when admin is off (no token). */
+async function adminSettings(flags: ServeValues, log: Log): Promise<AdminOptions | null> {
   const token = await adminToken(flags, log);
   const bundles = adminBundles(flags.adminBundle);
   const allowedHosts = [...flags.adminAllowedHost];
@@ -133,12 +140,46 @@ async function runServe(flags: ServeValues, log: Log): Promise<void> {
       '--admin-bundle, --admin-allowed-host and --admin-allowed-origin need an admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN)',
     );
   }
+  if (!token) return null;
   // The name the server is reached by is a valid Host for admin requests.
+  const host = flags.host;
   const listenName = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (token && !WILDCARD_HOSTS.has(host) && !allowedHosts.includes(listenName) && !['localhost', '127.0.0.1', '::1'].includes(listenName))
-    allowedHosts.push(listenName);
+  if (!WILDCARD_HOSTS.has(host) && !allowedHosts.includes(listenName) && !['localhost', '127.0.0.1', '::1'].includes(listenName)) allowedHosts.push(listenName);
+  return { token, bundles, allowedHosts, allowedOrigins };
+}
+
+/**
+ * `seqrec serve --model BUNDLE_DIR [--port 8080] [--host 127.0.0.1] ...`: the HTTP API until
+ * SIGTERM/SIGINT (graceful: stop accepting, finish in-flight requests, exit 0). SIGHUP
+ * reloads the bundle directory. POST /admin/reload only with an admin token.
+ */
+async function runServe(flags: ServeValues, log: Log): Promise<void> {
+  const worker = isServeWorker() ? workerLink() : null;
+  try {
+    await serveProcess(flags, log, worker);
+  } finally {
+    worker?.close();
+  }
+}
+
+async function serveProcess(flags: ServeValues, log: Log, worker: ReturnType<typeof workerLink> | null): Promise<void> {
+  const workers = workersOf(flags);
+  const primary = workers > 1 && cluster.isPrimary;
+  if (worker) {
+    const prefix = `worker ${cluster.worker!.id}: `;
+    const parent = log;
+    log = (line) => parent(prefix + line);
+  }
+  // Checked in the primary too, so that a bad flag is one error before any worker starts; the
+  // notes are the primary's to print.
+  const admin = await adminSettings(flags, worker ? () => undefined : log);
+  if (!admin && !worker) log('POST /admin/reload is disabled: no admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN); SIGHUP reloads the bundle');
+  if (primary) return runPrimary({ workers, log, drainTimeoutMs: flags.drainTimeout * 1000 });
+  const { port, host } = flags;
+  const drainSeconds = flags.drainTimeout;
+  const token = admin?.token;
   const serverOptions: ServerOptions = {
-    admin: token ? { token, bundles, allowedHosts, allowedOrigins } : false,
+    admin: admin ?? false,
     coalesce: flags.coalesce === 'on',
     requestTimeoutMs: flags.requestTimeout * 1000,
     headersTimeoutMs: flags.headersTimeout === undefined ? undefined : flags.headersTimeout * 1000,
@@ -147,15 +188,16 @@ async function runServe(flags: ServeValues, log: Log): Promise<void> {
     maxConnections: flags.maxConnections,
     maxJsonDepth: flags.maxJsonDepth,
     log,
+    ...(worker ? { cluster: worker.hooks } : {}),
   };
-  const recommender = await Recommender.load(flags.model, {
+  // A replacement worker loads the bundle the others were reloaded to.
+  const recommender = await Recommender.load((worker && process.env[BUNDLE_ENV]) || flags.model, {
     maxK: flags.maxK,
     maxHistory: flags.maxHistory,
     maxBatch: flags.maxBatch,
     retriever: flags.retriever,
     reloadTimeoutMs: flags.reloadTimeout * 1000,
   });
-  if (!token) log('POST /admin/reload is disabled: no admin token (--admin-token-file FILE or SEQREC_ADMIN_TOKEN); SIGHUP reloads the bundle');
   let app: Awaited<ReturnType<typeof createServer>>;
   try {
     app = await createServer(recommender, serverOptions);
@@ -172,13 +214,24 @@ async function runServe(flags: ServeValues, log: Log): Promise<void> {
     throw new SeqrecError('invalid_argument', `cannot listen on ${host}:${port} (${e.code ?? e.message})`, { field: 'port' });
   }
   const info = recommender.info();
-  process.stdout.write(
-    `seqrec serve: listening on ${address} (${info.model}, ${info.numItems} items, ${info.retriever} retrieval, bundle ${info.dir}; pid ${process.pid})\n`,
-  );
+  if (!worker)
+    process.stdout.write(
+      `seqrec serve: listening on ${address} (${info.model}, ${info.numItems} items, ${info.retriever} retrieval, bundle ${info.dir}; pid ${process.pid})\n`,
+    );
 
   await new Promise<void>((resolveDone) => {
     let closing = false;
+    worker?.ready(address, info, {
+      info: () => recommender.info(),
+      reload: (dir) => app.seqrec.reload(dir),
+      snapshot: () => app.seqrec.snapshot(),
+      stop: () => {
+        if (!closing) shutdown('SIGTERM');
+      },
+    });
     const onHup = () => {
+      // With workers, the primary takes SIGHUP and reloads them one after another.
+      if (worker) return;
       log('SIGHUP: reloading the bundle');
       // The server logs the outcome (the `log` option).
       app.seqrec.reload().catch(() => undefined);
