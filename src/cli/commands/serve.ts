@@ -177,7 +177,6 @@ async function serveProcess(flags: ServeValues, log: Log, worker: ReturnType<typ
   if (primary) return runPrimary({ workers, log, drainTimeoutMs: flags.drainTimeout * 1000 });
   const { port, host } = flags;
   const drainSeconds = flags.drainTimeout;
-  const token = admin?.token;
   const serverOptions: ServerOptions = {
     admin: admin ?? false,
     coalesce: flags.coalesce === 'on',
