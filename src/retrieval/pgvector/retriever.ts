@@ -56,7 +56,13 @@ export class PgvectorRetriever implements AsyncRetriever {
   private disposed: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  private constructor(pool: PgPool, driver: PgDriver, connectionString: string, table: ItemTableInfo, params: { efSearch: number | null; probes: number | null }) {
+  private constructor(
+    pool: PgPool,
+    driver: PgDriver,
+    connectionString: string,
+    table: ItemTableInfo,
+    params: { efSearch: number | null; probes: number | null },
+  ) {
     this.pool = pool;
     this.driver = driver;
     this.connectionString = connectionString;

@@ -76,11 +76,7 @@ function rowToInfo(r: RegistryRow): ItemTableInfo {
   const params = typeof r.index_params === 'string' ? (JSON.parse(r.index_params) as Record<string, number>) : r.index_params;
   const kind = r.index_kind;
   const index: ResolvedIndex =
-    kind === 'hnsw'
-      ? { kind, m: params.m, efConstruction: params.efConstruction }
-      : kind === 'ivfflat'
-        ? { kind, lists: params.lists }
-        : { kind: 'none' };
+    kind === 'hnsw' ? { kind, m: params.m, efConstruction: params.efConstruction } : kind === 'ivfflat' ? { kind, lists: params.lists } : { kind: 'none' };
   return {
     digest: r.digest,
     table: r.table_name,
