@@ -52,6 +52,12 @@ describe('seqrec export --to / serve --retriever pgvector', () => {
     const b = runCli(['serve', '--port', '0', '--model', bundle, '--database-url', db.url]);
     assert.notEqual(await b.exited, 0);
     assert.match(b.stderr(), /--database-url is only used with --retriever pgvector/);
+    const c = runCli(['export', '--model', bundle]);
+    assert.notEqual(await c.exited, 0);
+    assert.match(c.stderr(), /give --out BUNDLE_DIR .* and\/or --to postgres:/);
+    const d = runCli(['export', '--model', bundle, '--to', db.url, '--pg-lists', '8']);
+    assert.notEqual(await d.exited, 0);
+    assert.match(d.stderr(), /--pg-lists applies to --pg-index ivfflat, not hnsw/);
   });
 
   it('export writes the table once (idempotent), then two replicas answer the same requests identically', async () => {
