@@ -3,7 +3,11 @@
  * items of dimension DIM, queries in batches of BATCH. Prints one JSON line.
  *
  *   node --import tsx bench/retrieve-one.ts ENGINE N DIM BATCH QUERIES K
- * ENGINE: exact | faiss:<factory> (e.g. faiss:Flat, faiss:HNSW32)
+ * ENGINE: exact | faiss:<factory> (e.g. faiss:Flat, faiss:HNSW32) | pgvector:<hnsw|ivfflat|none>
+ * pgvector: the items go into PostgreSQL at $BENCH_DATABASE_URL (the table is named by N, DIM and
+ * the index kind, so later processes reuse it), or into a PGlite server started for this process
+ * (scripts/test-postgres.mjs; WebAssembly, so much slower than a real server). Its line also has
+ * recall_at_k against ExactRetriever on the same queries.
  * BENCH_INDEX_CACHE=dir: save a built faiss index there and load it in later processes (the
  * random data is the same for the same N and DIM), so slow builds (HNSW over 1M) happen once.
  * The build's own time is kept next to the cached index (<index>.build-seconds) and reported as
@@ -13,7 +17,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Random } from '../src/util/random.js';
 import { ExactRetriever } from '../src/retrieval/exact.js';
-import type { Retriever } from '../src/retrieval/types.js';
+import { createHash } from 'node:crypto';
+import type { AsyncRetriever, Retriever } from '../src/retrieval/types.js';
 import { loadFaissNode } from '../src/retrieval/faiss/native.js';
 
 const [engine, N, DIM, BATCH, QUERIES, K] = process.argv.slice(2);
@@ -27,7 +32,8 @@ for (let i = 0; i < qs.length; i++) qs[i] = rng.normal();
 
 const buildSecondsFile = (indexPath: string) => `${indexPath}.build-seconds`;
 const t0 = performance.now();
-let retriever: Retriever;
+let retriever: Retriever | AsyncRetriever;
+let stopDatabase: (() => Promise<void>) | null = null;
 let cachedBuildSeconds: number | null = null;
 if (engine === 'exact') {
   retriever = new ExactRetriever(items, dim);
@@ -49,17 +55,44 @@ if (engine === 'exact') {
     }
     retriever = built;
   }
+} else if (engine.startsWith('pgvector:')) {
+  const kind = engine.slice(9);
+  if (kind !== 'hnsw' && kind !== 'ivfflat' && kind !== 'none') throw new Error(`unknown pgvector index ${kind} (hnsw, ivfflat, none)`);
+  const { PgvectorRetriever } = await import('../src/retrieval/pgvector.js');
+  let url = process.env.BENCH_DATABASE_URL;
+  if (!url) {
+    const { testDatabase } = await import('../test/pg-database.js');
+    const db = await testDatabase();
+    url = db.url;
+    stopDatabase = db.close;
+  }
+  const digest = createHash('sha256').update(`seqrec-bench:${n}:${dim}:${kind}`).digest('hex');
+  retriever = await PgvectorRetriever.create({ connectionString: url, digest, itemVectors: items, dim, metric: 'ip', index: { kind } });
 } else {
   throw new Error(`unknown engine ${engine}`);
 }
 const setupSeconds = (performance.now() - t0) / 1000;
-retriever.search(qs.subarray(0, Math.min(batch, queries) * dim), { k }); // warm-up
+await retriever.search(qs.subarray(0, Math.min(batch, queries) * dim), { k }); // warm-up
 const perQuery: number[] = [];
+const found = new Int32Array(queries * k);
 for (let start = 0; start < queries; start += batch) {
   const end = Math.min(queries, start + batch);
   const t = performance.now();
-  retriever.search(qs.subarray(start * dim, end * dim), { k });
+  // Awaiting a synchronous result costs a microtask, well below the timer's resolution here.
+  const r = await retriever.search(qs.subarray(start * dim, end * dim), { k });
   perQuery.push((performance.now() - t) / 1000 / (end - start));
+  found.set(r.ids, start * k);
+}
+/** recall@k against exact search, for the approximate engines (exact is its own truth). */
+function recallAtK(): number | null {
+  if (engine === 'exact') return null;
+  const truth = new ExactRetriever(items, dim).search(qs, { k }).ids;
+  let hits = 0;
+  for (let q = 0; q < queries; q++) {
+    const want = new Set(truth.subarray(q * k, (q + 1) * k));
+    for (let j = 0; j < k; j++) if (want.has(found[q * k + j])) hits++;
+  }
+  return hits / (queries * k);
 }
 perQuery.sort((a, b) => a - b);
 console.log(
@@ -73,8 +106,10 @@ console.log(
     build_seconds: cachedBuildSeconds ?? setupSeconds,
     load_seconds: cachedBuildSeconds === null ? null : setupSeconds,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    recall_at_k: recallAtK(),
     // faiss-node built by `seqrec setup faiss` has typed-array search; other builds take JS arrays.
     faiss_typed: engine.startsWith('faiss:') ? typeof new (loadFaissNode().IndexFlatIP)(dim).searchTyped === 'function' : null,
   }),
 );
-retriever.dispose();
+await retriever.dispose();
+await stopDatabase?.();

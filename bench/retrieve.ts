@@ -4,7 +4,9 @@
  * loads), next to Python faiss IndexFlatIP (the peer's retrieval) in the same run. Each cell
  * is a fresh process; sides alternate; the table shows the median over BENCH_REPEATS (3).
  * Env: BENCH_SIZES ("30000,1000000"), BENCH_BATCHES ("1,256"), BENCH_ENGINES
- * ("exact,faiss:Flat,faiss:HNSW32"), BENCH_HNSW_MAX (100000: largest N with HNSW rows),
+ * ("exact,faiss:Flat,faiss:HNSW32", plus pgvector:hnsw when BENCH_DATABASE_URL is set; list
+ * pgvector:hnsw|ivfflat|none to run them against a PGlite server started per process instead),
+ * BENCH_HNSW_MAX (100000: largest N with HNSW rows),
  * BENCH_PEER_HNSW ("0" skips the Python HNSW rows), BENCH_INDEX_CACHE (bench/results/index-cache;
  * see retrieve-one.ts), BENCH_OUT (bench/results/retrieve.json; every measurement is also appended
  * to <BENCH_OUT>.rows.jsonl as it finishes).
@@ -21,7 +23,7 @@ const env = process.env;
 const repeats = Number(env.BENCH_REPEATS ?? 3);
 const sizes = (env.BENCH_SIZES ?? '30000,1000000').split(',').map(Number);
 const batches = (env.BENCH_BATCHES ?? '1,256').split(',').map(Number);
-const engines = (env.BENCH_ENGINES ?? 'exact,faiss:Flat,faiss:HNSW32').split(',');
+const engines = (env.BENCH_ENGINES ?? `exact,faiss:Flat,faiss:HNSW32${env.BENCH_DATABASE_URL ? ',pgvector:hnsw' : ''}`).split(',');
 const python = env.PEER_PYTHON ?? '/usr/bin/python3';
 const out = env.BENCH_OUT ?? 'bench/results/retrieve.json';
 const rowsOut = out.replace(/\.json$/, '') + '.rows.jsonl';
@@ -41,7 +43,7 @@ function run(cmd: string, args: string[], extraEnv: Record<string, string> = {})
   }
 }
 
-const rows: { side: string; n: number; batch: number; qps: number; build: number; rss: number }[] = [];
+const rows: { side: string; n: number; batch: number; qps: number; build: number; rss: number; recall: number | null }[] = [];
 for (const n of sizes) {
   for (const batch of batches) {
     // Enough queries for a stable median, bounded for the slow cells (exact, 1M items).
@@ -50,8 +52,13 @@ for (const n of sizes) {
     // Building HNSW over 1M vectors takes many minutes on 2 cores: graph indexes run only up to
     // BENCH_HNSW_MAX items (default 100,000). Each seqrec engine runs at 1 and 2 threads (the
     // addon's and faiss's OpenMP pools, and OpenBLAS); exact also without the addon (JavaScript).
-    for (const e of engines.filter((x) => n <= hnswMax || !x.includes('HNSW'))) {
+    for (const e of engines.filter((x) => n <= hnswMax || !/hnsw/i.test(x))) {
       const args = ['--import', 'tsx', 'bench/retrieve-one.ts', e, `${n}`, `${dim}`, `${batch}`, `${queries}`, `${k}`];
+      if (e.startsWith('pgvector:')) {
+        // The database does the work: the client's thread count does not matter.
+        sides.push({ side: `seqrec ${e} 1t`, cmd: process.execPath, args });
+        continue;
+      }
       const label = e === 'exact' ? 'exact (native sgemm)' : e;
       for (const t of [1, 2]) {
         const threads = `${t}`;
@@ -98,13 +105,14 @@ for (const n of sizes) {
         qps: median(rs.map((x) => Number(x.queries_per_second))),
         build: median(rs.map((x) => Number(x.build_seconds))),
         rss: Math.max(...rs.map((x) => Number(x.peak_rss_mb))),
+        recall: typeof rs[0].recall_at_k === 'number' ? median(rs.map((x) => Number(x.recall_at_k))) : null,
       });
     }
   }
 }
 const lines = [
-  '| items | batch | side | queries/s | build s | peak RSS MB | ratio to python faiss (same index kind, same threads) |',
-  '|---|---|---|---|---|---|---|',
+  '| items | batch | side | queries/s | build s | peak RSS MB | recall@50 vs exact | ratio to python faiss (same index kind, same threads) |',
+  '|---|---|---|---|---|---|---|---|',
 ];
 for (const r of rows) {
   // Flat against Flat, HNSW against HNSW (the same saved graph), at the same thread count.
@@ -112,7 +120,8 @@ for (const r of rows) {
   const threads = / (\d)t$/.exec(r.side)?.[1] ?? '1';
   const peer = rows.find((p) => p.n === r.n && p.batch === r.batch && p.side === `python faiss ${kind} ${threads}t`);
   const ratio = peer && r.side.startsWith('seqrec') ? (r.qps / peer.qps).toFixed(3) : '';
-  lines.push(`| ${r.n} | ${r.batch} | ${r.side} | ${r.qps.toFixed(1)} | ${r.build.toFixed(2)} | ${r.rss.toFixed(0)} | ${ratio} |`);
+  const recall = r.recall === null ? '' : r.recall.toFixed(3);
+  lines.push(`| ${r.n} | ${r.batch} | ${r.side} | ${r.qps.toFixed(1)} | ${r.build.toFixed(2)} | ${r.rss.toFixed(0)} | ${recall} | ${ratio} |`);
 }
 process.stdout.write(lines.join('\n') + '\n');
 mkdirSync(dirname(out), { recursive: true });

@@ -139,6 +139,8 @@ export interface LoadedBundle {
   faissPath: string | null;
   /** Files of the version besides the model's (history.json), to carry over on re-export. */
   extraFiles: string[];
+  /** SHA-256 of the version's model.json (names its PostgreSQL item table, see `seqrec export --to`). */
+  digest: string;
 }
 
 function popularityDocument(counts: ArrayLike<number>, itemCount: number, source: string): string {
@@ -337,6 +339,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       meta: loaded.meta,
       faissPath,
       extraFiles: Object.keys(loaded.files).filter((n) => !own.has(n)),
+      digest: loaded.digest,
     };
   } catch (err) {
     model.dispose();

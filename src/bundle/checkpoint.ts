@@ -129,6 +129,11 @@ export interface LoadedModel {
   dir: string;
   /** The version loaded (e.g. 'v000003'), or null for a flat directory. */
   version: string | null;
+  /**
+   * SHA-256 (hex) of model.json, which records the digest of every other file: one name for
+   * this exact model (it names the bundle's PostgreSQL item table).
+   */
+  digest: string;
 }
 
 export interface LoadOptions {
@@ -136,7 +141,7 @@ export interface LoadOptions {
   acceptUndigestedManifest?: boolean;
 }
 
-async function readManifest(dir: string, recorded: FileDigest | null, options: LoadOptions): Promise<ModelManifest> {
+async function readManifest(dir: string, recorded: FileDigest | null, options: LoadOptions): Promise<{ manifest: ModelManifest; digest: string }> {
   const bytes = await readRegular(dir, MANIFEST, MAX_JSON_BYTES);
   if (!bytes) throw bundleInvalid(MANIFEST, 'cannot read the model manifest (ENOENT)');
   if (recorded) {
@@ -154,13 +159,13 @@ async function readManifest(dir: string, recorded: FileDigest | null, options: L
       );
     }
   }
-  return parseManifest(bytes.toString('utf8'));
+  return { manifest: parseManifest(bytes.toString('utf8')), digest: digestOf(bytes).sha256 };
 }
 
 /** Loads a model saved by `saveModel` (or a bundle: a bundle is a checkpoint plus files). */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const where = await resolveModelDir(dir);
-  const manifest = await readManifest(where.dir, where.manifest, options);
+  const { manifest, digest } = await readManifest(where.dir, where.manifest, options);
   const values = checkManifestSizes(manifest);
   const bytes = await readRegular(where.dir, 'weights.bin');
   if (!bytes) throw bundleInvalid('weights.bin', 'cannot read the weights (ENOENT)');
@@ -241,6 +246,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       root: where.root,
       dir: where.dir,
       version: where.version,
+      digest,
     };
   } catch (err) {
     model.dispose();

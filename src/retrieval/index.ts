@@ -1,4 +1,4 @@
-export type { SearchOptions, SearchResult, Retriever } from './types.js';
+export { isAsyncRetriever, type SearchOptions, type SearchResult, type Retriever, type AsyncRetriever } from './types.js';
 export type { ExcludeList } from './exclude.js';
 export { TopKHeap, topK, type TopKResult, type TopKOptions } from './topk.js';
 export { mergeInterestCandidates, mergeInterestCandidatesBatch } from './merge.js';
@@ -15,3 +15,16 @@ export {
   type FaissLoadOptions,
   type FaissIndexSidecar,
 } from './faiss.js';
+export {
+  PgvectorRetriever,
+  writeItemTable,
+  itemTableName,
+  PGVECTOR_DEFAULTS,
+  PG_INSTALL_HINT,
+  type PgvectorOpenOptions,
+  type PgvectorConnectOptions,
+  type PgvectorIndexOptions,
+  type ItemTableInfo,
+  type WriteItemTableOptions,
+  type WriteItemTableResult,
+} from './pgvector.js';

@@ -44,3 +44,24 @@ export interface Retriever {
   /** Releases the retriever's memory; `search` fails afterwards. */
   dispose(): void;
 }
+
+/**
+ * A retriever whose `search` answers with a promise: its items live in another process (a
+ * database), so every search is a round trip. Same ids, scores, padding, exclusion and
+ * multi-interest merge as `Retriever`. Callers with an async retriever await each search;
+ * `isAsyncRetriever` tells the two kinds apart.
+ */
+export interface AsyncRetriever {
+  readonly dim: number;
+  readonly numItems: number;
+  readonly metric: 'ip' | 'cosine';
+  /** Always true: the mark `isAsyncRetriever` checks. */
+  readonly answersAsync: true;
+  search(queries: Float32Array, options: SearchOptions): Promise<SearchResult>;
+  /** Waits for the searches in flight, then closes the connections; `search` fails afterwards. */
+  dispose(): Promise<void>;
+}
+
+export function isAsyncRetriever(r: Retriever | AsyncRetriever): r is AsyncRetriever {
+  return (r as Partial<AsyncRetriever>).answersAsync === true;
+}

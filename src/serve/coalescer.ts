@@ -2,7 +2,8 @@
  * Request coalescing for POST /recommend: concurrent calls are answered by one
  * `recommendMany` call per group of compatible options at the next turn of the event loop,
  * which amortises TF.js's per-operation overhead over the batch. Answers equal one
- * `recommend` per request (top-k lists are prefixes of top-k' lists).
+ * `recommend` per request (top-k lists are prefixes of top-k' lists). With an asynchronous
+ * retriever (pgvector) the same batches are answered by `recommendManyAsync`.
  */
 import type { ServerMetrics } from './metrics.js';
 import type { ItemId, Recommendation, RecommendOptions, Recommender } from './recommender.js';
@@ -58,6 +59,10 @@ export class Coalescer {
   private run(chunk: Pending[]): void {
     this.metrics.inc('coalesced_batches');
     this.metrics.inc('coalesced_requests', chunk.length);
+    if (this.recommender.answersAsync) {
+      void this.runAsync(chunk);
+      return;
+    }
     if (chunk.length > 1) {
       const k = Math.max(...chunk.map((p) => p.options.k));
       let results: Recommendation[] | null = null;
@@ -81,5 +86,23 @@ export class Coalescer {
         p.reject(err);
       }
     }
+  }
+
+  /** `run` for an asynchronous retriever. The model call happens before the first await, so it still uses one state. */
+  private async runAsync(chunk: Pending[]): Promise<void> {
+    if (chunk.length > 1) {
+      const k = Math.max(...chunk.map((p) => p.options.k));
+      try {
+        const results = await this.recommender.recommendManyAsync(
+          chunk.map((p) => p.history),
+          { ...chunk[0].options, k },
+        );
+        chunk.forEach((p, i) => p.resolve(truncate(results[i], p.options.k)));
+        return;
+      } catch {
+        // answer one by one below, so each error reaches its own request
+      }
+    }
+    await Promise.all(chunk.map((p) => this.recommender.recommendAsync(p.history, p.options).then(p.resolve, p.reject)));
   }
 }

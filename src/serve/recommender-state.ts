@@ -6,13 +6,16 @@ import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { ExactRetriever } from '../retrieval/exact.js';
-import type { Retriever } from '../retrieval/types.js';
+import { PgvectorRetriever } from '../retrieval/pgvector/retriever.js';
+import type { AsyncRetriever, Retriever } from '../retrieval/types.js';
+import type { PgvectorConnectOptions } from '../retrieval/pgvector/options.js';
 import { loadBundle } from '../bundle/bundle.js';
 import { itemMatrix, popularityRanking } from '../train/evaluate.js';
 
 /** The options of `Recommender.load` that shape the state. */
 export interface StateOptions {
-  retriever?: 'auto' | 'exact' | 'faiss';
+  retriever?: 'auto' | 'exact' | 'faiss' | 'pgvector';
+  pgvector?: PgvectorConnectOptions;
   similarItemsMetric?: 'cosine' | 'ip';
 }
 
@@ -28,9 +31,11 @@ export interface State {
   /** Whether disposing the state disposes the model (a bundle's yes, a caller's model no). */
   ownsModel: boolean;
   vocabulary: ItemVocabulary;
-  /** Retriever of `recommend` over the item table. */
-  retriever: Retriever;
-  retrieverKind: 'exact' | 'faiss';
+  /** SHA-256 of the bundle's model.json ('' for a model in memory). */
+  digest: string;
+  /** Retriever of `recommend` over the item table (asynchronous for pgvector). */
+  retriever: Retriever | AsyncRetriever;
+  retrieverKind: 'exact' | 'faiss' | 'pgvector';
   /** Retriever of `similarItems`. */
   i2i: ExactRetriever;
   /** The item table [itemCount * D] (a private copy). */
@@ -65,16 +70,25 @@ function popularityOrder(counts: Float64Array): Int32Array {
 export async function buildState(dir: string, options: StateOptions, generation: number): Promise<State> {
   const bundle = await loadBundle(dir);
   const { model } = bundle;
-  const retrievers: Retriever[] = [];
+  const retrievers: (Retriever | AsyncRetriever)[] = [];
   try {
     const items = Float32Array.from(itemMatrix(model));
     const want = options.retriever ?? 'auto';
-    let retriever: Retriever | null = null;
-    let retrieverKind: 'exact' | 'faiss' = 'exact';
+    let retriever: Retriever | AsyncRetriever | null = null;
+    let retrieverKind: State['retrieverKind'] = 'exact';
     if (want === 'faiss' && !bundle.faissPath) {
       throw new SeqrecError('invalid_argument', `retriever 'faiss' was requested but the bundle has no faiss index`, { field: 'retriever' });
     }
-    if (bundle.faissPath && want !== 'exact') {
+    if (want === 'pgvector') {
+      // Checked by the Recommender's options; the bundle's digest picks the table.
+      retriever = await PgvectorRetriever.open({
+        ...options.pgvector!,
+        digest: bundle.digest,
+        expect: { dim: model.embeddingDim, numItems: model.itemCount, metric: bundle.section.similarity },
+        bundleDir: bundle.dir,
+      });
+      retrieverKind = 'pgvector';
+    } else if (bundle.faissPath && want !== 'exact') {
       const faiss = await importFaiss();
       if (want === 'faiss' || faiss.faissAvailable()) {
         retriever = faiss.FaissRetriever.load(bundle.faissPath, { itemVectors: items, metric: bundle.section.similarity, dim: model.embeddingDim });
@@ -87,6 +101,7 @@ export async function buildState(dir: string, options: StateOptions, generation:
     retrievers.push(i2i);
     return {
       dir: bundle.dir,
+      digest: bundle.digest,
       similarity: bundle.section.similarity,
       bundleVersion: bundle.section.version,
       bundleCreatedAt: bundle.section.createdAt,
@@ -103,7 +118,7 @@ export async function buildState(dir: string, options: StateOptions, generation:
       generation,
     };
   } catch (err) {
-    for (const r of retrievers) r.dispose();
+    for (const r of retrievers) void r.dispose();
     model.dispose();
     throw err;
   }
@@ -151,6 +166,7 @@ export function stateFromModel(source: ModelSource, options: StateOptions, gener
   const loadedAt = new Date().toISOString();
   return {
     dir: '',
+    digest: '',
     similarity,
     bundleVersion: 0,
     bundleCreatedAt: loadedAt,
@@ -168,8 +184,9 @@ export function stateFromModel(source: ModelSource, options: StateOptions, gener
   };
 }
 
+/** Disposes the state; an async retriever closes its connections once its searches in flight are done. */
 export function disposeState(state: State): void {
-  state.retriever.dispose();
+  void state.retriever.dispose();
   state.i2i.dispose();
   if (state.ownsModel) state.model.dispose();
 }

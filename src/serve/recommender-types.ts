@@ -4,6 +4,7 @@
  */
 import type { SequenceDataset } from '../data/dataset.js';
 import type { ItemVocabulary } from '../data/vocabulary.js';
+import type { PgvectorConnectOptions } from '../retrieval/pgvector/options.js';
 
 export interface RecommenderOptions {
   /** Largest k accepted by `recommend`, `recommendMany` and `similarItems`. Default 1000. */
@@ -15,9 +16,14 @@ export interface RecommenderOptions {
   /**
    * Retriever for `recommend`: 'exact' (brute force, exact), 'faiss' (the bundle's faiss
    * index; an error when it has none or faiss-node does not load), 'auto' (default): faiss
-   * when the bundle has an index and faiss-node loads, else exact.
+   * when the bundle has an index and faiss-node loads, else exact. 'pgvector': the bundle's
+   * item table in PostgreSQL (written by `seqrec export --to`, picked by the bundle's digest;
+   * needs the `pgvector` option); its answers are asynchronous, so call `recommendAsync` /
+   * `recommendManyAsync`.
    */
-  retriever?: 'auto' | 'exact' | 'faiss';
+  retriever?: 'auto' | 'exact' | 'faiss' | 'pgvector';
+  /** Retriever 'pgvector': where the database is and the search parameters (docs/serving.md). */
+  pgvector?: PgvectorConnectOptions;
   /** Similarity of `similarItems`. Default 'cosine' (inner product favours long, popular item vectors). */
   similarItemsMetric?: 'cosine' | 'ip';
   /** Run one of each call after loading so the first real call is not slow. Default true. */
@@ -30,7 +36,7 @@ export interface RecommenderOptions {
 }
 
 /** `Recommender.fromModel`: a trained model in memory, its item ids and (optionally) popularity. */
-export interface FromModelOptions extends Omit<RecommenderOptions, 'retriever'> {
+export interface FromModelOptions extends Omit<RecommenderOptions, 'retriever' | 'pgvector'> {
   /** The training dataset: gives the vocabulary and, unless `popularity` is set, the counts. */
   dataset?: Pick<SequenceDataset, 'vocabulary' | 'itemPopularity'>;
   /** The item ids (when no dataset is given). */
@@ -83,7 +89,9 @@ export interface RecommenderInfo {
   numInterests: number;
   maxLen: number;
   similarity: 'ip' | 'cosine';
-  retriever: 'exact' | 'faiss';
+  retriever: 'exact' | 'faiss' | 'pgvector';
+  /** SHA-256 of the bundle's model.json ('' for a model in memory). */
+  bundleDigest: string;
   bundleVersion: number;
   bundleCreatedAt: string;
   /** When this state was loaded (ISO). */

@@ -26,6 +26,9 @@ import { windowBatch } from '../data/windows.js';
 import { initBackend } from '../backend/index.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
+import { isAsyncRetriever, type SearchResult } from '../retrieval/types.js';
+import { decodeRow, encodeHistory, fallbackReason, popularityFallback, queryRows, type Encoded } from './recommender-rows.js';
+import { checkOptions, DEFAULTS, invalidArg, limitOption, typeOf } from './recommender-options.js';
 import { buildState, disposeState, stateFromModel, type State } from './recommender-state.js';
 import type {
   FromModelOptions,
@@ -40,54 +43,20 @@ import type {
 
 export type { FromModelOptions, ItemId, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
 
-interface Encoded {
-  /** Known item indices in history order (duplicates kept: the model sees the sequence). */
-  known: number[];
-  unknown: string[];
-}
-
-const DEFAULTS = { maxK: 1000, maxHistory: 1000, maxBatch: 256, reloadTimeoutMs: 30_000 } as const;
-
 /**
  * Timed-out loads still reading files that are refused new reloads. Each stuck read holds one
  * of libuv's 4 threads, and every file read of the process waits when all are taken.
  */
 const MAX_STUCK_LOADS = 2;
 
-function invalidArg(field: string, message: string): SeqrecError {
-  return new SeqrecError('invalid_argument', message, { field });
-}
-
-function typeOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
-
-function limitOption(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidArg(name, `Recommender: ${name} must be an integer >= 1, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** The limits of `options`, after checking every option shared by `load` and `fromModel`. */
-function checkOptions(options: RecommenderOptions, where: string): Limits {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', `${where}: options must be an object`);
-  const limits: Limits = {
-    maxK: limitOption(options.maxK, 'maxK', DEFAULTS.maxK),
-    maxHistory: limitOption(options.maxHistory, 'maxHistory', DEFAULTS.maxHistory),
-    maxBatch: limitOption(options.maxBatch, 'maxBatch', DEFAULTS.maxBatch),
-  };
-  limitOption(options.reloadTimeoutMs, 'reloadTimeoutMs', DEFAULTS.reloadTimeoutMs);
-  const retriever = options.retriever ?? 'auto';
-  if (!['auto', 'exact', 'faiss'].includes(retriever))
-    throw invalidArg('retriever', `Recommender: retriever must be 'auto', 'exact' or 'faiss', got ${String(retriever)}`);
-  const metric = options.similarItemsMetric ?? 'cosine';
-  if (metric !== 'cosine' && metric !== 'ip')
-    throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
-  return limits;
+/** A `recommend` call up to its retrieval: what `finish` needs to turn the search result into answers. */
+interface Plan {
+  k: number;
+  encoded: Encoded[];
+  /** Indices of the histories with a known item (those searched). */
+  rows: number[];
+  /** The search arguments, or null when no history has a known item. */
+  search: { q: Float32Array; interests: number; exclude: number[][] | undefined } | null;
 }
 
 export class Recommender {
@@ -114,7 +83,16 @@ export class Recommender {
     if (typeof dir !== 'string' || dir === '') throw invalidArg('dir', `Recommender.load: dir must be a bundle directory path, got ${typeOf(dir)}`);
     const limits = checkOptions(options, 'Recommender.load');
     await initBackend();
-    return Recommender.start(await buildState(dir, options, 1), limits, options);
+    const state = await buildState(dir, options, 1);
+    if (!isAsyncRetriever(state.retriever)) return Recommender.start(state, limits, options);
+    const rec = new Recommender(state, limits, options);
+    try {
+      if (options.warmUp !== false) await rec.warmUpAsync(state);
+    } catch (err) {
+      disposeState(state);
+      throw err;
+    }
+    return rec;
   }
 
   /**
@@ -141,6 +119,14 @@ export class Recommender {
     return rec;
   }
 
+  /** `warmUp` for a state whose retriever answers asynchronously (it also opens a connection). */
+  private async warmUpAsync(state: State): Promise<void> {
+    const first = state.vocabulary.decode(state.popularOrder[0] ?? 1);
+    const k = Math.min(10, this.limits.maxK);
+    await this.recommendOnAsync(state, [[first], []], { k }, 'histories');
+    this.similarOn(state, first, k);
+  }
+
   /** One call of each kind on `state` (JIT, kernel set-up), leaving no tensor behind. */
   private warmUp(state: State): void {
     const first = state.vocabulary.decode(state.popularOrder[0] ?? 1);
@@ -161,6 +147,7 @@ export class Recommender {
       maxLen: s.model.maxLen,
       similarity: s.similarity,
       retriever: s.retrieverKind,
+      bundleDigest: s.digest,
       bundleVersion: s.bundleVersion,
       bundleCreatedAt: s.bundleCreatedAt,
       loadedAt: s.loadedAt,
@@ -199,6 +186,28 @@ export class Recommender {
   }
 
   /**
+   * Whether `recommend` / `recommendMany` must be called as `recommendAsync` /
+   * `recommendManyAsync`: the retriever is a database (retriever 'pgvector').
+   */
+  get answersAsync(): boolean {
+    return isAsyncRetriever(this.live().retriever);
+  }
+
+  /**
+   * `recommend` for any retriever, as a promise; the only way with an asynchronous one
+   * (retriever 'pgvector'). The state is read once at the start, so the answer comes from one
+   * bundle even when a reload swaps it while the database answers.
+   */
+  async recommendAsync(history: readonly ItemId[], options: RecommendOptions = {}): Promise<Recommendation> {
+    return (await this.recommendOnAsync(this.live(), [history], options, 'history'))[0];
+  }
+
+  /** `recommendMany` for any retriever, as a promise (see `recommendAsync`). */
+  recommendManyAsync(histories: readonly (readonly ItemId[])[], options: RecommendOptions = {}): Promise<Recommendation[]> {
+    return this.recommendOnAsync(this.live(), histories, options, 'histories');
+  }
+
+  /**
    * The k items most similar to `itemId` by item embedding (cosine by default, see
    * `similarItemsMetric`), the item itself excluded. Throws `unknown_item` for an unknown id.
    */
@@ -212,7 +221,7 @@ export class Recommender {
    */
   userEmbedding(history: readonly ItemId[]): Float32Array {
     const s = this.live();
-    const enc = this.encode(s, history, 'history');
+    const enc = encodeHistory(s, this.limits.maxHistory, history, 'history');
     if (enc.known.length === 0) {
       throw new SeqrecError(
         'unknown_item',
@@ -242,7 +251,10 @@ export class Recommender {
         throw new SeqrecError('invalid_argument', 'Recommender was disposed during reload');
       }
       try {
-        if (this.options.warmUp !== false) this.warmUp(next);
+        if (this.options.warmUp !== false) {
+          if (isAsyncRetriever(next.retriever)) await this.warmUpAsync(next);
+          else this.warmUp(next);
+        }
       } catch (err) {
         disposeState(next);
         throw err;
@@ -342,33 +354,6 @@ export class Recommender {
     return { k, excludeSeen, interest };
   }
 
-  private encode(s: State, history: readonly ItemId[], field: string): Encoded {
-    if (!Array.isArray(history)) throw invalidArg(field, `${field} must be an array of item ids, got ${typeOf(history)}`);
-    if (history.length > this.limits.maxHistory) {
-      throw invalidArg(field, `${field} has ${history.length} items; at most ${this.limits.maxHistory} are accepted`);
-    }
-    const known: number[] = [];
-    const unknown: string[] = [];
-    let seenUnknown: Set<string> | null = null;
-    for (let i = 0; i < history.length; i++) {
-      const raw = history[i];
-      let id: string;
-      if (typeof raw === 'string') id = raw;
-      else if (typeof raw === 'number' && Number.isSafeInteger(raw)) id = String(raw);
-      else throw invalidArg(field, `${field}[${i}] must be an item id (a string or an integer), got ${typeof raw === 'number' ? raw : typeOf(raw)}`);
-      const index = s.vocabulary.encode(id);
-      if (index !== undefined) known.push(index);
-      else {
-        seenUnknown ??= new Set();
-        if (!seenUnknown.has(id)) {
-          seenUnknown.add(id);
-          unknown.push(id);
-        }
-      }
-    }
-    return { known, unknown };
-  }
-
   /** [rows * K * D] user embeddings for known-item histories (each non-empty). */
   private embed(s: State, rows: number[][]): Float32Array {
     const batch = windowBatch(rows, s.model.maxLen);
@@ -381,45 +366,11 @@ export class Recommender {
     }
   }
 
-  private popularityFallback(s: State, k: number, exclude: ReadonlySet<number> | null, unknown: string[], reason: string): Recommendation {
-    const items: ScoredItem[] = [];
-    for (let i = 0; i < s.popularOrder.length && items.length < k; i++) {
-      const id = s.popularOrder[i];
-      if (exclude && exclude.has(id)) continue;
-      items.push({ id: s.vocabulary.decode(id), score: s.popularity[id] });
-    }
-    return { items, unknown, fallback: 'popularity', reason };
-  }
-
-  private fallbackReason(length: number, unknown: number): string {
-    return length === 0 ? 'empty history' : `none of the history's item ids are in the vocabulary (${unknown} unknown)`;
-  }
-
-  private decodeRow(s: State, ids: Int32Array, scores: Float32Array, offset: number, k: number): ScoredItem[] {
-    const items: ScoredItem[] = [];
-    for (let j = offset; j < offset + k; j++) {
-      const id = ids[j];
-      if (id <= 0) break; // -1 slots come last
-      items.push({ id: s.vocabulary.decode(id), score: scores[j] });
-    }
-    return items;
-  }
-
-  /** Query rows for `vectors` ([n * K * D]) and the `interests` value for the retriever. */
-  private queries(s: State, vectors: Float32Array, n: number, interest: number | null): { q: Float32Array; interests: number } {
-    const K = s.model.numInterests;
-    const D = s.model.embeddingDim;
-    if (interest === null) return { q: vectors, interests: K };
-    const q = new Float32Array(n * D);
-    for (let r = 0; r < n; r++) q.set(vectors.subarray((r * K + interest) * D, (r * K + interest + 1) * D), r * D);
-    return { q, interests: 1 };
-  }
-
   /**
-   * The one path of `recommend` and `recommendMany`: one model call and one retrieval call
-   * for the histories with a known item. Errors name `field` ('history' for `recommend`).
+   * `recommend` and `recommendMany` up to the retrieval: checks, encoding, one model call for
+   * the histories with a known item. Errors name `field` ('history' for `recommend`).
    */
-  private recommendOn(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions, field: 'history' | 'histories'): Recommendation[] {
+  private plan(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions, field: 'history' | 'histories'): Plan {
     const { k, excludeSeen, interest } = this.resolveOptions(s, options);
     if (field === 'histories') {
       if (!Array.isArray(histories)) throw invalidArg('histories', `histories must be an array of histories, got ${typeOf(histories)}`);
@@ -427,25 +378,59 @@ export class Recommender {
         throw invalidArg('histories', `histories has ${histories.length} entries; at most ${this.limits.maxBatch} per call are accepted`);
       }
     }
-    const encoded = histories.map((h, i) => this.encode(s, h, field === 'history' ? 'history' : `histories[${i}]`));
+    const encoded = histories.map((h, i) => encodeHistory(s, this.limits.maxHistory, h, field === 'history' ? 'history' : `histories[${i}]`));
     const rows: number[] = [];
     encoded.forEach((e, i) => {
       if (e.known.length > 0) rows.push(i);
     });
+    if (rows.length === 0) return { k, encoded, rows, search: null };
+    const known = rows.map((i) => encoded[i].known);
+    const { q, interests } = queryRows(s, this.embed(s, known), rows.length, interest);
+    return { k, encoded, rows, search: { q, interests, exclude: excludeSeen ? known : undefined } };
+  }
+
+  /** The answers of a plan, given its search result (null when nothing was searched). */
+  private finish(s: State, histories: readonly (readonly ItemId[])[], plan: Plan, result: SearchResult | null): Recommendation[] {
+    const { k, encoded, rows } = plan;
     const out = new Array<Recommendation>(histories.length);
-    if (rows.length > 0) {
-      const known = rows.map((i) => encoded[i].known);
-      const vectors = this.embed(s, known);
-      const { q, interests } = this.queries(s, vectors, rows.length, interest);
-      const result = s.retriever.search(q, { k, interests, exclude: excludeSeen ? known : undefined });
+    if (result) {
       rows.forEach((i, r) => {
-        out[i] = { items: this.decodeRow(s, result.ids, result.scores, r * k, k), unknown: encoded[i].unknown, fallback: null };
+        out[i] = { items: decodeRow(s, result.ids, result.scores, r * k, k), unknown: encoded[i].unknown, fallback: null };
       });
     }
     encoded.forEach((e, i) => {
-      if (e.known.length === 0) out[i] = this.popularityFallback(s, k, null, e.unknown, this.fallbackReason(histories[i].length, e.unknown.length));
+      if (e.known.length === 0) out[i] = popularityFallback(s, k, null, e.unknown, fallbackReason(histories[i].length, e.unknown.length));
     });
     return out;
+  }
+
+  /** The synchronous path of `recommend` and `recommendMany`: one model call, one retrieval call. */
+  private recommendOn(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions, field: 'history' | 'histories'): Recommendation[] {
+    const retriever = s.retriever;
+    if (isAsyncRetriever(retriever)) {
+      const method = field === 'history' ? 'recommend' : 'recommendMany';
+      throw new SeqrecError(
+        'invalid_argument',
+        `${method}: this Recommender retrieves from PostgreSQL (retriever '${s.retrieverKind}'), which answers asynchronously; call ${method}Async instead`,
+        { field: 'retriever' },
+      );
+    }
+    const plan = this.plan(s, histories, options, field);
+    const q = plan.search;
+    return this.finish(s, histories, plan, q ? retriever.search(q.q, { k: plan.k, interests: q.interests, exclude: q.exclude }) : null);
+  }
+
+  /** `recommendOn` for any retriever; the search is awaited. */
+  private async recommendOnAsync(
+    s: State,
+    histories: readonly (readonly ItemId[])[],
+    options: RecommendOptions,
+    field: 'history' | 'histories',
+  ): Promise<Recommendation[]> {
+    const plan = this.plan(s, histories, options, field);
+    const q = plan.search;
+    const result = q ? await s.retriever.search(q.q, { k: plan.k, interests: q.interests, exclude: q.exclude }) : null;
+    return this.finish(s, histories, plan, result);
   }
 
   private similarOn(s: State, itemId: ItemId, requested: number): ScoredItem[] {
@@ -461,6 +446,6 @@ export class Recommender {
     const D = s.model.embeddingDim;
     const q = s.items.subarray(index * D, (index + 1) * D);
     const result = s.i2i.search(Float32Array.from(q), { k, exclude: [[index]] });
-    return this.decodeRow(s, result.ids, result.scores, 0, k);
+    return decodeRow(s, result.ids, result.scores, 0, k);
   }
 }

@@ -94,6 +94,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       maxLen: info.maxLen,
       retriever: info.retriever,
       bundle: nameOf(info.dir),
+      bundleDigest: info.bundleDigest,
       bundleVersion: info.bundleVersion,
       bundleCreatedAt: info.bundleCreatedAt,
       loadedAt: info.loadedAt,
@@ -114,7 +115,10 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     async (req): Promise<RecommendAnswer> => {
       const { history, ...rest } = req.body;
       const opts = { ...rest, k: rest.k ?? 10 };
-      const r = coalescer ? await coalescer.recommend(history, opts) : recommender.recommend(history, opts);
+      // The synchronous call stays as it was for in-memory retrievers; a database is awaited.
+      let r: Recommendation;
+      if (coalescer) r = await coalescer.recommend(history, opts);
+      else r = recommender.answersAsync ? await recommender.recommendAsync(history, opts) : recommender.recommend(history, opts);
       countOutcome(r);
       return r;
     },
@@ -125,7 +129,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     { schema: { body: jsonSchema(s.batch), response: { 200: jsonSchema(batchAnswerSchema), ...ERRORS } }, validatorCompiler: zodValidator(s.batch) },
     async (req): Promise<BatchAnswer> => {
       const { histories, ...opts } = req.body;
-      const results = recommender.recommendMany(histories, opts);
+      const results = recommender.answersAsync ? await recommender.recommendManyAsync(histories, opts) : recommender.recommendMany(histories, opts);
       results.forEach(countOutcome);
       return { results };
     },

@@ -3,14 +3,9 @@ import assert from 'node:assert/strict';
 import { ExactRetriever, type SearchResult } from '../../src/retrieval/index.js';
 import { SeqrecError } from '../../src/errors.js';
 import { Random } from '../../src/util/random.js';
+import { randomVectors, retrieverContract } from './contract.js';
 
 const f = Math.fround;
-
-function randomVectors(rng: Random, length: number): Float32Array {
-  const a = new Float32Array(length);
-  for (let i = 0; i < length; i++) a[i] = rng.normal();
-  return a;
-}
 
 /**
  * Naive oracle: score every real item of every interest in float64 (dot product summed in
@@ -243,10 +238,10 @@ describe('ExactRetriever errors', () => {
     assert.throws(() => r.search(new Float32Array(8), { k: 2, exclude: [null] }), is('shape_mismatch', /one entry per query row \(2\), got 1/));
     assert.throws(() => r.search(Float32Array.from([0, Infinity, 0, 0]), { k: 2 }), is('invalid_argument', /finite.*query 0.*component 1/));
   });
-
-  it('refuses to search after dispose', () => {
-    const r = new ExactRetriever(items, 4);
-    r.dispose();
-    assert.throws(() => r.search(new Float32Array(4), { k: 1 }), is('invalid_argument', /disposed/));
-  });
 });
+
+retrieverContract('ExactRetriever (JavaScript)', (items, dim, metric) => new ExactRetriever(items, dim, { metric, native: false }), {
+  exact: true,
+  tolerance: 0,
+});
+retrieverContract('ExactRetriever (native when built)', (items, dim, metric) => new ExactRetriever(items, dim, { metric }), { exact: true });

@@ -15,56 +15,16 @@ import { generateSynthetic } from '../../src/data/synthetic.js';
 import { SeqrecError } from '../../src/errors.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { MIND } from '../../src/models/mind.js';
-import { ExactRetriever, FaissRetriever, faissAvailable, type SearchResult } from '../../src/retrieval/index.js';
+import { ExactRetriever, FaissRetriever, faissAvailable } from '../../src/retrieval/index.js';
 import { evaluateModel } from '../../src/train/evaluate.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { setupBackend } from '../helpers.js';
+import { assertSameResult, assertValidResult, randomVectors, recallAgainst, retrieverContract } from './contract.js';
 
 const REQUIRED = process.env.SEQREC_REQUIRE_FAISS === '1';
 const AVAILABLE = faissAvailable();
 const skip = AVAILABLE || REQUIRED ? false : 'faiss-node does not load here: run `npm run setup:faiss` (SEQREC_REQUIRE_FAISS=1 turns this skip into a failure)';
 if (skip) console.log(`# faiss tests skipped: ${skip}`);
-
-function randomVectors(rng: Random, length: number): Float32Array {
-  const a = new Float32Array(length);
-  for (let i = 0; i < length; i++) a[i] = rng.normal();
-  return a;
-}
-
-function assertSameResult(got: SearchResult, want: SearchResult, what: string): void {
-  assert.equal(got.k, want.k, `${what}: k`);
-  assert.equal(got.numQueries, want.numQueries, `${what}: numQueries`);
-  for (let i = 0; i < want.ids.length; i++) {
-    if (got.ids[i] !== want.ids[i]) {
-      const u = Math.floor(i / want.k);
-      assert.fail(
-        `${what}: user ${u}, rank ${i % want.k}: faiss id ${got.ids[i]} (score ${got.scores[i]}) vs exact id ${want.ids[i]} (score ${want.scores[i]})`,
-      );
-    }
-    const a = got.scores[i];
-    const b = want.scores[i];
-    if (!(a === b || Math.abs(a - b) <= 1e-5)) assert.fail(`${what}: score at ${i}: ${a} vs ${b}`);
-  }
-}
-
-/** Mean over users of |approx top-k ∩ exact top-k| / k. */
-function recallAgainst(approx: SearchResult, exact: SearchResult): number {
-  const k = exact.k;
-  let hits = 0;
-  for (let u = 0; u < exact.numQueries; u++) {
-    const truth = new Set(exact.ids.subarray(u * k, (u + 1) * k));
-    for (let j = 0; j < k; j++) if (truth.has(approx.ids[u * k + j])) hits++;
-  }
-  return hits / (exact.numQueries * k);
-}
-
-function assertValidIds(r: SearchResult, numItems: number, what: string): void {
-  for (let u = 0; u < r.numQueries; u++) {
-    const row = Array.from(r.ids.subarray(u * r.k, (u + 1) * r.k)).filter((id) => id !== -1);
-    assert.equal(new Set(row).size, row.length, `${what}: duplicate ids for user ${u}`);
-    for (const id of row) assert.ok(id >= 1 && id < numItems, `${what}: id ${id} out of [1, ${numItems})`);
-  }
-}
 
 function throwsSeqrec(fn: () => unknown, code: string, pattern: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -132,63 +92,25 @@ Module._resolveFilename = function (request, ...rest) {
   });
 });
 
+retrieverContract('FaissRetriever(Flat)', (items, dim, metric) => new FaissRetriever(items, dim, { metric }), { exact: true, skip });
+
 describe('FaissRetriever(Flat) equals ExactRetriever', { skip }, () => {
   const rng = new Random(606);
   const dim = 24;
   const numItems = 3001;
   const items = randomVectors(rng, numItems * dim);
-  // A large padding row: it would win every inner-product search if it were indexed.
   items.fill(50, 0, dim);
   const users = 70; // > 64 queries: faiss switches to its BLAS path
-  const queries = randomVectors(rng, users * 4 * dim);
-  const exclude = Array.from({ length: users }, (_, u) =>
-    u % 5 === 0 ? null : Array.from({ length: (u * 7) % 40 }, (_, j) => 1 + ((u * 131 + j * 17) % (numItems - 1))),
-  );
+  const queries = randomVectors(rng, users * dim);
 
-  for (const metric of ['ip', 'cosine'] as const) {
-    const exact = new ExactRetriever(items, dim, { metric, native: false });
-    const faiss = new FaissRetriever(items, dim, { metric });
-    after(() => {
-      exact.dispose();
-      faiss.dispose();
-    });
-
-    it(`${metric}: random queries, k = 1, 10, 50`, () => {
-      for (const k of [1, 10, 50]) {
-        const q = queries.subarray(0, users * dim);
-        const got = faiss.search(q, { k });
-        assertSameResult(got, exact.search(q, { k }), `${metric} k=${k}`);
-        assert.ok(!got.ids.includes(0), 'padding returned');
-      }
-      // On untied random data faiss's own ranking settles every cut: no exact re-scans.
+  it('on untied random data (and > 64 queries, BLAS path) faiss settles every cut itself: no exact re-scans', () => {
+    for (const metric of ['ip', 'cosine'] as const) {
+      const faiss = new FaissRetriever(items, dim, { metric });
+      for (const k of [1, 10, 50])
+        assertSameResult(faiss.search(queries, { k }), new ExactRetriever(items, dim, { metric, native: false }).search(queries, { k }), `${metric} k=${k}`);
       assert.equal(faiss.exactFallbacks, 0);
-    });
-
-    it(`${metric}: with exclusions (over-fetch, then filter)`, () => {
-      const q = queries.subarray(0, users * dim);
-      const got = faiss.search(q, { k: 30, exclude });
-      assertSameResult(got, exact.search(q, { k: 30, exclude }), `${metric} exclude`);
-      for (let u = 0; u < users; u++) {
-        const ex = new Set(exclude[u] ?? []);
-        for (const id of got.ids.subarray(u * 30, (u + 1) * 30)) assert.ok(!ex.has(id), `excluded ${id} returned to user ${u}`);
-      }
-    });
-
-    it(`${metric}: multi-interest queries (K = 2 and 4), with and without exclusions`, () => {
-      for (const interests of [2, 4]) {
-        const q = queries.subarray(0, users * interests * dim);
-        assertSameResult(faiss.search(q, { k: 20, interests }), exact.search(q, { k: 20, interests }), `${metric} K=${interests}`);
-        assertSameResult(faiss.search(q, { k: 20, interests, exclude }), exact.search(q, { k: 20, interests, exclude }), `${metric} K=${interests} exclude`);
-      }
-    });
-  }
-
-  it('k larger than the catalogue pads with -1 like the exact retriever', () => {
-    const small = randomVectors(rng, 8 * 4);
-    const q = randomVectors(rng, 3 * 4);
-    const got = new FaissRetriever(small, 4).search(q, { k: 10, exclude: [[1, 2], null, [7]] });
-    assertSameResult(got, new ExactRetriever(small, 4, { native: false }).search(q, { k: 10, exclude: [[1, 2], null, [7]] }), 'k > items');
-    assert.deepEqual(Array.from(got.ids.subarray(5, 10)), [-1, -1, -1, -1, -1]);
+      faiss.dispose();
+    }
   });
 
   it('many exactly tied items at the cut (duplicate vectors, a zero query) still give the exact lists', () => {
@@ -242,7 +164,7 @@ describe('FaissRetriever: approximate indexes on 100k random vectors (dim 64)', 
     assert.equal(hnsw.searchParams.efSearch, cal.steps[cal.steps.length - 1].value);
     console.log(`# HNSW32 calibration: ${cal.steps.map((s) => `efSearch ${s.value} -> ${s.recall.toFixed(3)}`).join(', ')}`);
     const got = hnsw.search(queries, { k });
-    assertValidIds(got, numItems, 'HNSW32');
+    assertValidResult(got, numItems, 'HNSW32');
     const recall = recallAgainst(got, truth);
     console.log(`# HNSW32 cosine, default (efSearch ${hnsw.searchParams.efSearch}): recall@50 = ${recall.toFixed(4)}`);
     assert.ok(recall >= 0.95, `recall@50 ${recall}`);
@@ -261,7 +183,7 @@ describe('FaissRetriever: approximate indexes on 100k random vectors (dim 64)', 
     assert.equal(cal.parameter, 'nprobe');
     console.log(`# IVF1024 calibration: ${cal.steps.map((s) => `nprobe ${s.value} -> ${s.recall.toFixed(3)}`).join(', ')}`);
     const got = ivf.search(queries, { k });
-    assertValidIds(got, numItems, 'IVF');
+    assertValidResult(got, numItems, 'IVF');
     const recall = recallAgainst(got, truth);
     console.log(`# IVF1024,Flat ip, default (nprobe ${ivf.searchParams.nprobe}): recall@50 = ${recall.toFixed(4)}`);
     assert.ok(recall >= 0.95, `recall@50 ${recall}`);
@@ -301,7 +223,7 @@ describe('FaissRetriever: other factories, parameters and errors', { skip }, () 
     ] as const) {
       const r = new FaissRetriever(items, dim, { factory, ...extra });
       const got = r.search(queries, { k: 10, interests: 2, exclude });
-      assertValidIds(got, numItems, factory);
+      assertValidResult(got, numItems, factory);
       for (let u = 0; u < 12; u++) for (const id of got.ids.subarray(u * 10, (u + 1) * 10)) assert.ok(!exclude[u].includes(id), factory);
       const truth = new ExactRetriever(items, dim).search(queries, { k: 10, interests: 2, exclude });
       assert.ok(recallAgainst(got, truth) >= 0.6, `${factory}: recall ${recallAgainst(got, truth)}`);
@@ -336,17 +258,9 @@ describe('FaissRetriever: other factories, parameters and errors', { skip }, () 
     throwsSeqrec(() => ivf.setSearchParams({ efSearch: 10 }), 'invalid_config', /efSearch applies to HNSW/);
   });
 
-  it('dimension mismatches and bad arguments are errors, as in ExactRetriever', () => {
-    const r = new FaissRetriever(items, dim);
-    throwsSeqrec(() => r.search(new Float32Array(dim + 1), { k: 5 }), 'shape_mismatch', /multiple of interests \* dim = 1 \* 16/);
-    throwsSeqrec(() => r.search(new Float32Array(3 * dim), { k: 5, interests: 2 }), 'shape_mismatch', /interests \* dim = 2 \* 16/);
-    throwsSeqrec(() => r.search(new Float32Array(dim), { k: 0 }), 'invalid_argument', /k must be/);
-    throwsSeqrec(() => r.search(new Float32Array(2 * dim), { k: 5, exclude: [[1]] }), 'shape_mismatch', /one entry per query row \(2\)/);
-    throwsSeqrec(() => r.search(new Float32Array(dim).fill(NaN), { k: 5 }), 'invalid_argument', /finite/);
+  it('bad constructor arguments are errors, as in ExactRetriever (search arguments: the shared contract)', () => {
     throwsSeqrec(() => new FaissRetriever(items.subarray(0, 10 * dim + 3), dim), 'shape_mismatch', /multiple of dim=16/);
     throwsSeqrec(() => new FaissRetriever(items, dim, { metric: 'l2' as never }), 'invalid_argument', /metric/);
-    r.dispose();
-    throwsSeqrec(() => r.search(new Float32Array(dim), { k: 5 }), 'invalid_argument', /disposed/);
   });
 });
 

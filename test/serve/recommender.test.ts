@@ -220,7 +220,14 @@ describe('Recommender', () => {
 
   it('rejects bad load options', async () => {
     await assert.rejects(Recommender.load(dir, { maxK: 0 }), isInvalid('maxK', /maxK must be an integer >= 1/));
-    await assert.rejects(Recommender.load(dir, { retriever: 'annoy' as 'exact' }), isInvalid('retriever', /'auto', 'exact' or 'faiss'/));
+    await assert.rejects(Recommender.load(dir, { retriever: 'annoy' as 'exact' }), isInvalid('retriever', /'auto', 'exact', 'faiss' or 'pgvector'/));
+    // The pgvector option: required with retriever 'pgvector', refused without it, checked by its schema (before connecting).
+    await assert.rejects(Recommender.load(dir, { retriever: 'pgvector' }), /retriever 'pgvector' needs the pgvector option/);
+    await assert.rejects(Recommender.load(dir, { pgvector: { connectionString: 'postgres://h/db' } }), /only used with retriever 'pgvector'/);
+    await assert.rejects(
+      Recommender.load(dir, { retriever: 'pgvector', pgvector: { connectionString: 'postgres://h/db', poolsize: 2 } as never }),
+      /unknown option 'poolsize' \(did you mean 'poolSize'\?\)/,
+    );
     await assert.rejects(Recommender.load(dir, { retriever: 'faiss' }), /has no faiss index/);
     await assert.rejects(Recommender.load(join(root, 'missing')), /missing: no such bundle directory/);
   });

@@ -1,6 +1,7 @@
 /**
  * `seqrec export --model CHECKPOINT_DIR --out BUNDLE_DIR [--data FILE ...] [--faiss FACTORY]`:
- * writes a serving bundle.
+ * writes a serving bundle; `--to postgres://...` also (or, from a bundle, only) writes its item
+ * table to PostgreSQL + pgvector (export-postgres.ts).
  */
 import { realpath } from 'node:fs/promises';
 import { assertWritableModelDir } from '../../bundle/atomic-dir.js';
@@ -13,10 +14,15 @@ import { defineCommand, type Log } from '../command.js';
 import { buildDataset, dataSettings, type DataSettings } from '../dataset.js';
 import { bool, choice, str, type FlagValues } from '../flags.js';
 import { BACKEND_FLAGS, OPTIONAL_DATA_FLAGS } from '../shared-flags.js';
+import { exportToPostgres, POSTGRES_EXPORT_FLAGS } from './export-postgres.js';
 
 const EXPORT_FLAGS = {
   model: str('checkpoint or bundle directory to export', { required: true, placeholder: 'dir' }),
-  out: str('bundle directory to write', { required: true, placeholder: 'dir' }),
+  out: str('bundle directory to write (required unless --to is given with a bundle as --model)', { placeholder: 'dir' }),
+  to: str("PostgreSQL URL: write the bundle's item vectors into a pgvector table named by its digest, for serve --retriever pgvector", {
+    placeholder: 'url',
+  }),
+  ...POSTGRES_EXPORT_FLAGS,
   ...OPTIONAL_DATA_FLAGS,
   similarity: choice(['ip', 'cosine'] as const, "user-item score (default: the source bundle's, else ip)", { placeholder: 'metric' }),
   faiss: str("also build a faiss index with this factory string (e.g. 'HNSW32', 'IVF256,Flat'; needs faiss-node)", { placeholder: 'factory' }),
@@ -29,7 +35,7 @@ type ExportValues = FlagValues<typeof EXPORT_FLAGS>;
 export const exportCommand = defineCommand({
   name: 'export',
   summary: 'write a serving bundle from a checkpoint (train --out already writes one)',
-  usage: '--model CHECKPOINT_DIR --out BUNDLE_DIR [flags]',
+  usage: '--model CHECKPOINT_DIR --out BUNDLE_DIR [--to postgres://...] [flags] | --model BUNDLE_DIR --to postgres://...',
   notes:
     '\nReplacing another model in BUNDLE_DIR needs --force; re-exporting a bundle onto itself does not\n(history.json is kept). Without --data, popularity comes from the source bundle, or from the data\nsettings recorded by seqrec train.',
   flags: EXPORT_FLAGS,
@@ -47,8 +53,19 @@ const CARRIED_FILES = ['history.json'] as const;
  * in the checkpoint by `seqrec train`), which must give the checkpoint's vocabulary.
  */
 async function runExport(flags: ExportValues, log: Log): Promise<void> {
+  const { out, to } = flags;
+  if (out === undefined && to === undefined) {
+    throw new SeqrecError('invalid_config', "give --out BUNDLE_DIR (write a bundle) and/or --to postgres://... (write a bundle's item table)", {
+      field: 'out',
+    });
+  }
+  if (out !== undefined) await writeBundle(flags, out, log);
+  // From the bundle just written, or from --model when it is one.
+  if (to !== undefined) await exportToPostgres(out ?? flags.model, { ...flags, to }, log);
+}
+
+async function writeBundle(flags: ExportValues, out: string, log: Log): Promise<void> {
   const from = flags.model;
-  const out = flags.out;
   // A flat directory of an older seqrec has no digest for model.json: export is how it is
   // brought into the checked layout, so it may read one.
   const loaded = await loadModel(from, { acceptUndigestedManifest: true });

@@ -3,11 +3,12 @@ import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { SeqrecError } from '../../errors.js';
+import { PGVECTOR_DEFAULTS, type PgvectorConnectOptions } from '../../retrieval/pgvector/options.js';
 import { BUNDLE_ENV, isServeWorker, runPrimary, workerLink } from '../../serve/cluster.js';
 import { Recommender } from '../../serve/recommender.js';
 import { createServer, SERVER_DEFAULTS, type AdminOptions, type ServerOptions } from '../../serve/server.js';
 import { defineCommand, type Log } from '../command.js';
-import { choice, int, list, str, type FlagValues } from '../flags.js';
+import { choice, int, kebab, list, str, type FlagValues } from '../flags.js';
 import { BACKEND_FLAGS } from '../shared-flags.js';
 
 /** `seqrec serve`'s wasm threads when SEQREC_WASM_THREADS is unset (measured: docs/serving.md). */
@@ -27,10 +28,20 @@ export const SERVE_FLAGS = {
   maxK: int('largest k a request may ask for', { min: 1, default: 1000 }),
   maxHistory: int('longest history a request may send', { min: 1, default: 1000 }),
   maxBatch: int('most histories per /recommend/batch request', { min: 1, default: 256 }),
-  retriever: choice(['auto', 'exact', 'faiss'] as const, "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), or brute force", {
-    default: 'auto',
-    placeholder: 'name',
+  retriever: choice(
+    ['auto', 'exact', 'faiss', 'pgvector'] as const,
+    "retrieval: the bundle's faiss index when it has one and faiss-node loads (auto), brute force (exact), or the bundle's item table in PostgreSQL (pgvector: see --database-url)",
+    { default: 'auto', placeholder: 'name' },
+  ),
+  databaseUrl: str('PostgreSQL holding the item tables of `seqrec export --to`, for --retriever pgvector (default: env SEQREC_DATABASE_URL)', {
+    placeholder: 'url',
   }),
+  pgPoolSize: int(`connections to PostgreSQL per process (default: ${PGVECTOR_DEFAULTS.poolSize})`, { min: 1, max: 256 }),
+  pgEfSearch: int(`HNSW tables: hnsw.ef_search per query, raised to at least the candidates fetched (default: ${PGVECTOR_DEFAULTS.efSearch})`, {
+    min: 1,
+    max: 1000,
+  }),
+  pgProbes: int('IVFFlat tables: ivfflat.probes per query (default: sqrt(lists))', { min: 1 }),
   coalesce: choice(['on', 'off'] as const, 'batch concurrent /recommend requests into one model call', { default: 'on', placeholder: 'on|off' }),
   drainTimeout: seconds('on SIGTERM/SIGINT: time for in-flight requests before exiting anyway', 10_000),
   requestTimeout: seconds('time to receive and answer a request', SERVER_DEFAULTS.requestTimeoutMs),
@@ -126,6 +137,23 @@ function adminBundles(values: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** --database-url and the --pg-* flags as the Recommender's pgvector option (only with --retriever pgvector). */
+function pgvectorOptions(flags: ServeValues): PgvectorConnectOptions | undefined {
+  const given = (['databaseUrl', 'pgPoolSize', 'pgEfSearch', 'pgProbes'] as const).filter((k) => flags[k] !== undefined);
+  if (flags.retriever !== 'pgvector') {
+    if (given.length) throw configFlagError(kebab(given[0]), `--${kebab(given[0])} is only used with --retriever pgvector`);
+    return undefined;
+  }
+  const url = flags.databaseUrl ?? process.env.SEQREC_DATABASE_URL;
+  if (!url) {
+    throw configFlagError(
+      'database-url',
+      '--retriever pgvector needs the database: --database-url postgres://user@host:5432/db or env SEQREC_DATABASE_URL (a password is better in PGPASSWORD or ~/.pgpass than on the command line)',
+    );
+  }
+  return { connectionString: url, poolSize: flags.pgPoolSize, efSearch: flags.pgEfSearch, probes: flags.pgProbes };
+}
+
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** The admin options of the flags, or null when admin is off (no token). */
@@ -195,6 +223,7 @@ async function serveProcess(flags: ServeValues, log: Log, worker: ReturnType<typ
     maxHistory: flags.maxHistory,
     maxBatch: flags.maxBatch,
     retriever: flags.retriever,
+    pgvector: pgvectorOptions(flags),
     reloadTimeoutMs: flags.reloadTimeout * 1000,
   });
   let app: Awaited<ReturnType<typeof createServer>>;
