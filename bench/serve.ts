@@ -1,11 +1,13 @@
 /**
  * npm run bench:serve — serving benchmark.
  *
- * 1. A loopback load test (autocannon) against `seqrec serve` (a child process) with a
- *    GRU4Rec bundle trained on amazon-beauty: POST /recommend with k=50 and real user
- *    histories, at concurrency 1, 16 and 64 (and 64 with request coalescing off), each for a
- *    bounded duration; throughput, p50/p99 latency, non-2xx count, server CPU (from its
- *    /metrics) and RSS (/proc).
+ * 1. A loopback load test (autocannon) against `seqrec serve --workers 1` and `--workers 2`
+ *    (child processes, in the same run) with a GRU4Rec bundle trained on amazon-beauty: POST
+ *    /recommend with k=50 and real user histories, at concurrency 1, 16 and 64 (and 64 with
+ *    request coalescing off, one worker), each for a bounded duration; throughput, p50/p99
+ *    latency, non-2xx count, server CPU (from its /metrics, all workers) and RSS (/proc, the
+ *    primary and its workers). Then 5 POST /admin/reload under concurrency 16 with 2 workers,
+ *    counting non-2xx answers.
  * 2. In-process `Recommender.recommend()` latency (median, p99 over 10,000 calls) and the
  *    TF.js tensor count before and after 100,000 calls.
  *
@@ -19,7 +21,7 @@
  *   BENCH_DURATION=s    seconds per load-test row (default 10)
  *   BENCH_QUICK=1       a tiny synthetic run that checks the whole pipeline in about a minute
  *   BENCH_MD=file       also write the tables there
- *   BENCH_SECTIONS=...  comma list of sections to run: load, inprocess, threads (default load,inprocess)
+ *   BENCH_SECTIONS=...  comma list of sections to run: load, reload, inprocess, threads (default load,reload,inprocess)
  *
  * Section `threads` measures the wasm thread count under contention: in-process recommend()
  * latency and HTTP at concurrency 16, with SEQREC_WASM_THREADS=1 and =2, on a quiet machine
@@ -43,6 +45,9 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 1 : 10));
 const K = 50;
 const CONCURRENCY = [1, 16, 64];
+const WORKERS = [1, 2];
+const RELOADS = 5;
+const ADMIN_TOKEN = 'bench-serve-admin-token-0123456789abcdef';
 const IN_PROCESS_TIMED = QUICK ? 300 : 10_000;
 const IN_PROCESS_LEAK = QUICK ? 2_000 : 100_000;
 
@@ -144,12 +149,19 @@ async function cpuSeconds(base: string): Promise<number> {
   return parsePrometheus(text).get('process_cpu_seconds_total') ?? NaN;
 }
 
-/** Current and peak resident set of a process, MB (Linux /proc). */
+/** Current and peak resident set of a process and its children (the workers), MB (Linux /proc). */
 function rssMB(pid: number): { rss: number; peak: number } {
+  let rss = 0;
+  let peak = 0;
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    for (const p of [pid, ...children]) {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+      rss += kb('VmRSS') / 1024;
+      peak += kb('VmHWM') / 1024;
+    }
+    return { rss, peak };
   } catch {
     return { rss: NaN, peak: NaN };
   }
@@ -205,11 +217,61 @@ async function loadTest(server: Server, label: string, connections: number, hist
   return row;
 }
 
+/** JIT and connections warm before measuring. */
+async function warmUp(server: Server, histories: string[][]): Promise<void> {
+  await autocannon({
+    url: server.base,
+    connections: 4,
+    duration: 1,
+    method: 'POST',
+    path: '/recommend',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ history: histories[0], k: K }),
+  });
+}
+
+async function reloadUnderLoad(bundle: string, histories: string[][]) {
+  const server = await startServer(bundle, ['--workers', '2'], { ...process.env, SEQREC_ADMIN_TOKEN: ADMIN_TOKEN });
+  try {
+    await warmUp(server, histories);
+    let next = 0;
+    const bodies = histories.map((h) => JSON.stringify({ history: h, k: K }));
+    let reloadsFailed = 0;
+    const t0 = performance.now();
+    const load = autocannon({
+      url: server.base,
+      connections: 16,
+      duration: Math.max(DURATION, 10),
+      headers: { 'content-type': 'application/json' },
+      requests: [{ method: 'POST', path: '/recommend', setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let i = 0; i < RELOADS; i++) {
+      const res = await fetch(`${server.base}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      if (res.status !== 200) reloadsFailed++;
+      log(`reload ${i + 1}: ${res.status}`);
+      await res.arrayBuffer();
+    }
+    const result = await load;
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      total: result.requests.total,
+      bad: result.non2xx + result.errors + result.timeouts,
+      reloadsFailed,
+      rps: result.requests.total / result.duration,
+      p99: result.latency.p99,
+      seconds,
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
+
 function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'load,inprocess').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'load,reload,inprocess').split(',').map((s) => s.trim()));
 
 interface InProcessResult {
   info: ReturnType<Recommender['info']>;
@@ -290,7 +352,7 @@ async function threadsUnderContention(bundle: string, data: string, histories: s
       const busy = load === 'loaded' ? startBusyLoad() : [];
       try {
         const { median, p99 } = await inProcessChild(bundle, data, threads);
-        const server = await startServer(bundle, [], { ...process.env, SEQREC_WASM_THREADS: String(threads) });
+        const server = await startServer(bundle, ['--workers', '1'], { ...process.env, SEQREC_WASM_THREADS: String(threads) });
         try {
           const http = await loadTest(server, `${threads} thread(s), ${load}`, 16, histories);
           rows.push({ threads, load, median, p99, http });
@@ -328,39 +390,51 @@ async function main(): Promise<void> {
   ];
   let failed = false;
 
-  // 1. HTTP load test.
+  // 1. HTTP load test: one serving process, then two workers, in the same run.
   if (SECTIONS.has('load')) {
     const rows: LoadRow[] = [];
-    let server = await startServer(bundle);
-    try {
-      // Warm the server (JIT, connections) before measuring.
-      await autocannon({
-        url: server.base,
-        connections: 4,
-        duration: 1,
-        method: 'POST',
-        path: '/recommend',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ history: histories[0], k: K }),
-      });
-      for (const c of CONCURRENCY) rows.push(await loadTest(server, String(c), c, histories));
-    } finally {
-      await stopServer(server);
+    for (const workers of WORKERS) {
+      const server = await startServer(bundle, ['--workers', String(workers)]);
+      try {
+        await warmUp(server, histories);
+        for (const c of CONCURRENCY) rows.push(await loadTest(server, `${workers} | ${c}`, c, histories));
+      } finally {
+        await stopServer(server);
+      }
     }
-    server = await startServer(bundle, ['--coalesce', 'off']);
+    const server = await startServer(bundle, ['--workers', '1', '--coalesce', 'off']);
     try {
-      rows.push(await loadTest(server, '64, coalescing off', 64, histories));
+      rows.push(await loadTest(server, '1 | 64, coalescing off', 64, histories));
     } finally {
       await stopServer(server);
     }
     failed ||= rows.some((r) => r.bad > 0);
+    const at = (w: number, c: number) => rows.find((r) => r.label === `${w} | ${c}`);
+    const speedup = (at(2, 64)?.rps ?? NaN) / (at(1, 64)?.rps ?? NaN);
     md.push(
-      `## Serving: \`seqrec serve\` on loopback (autocannon, POST /recommend, k=${K})`,
+      `## Serving: \`seqrec serve --workers 1|2\` on loopback (autocannon, POST /recommend, k=${K})`,
       '',
-      `${machine} Shared by the server, autocannon and nothing else of this bench; ${description}.`,
-      `Each row: ${DURATION} s; request bodies cycle through ${histories.length} real histories (last 50 items). CPU = server process CPU time / wall time (100% = one core).`,
+      `${machine} Shared by the server, autocannon (in this process) and nothing else of this bench; ${description}.`,
+      `Each row: ${DURATION} s; request bodies cycle through ${histories.length} real histories (last 50 items). CPU = server CPU time (all workers) / wall time (100% = one core); RSS: primary + workers.`,
+      `--workers 2 against --workers 1 at concurrency 64: ${f(speedup, 2)}x the throughput.`,
       '',
-      ...loadTable(rows, 'concurrency'),
+      ...loadTable(rows, 'workers | concurrency'),
+      '',
+    );
+  }
+
+  // 1b. Reloads under load: two workers, concurrency 16, POST /admin/reload RELOADS times.
+  if (SECTIONS.has('reload')) {
+    const r = await reloadUnderLoad(bundle, histories);
+    failed ||= r.bad > 0 || r.reloadsFailed > 0;
+    md.push(
+      `## Serving: ${RELOADS} reloads under load (2 workers, concurrency 16)`,
+      '',
+      `${machine} POST /admin/reload ${RELOADS} times, one after another, while autocannon sends POST /recommend (k=${K}) for ${r.seconds.toFixed(0)} s.`,
+      '',
+      '| requests | non-2xx or errors | reloads | reloads failed | requests/s | p99 latency (ms) |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${r.total} | ${r.bad} | ${RELOADS} | ${r.reloadsFailed} | ${f(r.rps, 0)} | ${f(r.p99)} |`,
       '',
     );
   }
