@@ -120,8 +120,8 @@ export async function loadDatasetDuckDB(path: string, options: DatasetSourceOpti
   const datasetOptions = resolveDatasetOptions(options.dataset);
   const { connection: db, close } = await openDuckDB(`the DuckDB engine (reading ${path})`);
   try {
-    await db.run('CREATE TEMP TABLE raw (rn BIGINT, u VARCHAR, i VARCHAR, t DOUBLE)');
-    const appender = await db.createAppender('raw', 'temp');
+    await db.run('CREATE TABLE raw (rn BIGINT, u VARCHAR, i VARCHAR, t DOUBLE)');
+    const appender = await db.createAppender('raw');
     const sink = new AppenderSink(appender);
     let stats: LoadStats;
     try {
@@ -131,20 +131,20 @@ export async function loadDatasetDuckDB(path: string, options: DatasetSourceOpti
       appender.closeSync();
     }
     await db.run(
-      `CREATE TEMP TABLE ev AS SELECT rn, u, i,
+      `CREATE TABLE ev AS SELECT rn, u, i,
          coalesce(t, (row_number() OVER (PARTITION BY u ORDER BY rn) - 1)::DOUBLE) + 0.0 AS t
        FROM raw`,
     );
     await db.run('DROP TABLE raw');
     const report = options.kCore ? await kCoreSql(db, options.kCore) : undefined;
-    await db.run('CREATE TEMP TABLE users AS SELECT u, (row_number() OVER (ORDER BY min(rn)) - 1)::INTEGER AS uid FROM ev GROUP BY u');
+    await db.run('CREATE TABLE users AS SELECT u, (row_number() OVER (ORDER BY min(rn)) - 1)::INTEGER AS uid FROM ev GROUP BY u');
     await db.run(
-      `CREATE TEMP TABLE seq AS SELECT users.uid, ev.i, (row_number() OVER (PARTITION BY users.uid ORDER BY ev.t, ev.rn) - 1) AS pos
+      `CREATE TABLE seq AS SELECT users.uid, ev.i, (row_number() OVER (PARTITION BY users.uid ORDER BY ev.t, ev.rn) - 1) AS pos
        FROM ev JOIN users USING (u)`,
     );
     // First appearance in the order the sequences are read: by user, then position.
     const order = datasetOptions.vocabularyOrder === 'frequency' ? 'count(*) DESC, min(uid::BIGINT * 4294967296 + pos)' : 'min(uid::BIGINT * 4294967296 + pos)';
-    await db.run(`CREATE TEMP TABLE items AS SELECT i, (row_number() OVER (ORDER BY ${order}))::INTEGER AS iid FROM seq GROUP BY i`);
+    await db.run(`CREATE TABLE items AS SELECT i, (row_number() OVER (ORDER BY ${order}))::INTEGER AS iid FROM seq GROUP BY i`);
 
     const userIds = await column(db, 'SELECT u FROM users ORDER BY uid', String);
     const vocabulary = ItemVocabulary.fromItems(await column(db, 'SELECT i FROM items ORDER BY iid', String));
