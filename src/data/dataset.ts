@@ -144,7 +144,9 @@ export class SequenceDataset {
    */
   static fromEncoded(sequences: Int32Array[], vocabulary: ItemVocabulary, options: SequenceDatasetOptions = {}, userIds?: readonly string[]): SequenceDataset {
     if (userIds !== undefined && userIds.length !== sequences.length) {
-      throw new SeqrecError('invalid_argument', `SequenceDataset.fromEncoded: ${userIds.length} user ids for ${sequences.length} sequences`, { field: 'userIds' });
+      throw new SeqrecError('invalid_argument', `SequenceDataset.fromEncoded: ${userIds.length} user ids for ${sequences.length} sequences`, {
+        field: 'userIds',
+      });
     }
     return new SequenceDataset(sequences, vocabulary, resolveDatasetOptions(options), userIds?.slice());
   }

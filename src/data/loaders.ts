@@ -117,7 +117,13 @@ export interface CountingSink extends RecordSink {
 }
 
 /** Feeds every line of a text file to its format's parser; returns the format used. */
-async function readText(path: string, opts: ResolvedLoadOptions, sink: RecordSink, stats: LoadStats, problems: MalformedInput): Promise<DataFormat | undefined> {
+async function readText(
+  path: string,
+  opts: ResolvedLoadOptions,
+  sink: RecordSink,
+  stats: LoadStats,
+  problems: MalformedInput,
+): Promise<DataFormat | undefined> {
   // Binary input is never skippable: its "lines" are noise that may still parse.
   await assertTextFile(path);
   let parser: LineParser | undefined;

@@ -11,7 +11,13 @@ import type { MalformedInput } from './malformed.js';
 import type { LoadStats } from './types.js';
 
 /** Feeds every row of the Parquet file `path` to `sink`; `stats.lines` counts the rows. */
-export async function readParquetInteractions(path: string, options: ParserOptions, sink: RecordSink, stats: LoadStats, problems: MalformedInput): Promise<void> {
+export async function readParquetInteractions(
+  path: string,
+  options: ParserOptions,
+  sink: RecordSink,
+  stats: LoadStats,
+  problems: MalformedInput,
+): Promise<void> {
   const source = await openParquet(path, `reading the Parquet file ${path}`);
   let parser;
   try {

@@ -91,7 +91,10 @@ describe('parquet format', () => {
         log.sequences.map((s) => s.items),
         [['x', 'y'], ['x']],
       );
-      await assert.rejects(loadInteractions(path, { columns: { time: 'when' } }), seqrecError('data_parse', /bad\.parquet: no column 'when' for time \(columns: 'user', 'item'\)/));
+      await assert.rejects(
+        loadInteractions(path, { columns: { time: 'when' } }),
+        seqrecError('data_parse', /bad\.parquet: no column 'when' for time \(columns: 'user', 'item'\)/),
+      );
       const text = files.path('text.parquet');
       writeFileSync(text, 'user,item\na,b\n');
       await assert.rejects(loadInteractions(text), seqrecError('data_parse', /not a readable Parquet file/));
@@ -116,7 +119,8 @@ function snapshot(d: SequenceDataset) {
 describe('DuckDB engine', () => {
   test('gives the in-memory dataset: ties, missing times, k-core rounds, both vocabulary orders and protocols', async () => {
     // Items repeat with equal counts (frequency ties), times tie, -0 ties 0, and the 2-core cascades (e goes with i8, then i7, then f).
-    const csv = 'user,item,time\n' + 'b,i1,3\nb,i2,3\na,i3,0\na,i2,-0\nc,i9,1\nc,i1,2\na,i1,0\nb,i3,1\nd,i4,5\nd,i1,5\nc,i3,2\ne,i8,1\ne,i7,1\nf,i7,2\nf,i1,2\n';
+    const csv =
+      'user,item,time\n' + 'b,i1,3\nb,i2,3\na,i3,0\na,i2,-0\nc,i9,1\nc,i1,2\na,i1,0\nb,i3,1\nd,i4,5\nd,i1,5\nc,i3,2\ne,i8,1\ne,i7,1\nf,i7,2\nf,i1,2\n';
     const files = tempFiles({ 'log.csv': csv, 'seq.txt': '7 a b c a\n3 c c b\n9 d\n7 e\n' });
     try {
       const cases: [string, LoadDatasetOptions][] = [
