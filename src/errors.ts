@@ -26,6 +26,8 @@ export interface SeqrecErrorDetails {
   file?: string;
   /** 1-based line number in `file`. */
   line?: number;
+  /** 1-based row number in `file`, for tabular (Parquet) input. */
+  row?: number;
   /** Field, option or column name. */
   field?: string;
 }
@@ -34,6 +36,7 @@ export class SeqrecError extends Error {
   readonly code: SeqrecErrorCode;
   readonly file?: string;
   readonly line?: number;
+  readonly row?: number;
   readonly field?: string;
 
   constructor(code: SeqrecErrorCode, message: string, details: SeqrecErrorDetails = {}) {
@@ -42,6 +45,7 @@ export class SeqrecError extends Error {
     this.code = code;
     this.file = details.file;
     this.line = details.line;
+    this.row = details.row;
     this.field = details.field;
   }
 }

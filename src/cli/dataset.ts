@@ -1,7 +1,6 @@
 /** The data flags as settings, and the one way the CLI reads a log and splits it. */
-import { SequenceDataset, type SequenceDatasetOptions } from '../data/dataset.js';
-import { kCore } from '../data/filter.js';
-import { loadInteractions } from '../data/loaders.js';
+import type { SequenceDataset, SequenceDatasetOptions } from '../data/dataset.js';
+import { loadSequenceDataset, type DataEngine } from '../data/load-dataset.js';
 import type { FlagValues } from './flags.js';
 import type { Log } from './command.js';
 import { cliProgress } from './progress.js';
@@ -29,47 +28,56 @@ export function dataSettings(values: FlagValues<typeof DATA_FLAGS>): DataSetting
   };
 }
 
+/** How `buildDataset` reads (none of it changes the dataset, so none is recorded in the model). */
+export interface BuildOptions {
+  /** Skip malformed lines or rows (counted and reported). */
+  skipMalformed?: boolean;
+  /** `--engine`: group, filter and order in memory (default) or in DuckDB; the same dataset either way. */
+  engine?: DataEngine;
+  /** Picks the samples per train user from the split (`seqrec train --samples-per-user auto`). */
+  samplesPerUser?: (trainUsers: number) => number;
+}
+
 /**
  * Reads the log, applies the k-core filter and builds the split the same way every time.
- * `samplesPerUser`, when given, picks the samples per train user from the split (`seqrec train
- * --samples-per-user auto`); the choice is written into `settings.dataset`, so the model's
- * meta records the number that was used.
+ * `options.samplesPerUser`, when given, picks the samples per train user from the split; the
+ * choice is written into `settings.dataset`, so the model's meta records the number that was used.
  */
-export async function buildDataset(
-  settings: DataSettings,
-  log: Log,
-  skipMalformed = false,
-  samplesPerUser?: (trainUsers: number) => number,
-): Promise<SequenceDataset> {
+export async function buildDataset(settings: DataSettings, log: Log, options: BuildOptions = {}): Promise<SequenceDataset> {
   const t0 = performance.now();
-  const raw = await cliProgress().run(`loading ${settings.data}`, () =>
-    loadInteractions(settings.data, {
-      format: settings.format === 'auto' ? undefined : settings.format,
-      delimiter: settings.delimiter,
-      onMalformed: skipMalformed ? 'skip' : 'throw',
+  const engine = options.engine ?? 'memory';
+  const loaded = await cliProgress().run(`loading ${settings.data}${engine === 'duckdb' ? ' (duckdb)' : ''}`, () =>
+    loadSequenceDataset(settings.data, {
+      engine,
+      load: {
+        format: settings.format === 'auto' ? undefined : settings.format,
+        delimiter: settings.delimiter,
+        onMalformed: options.skipMalformed ? 'skip' : 'throw',
+      },
+      kCore:
+        settings.minCount > 0
+          ? { minUserInteractions: settings.minCount, minItemInteractions: settings.minCount, iterative: settings.kCore !== 'one-pass' }
+          : undefined,
+      dataset: settings.dataset,
     }),
   );
-  if (raw.stats.skipped) log(`skipped ${raw.stats.skipped} malformed lines, e.g. ${raw.stats.skipReasons.slice(0, 3).join('; ')}`);
-  let sequences = raw.sequences;
-  if (settings.minCount > 0) {
-    const filtered = kCore(sequences, {
-      minUserInteractions: settings.minCount,
-      minItemInteractions: settings.minCount,
-      iterative: settings.kCore !== 'one-pass',
-    });
-    sequences = filtered.sequences;
-    const r = filtered.report;
+  const { stats } = loaded;
+  if (stats.skipped)
+    log(`skipped ${stats.skipped} malformed ${stats.format === 'parquet' ? 'rows' : 'lines'}, e.g. ${stats.skipReasons.slice(0, 3).join('; ')}`);
+  const r = loaded.kCore;
+  if (r) {
     log(
       `${settings.minCount}-core filter (${settings.kCore ?? 'iterative'}): users ${r.usersBefore} -> ${r.usersAfter}, items ${r.itemsBefore} -> ${r.itemsAfter}, interactions ${r.interactionsBefore} -> ${r.interactionsAfter}`,
     );
   }
-  let dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
+  let dataset = loaded.dataset;
+  const { samplesPerUser } = options;
   if (samplesPerUser && dataset.options.sampling === 'random') {
     const n = samplesPerUser(dataset.trainUsers.length);
     if (n !== dataset.options.samplesPerUser) {
       // Same sequences, split and seeds; only the epoch's length changes.
       settings.dataset = { ...settings.dataset, samplesPerUser: n };
-      dataset = SequenceDataset.fromLog({ sequences, stats: raw.stats }, settings.dataset);
+      dataset = dataset.withOptions(settings.dataset);
     }
   }
   const d = dataset.describe();

@@ -10,6 +10,7 @@ import type { CliCommand, CommandGroup } from './command.js';
 import { kebab, unknownFlag, type FlagTable, type RawValue } from './flags.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
+import { embedCommand } from './commands/embed.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { plotGroup } from './commands/plot.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly (CliCommand | CommandGroup)[] = [
   benchCommand,
   recommendCommand,
   exportCommand,
+  embedCommand,
   serveCommand,
   plotGroup,
   setupGroup,

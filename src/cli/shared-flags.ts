@@ -5,6 +5,7 @@
  */
 import { BACKEND_NAMES } from '../backend/index.js';
 import { DATA_FORMATS } from '../data/formats/index.js';
+import { DATA_ENGINES } from '../data/load-dataset.js';
 import { LOSS_NAMES, lossFromSettings, SAMPLER_NAMES, type LossFunction, type LossName } from '../losses/index.js';
 import { MAX_EMBEDDING_DIM } from '../models/size.js';
 import { bool, choice, int, num, str, type FlagValues } from './flags.js';
@@ -21,6 +22,14 @@ const DATA_SETTINGS_FLAGS = {
   format: choice(FORMAT_CHOICES, 'file format', { default: 'auto', placeholder: 'format' }),
   delimiter: str('field delimiter of csv/tsv files (default: inferred from the header)', { placeholder: 'char' }),
   skipMalformed: bool('skip malformed lines instead of failing (they are counted and reported)'),
+  engine: choice(
+    DATA_ENGINES,
+    'where the log is grouped, k-core filtered and time-ordered: memory, or duckdb for logs too large for the heap (needs @duckdb/node-api; the same dataset)',
+    {
+      default: 'memory',
+      placeholder: 'name',
+    },
+  ),
   minCount: int('k-core threshold: drop items and users with fewer interactions', { min: 0, default: 5 }),
   kCore: choice(
     ['iterative', 'one-pass'] as const,

@@ -138,9 +138,23 @@ export class SequenceDataset {
     );
   }
 
-  /** Uses already encoded sequences (item indices 1..vocabulary.size-1); they are copied. */
-  static fromEncoded(sequences: Int32Array[], vocabulary: ItemVocabulary, options: SequenceDatasetOptions = {}): SequenceDataset {
-    return new SequenceDataset(sequences, vocabulary, resolveDatasetOptions(options), undefined);
+  /**
+   * Uses already encoded sequences (item indices 1..vocabulary.size-1); they are copied.
+   * `userIds`, when given, names user i (one id per sequence).
+   */
+  static fromEncoded(sequences: Int32Array[], vocabulary: ItemVocabulary, options: SequenceDatasetOptions = {}, userIds?: readonly string[]): SequenceDataset {
+    if (userIds !== undefined && userIds.length !== sequences.length) {
+      throw new SeqrecError('invalid_argument', `SequenceDataset.fromEncoded: ${userIds.length} user ids for ${sequences.length} sequences`, {
+        field: 'userIds',
+      });
+    }
+    return new SequenceDataset(sequences, vocabulary, resolveDatasetOptions(options), userIds?.slice());
+  }
+
+  /** The same sequences, vocabulary and user ids under other options (e.g. another `samplesPerUser`). */
+  withOptions(options: SequenceDatasetOptions): SequenceDataset {
+    const sequences = Array.from({ length: this.numUsers }, (_, u) => this.sequence(u));
+    return new SequenceDataset(sequences, this.vocabulary, resolveDatasetOptions(options), this.userIds);
   }
 
   /** A user's full encoded sequence. A view into the dataset's storage: do not modify it. */

@@ -13,5 +13,6 @@ export { categoryIndex, type CategoryIndex } from './categories.js';
 export { ItemVocabulary, type VocabularyBuildOptions, type VocabularyJSON } from './vocabulary.js';
 export { kCore, type KCoreOptions, type KCoreReport } from './filter.js';
 export { historyCut, leaveOneOut, splitUsers, type LeaveOneOutPositions, type SplitUsersOptions, type UserSplit } from './split.js';
+export { DATA_ENGINES, loadSequenceDataset, type DataEngine, type DatasetSourceOptions, type LoadDatasetOptions, type LoadedDataset } from './load-dataset.js';
 export { SequenceDataset, type DatasetDescription, type ResolvedSequenceDatasetOptions, type SequenceDatasetOptions } from './dataset.js';
 export { generateSynthetic, type SyntheticLog, type SyntheticOptions, type SyntheticTruth } from './synthetic.js';

@@ -1,22 +1,22 @@
 /**
  * Streaming loader for interaction files: reads line by line (never the whole file at
- * once), parses with the format's line parser and groups by user in time order.
+ * once), or a Parquet table row group by row group, parses with the format's parser and
+ * groups by user in time order.
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { SeqrecError } from '../errors.js';
 import { SequenceCollector } from './collect.js';
-import { createLineParser, detectFormat, type DataFormat, type LineParser } from './formats/index.js';
+import { createLineParser, detectFormat, isRecordFormat, recordFormatOf, type DataFormat, type LineParser, type RecordSink } from './formats/index.js';
 import { LineError } from './line-error.js';
-import { resolveLoadOptions, type LoadOptions } from './load-options.js';
+import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './load-options.js';
+import { MalformedInput } from './malformed.js';
+import { readParquetInteractions } from './parquet-reader.js';
 import type { InteractionLog, LoadStats } from './types.js';
 
 export { DATA_FORMATS, detectFormat, type DataFormat } from './formats/index.js';
 export type { ColumnOptions, LoadOptions } from './load-options.js';
-
-/** How many skip reasons `stats.skipReasons` keeps. */
-const MAX_SKIP_REASONS = 10;
 
 /** Bytes at the start of a file that are checked for binary content. */
 const SNIFF_BYTES = 64 * 1024;
@@ -76,10 +76,6 @@ async function assertReadableFile(path: string): Promise<void> {
   }
 }
 
-function lineError(path: string, line: number, e: LineError): SeqrecError {
-  return new SeqrecError('data_parse', `${path} line ${line}: ${e.message}`, { file: path, line, field: e.field });
-}
-
 /**
  * Calls `onLine` for every line of the file, streamed. Event-based rather than
  * `for await`: one promise per line is several times slower when async hooks are active
@@ -114,34 +110,24 @@ function readLines(path: string, onLine: (line: string) => void): Promise<void> 
   });
 }
 
-/**
- * Loads an interaction file into one time-ordered sequence per user.
- *
- * - Users appear in order of first appearance; each user's items are sorted by timestamp
- *   with a stable sort, so equal timestamps keep file order. Raw ids stay strings.
- * - Blank lines are ignored. A malformed line throws `SeqrecError('data_parse')` naming the
- *   file and 1-based line (or, with `onMalformed: 'skip'`, is counted in `stats.skipped`).
- *   A bad header is always an error: nothing after it could be read correctly.
- * - With skipping, more than `maxSkipRate` (default 10%) of the data lines malformed is a
- *   `data_parse` error with the counts.
- * - Binary input (a NUL, or many invalid UTF-8 bytes, in the first 64 KiB) is a
- *   `data_parse` error, also when skipping. Non-finite numbers (`1e999`, `NaN`), ids longer
- *   than `MAX_ID_LENGTH`, a repeated header line and a line that is not valid UTF-8 (it would
- *   decode to U+FFFD, merging distinct ids) are malformed lines.
- * - Throws `data_empty` when no interaction is left, `invalid_argument` for a missing file.
- */
-export async function loadInteractions(path: string, options: LoadOptions = {}): Promise<InteractionLog> {
-  const opts = resolveLoadOptions(options);
-  await assertReadableFile(path);
+/** A sink that counts what it kept and what a filter dropped (the loader's totals). */
+export interface CountingSink extends RecordSink {
+  readonly interactions: number;
+  readonly dropped: number;
+}
 
-  const collector = new SequenceCollector();
-  const stats: LoadStats = { source: path, lines: 0, interactions: 0, skipped: 0, skipReasons: [] };
-  let parser: LineParser | undefined;
-  let format: DataFormat | undefined;
-
+/** Feeds every line of a text file to its format's parser; returns the format used. */
+async function readText(
+  path: string,
+  opts: ResolvedLoadOptions,
+  sink: RecordSink,
+  stats: LoadStats,
+  problems: MalformedInput,
+): Promise<DataFormat | undefined> {
   // Binary input is never skippable: its "lines" are noise that may still parse.
   await assertTextFile(path);
-  let dataLines = 0;
+  let parser: LineParser | undefined;
+  let format: DataFormat | undefined;
   const onLine = (raw: string): void => {
     stats.lines++;
     const line = stats.lines === 1 ? raw.replace(/^\uFEFF/, '') : raw;
@@ -155,7 +141,7 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
       if (!parser) {
         format = opts.format === 'auto' ? detectFormat(path, line) : opts.format;
         try {
-          parser = createLineParser(format, line, opts, collector);
+          parser = createLineParser(format, line, opts, sink);
         } catch (e) {
           // Without a parser nothing can be read: header problems are never skippable.
           if (e instanceof LineError) throw new LineError(e.message, e.field, true);
@@ -163,39 +149,83 @@ export async function loadInteractions(path: string, options: LoadOptions = {}):
         }
         if (parser.headerConsumed) return;
       }
-      dataLines++;
+      problems.data++;
       parser.parse(line, stats.lines);
     } catch (e) {
-      if (!(e instanceof LineError)) throw e;
-      if (e.fatal || opts.onMalformed === 'throw') throw lineError(path, stats.lines, e);
-      stats.skipped++;
-      if (stats.skipReasons.length < MAX_SKIP_REASONS) stats.skipReasons.push(`line ${stats.lines}: ${e.message}`);
+      problems.handle(e, stats.lines);
     }
   };
   await readLines(path, onLine);
+  return format;
+}
 
-  stats.interactions = collector.interactions;
-  stats.filtered = collector.dropped;
+/**
+ * Reads `path` into `sink` with every check of `loadInteractions` (format detection, malformed
+ * lines or rows, the empty and skip-rate checks) and returns the stats. `loadInteractions`
+ * collects into memory; the DuckDB engine appends to a table.
+ */
+export async function readInteractions(path: string, opts: ResolvedLoadOptions, sink: CountingSink): Promise<LoadStats> {
+  await assertReadableFile(path);
+  const stats: LoadStats = { source: path, lines: 0, interactions: 0, skipped: 0, skipReasons: [] };
+  const table = opts.format === 'auto' ? recordFormatOf(path) : isRecordFormat(opts.format) ? opts.format : undefined;
+  const problems = new MalformedInput(path, opts.onMalformed, stats, table ? 'row' : 'line');
+  let format: DataFormat | undefined;
+  if (table) {
+    await readParquetInteractions(path, opts, sink, stats, problems);
+    format = table;
+  } else {
+    format = await readText(path, opts, sink, stats, problems);
+  }
+  const unit = `${problems.unit}s`;
+  stats.interactions = sink.interactions;
+  stats.filtered = sink.dropped;
   stats.format = format ?? (opts.format === 'auto' ? undefined : opts.format);
-  const categories = collector.categories;
-  if (categories) stats.categoryConflicts = collector.categoryConflicts;
-  if (collector.interactions === 0) {
+  if (sink.interactions === 0) {
     throw new SeqrecError(
       'data_empty',
-      `${path}: no interactions found (${stats.lines} lines read, ${stats.skipped} malformed skipped, ` +
+      `${path}: no interactions found (${stats.lines} ${unit} read, ${stats.skipped} malformed skipped, ` +
         `${stats.filtered} dropped by minRating or behaviors)`,
       { file: path },
     );
   }
+  const dataLines = problems.data;
   if (stats.skipped > opts.maxSkipRate * dataLines) {
     const pct = (rate: number): string => `${Number((100 * rate).toFixed(1))}%`;
     throw new SeqrecError(
       'data_parse',
-      `${path}: ${stats.skipped} of ${dataLines} lines are malformed (${((100 * stats.skipped) / dataLines).toFixed(1)}%, ` +
+      `${path}: ${stats.skipped} of ${dataLines} ${unit} are malformed (${((100 * stats.skipped) / dataLines).toFixed(1)}%, ` +
         `more than maxSkipRate ${pct(opts.maxSkipRate)}); is it in the '${stats.format}' format? ` +
         `First problems: ${stats.skipReasons.slice(0, 3).join('; ')}`,
       { file: path, field: 'maxSkipRate' },
     );
   }
+  return stats;
+}
+
+/**
+ * Loads an interaction file into one time-ordered sequence per user.
+ *
+ * - Users appear in order of first appearance; each user's items are sorted by timestamp
+ *   with a stable sort, so equal timestamps keep file order. Raw ids stay strings.
+ * - Blank lines are ignored. A malformed line throws `SeqrecError('data_parse')` naming the
+ *   file and 1-based line (or, with `onMalformed: 'skip'`, is counted in `stats.skipped`).
+ *   A bad header is always an error: nothing after it could be read correctly.
+ * - A `.parquet` file (or `format: 'parquet'`) is read row group by row group with the
+ *   optional package hyparquet; its columns are chosen like a CSV header's, and a malformed
+ *   row is reported by 1-based row (`SeqrecError.row`) and column, like a line.
+ * - With skipping, more than `maxSkipRate` (default 10%) of the data lines malformed is a
+ *   `data_parse` error with the counts.
+ * - Binary input (a NUL, or many invalid UTF-8 bytes, in the first 64 KiB) is a
+ *   `data_parse` error, also when skipping. Non-finite numbers (`1e999`, `NaN`), ids longer
+ *   than `MAX_ID_LENGTH`, a repeated header line and a line that is not valid UTF-8 (it would
+ *   decode to U+FFFD, merging distinct ids) are malformed lines.
+ * - Throws `data_empty` when no interaction is left, `invalid_argument` for a missing file.
+ */
+export async function loadInteractions(path: string, options: LoadOptions = {}): Promise<InteractionLog> {
+  const opts = resolveLoadOptions(options);
+  const collector = new SequenceCollector();
+  const stats = await readInteractions(path, opts, collector);
+  const categories = collector.categories;
+  if (categories) stats.categoryConflicts = collector.categoryConflicts;
   return categories ? { sequences: collector.finish(), stats, categories } : { sequences: collector.finish(), stats };
 }

@@ -77,7 +77,7 @@ describe('flags and commands', () => {
     assert.match(serve.stdout, /--drain-timeout <s>/);
     assert.doesNotMatch(serve.stdout, /--epochs/);
     const top = await cli(['--help']);
-    for (const c of ['demo', 'train', 'eval', 'bench', 'recommend', 'export', 'serve', 'plot', 'setup'])
+    for (const c of ['demo', 'train', 'eval', 'bench', 'recommend', 'export', 'embed', 'serve', 'plot', 'setup'])
       assert.match(top.stdout, new RegExp(`^  ${c}\\b`, 'm'));
   });
 });

@@ -66,12 +66,7 @@ describe('seqrec train: --samples-per-user auto', () => {
       );
       const settings = dataSettings({ ...parse({}), data: file, samplesPerUser: 1 });
       const lines: string[] = [];
-      const dataset = await buildDataset(
-        settings,
-        (m) => lines.push(m),
-        false,
-        (users) => autoSamplesPerUser(users, 256),
-      );
+      const dataset = await buildDataset(settings, (m) => lines.push(m), { samplesPerUser: (users) => autoSamplesPerUser(users, 256) });
       assert.equal(dataset.options.samplesPerUser, 10);
       assert.equal(settings.dataset.samplesPerUser, 10);
       assert.equal(dataset.trainSamplesPerEpoch(), dataset.trainUsers.length * 10);

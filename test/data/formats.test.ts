@@ -10,6 +10,7 @@ import { seqrecError, tempFiles } from './helpers.js';
 
 /** One (file name, first line) per format; `session-lines` is never guessed (it reads like `sequence`). */
 const CASES: Record<DataFormat, [string, string]> = {
+  parquet: ['events.parquet', 'PAR1'],
   taobao: ['x.txt', '1,2268318,2520377,pv,1511544070'],
   'amazon-json': ['Books.json', '{"reviewerID": "A", "asin": "B", "overall": 5.0, "unixReviewTime": 1}'],
   jsonl: ['events.log', '{"user": 1, "item": 2, "rating": 4}'],
@@ -24,8 +25,10 @@ const CASES: Record<DataFormat, [string, string]> = {
   'session-lines': ['sessions.txt', 's1 a b c'],
 };
 
-/** A data line each parser accepts (after its header, when it has one). */
-const DATA_LINES: Record<DataFormat, string> = {
+type LineFormat = Exclude<DataFormat, 'parquet'>;
+
+/** A data line each line parser accepts (after its header, when it has one); parquet rows: test/data/parquet.test.ts. */
+const DATA_LINES: Record<LineFormat, string> = {
   taobao: '1,2268318,2520377,pv,1511544070',
   'amazon-json': '{"reviewerID": "A", "asin": "B", "overall": 5.0, "unixReviewTime": 1}',
   jsonl: '{"user": 1, "item": 2, "rating": 4}',
@@ -54,7 +57,7 @@ function sink(): RecordSink & { rows: number; dropped: number } {
 }
 
 /** The first line a parser is created from: the header, when the format has one. */
-function firstLine(format: DataFormat, header: 'required' | 'optional' | 'none'): string {
+function firstLine(format: LineFormat, header: 'required' | 'optional' | 'none'): string {
   if (format === 'movielens-csv') return 'userId,movieId,rating,timestamp';
   if (format === 'taobao') return 'user_id,item_id,category_id,behavior_type,timestamp';
   return header === 'required' ? CASES[format][1] : DATA_LINES[format];
@@ -76,7 +79,7 @@ describe('format table', () => {
     test(`detects ${format}: ${name} + '${line.slice(0, 30)}' -> ${expected}`, () => assert.equal(detectFormat(name, line), expected));
   }
 
-  for (const info of DATA_FORMAT_INFO) {
+  for (const info of DATA_FORMAT_INFO.filter((f): f is typeof f & { name: LineFormat } => f.name !== 'parquet')) {
     test(`${info.name}: header '${info.header}' and ratings ${info.ratings} are what its parser does`, () => {
       const options = { delimiter: undefined, columns: {}, minRating: undefined, behaviors: undefined };
       const data = DATA_LINES[info.name];

@@ -269,7 +269,7 @@ describe('loadInteractions: empty and missing files', () => {
   test('bad options are rejected up front', async () => {
     const path = files.path('seq.txt');
     // @ts-expect-error: an unknown format, as it could come from a CLI
-    await assert.rejects(loadInteractions(path, { format: 'parquet' }), seqrecError('invalid_argument', /unknown format 'parquet'/));
+    await assert.rejects(loadInteractions(path, { format: 'xlsx' }), seqrecError('invalid_argument', /unknown format 'xlsx'/));
     await assert.rejects(loadInteractions(path, { delimiter: '' }), seqrecError('invalid_argument', /delimiter/));
   });
 });

@@ -106,7 +106,7 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
     const data = values.data;
     if (data === undefined) throw new SeqrecError('invalid_argument', '--data FILE or --split PEER_EXPORT.json is required', { field: 'data' });
     const settings = dataSettings({ ...values, data });
-    dataset = await buildDataset(settings, log, values.skipMalformed);
+    dataset = await buildDataset(settings, log, { skipMalformed: values.skipMalformed, engine: values.engine });
     dataName = settings.data;
   }
   const hyper = {

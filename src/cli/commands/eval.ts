@@ -31,7 +31,7 @@ export const evalCommand = defineCommand({
       if (data !== undefined) settings = dataSettings({ ...values, data });
       else if (saved) settings = saved;
       else throw new SeqrecError('invalid_argument', `--data is required: ${dir} records no data settings`, { field: 'data' });
-      const dataset = await buildDataset(settings, log, values.skipMalformed);
+      const dataset = await buildDataset(settings, log, { skipMalformed: values.skipMalformed, engine: values.engine });
       dataset.assertSplits(['test']);
       if (dataset.itemCount !== model.itemCount) {
         throw new SeqrecError(

@@ -106,7 +106,7 @@ async function writeBundle(flags: ExportValues, out: string, log: Log): Promise<
       }
       const data = flags.data;
       const settings = data !== undefined ? dataSettings({ ...flags, data }) : saved!;
-      const dataset = await buildDataset(settings, log, flags.skipMalformed);
+      const dataset = await buildDataset(settings, log, { skipMalformed: flags.skipMalformed, engine: flags.engine });
       const a = dataset.vocabulary.items();
       const b = loaded.vocabulary.items();
       if (a.length !== b.length || a.some((id, i) => id !== b[i])) {

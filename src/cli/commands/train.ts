@@ -67,12 +67,11 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     }
   }
   await checkOut(values);
-  const dataset = await buildDataset(
-    settings,
-    log,
-    values.skipMalformed,
-    samplesPerUser === 'auto' ? (trainUsers) => autoSamplesPerUser(trainUsers, batchSize) : undefined,
-  );
+  const dataset = await buildDataset(settings, log, {
+    skipMalformed: values.skipMalformed,
+    engine: values.engine,
+    samplesPerUser: samplesPerUser === 'auto' ? (trainUsers) => autoSamplesPerUser(trainUsers, batchSize) : undefined,
+  });
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
   const similarity = values.similarity;

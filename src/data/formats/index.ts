@@ -8,6 +8,7 @@ import { SeqrecError } from '../../errors.js';
 import { inferDelimiter } from '../delimited.js';
 import { amazonCsvParser, amazonJsonParser, isAmazonCsvRow, isAmazonReview } from './amazon.js';
 import { csvParser, isSessionHeader, sessionParser, tsvParser } from './csv.js';
+import { LineError } from '../line-error.js';
 import { jsonlParser } from './json.js';
 import { isNumericTabLine, sequenceParser, sessionLinesParser } from './lines.js';
 import { isMovielensCsvHeader, isUdataRow, movielensParser } from './movielens.js';
@@ -15,6 +16,7 @@ import type { LineParser, ParserFactory, ParserOptions, RecordSink } from './par
 import { isTaobaoHeader, isTaobaoRow, taobaoParser } from './taobao.js';
 
 export type { LineParser, ParserOptions, RecordSink } from './parser.js';
+export { parquetParser, type RecordParser } from './parquet.js';
 export { TAOBAO_BEHAVIORS, type TaobaoBehavior } from './taobao.js';
 
 /** What the CLI and docs show about a format. */
@@ -37,7 +39,8 @@ interface FormatSpec<N extends string> extends DataFormatInfo {
   readonly fromName?: (fileName: string, line: string) => boolean;
   /** Claims a file that no `fromName` claimed, by its first line alone (table order again). */
   readonly fromLine?: (line: string) => boolean;
-  readonly parser: ParserFactory;
+  /** The line parser, or `'records'` for a table read row by row (`parquet`, see `parquetParser`). */
+  readonly parser: ParserFactory | 'records';
 }
 
 const format = <const N extends string>(spec: FormatSpec<N>): FormatSpec<N> => spec;
@@ -54,6 +57,15 @@ const hasCsvDelimiter = (l: string): boolean => l.includes(',') || l.includes(';
  * decided by the tab-aware rules, so the comma formats' line rules skip them.
  */
 const FORMAT_TABLE = [
+  format({
+    name: 'parquet',
+    summary: 'Apache Parquet table, columns picked by name as for csv (needs the optional package hyparquet)',
+    header: 'required',
+    ratings: true,
+    // Binary: recognised by its name alone, before any line is read.
+    fromName: (n) => n.endsWith('.parquet'),
+    parser: 'records',
+  }),
   format({
     name: 'taobao',
     summary: 'Taobao UserBehavior.csv: user,item,category,behavior,timestamp, no header',
@@ -215,5 +227,18 @@ export function checkFormatOptions(format: DataFormat, options: { readonly minRa
  */
 export function createLineParser(format: DataFormat, firstLine: string, options: ParserOptions, sink: RecordSink): LineParser {
   checkFormatOptions(format, options);
-  return spec(format).parser(firstLine, options, sink);
+  const parser = spec(format).parser;
+  if (parser === 'records') throw new LineError(`the '${format}' format is a table, not lines of text`, undefined, true);
+  return parser(firstLine, options, sink);
+}
+
+/** Whether `format` is read as a table of rows (`parquet`) rather than lines of text. */
+export function isRecordFormat(format: DataFormat): boolean {
+  return spec(format).parser === 'records';
+}
+
+/** The record format a file's name claims (`.parquet`), before any of it is read as text. */
+export function recordFormatOf(path: string): DataFormat | undefined {
+  const name = basename(path).toLowerCase();
+  return SPECS.find((s) => s.parser === 'records' && s.fromName?.(name, ''))?.name;
 }
