@@ -156,11 +156,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const reloadAll = (dir?: string): Promise<void> => {
     // One roll at a time: a second reload waits for the first.
     const roll = rolling.then(async () => {
-      for (const [worker, info] of [...ready]) {
-        if (!ready.has(worker)) continue;
+      for (const worker of [...ready.keys()]) {
+        if (!ready.has(worker)) continue; // exited during the roll
         const next = await links.get(worker)!.call<RecommenderInfo>('reload', dir);
         ready.set(worker, next);
-        if (info.dir !== next.dir || dir !== undefined) bundleDir = next.dir;
+        bundleDir = next.dir;
       }
     });
     rolling = roll.catch(() => undefined);
@@ -171,7 +171,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   const fork = (): Worker => {
     const env: Record<string, string> = { [WORKER_ENV]: '1' };
-    // One compute thread each unless the user chose (threads.ts reads these).
+    // One compute thread each unless the user chose (src/backend/native.ts reads it).
     if (!process.env.SEQREC_THREADS) env.SEQREC_THREADS = '1';
     if (bundleDir) env[BUNDLE_ENV] = bundleDir;
     const worker = cluster.fork(env);
