@@ -41,9 +41,16 @@ describe('seqrec serve --workers 2', () => {
       // 40 requests at once open many connections, which the primary deals out to both workers.
       const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => post(base, '/recommend', { history: [items[i % items.length]], k: 5 })));
       assert.ok(answers.every((a) => a.status === 200 && a.body.items.length === 5));
+      // A request is counted when its response closes on the server, which can be just after
+      // the client has it: poll briefly.
+      const recommended = (x: Map<string, number>) => x.get('seqrec_http_requests_total{route="/recommend",method="POST",status="200"}');
       let m = parsePrometheus((await get(base, '/metrics')).text);
+      for (let i = 0; i < 20 && recommended(m) !== 40; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        m = parsePrometheus((await get(base, '/metrics')).text);
+      }
       assert.equal(m.get('seqrec_workers'), 2);
-      assert.equal(m.get('seqrec_http_requests_total{route="/recommend",method="POST",status="200"}'), 40);
+      assert.equal(recommended(m), 40);
 
       const load = await loadDuring(base, items, async () => {
         p.child.kill('SIGHUP');
