@@ -120,10 +120,6 @@ export class ServerMetrics {
       workers: 1,
     };
   }
-
-  render(g: GaugeValues): string {
-    return renderMetrics(this.snapshot(g));
-  }
 }
 
 /**
