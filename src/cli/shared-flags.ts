@@ -59,6 +59,10 @@ export const SIMILARITY_FLAG = {
   similarity: choice(['ip', 'cosine'] as const, 'user-item score', { default: 'ip', placeholder: 'metric' }),
 } as const;
 
+/** The valid metrics `--monitor` offers (HR equals recall under leave-one-out's one target). */
+export const MONITOR_KEYS = ['recall@10', 'recall@20', 'recall@50', 'ndcg@10', 'ndcg@20', 'ndcg@50'] as const;
+export type MonitorKey = (typeof MONITOR_KEYS)[number];
+
 /** Defaults the help states but the parse leaves open (a preset or the mode decides). */
 export const DEFAULT_DIM = 64;
 
@@ -68,8 +72,15 @@ export const TRAINING_FLAGS = {
   batch: int('batch size (default: 256; session-parallel: 128)', { min: 1 }),
   lr: num('learning rate (default: 0.001)'),
   epochs: int('maximum epochs (default: 30; session-parallel: 10)', { min: 1 }),
-  patience: int('early stopping: epochs without a better valid recall@50', { min: 1, default: 5 }),
+  patience: int('early stopping: epochs without a better valid --monitor metric', { min: 1, default: 5 }),
+  monitor: choice(MONITOR_KEYS, 'the valid metric early stopping maximises and the best epoch is chosen by', { default: 'recall@50', placeholder: 'metric' }),
 } as const;
+
+/** Cutoffs the valid split is evaluated at while training: the defaults plus the monitor's. */
+export function validCutoffs(monitor: MonitorKey): number[] {
+  const n = Number(monitor.split('@')[1]);
+  return [...new Set([n, 20, 50])].sort((a, b) => a - b);
+}
 
 /** `--loss NAME [--negatives N] [--sampler S] [--alpha A]`. */
 export const LOSS_FLAGS = {

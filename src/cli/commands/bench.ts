@@ -169,6 +169,7 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
       batchSize: hyper.batch,
       epochs: hyper.epochs,
       patience: hyper.patience,
+      monitor: values.monitor,
       evaluation,
       parallelism: hyper.parallelism,
       log,

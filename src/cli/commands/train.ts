@@ -10,7 +10,7 @@ import { buildDataset, dataSettings } from '../dataset.js';
 import { parseStringFlags, type StringFlags } from '../flags.js';
 import { trainingStops } from '../interrupt.js';
 import { cliProgress, evaluateWithProgress, trainingProgress } from '../progress.js';
-import { DEFAULT_DIM, lossOf } from '../shared-flags.js';
+import { DEFAULT_DIM, lossOf, validCutoffs } from '../shared-flags.js';
 import { metricTable, REPORT_KEYS } from '../table.js';
 import { autoSamplesPerUser, checkDim, checkOut, MODEL_NAMES, TRAIN_FLAGS, windowDefaults, withDimFlag, type TrainValues } from './train-flags.js';
 import { runTrainSessions } from './train-sessions.js';
@@ -103,10 +103,11 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     batchSize,
     epochs,
     patience,
+    monitor: values.monitor,
     loss,
     itemGradients: values.itemGradients,
     targets,
-    evaluation: { similarity, exclude: values.exclude },
+    evaluation: { similarity, exclude: values.exclude, ns: validCutoffs(values.monitor) },
     log,
     ...stops.options,
     callbacks: trainingProgress(cliProgress(), {
