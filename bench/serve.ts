@@ -22,6 +22,9 @@
  *   BENCH_QUICK=1       a tiny synthetic run that checks the whole pipeline in about a minute
  *   BENCH_MD=file       also write the tables there
  *   BENCH_SECTIONS=...  comma list of sections to run: load, reload, inprocess, threads (default load,reload,inprocess)
+ *   BENCH_CLIENT=wrk    drive the load section with wrk (C, one thread; `apt-get install wrk`)
+ *                       instead of autocannon: on a 2-core machine the client shares the
+ *                       server's cores, and wrk needs about a third of autocannon's CPU a request
  *
  * Section `threads` measures the wasm thread count under contention: in-process recommend()
  * latency and HTTP at concurrency 16, with SEQREC_WASM_THREADS=1 and =2, on a quiet machine
@@ -61,6 +64,40 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+const CLIENT = process.env.BENCH_CLIENT === 'wrk' ? 'wrk' : 'autocannon';
+
+/**
+ * wrk's Lua script: each request takes the next body of the file given after `--`, and `done`
+ * prints one JSON line (latencies in microseconds; errors include non-2xx/3xx statuses).
+ */
+const WRK_SCRIPT = `
+local bodies, i = {}, 0
+function init(args) for line in io.lines(args[1]) do bodies[#bodies + 1] = line end end
+function request()
+  i = i % #bodies + 1
+  return wrk.format("POST", "/recommend", { ["content-type"] = "application/json" }, bodies[i])
+end
+function done(s, latency)
+  local e = s.errors
+  io.write(string.format('\\n{"requests":%d,"seconds":%f,"p50":%f,"p99":%f,"bad":%d}\\n', s.requests, s.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, e.connect + e.read + e.write + e.status + e.timeout))
+end
+`;
+
+/** One wrk run (one client thread): requests, seconds, p50/p99 in ms and failed requests. */
+async function wrkRun(base: string, connections: number, bodies: string[]) {
+  const dir = await mkdtemp(join(tmpdir(), 'seqrec-wrk-'));
+  await writeFile(join(dir, 'script.lua'), WRK_SCRIPT);
+  await writeFile(join(dir, 'bodies.jsonl'), bodies.join('\n') + '\n');
+  const p = spawn('wrk', ['-t1', `-c${connections}`, `-d${DURATION}s`, '--timeout', '10s', '-s', join(dir, 'script.lua'), base, '--', join(dir, 'bodies.jsonl')]);
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => process.stderr.write(d));
+  const code = await new Promise<number | null>((res) => p.on('exit', res));
+  const last = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !last.startsWith('{')) throw new Error(`wrk exited with ${code}:\n${out}`);
+  return JSON.parse(last) as { requests: number; seconds: number; p50: number; p99: number; bad: number };
+}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -184,29 +221,35 @@ async function loadTest(server: Server, label: string, connections: number, hist
   const bodies = histories.map((h) => JSON.stringify({ history: h, k: K }));
   const cpu0 = await cpuSeconds(server.base);
   const t0 = performance.now();
-  const result = await autocannon({
-    url: server.base,
-    connections,
-    duration: DURATION,
-    headers: { 'content-type': 'application/json' },
-    requests: [
-      {
-        method: 'POST',
-        path: '/recommend',
-        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }),
-      },
-    ],
-  });
+  let result: { requests: number; seconds: number; p50: number; p99: number; bad: number };
+  if (CLIENT === 'wrk') {
+    result = await wrkRun(server.base, connections, bodies);
+  } else {
+    const r = await autocannon({
+      url: server.base,
+      connections,
+      duration: DURATION,
+      headers: { 'content-type': 'application/json' },
+      requests: [
+        {
+          method: 'POST',
+          path: '/recommend',
+          setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }),
+        },
+      ],
+    });
+    result = { requests: r.requests.total, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts };
+  }
   const wall = (performance.now() - t0) / 1000;
   const cpu1 = await cpuSeconds(server.base);
   const mem = rssMB(server.pid);
   const row: LoadRow = {
     label,
-    rps: result.requests.total / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    total: result.requests.total,
-    bad: result.non2xx + result.errors + result.timeouts,
+    rps: result.requests / result.seconds,
+    p50: result.p50,
+    p99: result.p99,
+    total: result.requests,
+    bad: result.bad,
     cpu: (100 * (cpu1 - cpu0)) / wall,
     rss: mem.rss,
     peak: mem.peak,
@@ -412,9 +455,9 @@ async function main(): Promise<void> {
     const at = (w: number, c: number) => rows.find((r) => r.label === `${w} | ${c}`);
     const speedup = (at(2, 64)?.rps ?? NaN) / (at(1, 64)?.rps ?? NaN);
     md.push(
-      `## Serving: \`seqrec serve --workers 1|2\` on loopback (autocannon, POST /recommend, k=${K})`,
+      `## Serving: \`seqrec serve --workers 1|2\` on loopback (${CLIENT}, POST /recommend, k=${K})`,
       '',
-      `${machine} Shared by the server, autocannon (in this process) and nothing else of this bench; ${description}.`,
+      `${machine} Shared by the server, ${CLIENT === 'wrk' ? 'wrk (one client thread)' : 'autocannon (in this process)'} and nothing else of this bench; ${description}.`,
       `Each row: ${DURATION} s; request bodies cycle through ${histories.length} real histories (last 50 items). CPU = server CPU time (all workers) / wall time (100% = one core); RSS: primary + workers.`,
       `--workers 2 against --workers 1 at concurrency 64: ${f(speedup, 2)}x the throughput.`,
       '',
