@@ -8,13 +8,18 @@
  *
  * Env: DATA (Beauty.txt), MODEL, SLICE, FORMAT (parquet|jsonl), ENGINE (memory|duckdb),
  * TRAIN_MODEL (comirec-sa), MIN_COUNT (5). Peak RSS is the child's maxRSS (getrusage), printed
- * by a hook the child loads before the CLI.
+ * by a hook the child loads before the CLI. A Parquet output is then read back with hyparquet
+ * and every user's vector compared with `Recommender.userEmbedding` of its history (CHECK=0
+ * skips this).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { initBackend } from '../src/backend/index.js';
+import { Recommender } from '../src/serve/recommender.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const env = process.env;
@@ -37,6 +42,29 @@ function cli(args: string[], measure = false): { stderr: string; seconds: number
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`seqrec ${args[0]} failed (${r.status}):\n${r.stderr}`);
   return { stderr: r.stderr, seconds };
+}
+
+/** Reads the Parquet back and compares every user's vector with Recommender.userEmbedding. */
+async function checkReadBack(out: string, input: string, model: string): Promise<void> {
+  const histories = new Map<string, string[]>();
+  for (const line of readFileSync(input, 'utf8').split('\n')) {
+    const [user, ...items] = line.trim().split(/\s+/);
+    if (user && items.length) histories.set(user, items);
+  }
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(out) });
+  await initBackend();
+  const rec = await Recommender.load(model);
+  const maxLen = rec.info().maxLen;
+  let differ = 0;
+  for (const row of rows) {
+    // The items the data filter kept are the model's vocabulary.
+    const expected = rec.userEmbedding(histories.get(String(row.user))!.filter((id) => rec.hasItem(id)).slice(-maxLen));
+    const got = Float32Array.from(row.vector as number[]);
+    if (got.length !== expected.length || got.some((v, i) => v !== expected[i])) differ++;
+  }
+  rec.dispose();
+  console.log(`read back ${rows.length} users with hyparquet: ${differ} differ from Recommender.userEmbedding (exact float32 equality)`);
+  if (differ > 0) process.exitCode = 1;
 }
 
 try {
@@ -63,6 +91,7 @@ try {
     `embed: ${run.seconds.toFixed(1)}s wall (process start, data load and writing included), peak RSS ${(rss / 1024).toFixed(0)} MB, ` +
       `users file ${(statSync(out).size / 2 ** 20).toFixed(1)} MB`,
   );
+  if (format === 'parquet' && env.CHECK !== '0') await checkReadBack(out, input, model);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
