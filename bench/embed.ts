@@ -8,9 +8,11 @@
  *
  * Env: DATA (Beauty.txt), MODEL, SLICE, FORMAT (parquet|jsonl), ENGINE (memory|duckdb),
  * TRAIN_MODEL (comirec-sa), MIN_COUNT (5). Peak RSS is the child's maxRSS (getrusage), printed
- * by a hook the child loads before the CLI. A Parquet output is then read back with hyparquet
- * and every user's vector compared with `Recommender.userEmbedding` of its history (CHECK=0
- * skips this).
+ * by a hook the child loads before the CLI; a second run under --expose-gc samples the live
+ * heap. A Parquet output is then read back with hyparquet and every user's vector compared with
+ * `Recommender.userEmbedding` of its history, minus the items the model does not know (CHECK=0
+ * skips this; it assumes the data flags drop no item the model knows, as when the model was
+ * trained on the same file with the same flags).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,9 +31,16 @@ const dataFlags = ['--format', 'sequence', '--min-count', env.MIN_COUNT ?? '5'];
 const dir = mkdtempSync(join(tmpdir(), 'seqrec-bench-embed-'));
 // Printed from the child's exit: its own peak resident set, whatever the CLI's exit path.
 const HOOK = "process.on('exit', () => process.stderr.write(`\\nBENCH_MAXRSS_KB ${process.resourceUsage().maxRSS}\\n`));";
+// A second run under --expose-gc: the live heap (after a full GC every 250 ms), peak and trace.
+const LIVE_HOOK =
+  'const t0 = Date.now(); let peak = 0; const trace = [];' +
+  'setInterval(() => { globalThis.gc(); const mb = process.memoryUsage().heapUsed / 2 ** 20; peak = Math.max(peak, mb);' +
+  ' trace.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${mb.toFixed(0)}`); }, 250).unref();' +
+  "process.on('exit', () => process.stderr.write(`\\nBENCH_LIVE_MB ${peak.toFixed(0)} (${trace.join(', ')})\\n`));";
 
-function cli(args: string[], measure = false): { stderr: string; seconds: number } {
-  const pre = measure ? ['--import', `data:text/javascript,${encodeURIComponent(HOOK)}`] : [];
+function cli(args: string[], measure: 'rss' | 'live' | null = null): { stderr: string; seconds: number } {
+  const hook = (code: string) => ['--import', `data:text/javascript,${encodeURIComponent(code)}`];
+  const pre = measure === 'rss' ? hook(HOOK) : measure === 'live' ? ['--expose-gc', ...hook(LIVE_HOOK)] : [];
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [...pre, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
@@ -82,7 +91,7 @@ try {
   }
   const out = join(dir, `users.${format}`);
   const args = ['embed', '--model', model, '--data', input, ...dataFlags, '--out', out, '--engine', env.ENGINE ?? 'memory'];
-  const run = cli(args, true);
+  const run = cli(args, 'rss');
   const rss = Number(/BENCH_MAXRSS_KB (\d+)/.exec(run.stderr)?.[1] ?? NaN);
   const wrote = /wrote .*/.exec(run.stderr)?.[0] ?? '(no summary line)';
   console.log(wrote);
@@ -91,6 +100,8 @@ try {
     `embed: ${run.seconds.toFixed(1)}s wall (process start, data load and writing included), peak RSS ${(rss / 1024).toFixed(0)} MB, ` +
       `users file ${(statSync(out).size / 2 ** 20).toFixed(1)} MB`,
   );
+  const live = /BENCH_LIVE_MB (.*)/.exec(cli(args, 'live').stderr)?.[1] ?? '(not printed)';
+  console.log(`live heap after full GCs every 250 ms, in a second run: peak ${live}`);
   if (format === 'parquet' && env.CHECK !== '0') await checkReadBack(out, input, model);
 } finally {
   rmSync(dir, { recursive: true, force: true });

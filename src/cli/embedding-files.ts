@@ -36,8 +36,13 @@ export interface EmbeddingWriter {
   abort(): Promise<void>;
 }
 
-/** Rows per Parquet row group: large enough for readers, small enough to keep memory flat. */
-const ROW_GROUP_ROWS = 8192;
+/**
+ * Rows per Parquet row group. hyparquet-writer flattens a group's lists into plain JS arrays
+ * (values and levels, 3 entries a float), garbage V8 collects late: on amazon-beauty's 22,363
+ * users (256 floats each) 8,192-row groups peaked at 849 MB RSS, 1,024-row groups at 382 MB
+ * (docs/benchmarks.md, "Batch embedding export"). 1,024 rows of 256 floats is still 1 MB a group.
+ */
+const ROW_GROUP_ROWS = 1024;
 
 export interface EmbeddingFileOptions {
   /** Column of the id: 'user' or 'item'. */
