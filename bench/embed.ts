@@ -67,7 +67,12 @@ async function checkReadBack(out: string, input: string, model: string): Promise
   let differ = 0;
   for (const row of rows) {
     // The items the data filter kept are the model's vocabulary.
-    const expected = rec.userEmbedding(histories.get(String(row.user))!.filter((id) => rec.hasItem(id)).slice(-maxLen));
+    const expected = rec.userEmbedding(
+      histories
+        .get(String(row.user))!
+        .filter((id) => rec.hasItem(id))
+        .slice(-maxLen),
+    );
     const got = Float32Array.from(row.vector as number[]);
     if (got.length !== expected.length || got.some((v, i) => v !== expected[i])) differ++;
   }

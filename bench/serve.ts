@@ -89,7 +89,18 @@ async function wrkRun(base: string, connections: number, bodies: string[]) {
   const dir = await mkdtemp(join(tmpdir(), 'seqrec-wrk-'));
   await writeFile(join(dir, 'script.lua'), WRK_SCRIPT);
   await writeFile(join(dir, 'bodies.jsonl'), bodies.join('\n') + '\n');
-  const p = spawn('wrk', ['-t1', `-c${connections}`, `-d${DURATION}s`, '--timeout', '10s', '-s', join(dir, 'script.lua'), base, '--', join(dir, 'bodies.jsonl')]);
+  const p = spawn('wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${DURATION}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    join(dir, 'script.lua'),
+    base,
+    '--',
+    join(dir, 'bodies.jsonl'),
+  ]);
   let out = '';
   p.stdout.on('data', (d) => (out += d));
   p.stderr.on('data', (d) => process.stderr.write(d));

@@ -135,6 +135,22 @@ export function bool(description: string): Flag<boolean> {
   };
 }
 
+/** A comma list of integers >= `min` (`--segments 5,10,20`); absent = undefined. */
+export function intList(description: string, options: { min?: number; placeholder?: string } = {}): Flag<number[] | undefined> {
+  const min = options.min ?? Number.MIN_SAFE_INTEGER;
+  const schema = z
+    .string()
+    .optional()
+    .transform((v, ctx): number[] | undefined => {
+      if (v === undefined) return undefined;
+      const parts = v.split(',').map((p) => p.trim());
+      const bad = parts.find((p) => !/^-?\d+$/.test(p) || Number(p) < min);
+      if (bad !== undefined) return reject(ctx, `must be a comma list of integers${min > Number.MIN_SAFE_INTEGER ? ` >= ${min}` : ''}, got '${v}' ('${bad}')`);
+      return parts.map(Number);
+    });
+  return { kind: 'value', placeholder: options.placeholder ?? 'n,n,...', description, schema };
+}
+
 /** A repeatable string flag: every occurrence, in order. */
 export function list(description: string, placeholder = 'value'): Flag<string[]> {
   const schema = z

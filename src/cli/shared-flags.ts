@@ -59,6 +59,15 @@ export const SIMILARITY_FLAG = {
   similarity: choice(['ip', 'cosine'] as const, 'user-item score', { default: 'ip', placeholder: 'metric' }),
 } as const;
 
+/** Which items valid and test rankings leave out (`train`, `eval`). */
+export const EXCLUDE_FLAG = {
+  exclude: choice(
+    ['none', 'window', 'history'] as const,
+    "items left out of valid/test rankings: none (ComiRec's protocol), window (the input window), history (every earlier item of the user: SASRec's and gSASRec's leave-one-out)",
+    { default: 'none', placeholder: 'which' },
+  ),
+} as const;
+
 /** The valid metrics `--monitor` offers (HR equals recall under leave-one-out's one target). */
 export const MONITOR_KEYS = ['recall@10', 'recall@20', 'recall@50', 'ndcg@10', 'ndcg@20', 'ndcg@50'] as const;
 export type MonitorKey = (typeof MONITOR_KEYS)[number];

@@ -44,7 +44,7 @@ export interface EvaluationOptions {
   retrieval?: 'auto' | 'exact' | 'faiss';
 }
 
-const DEFAULT_NS = [20, 50];
+export const DEFAULT_NS = [20, 50];
 
 /** Copies the model's item table out of TF.js memory. */
 export function itemMatrix(model: BaseRecaller): Float32Array {
@@ -79,17 +79,17 @@ function resolveExclude(options: EvaluationOptions): 'none' | 'window' | 'histor
 }
 
 /**
- * Each row's whole history before its held-out items: the same cut as
+ * Length of a user's whole history before its held-out items: the same cut as
  * SequenceDataset.evalBatches (comirec: historyCut of the sequence; loo: all but the last
  * two (valid) or the last one (test)).
  */
+export function historyLength(dataset: SequenceDataset, split: 'valid' | 'test', user: number): number {
+  const n = dataset.sequence(user).length;
+  return dataset.options.protocol === 'comirec' ? historyCut(n, dataset.options.evalRatio) : split === 'valid' ? n - 2 : n - 1;
+}
+
 function fullHistoryRows(dataset: SequenceDataset, split: 'valid' | 'test', batch: EvalBatch): Int32Array[] {
-  return Array.from(batch.users, (user) => {
-    const seq = dataset.sequence(user);
-    const cut =
-      dataset.options.protocol === 'comirec' ? historyCut(seq.length, dataset.options.evalRatio) : split === 'valid' ? seq.length - 2 : seq.length - 1;
-    return seq.subarray(0, cut);
-  });
+  return Array.from(batch.users, (user) => dataset.sequence(user).subarray(0, historyLength(dataset, split, user)));
 }
 
 function historyRows(batch: EvalBatch): Int32Array[] {
@@ -112,13 +112,20 @@ function createRetriever(model: BaseRecaller, options: EvaluationOptions): Retri
   return new ExactRetriever(itemMatrix(model), model.embeddingDim, { metric });
 }
 
-/** Evaluates `model` on the valid or test users of `dataset`. */
-export function evaluateModel(model: BaseRecaller, dataset: SequenceDataset, split: 'valid' | 'test', options: EvaluationOptions = {}): MetricReport {
-  const ns = options.ns ?? DEFAULT_NS;
-  const k = Math.max(...ns);
+/**
+ * Ranks every valid or test user of `dataset` (k = the largest cutoff, exclusions applied) and
+ * hands each batch with its result to `onBatch`: the one loop of every model evaluation.
+ */
+export function rankUsers(
+  model: BaseRecaller,
+  dataset: SequenceDataset,
+  split: 'valid' | 'test',
+  options: EvaluationOptions,
+  onBatch: (batch: EvalBatch, ranked: { ids: Int32Array; k: number }) => void,
+): void {
+  const k = Math.max(...(options.ns ?? DEFAULT_NS));
   const exclude = resolveExclude(options);
   const retriever = options.retriever ?? createRetriever(model, options);
-  const acc = new MetricAccumulator({ ns });
   try {
     for (const batch of dataset.evalBatches(split, options.batchSize ?? 512)) {
       const queries = userMatrix(model, batch);
@@ -127,11 +134,17 @@ export function evaluateModel(model: BaseRecaller, dataset: SequenceDataset, spl
         interests: model.numInterests,
         exclude: exclude === 'window' ? historyRows(batch) : exclude === 'history' ? fullHistoryRows(dataset, split, batch) : undefined,
       });
-      acc.add({ ids: result.ids, k }, batch.targets);
+      onBatch(batch, { ids: result.ids, k });
     }
   } finally {
     if (!options.retriever) retriever.dispose();
   }
+}
+
+/** Evaluates `model` on the valid or test users of `dataset`. */
+export function evaluateModel(model: BaseRecaller, dataset: SequenceDataset, split: 'valid' | 'test', options: EvaluationOptions = {}): MetricReport {
+  const acc = new MetricAccumulator({ ns: options.ns ?? DEFAULT_NS });
+  rankUsers(model, dataset, split, options, (batch, ranked) => acc.add(ranked, batch.targets));
   return acc.result();
 }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { MAX_SAMPLES_PER_USER } from '../../data/dataset-options.js';
 import { bool, choice, int, num, str, type Flag, type FlagValues } from '../flags.js';
 import { GRU4REC_PRESET_NAMES } from '../presets.js';
-import { BACKEND_FLAGS, DATA_FLAGS, LOSS_FLAGS, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
+import { BACKEND_FLAGS, DATA_FLAGS, EXCLUDE_FLAG, LOSS_FLAGS, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
 export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
 
@@ -68,11 +68,7 @@ export const TRAIN_FLAGS = {
     'training targets: last = one per window (any --loss), every = one sequence per train user with a target at every position (any --loss; the default for sasrec)',
     { placeholder: 'which' },
   ),
-  exclude: choice(
-    ['none', 'window', 'history'] as const,
-    "items left out of valid/test rankings: none (ComiRec's protocol), window (the input window), history (every earlier item of the user: SASRec's and gSASRec's leave-one-out)",
-    { default: 'none', placeholder: 'which' },
-  ),
+  ...EXCLUDE_FLAG,
   ...TRAINING_FLAGS,
   maxMinutes: num('time budget: stop after the epoch that ends past this many minutes and evaluate the best one (Ctrl-C also stops cleanly)', {
     min: 0.01,
