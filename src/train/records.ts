@@ -88,8 +88,12 @@ const SHOWN_METRICS = ['recall@20', 'recall@50', 'ndcg@50', 'hitRate@50'] as con
 export function formatEpoch(r: EpochRecord | SessionEpochRecord, monitor?: string): string {
   const head = `epoch ${String(r.epoch).padStart(3)}  loss ${r.loss.toFixed(4)}  `;
   if ('valid' in r) {
-    const metrics = SHOWN_METRICS.filter((k) => k in r.valid)
-      .map((k) => `${k} ${r.valid[k].toFixed(4)}`)
+    // The monitored metric first when it is not one of the usual four.
+    const shown = monitor && !(SHOWN_METRICS as readonly string[]).includes(monitor) ? [monitor, ...SHOWN_METRICS] : SHOWN_METRICS;
+    const valid = r.valid as Record<string, number | undefined>;
+    const metrics = shown
+      .filter((k) => valid[k] !== undefined)
+      .map((k) => `${k} ${valid[k]!.toFixed(4)}`)
       .join('  ');
     return (
       head +
