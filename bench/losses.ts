@@ -12,7 +12,10 @@
  *       has it (batch 128, dropout 0.5 / 0.3, Adagrad lr 0.05 momentum 0.15, 2,048
  *       popularity^0.3 extra negatives, bpreg 0.9, ELU 1, 10 epochs): next-item recall@20 and
  *       MRR@20 over all 60,858 test events, ties 'standard'. The layer size defaults to 128,
- *       not the official 512 (BENCH_B_DIM=512 for the official size; about 4x slower).
+ *       not the official 512 (BENCH_B_DIM=512 for the official size; about 4x slower). Next to
+ *       it the neighbourhood baselines ItemKNN and SessionKNN (V-SKNN), fitted on the training
+ *       sessions and ranked by their own top lists (BENCH_B_MODELS, default
+ *       "itemknn,sknn,gru4rec").
  *   (c) sampled-softmax training step at 30,000 vs 1,000,000 items (GRU4Rec, B 256, L 20, D 64,
  *       1,024 popularity^0.75 negatives, logQ), with the Trainer's dense Adam and with the
  *       session-parallel trainer's row-sparse Adagrad, each case in a fresh process: median step
@@ -37,10 +40,13 @@ import { kCore } from '../src/data/filter.js';
 import { loadInteractions } from '../src/data/loaders.js';
 import { Random } from '../src/util/random.js';
 import { SessionSet, loadSessions } from '../src/data/session-parallel.js';
+import { ItemKNN } from '../src/models/knn/item-knn.js';
+import { SessionKNN } from '../src/models/knn/session-knn.js';
 import { bprMax, resolveLoss, sampledSoftmax, softmaxCrossEntropy, top1Max, type LossFunction } from '../src/losses/index.js';
 import { GRU4Rec } from '../src/models/gru4rec.js';
 import { evaluateModel } from '../src/train/evaluate.js';
 import { AdagradMomentum, evaluateSessionParallel, trainSessionParallel } from '../src/train/session-parallel.js';
+import { evaluateSessionsRanked } from '../src/train/session-evaluate.js';
 import { AdamStep } from '../src/train/step.js';
 import { Trainer } from '../src/train/trainer.js';
 import { median } from './stats.js';
@@ -251,48 +257,62 @@ if (parts.has('b')) {
     dim,
   };
   log(`(b) ${trainPath}: ${train.count} sessions, ${train.pairs()} training pairs; ${test!.pairs()} test events; ${JSON.stringify(settings)}`);
-  const model = new GRU4Rec({
-    itemCount: train.itemCount,
-    embeddingDim: dim,
-    maxLen: 20,
-    seed: 42,
-    dropout: settings.dropout,
-    hiddenDropout: settings.hiddenDropout,
-  });
-  const fit = await trainSessionParallel(model, train, {
-    loss: bprMax({
-      inBatch: true,
-      numNegatives: settings.numNegatives,
-      sampler: { kind: 'popularity', alpha: settings.sampleAlpha },
-      bpreg: settings.bpreg,
-      elu: settings.elu,
-    }),
-    batchSize: settings.batchSize,
-    epochs,
-    optimizer: settings.optimizer,
-    learningRate: settings.learningRate,
-    momentum: settings.momentum,
-    maxStepsPerEpoch: quick ? 40 : undefined,
-    log: (s) => log(`  ${s}`),
-  });
-  const t0 = performance.now();
-  const report = evaluateSessionParallel(model, test!, { cutoffs: [5, 10, 20] });
-  const evalSeconds = (performance.now() - t0) / 1000;
-  const sPerEpoch = median(fit.history.map((r) => r.seconds));
-  results.b = { train: trainPath, test: testPath, settings, history: fit.history, report, evalSeconds, secondsPerEpoch: sPerEpoch };
-  md.push(`### (b) GRU4Rec, session-parallel mini-batches, BPR-max, diginetica (SR-GNN split)`, '');
-  md.push(
-    `Settings: ${Object.entries(settings)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}. Next item only, ranked against all ${train.itemCount - 1} items, ties 'standard', ${report.events} test events.`,
-    '',
-  );
-  md.push('| model | recall@20 | MRR@20 | recall@10 | MRR@10 | s/epoch |', '|---|---|---|---|---|---|');
-  md.push(
-    `| seqrec GRU4Rec BPR-max (D ${dim}) | ${report['recall@20'].toFixed(4)} | ${report['mrr@20'].toFixed(4)} | ${report['recall@10'].toFixed(4)} | ${report['mrr@10'].toFixed(4)} | ${sPerEpoch.toFixed(1)} |`,
-  );
+  const bModels = new Set((env.BENCH_B_MODELS ?? 'itemknn,sknn,gru4rec').split(','));
+  const knnRows: string[] = [];
+  const baselines = [
+    ['itemknn', 'ItemKNN', () => ItemKNN.fit(train)],
+    ['sknn', 'SessionKNN (V-SKNN)', () => SessionKNN.fit(train)],
+  ] as const;
+  for (const [name, label, fitKnn] of baselines.filter(([name]) => bModels.has(name))) {
+    const t0 = performance.now();
+    const knn = fitKnn();
+    const fitSeconds = (performance.now() - t0) / 1000;
+    const r = evaluateSessionsRanked(knn, test!, { cutoffs: [5, 10, 20] });
+    const evalSeconds = (performance.now() - t0) / 1000 - fitSeconds;
+    log(`  ${name}: fit ${fitSeconds.toFixed(1)} s, evaluation ${evalSeconds.toFixed(1)} s, ${JSON.stringify(r)}`);
+    results[`b_${name}`] = { config: knn.config, report: r, fitSeconds, evalSeconds };
+    const row = [r['recall@20'], r['mrr@20'], r['recall@10'], r['mrr@10']].map((v) => v.toFixed(4)).join(' | ');
+    knnRows.push(`| seqrec ${label} ${JSON.stringify(knn.config)} | ${row} | fit ${fitSeconds.toFixed(1)} s |`);
+  }
+  let gruRow = '';
+  if (bModels.has('gru4rec')) {
+    const model = new GRU4Rec({
+      itemCount: train.itemCount,
+      embeddingDim: dim,
+      maxLen: 20,
+      seed: 42,
+      dropout: settings.dropout,
+      hiddenDropout: settings.hiddenDropout,
+    });
+    const fit = await trainSessionParallel(model, train, {
+      loss: bprMax({
+        inBatch: true,
+        numNegatives: settings.numNegatives,
+        sampler: { kind: 'popularity', alpha: settings.sampleAlpha },
+        bpreg: settings.bpreg,
+        elu: settings.elu,
+      }),
+      batchSize: settings.batchSize,
+      epochs,
+      optimizer: settings.optimizer,
+      learningRate: settings.learningRate,
+      momentum: settings.momentum,
+      maxStepsPerEpoch: quick ? 40 : undefined,
+      log: (s) => log(`  ${s}`),
+    });
+    const t0 = performance.now();
+    const report = evaluateSessionParallel(model, test!, { cutoffs: [5, 10, 20] });
+    const evalSeconds = (performance.now() - t0) / 1000;
+    const sPerEpoch = median(fit.history.map((r) => r.seconds));
+    results.b = { train: trainPath, test: testPath, settings, history: fit.history, report, evalSeconds, secondsPerEpoch: sPerEpoch };
+    gruRow = `| seqrec GRU4Rec BPR-max (D ${dim}) | ${report['recall@20'].toFixed(4)} | ${report['mrr@20'].toFixed(4)} | ${report['recall@10'].toFixed(4)} | ${report['mrr@10'].toFixed(4)} | ${sPerEpoch.toFixed(1)} |`;
+    model.dispose();
+  }
+  md.push(`### (b) diginetica (SR-GNN split): GRU4Rec with session-parallel mini-batches and BPR-max, and the neighbourhood baselines`, '');
+  md.push(`Next item only, ranked against all ${train.itemCount - 1} items, ${test!.pairs()} test events; GRU4Rec ties 'standard', the baselines by their own top lists.`);
+  if (gruRow) md.push(`GRU4Rec settings: ${Object.entries(settings).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  md.push('', '| model | recall@20 | MRR@20 | recall@10 | MRR@10 | s/epoch |', '|---|---|---|---|---|---|', ...knnRows, ...(gruRow ? [gruRow] : []));
   md.push('| official GRU4Rec README (its OWN Diginetica split, D 512; not the same test set) | 0.4995 | 0.1542 | 0.3542 | 0.1442 | — |', '');
-  model.dispose();
 }
 
 // (c) 30,000 vs 1,000,000 items ----------------------------------------------------------------

@@ -165,6 +165,14 @@ export class SequenceDataset {
     return this.flat.subarray(this.offsets[user], this.offsets[user + 1]);
   }
 
+  /**
+   * The part of a train user's sequence that training sees (comirec: all of it; loo: all but
+   * the last two items, or all of a user with fewer than 3), as a view: do not modify it.
+   */
+  trainSequence(user: number): Int32Array {
+    return this.sequence(user).subarray(0, this.trainRange(user)[1]);
+  }
+
   /** [lo, hi): the training target positions of a user (empty when lo >= hi). */
   private trainRange(user: number): [number, number] {
     const len = this.offsets[user + 1] - this.offsets[user];

@@ -14,6 +14,7 @@ import { ExactRetriever } from '../retrieval/exact.js';
 import { FaissRetriever, faissAvailable } from '../retrieval/faiss.js';
 import type { Retriever } from '../retrieval/types.js';
 import type { BaseRecaller } from '../models/base.js';
+import { isItemRanker, type ItemRanker } from '../models/knn/ranker.js';
 import { SeqrecError } from '../errors.js';
 import { historyCut } from '../data/split.js';
 
@@ -117,7 +118,7 @@ function createRetriever(model: BaseRecaller, options: EvaluationOptions): Retri
  * hands each batch with its result to `onBatch`: the one loop of every model evaluation.
  */
 export function rankUsers(
-  model: BaseRecaller,
+  model: BaseRecaller | ItemRanker,
   dataset: SequenceDataset,
   split: 'valid' | 'test',
   options: EvaluationOptions,
@@ -125,15 +126,20 @@ export function rankUsers(
 ): void {
   const k = Math.max(...(options.ns ?? DEFAULT_NS));
   const exclude = resolveExclude(options);
+  const excluded = (batch: EvalBatch) =>
+    exclude === 'window' ? historyRows(batch) : exclude === 'history' ? fullHistoryRows(dataset, split, batch) : undefined;
+  if (isItemRanker(model)) {
+    // A neighbourhood model ranks from the user's whole history, not the model window.
+    for (const batch of dataset.evalBatches(split, options.batchSize ?? 512)) {
+      onBatch(batch, model.rank(fullHistoryRows(dataset, split, batch), k, excluded(batch)));
+    }
+    return;
+  }
   const retriever = options.retriever ?? createRetriever(model, options);
   try {
     for (const batch of dataset.evalBatches(split, options.batchSize ?? 512)) {
       const queries = userMatrix(model, batch);
-      const result = retriever.search(queries, {
-        k,
-        interests: model.numInterests,
-        exclude: exclude === 'window' ? historyRows(batch) : exclude === 'history' ? fullHistoryRows(dataset, split, batch) : undefined,
-      });
+      const result = retriever.search(queries, { k, interests: model.numInterests, exclude: excluded(batch) });
       onBatch(batch, { ids: result.ids, k });
     }
   } finally {
@@ -142,7 +148,7 @@ export function rankUsers(
 }
 
 /** Evaluates `model` on the valid or test users of `dataset`. */
-export function evaluateModel(model: BaseRecaller, dataset: SequenceDataset, split: 'valid' | 'test', options: EvaluationOptions = {}): MetricReport {
+export function evaluateModel(model: BaseRecaller | ItemRanker, dataset: SequenceDataset, split: 'valid' | 'test', options: EvaluationOptions = {}): MetricReport {
   const acc = new MetricAccumulator({ ns: options.ns ?? DEFAULT_NS });
   rankUsers(model, dataset, split, options, (batch, ranked) => acc.add(ranked, batch.targets));
   return acc.result();

@@ -8,6 +8,7 @@ import type { SequenceDataset } from '../data/dataset.js';
 import { SeqrecError } from '../errors.js';
 import { MetricAccumulator, type MetricReport } from '../metrics/index.js';
 import type { BaseRecaller } from '../models/base.js';
+import type { ItemRanker } from '../models/knn/ranker.js';
 import { DEFAULT_NS, historyLength, popularityRanking, rankUsers, type EvaluationOptions } from './evaluate.js';
 
 /** Default bucket edges: histories of 1-4, 5-9, 10-19, 20-49, 50-99 and 100+ items. */
@@ -42,7 +43,7 @@ function checkEdges(edges: readonly number[]): number[] {
  * buckets with no user are left out. Exclusions, cutoffs and retrieval as in evaluateModel.
  */
 export function evaluateSegments(
-  model: BaseRecaller,
+  model: BaseRecaller | ItemRanker,
   dataset: SequenceDataset,
   split: 'valid' | 'test',
   options: EvaluationOptions & { edges?: readonly number[] } = {},

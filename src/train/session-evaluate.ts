@@ -14,6 +14,7 @@ import { readFloats } from '../backend/memory.js';
 import { sessionParallelSteps, type SessionSet } from '../data/session-parallel.js';
 import { SeqrecError } from '../errors.js';
 import type { GRU4Rec } from '../models/gru4rec.js';
+import type { ItemRanker } from '../models/knn/ranker.js';
 import type { SessionEvaluationOptions, SessionMetrics } from './records.js';
 
 /** What a model needs for session-parallel training (GRU4Rec implements it). */
@@ -101,6 +102,56 @@ export function evaluateSessionParallel(model: SessionRecurrentModel, sessions: 
     events += s.size;
     tf.dispose([...init, ...out.states, out.user, scoresT]);
   }
+  const report: SessionMetrics = {};
+  cutoffs.forEach((c, i) => {
+    report[`recall@${c}`] = events ? hits[i] / events : 0;
+    report[`mrr@${c}`] = events ? rr[i] / events : 0;
+  });
+  report.events = events;
+  return report;
+}
+
+/**
+ * The same next-item protocol for a neighbourhood model (ItemKNN, SessionKNN): every prefix of
+ * every test session ranks the item that follows it. The rank is the target's position in the
+ * model's own top list (its ties broken by item index, then the popularity fill), which is
+ * never better than the 'standard' tie rule would give a list with tied zero scores.
+ */
+export function evaluateSessionsRanked(model: ItemRanker, sessions: SessionSet, options: Pick<SessionEvaluationOptions, 'cutoffs' | 'batchSize'> = {}): SessionMetrics {
+  const cutoffs = options.cutoffs ?? [20];
+  const batchSize = options.batchSize ?? 512;
+  if (sessions.itemCount !== model.itemCount) {
+    throw new SeqrecError('shape_mismatch', `the sessions have ${sessions.itemCount} item rows (with padding), the model ${model.itemCount}`);
+  }
+  const k = Math.max(...cutoffs);
+  const hits = new Float64Array(cutoffs.length);
+  const rr = new Float64Array(cutoffs.length);
+  let events = 0;
+  let prefixes: Int32Array[] = [];
+  let targets: number[] = [];
+  const flush = () => {
+    const ranked = model.rank(prefixes, k);
+    targets.forEach((target, q) => {
+      const at = ranked.ids.subarray(q * k, (q + 1) * k).indexOf(target);
+      cutoffs.forEach((c, i) => {
+        if (at >= 0 && at < c) {
+          hits[i]++;
+          rr[i] += 1 / (at + 1);
+        }
+      });
+    });
+    events += targets.length;
+    [prefixes, targets] = [[], []];
+  };
+  for (let s = 0; s < sessions.count; s++) {
+    const session = sessions.session(s);
+    for (let t = 1; t < session.length; t++) {
+      prefixes.push(session.subarray(0, t));
+      targets.push(session[t]);
+      if (targets.length === batchSize) flush();
+    }
+  }
+  if (targets.length > 0) flush();
   const report: SessionMetrics = {};
   cutoffs.forEach((c, i) => {
     report[`recall@${c}`] = events ? hits[i] / events : 0;

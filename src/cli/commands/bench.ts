@@ -11,6 +11,8 @@ import type { SequenceDataset } from '../../data/dataset.js';
 import { loadPeerExport } from '../../data/peer-export.js';
 import { SeqrecError } from '../../errors.js';
 import type { MetricReport } from '../../metrics/index.js';
+import { ItemKNN } from '../../models/knn/item-knn.js';
+import { SessionKNN } from '../../models/knn/session-knn.js';
 import { interestSimilarity } from '../../models/layers/attention.js';
 import type { MultiInterestRecaller } from '../../models/multi-interest.js';
 import { MODELS, modelFactory } from '../../models/registry.js';
@@ -19,9 +21,15 @@ import { Trainer } from '../../train/trainer.js';
 import { defineCommand, type Log } from '../command.js';
 import { buildDataset, dataSettings } from '../dataset.js';
 import { int, num, parseStringFlags, str, type FlagValues, type StringFlags } from '../flags.js';
-import { BACKEND_FLAGS, OPTIONAL_DATA_FLAGS, DEFAULT_DIM, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
+import { BACKEND_FLAGS, DEFAULT_DIM, EXCLUDE_FLAG, OPTIONAL_DATA_FLAGS, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
-export const BENCH_MODEL_NAMES = ['mostpopular', ...Object.keys(MODELS)];
+/** The neighbourhood baselines: fitted on the co-occurrences, no training loop. */
+const NEIGHBOURHOOD_MODELS = {
+  itemknn: (dataset: SequenceDataset) => ItemKNN.fit(dataset),
+  sknn: (dataset: SequenceDataset) => SessionKNN.fit(dataset),
+} as const;
+
+export const BENCH_MODEL_NAMES = ['mostpopular', ...Object.keys(NEIGHBOURHOOD_MODELS), ...Object.keys(MODELS)];
 
 export const BENCH_FLAGS = {
   ...OPTIONAL_DATA_FLAGS,
@@ -33,6 +41,7 @@ export const BENCH_FLAGS = {
   epochs: int('maximum epochs', { min: 1, default: 30 }),
   interests: int('interests K of the multi-interest models', { min: 1, default: 4 }),
   ...SIMILARITY_FLAG,
+  ...EXCLUDE_FLAG,
   parallelism: int('parallel training workers (default: auto)', { min: 1 }),
   diversity: num('add W x mean pairwise cosine of the interests to the loss (multi-interest models)', { default: 0, placeholder: 'w' }),
   sharpen: num('squash (|s|²/(1+|s|²))^P · s/|s| in MIND and ComiRec-DR (against collapsed interests)', { default: 1, placeholder: 'p' }),
@@ -93,7 +102,8 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const models = names.filter((n) => n !== 'mostpopular');
+  const isNeighbourhood = (n: string): n is keyof typeof NEIGHBOURHOOD_MODELS => Object.hasOwn(NEIGHBOURHOOD_MODELS, n);
+  const models = names.filter((n) => n !== 'mostpopular' && !isNeighbourhood(n));
   models.forEach((n) => modelFactory(n)); // unknown names fail before any training
   let dataset: SequenceDataset;
   let dataName: string;
@@ -133,7 +143,7 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
       await appendFile(values.out, JSON.stringify(run) + '\n');
     }
   };
-  const evaluation = { ns: NS, similarity: hyper.similarity };
+  const evaluation = { ns: NS, similarity: hyper.similarity, exclude: values.exclude };
   if (names.includes('mostpopular')) {
     await emit({
       data: dataName,
@@ -149,6 +159,27 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
       valid: evaluatePopularity(dataset, 'valid', { ns: NS }),
       test: evaluatePopularity(dataset, 'test', { ns: NS }),
       secondsTotal: 0,
+    });
+  }
+  for (const name of names.filter(isNeighbourhood)) {
+    const t0 = performance.now();
+    const model = NEIGHBOURHOOD_MODELS[name](dataset);
+    const fitSeconds = (performance.now() - t0) / 1000;
+    log(`--- ${name}: fitted in ${fitSeconds.toFixed(1)} s`);
+    await emit({
+      data: dataName,
+      protocol,
+      model: name,
+      loss: '-',
+      hyperparameters: { ...model.config },
+      epochs: 0,
+      bestEpoch: 0,
+      stoppedBy: '-',
+      secondsPerEpoch: 0,
+      samplesPerSecond: 0,
+      valid: evaluateModel(model, dataset, 'valid', evaluation),
+      test: evaluateModel(model, dataset, 'test', evaluation),
+      secondsTotal: (performance.now() - t0) / 1000,
     });
   }
   for (const name of models) {
