@@ -139,6 +139,20 @@ export class SequenceDataset {
   }
 
   /**
+   * The same users, sequences, options and split, encoded with `base` extended by the items
+   * `base` lacks (in this dataset's index order): `base`'s ids keep their indices, so a model
+   * trained with `base` can continue on this data (src/train/warm-start.ts).
+   */
+  withVocabulary(base: ItemVocabulary): SequenceDataset {
+    const vocabulary = base.extendedWith(this.vocabulary.items());
+    const remap = new Int32Array(this.vocabulary.size);
+    this.vocabulary.items().forEach((id, i) => (remap[i + 1] = vocabulary.encode(id)!));
+    const sequences = Array.from({ length: this.numUsers }, (_, u) => Int32Array.from(this.sequence(u), (item) => remap[item]));
+    // The constructor takes resolved options as they are (the split is recomputed identically from them).
+    return new SequenceDataset(sequences, vocabulary, this.options, this.userIds);
+  }
+
+  /**
    * Uses already encoded sequences (item indices 1..vocabulary.size-1); they are copied.
    * `userIds`, when given, names user i (one id per sequence).
    */

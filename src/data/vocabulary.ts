@@ -61,6 +61,14 @@ export class ItemVocabulary {
     return ItemVocabulary.fromItems(ids);
   }
 
+  /**
+   * This vocabulary followed by the ids of `more` it does not have, in their order: every id
+   * of this vocabulary keeps its index (the warm start of a model with new items).
+   */
+  extendedWith(more: readonly string[]): ItemVocabulary {
+    return ItemVocabulary.fromItems([...this.ids, ...new Set(more.filter((id) => !this.index.has(id)))]);
+  }
+
   /** A vocabulary whose item `i + 1` is `items[i]`. Throws `bundle_invalid` on duplicates or non-strings. */
   static fromItems(items: readonly unknown[]): ItemVocabulary {
     const index = new Map<string, number>();

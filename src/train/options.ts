@@ -84,6 +84,14 @@ export const trainerOptionsSchema = z.strictObject({
     })
     .optional(),
   // --- windowed training (fit) only ---
+  /**
+   * Warm start: a saved model (bundle or checkpoint directory) whose weights the fit starts
+   * from. The model must have the parent's config with only `itemCount` grown, and the dataset
+   * the parent's vocabulary as its prefix (`dataset.withVocabulary`). See src/train/warm-start.ts.
+   */
+  from: z.string({ error: 'must be a model directory' }).optional(),
+  /** Rows of items new since the parent: 'init' (default, the model's init) or 'cooccurrence'. */
+  newRows: z.enum(['init', 'cooccurrence'], { error: (i) => `must be 'init' or 'cooccurrence', ${got(i)}` }).optional(),
   /** Epochs without improvement before stopping. Default 5. */
   patience: intAtLeast(1).optional(),
   /** Metric of the valid split to maximise. Default 'recall@50'. */
@@ -132,7 +140,7 @@ export const trainerOptionsSchema = z.strictObject({
 export type TrainerOptions = z.infer<typeof trainerOptionsSchema>;
 
 /** Options fit() refuses, and options fitSessions() refuses. */
-export const WINDOWED_ONLY = ['patience', 'monitor', 'evaluation', 'checkpointDir', 'parallelism', 'itemGradients', 'callbacks', 'targets'] as const;
+export const WINDOWED_ONLY = ['from', 'newRows', 'patience', 'monitor', 'evaluation', 'checkpointDir', 'parallelism', 'itemGradients', 'callbacks', 'targets'] as const;
 export const SESSION_ONLY = ['optimizer', 'momentum'] as const;
 
 export const sessionTrainOptionsSchema = z.strictObject({

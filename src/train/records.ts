@@ -4,6 +4,7 @@
  */
 import type { SessionSet } from '../data/session-parallel.js';
 import type { MetricReport } from '../metrics/index.js';
+import type { WarmStartReport } from './warm-start.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -68,6 +69,8 @@ export interface TrainerCallbacks<R = EpochRecord> {
 export type StoppedBy = 'early_stopping' | 'max_epochs' | 'time_limit' | 'interrupted';
 
 export interface FitResult {
+  /** Set when the fit started from a parent model (`from`). */
+  warmStart?: WarmStartReport;
   history: EpochRecord[];
   bestEpoch: number;
   bestValid: MetricReport;

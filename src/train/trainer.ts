@@ -23,6 +23,7 @@ import { saveModel } from '../bundle/checkpoint.js';
 import { AdagradMomentum } from './adagrad.js';
 import { evaluateModel } from './evaluate.js';
 import { runTrainingLoop, type LoopSpec } from './loop.js';
+import { warmStart } from './warm-start.js';
 import { parseSessionFitOptions, parseTrainerOptions, SESSION_ONLY, WINDOWED_ONLY, type SessionFitOptions, type TrainerOptions } from './options.js';
 import { DataParallelGradients } from './parallel.js';
 import { formatEpoch, type EpochRecord, type FitResult, type SessionEpochRecord, type SessionTrainResult, type TrainerCallbacks } from './records.js';
@@ -122,6 +123,13 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     }
     // A foreign non-empty checkpointDir is refused now, not after the first epoch.
     if (o.checkpointDir) await assertWritableModelDir(o.checkpointDir);
+    const warm = o.from !== undefined ? await warmStart(model, dataset, o.from, o.newRows) : undefined;
+    if (warm) {
+      o.log?.(
+        `warm start from ${o.from}: ${warm.parentItems} items kept with their rows, ${warm.newItems} new` +
+          (warm.newRows === 'cooccurrence' ? ` (${warm.seededItems} seeded from co-occurring items, the rest at init)` : ' (at init)'),
+      );
+    }
     const targets = this.resolveTargets();
     const optimizer = new AdamStep(model, lossFn, { learningRate, itemGradients, targets });
     const parallel = parts > 1 ? await DataParallelGradients.start(model, loss as string, parts) : null;
@@ -177,7 +185,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       signal: o.signal,
       ...bound(o.callbacks),
     });
-    return { history, bestEpoch, bestValid, stoppedBy: FIT_STOP[stoppedBy], seconds: (performance.now() - started) / 1000 };
+    return { ...(warm ? { warmStart: warm } : {}), history, bestEpoch, bestValid, stoppedBy: FIT_STOP[stoppedBy], seconds: (performance.now() - started) / 1000 };
   }
 
   /** Trains with session-parallel mini-batches (GRU4Rec), evaluating after every epoch when `evaluation` is given. */
