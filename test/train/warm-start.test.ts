@@ -15,7 +15,7 @@ import { warmStart } from '../../src/train/warm-start.js';
 import { setupBackend } from '../helpers.js';
 import { tempDir } from '../serve/helpers.js';
 
-const log = (rows: string[][]) => ({ sequences: rows.map((items, u) => ({ user: `u${u}`, items })), stats: undefined as never });
+const log = (rows: string[][]) => ({ sequences: rows.map((items, u) => ({ user: `u${u}`, items, timestamps: items.map((_, t) => t) })), stats: undefined as never });
 const OPTIONS = { protocol: 'loo' as const, maxLen: 4 };
 // The parent's data: items a..e.
 const OLD = [

@@ -81,6 +81,14 @@ export const TRAIN_FLAGS = {
     { default: 'auto', placeholder: 'mode' },
   ),
   ...SIMILARITY_FLAG,
+  from: str(
+    "warm start: continue from this bundle's weights on --data (old item ids keep their rows; pass the parent's model and data flags)",
+    { placeholder: 'dir' },
+  ),
+  newRows: choice(['init', 'cooccurrence'] as const, "--from: rows of new items start at the model's init or at the mean of co-occurring old items", {
+    default: 'init',
+    placeholder: 'rule',
+  }),
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
   json: str('append a JSON line with the run to this file', { placeholder: 'file' }),

@@ -1,6 +1,8 @@
 /** `seqrec train`: window training (the default) or GRU4Rec's session-parallel mode. */
 import { appendFile } from 'node:fs/promises';
 import { exportBundle } from '../../bundle/bundle.js';
+import { loadModel } from '../../bundle/checkpoint.js';
+import type { ItemVocabulary } from '../../data/vocabulary.js';
 import { SeqrecError } from '../../errors.js';
 import { createModel, modelFactory } from '../../models/registry.js';
 import { evaluatePopularity } from '../../train/evaluate.js';
@@ -38,6 +40,14 @@ export async function runTrain(flags: StringFlags, log: Log): Promise<void> {
   return train(parseStringFlags(TRAIN_FLAGS, flags, 'train'), log);
 }
 
+/** The item vocabulary of the bundle a warm start continues. */
+async function vocabularyOf(dir: string): Promise<ItemVocabulary> {
+  const parent = await loadModel(dir);
+  parent.model.dispose();
+  if (!parent.vocabulary) throw new SeqrecError('bundle_invalid', `--from ${dir}: it has no vocabulary.json, so its item rows cannot be matched to ids`, { field: 'from' });
+  return parent.vocabulary;
+}
+
 function multiInterestModels(): string[] {
   return MODEL_NAMES.filter((name) => modelFactory(name).multiInterest);
 }
@@ -67,11 +77,17 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     }
   }
   await checkOut(values);
-  const dataset = await buildDataset(settings, log, {
+  const parentVocabulary = values.from !== undefined ? await vocabularyOf(values.from) : null;
+  let dataset = await buildDataset(settings, log, {
     skipMalformed: values.skipMalformed,
     engine: values.engine,
     samplesPerUser: samplesPerUser === 'auto' ? (trainUsers) => autoSamplesPerUser(trainUsers, batchSize) : undefined,
   });
+  if (parentVocabulary) {
+    // Warm start: the parent's items keep their indices; the log's new items follow.
+    dataset = dataset.withVocabulary(parentVocabulary);
+    log(`warm start from ${values.from}: ${parentVocabulary.numItems} items of the parent, ${dataset.vocabulary.numItems - parentVocabulary.numItems} new in ${settings.data}`);
+  }
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
   const similarity = values.similarity;
@@ -104,6 +120,8 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     epochs,
     patience,
     monitor: values.monitor,
+    from: values.from,
+    newRows: values.newRows,
     loss,
     itemGradients: values.itemGradients,
     targets,
@@ -160,7 +178,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       popularity: dataset.itemPopularity(),
       popularitySource: settings.data,
       similarity,
-      meta: { settings, bestEpoch: fit.bestEpoch, test },
+      meta: { settings, bestEpoch: fit.bestEpoch, test, ...(fit.warmStart ? { parent: fit.warmStart.parentDigest } : {}) },
       extraFiles: { 'history.json': history },
       existing: values.force ? 'replace' : 'error',
     });
