@@ -86,7 +86,6 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   if (parentVocabulary) {
     // Warm start: the parent's items keep their indices; the log's new items follow.
     dataset = dataset.withVocabulary(parentVocabulary);
-    log(`warm start from ${values.from}: ${parentVocabulary.numItems} items of the parent, ${dataset.vocabulary.numItems - parentVocabulary.numItems} new in ${settings.data}`);
   }
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
