@@ -309,8 +309,15 @@ if (parts.has('b')) {
     model.dispose();
   }
   md.push(`### (b) diginetica (SR-GNN split): GRU4Rec with session-parallel mini-batches and BPR-max, and the neighbourhood baselines`, '');
-  md.push(`Next item only, ranked against all ${train.itemCount - 1} items, ${test!.pairs()} test events; GRU4Rec ties 'standard', the baselines by their own top lists.`);
-  if (gruRow) md.push(`GRU4Rec settings: ${Object.entries(settings).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  md.push(
+    `Next item only, ranked against all ${train.itemCount - 1} items, ${test!.pairs()} test events; GRU4Rec ties 'standard', the baselines by their own top lists.`,
+  );
+  if (gruRow)
+    md.push(
+      `GRU4Rec settings: ${Object.entries(settings)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}.`,
+    );
   md.push('', '| model | recall@20 | MRR@20 | recall@10 | MRR@10 | s/epoch |', '|---|---|---|---|---|---|', ...knnRows, ...(gruRow ? [gruRow] : []));
   md.push('| official GRU4Rec README (its OWN Diginetica split, D 512; not the same test set) | 0.4995 | 0.1542 | 0.3542 | 0.1442 | — |', '');
 }

@@ -15,6 +15,7 @@ import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { plotGroup } from './commands/plot.js';
 import { recommendCommand } from './commands/recommend.js';
+import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { setupGroup } from './commands/setup.js';
 import { trainCommand } from './commands/train.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly (CliCommand | CommandGroup)[] = [
   trainCommand,
   evalCommand,
   benchCommand,
+  runsCommand,
   recommendCommand,
   exportCommand,
   embedCommand,

@@ -59,6 +59,11 @@ export const SIMILARITY_FLAG = {
   similarity: choice(['ip', 'cosine'] as const, 'user-item score', { default: 'ip', placeholder: 'metric' }),
 } as const;
 
+/** Where `train` and `bench` write their experiment records (src/cli/run-records.ts). */
+export const RUNS_FLAG = {
+  runsDir: str("directory for this run's experiment record, read by `seqrec runs` ('none': write none)", { default: 'seqrec-runs', placeholder: 'dir' }),
+} as const;
+
 /** Which items valid and test rankings leave out (`train`, `eval`). */
 export const EXCLUDE_FLAG = {
   exclude: choice(

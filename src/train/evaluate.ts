@@ -148,7 +148,12 @@ export function rankUsers(
 }
 
 /** Evaluates `model` on the valid or test users of `dataset`. */
-export function evaluateModel(model: BaseRecaller | ItemRanker, dataset: SequenceDataset, split: 'valid' | 'test', options: EvaluationOptions = {}): MetricReport {
+export function evaluateModel(
+  model: BaseRecaller | ItemRanker,
+  dataset: SequenceDataset,
+  split: 'valid' | 'test',
+  options: EvaluationOptions = {},
+): MetricReport {
   const acc = new MetricAccumulator({ ns: options.ns ?? DEFAULT_NS });
   rankUsers(model, dataset, split, options, (batch, ranked) => acc.add(ranked, batch.targets));
   return acc.result();

@@ -140,7 +140,18 @@ export const trainerOptionsSchema = z.strictObject({
 export type TrainerOptions = z.infer<typeof trainerOptionsSchema>;
 
 /** Options fit() refuses, and options fitSessions() refuses. */
-export const WINDOWED_ONLY = ['from', 'newRows', 'patience', 'monitor', 'evaluation', 'checkpointDir', 'parallelism', 'itemGradients', 'callbacks', 'targets'] as const;
+export const WINDOWED_ONLY = [
+  'from',
+  'newRows',
+  'patience',
+  'monitor',
+  'evaluation',
+  'checkpointDir',
+  'parallelism',
+  'itemGradients',
+  'callbacks',
+  'targets',
+] as const;
 export const SESSION_ONLY = ['optimizer', 'momentum'] as const;
 
 export const sessionTrainOptionsSchema = z.strictObject({

@@ -117,7 +117,11 @@ export function evaluateSessionParallel(model: SessionRecurrentModel, sessions: 
  * model's own top list (its ties broken by item index, then the popularity fill), which is
  * never better than the 'standard' tie rule would give a list with tied zero scores.
  */
-export function evaluateSessionsRanked(model: ItemRanker, sessions: SessionSet, options: Pick<SessionEvaluationOptions, 'cutoffs' | 'batchSize'> = {}): SessionMetrics {
+export function evaluateSessionsRanked(
+  model: ItemRanker,
+  sessions: SessionSet,
+  options: Pick<SessionEvaluationOptions, 'cutoffs' | 'batchSize'> = {},
+): SessionMetrics {
   const cutoffs = options.cutoffs ?? [20];
   const batchSize = options.batchSize ?? 512;
   if (sessions.itemCount !== model.itemCount) {

@@ -185,7 +185,14 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       signal: o.signal,
       ...bound(o.callbacks),
     });
-    return { ...(warm ? { warmStart: warm } : {}), history, bestEpoch, bestValid, stoppedBy: FIT_STOP[stoppedBy], seconds: (performance.now() - started) / 1000 };
+    return {
+      ...(warm ? { warmStart: warm } : {}),
+      history,
+      bestEpoch,
+      bestValid,
+      stoppedBy: FIT_STOP[stoppedBy],
+      seconds: (performance.now() - started) / 1000,
+    };
   }
 
   /** Trains with session-parallel mini-batches (GRU4Rec), evaluating after every epoch when `evaluation` is given. */

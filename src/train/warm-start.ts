@@ -93,7 +93,8 @@ export async function warmStart(model: BaseRecaller, dataset: SequenceDataset, f
   }
   const parent = await loadModel(from);
   try {
-    if (!parent.vocabulary) throw new SeqrecError('bundle_invalid', `warm start from ${from}: it has no vocabulary.json, so its item rows cannot be matched to ids`, { file: from });
+    if (!parent.vocabulary)
+      throw new SeqrecError('bundle_invalid', `warm start from ${from}: it has no vocabulary.json, so its item rows cannot be matched to ids`, { file: from });
     checkCompatible(model, parent.model, from);
     const parentIds = parent.vocabulary.items();
     const ids = dataset.vocabulary.items();
@@ -120,7 +121,8 @@ export async function warmStart(model: BaseRecaller, dataset: SequenceDataset, f
         continue;
       }
       const itemRows = from0[0] === parentRows && to0[0] === model.itemCount && from0.slice(1).join(',') === to0.slice(1).join(',');
-      if (!itemRows) throw new SeqrecError('shape_mismatch', `warm start from ${from}: weight '${name}' is [${from0}] in the parent and [${to0}] here`, { field: name });
+      if (!itemRows)
+        throw new SeqrecError('shape_mismatch', `warm start from ${from}: weight '${name}' is [${from0}] in the parent and [${to0}] here`, { field: name });
       const data = Float32Array.from(target.dataSync() as Float32Array); // the model's init for the new rows
       data.set(parentData); // old rows exactly
       seedRows(data, parentData, parentData.length / parentRows, weights);

@@ -15,11 +15,10 @@ import { evaluateModel, evaluatePopularity } from '../../src/train/evaluate.js';
 const vocab = ItemVocabulary.fromItems(['a', 'b', 'c', 'd', 'e', 'f']);
 // Leave-one-out: training sees all but the last two items (5 and 6 are held out everywhere),
 // so the training sequences are A = [1, 2, 3], B = [1, 2], C = [2, 4, 2].
-const dataset = SequenceDataset.fromEncoded(
-  [Int32Array.of(1, 2, 3, 5, 6), Int32Array.of(1, 2, 5, 6), Int32Array.of(2, 4, 2, 5, 6)],
-  vocab,
-  { protocol: 'loo', maxLen: 4 },
-);
+const dataset = SequenceDataset.fromEncoded([Int32Array.of(1, 2, 3, 5, 6), Int32Array.of(1, 2, 5, 6), Int32Array.of(2, 4, 2, 5, 6)], vocab, {
+  protocol: 'loo',
+  maxLen: 4,
+});
 const close = (a: ArrayLike<number>, b: number[], what: string) => {
   assert.equal(a.length, b.length, what);
   b.forEach((v, i) => assert.ok(Math.abs(a[i] - v) < 1e-6, `${what}[${i}]: ${a[i]} != ${v}`));

@@ -15,7 +15,10 @@ import { warmStart } from '../../src/train/warm-start.js';
 import { setupBackend } from '../helpers.js';
 import { tempDir } from '../serve/helpers.js';
 
-const log = (rows: string[][]) => ({ sequences: rows.map((items, u) => ({ user: `u${u}`, items, timestamps: items.map((_, t) => t) })), stats: undefined as never });
+const log = (rows: string[][]) => ({
+  sequences: rows.map((items, u) => ({ user: `u${u}`, items, timestamps: items.map((_, t) => t) })),
+  stats: undefined as never,
+});
 const OPTIONS = { protocol: 'loo' as const, maxLen: 4 };
 // The parent's data: items a..e.
 const OLD = [
@@ -79,10 +82,13 @@ describe('warm start', () => {
     parent.model.dispose();
   });
 
-  it('refuses data that renumbers old ids and a config that is not the parent\'s', async () => {
+  it("refuses data that renumbers old ids and a config that is not the parent's", async () => {
     const renumbered = SequenceDataset.fromLog(log(NEW), OPTIONS); // its own frequency order
     const model = new GRU4Rec({ itemCount: renumbered.itemCount, embeddingDim: 4, maxLen: 4, seed: 3 });
-    await assert.rejects(warmStart(model, renumbered, dir), /has index \d+ in the parent but not in this dataset; encode the data with dataset\.withVocabulary/);
+    await assert.rejects(
+      warmStart(model, renumbered, dir),
+      /has index \d+ in the parent but not in this dataset; encode the data with dataset\.withVocabulary/,
+    );
     model.dispose();
     const data = renumbered.withVocabulary(parentDataset.vocabulary);
     const wider = new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 8, maxLen: 4, seed: 3 });

@@ -21,7 +21,8 @@ import { Trainer } from '../../train/trainer.js';
 import { defineCommand, type Log } from '../command.js';
 import { buildDataset, dataSettings } from '../dataset.js';
 import { int, num, parseStringFlags, str, type FlagValues, type StringFlags } from '../flags.js';
-import { BACKEND_FLAGS, DEFAULT_DIM, EXCLUDE_FLAG, OPTIONAL_DATA_FLAGS, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
+import { runContext, writeRunRecord } from '../run-records.js';
+import { BACKEND_FLAGS, DEFAULT_DIM, EXCLUDE_FLAG, OPTIONAL_DATA_FLAGS, RUNS_FLAG, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
 /** The neighbourhood baselines: fitted on the co-occurrences, no training loop. */
 const NEIGHBOURHOOD_MODELS = {
@@ -42,6 +43,7 @@ export const BENCH_FLAGS = {
   interests: int('interests K of the multi-interest models', { min: 1, default: 4 }),
   ...SIMILARITY_FLAG,
   ...EXCLUDE_FLAG,
+  ...RUNS_FLAG,
   parallelism: int('parallel training workers (default: auto)', { min: 1 }),
   diversity: num('add W x mean pairwise cosine of the interests to the loss (multi-interest models)', { default: 0, placeholder: 'w' }),
   sharpen: num('squash (|s|²/(1+|s|²))^P · s/|s| in MIND and ComiRec-DR (against collapsed interests)', { default: 1, placeholder: 'p' }),
@@ -141,6 +143,21 @@ async function bench(values: BenchValues, log: Log, modelOptions: Readonly<Recor
     if (values.out) {
       await mkdir(dirname(values.out), { recursive: true });
       await appendFile(values.out, JSON.stringify(run) + '\n');
+    }
+    if (values.runsDir !== 'none') {
+      const startedAt = new Date(Date.now() - run.secondsTotal * 1000);
+      await writeRunRecord(values.runsDir, {
+        command: 'bench',
+        ...(await runContext(values.split ?? dataName, startedAt)),
+        model: run.model,
+        config: { protocol, data: dataName, loss: run.loss, hyperparameters: run.hyperparameters },
+        epochs: run.epochs,
+        bestEpoch: run.bestEpoch,
+        stoppedBy: run.stoppedBy,
+        seconds: run.secondsTotal,
+        valid: run.valid,
+        test: run.test,
+      });
     }
   };
   const evaluation = { ns: NS, similarity: hyper.similarity, exclude: values.exclude };

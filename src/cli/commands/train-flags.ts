@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { MAX_SAMPLES_PER_USER } from '../../data/dataset-options.js';
 import { bool, choice, int, num, str, type Flag, type FlagValues } from '../flags.js';
 import { GRU4REC_PRESET_NAMES } from '../presets.js';
-import { BACKEND_FLAGS, DATA_FLAGS, EXCLUDE_FLAG, LOSS_FLAGS, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
+import { BACKEND_FLAGS, DATA_FLAGS, EXCLUDE_FLAG, LOSS_FLAGS, RUNS_FLAG, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
 export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
 
@@ -81,10 +81,9 @@ export const TRAIN_FLAGS = {
     { default: 'auto', placeholder: 'mode' },
   ),
   ...SIMILARITY_FLAG,
-  from: str(
-    "warm start: continue from this bundle's weights on --data (old item ids keep their rows; pass the parent's model and data flags)",
-    { placeholder: 'dir' },
-  ),
+  from: str("warm start: continue from this bundle's weights on --data (old item ids keep their rows; pass the parent's model and data flags)", {
+    placeholder: 'dir',
+  }),
   newRows: choice(['init', 'cooccurrence'] as const, "--from: rows of new items start at the model's init or at the mean of co-occurring old items", {
     default: 'init',
     placeholder: 'rule',
@@ -92,6 +91,7 @@ export const TRAIN_FLAGS = {
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
   json: str('append a JSON line with the run to this file', { placeholder: 'file' }),
+  ...RUNS_FLAG,
   mode: choice(
     ['window', 'session-parallel'] as const,
     "training mode (default: window; session-parallel with --preset): session-parallel is GRU4Rec's own, on 'session_id item item ...' files",

@@ -13,6 +13,7 @@ import { parseStringFlags, type StringFlags } from '../flags.js';
 import { trainingStops } from '../interrupt.js';
 import { cliProgress, evaluateWithProgress, trainingProgress } from '../progress.js';
 import { DEFAULT_DIM, lossOf, validCutoffs } from '../shared-flags.js';
+import { runContext, writeRunRecord } from '../run-records.js';
 import { metricTable, REPORT_KEYS } from '../table.js';
 import { autoSamplesPerUser, checkDim, checkOut, MODEL_NAMES, TRAIN_FLAGS, windowDefaults, withDimFlag, type TrainValues } from './train-flags.js';
 import { runTrainSessions } from './train-sessions.js';
@@ -44,7 +45,8 @@ export async function runTrain(flags: StringFlags, log: Log): Promise<void> {
 async function vocabularyOf(dir: string): Promise<ItemVocabulary> {
   const parent = await loadModel(dir);
   parent.model.dispose();
-  if (!parent.vocabulary) throw new SeqrecError('bundle_invalid', `--from ${dir}: it has no vocabulary.json, so its item rows cannot be matched to ids`, { field: 'from' });
+  if (!parent.vocabulary)
+    throw new SeqrecError('bundle_invalid', `--from ${dir}: it has no vocabulary.json, so its item rows cannot be matched to ids`, { field: 'from' });
   return parent.vocabulary;
 }
 
@@ -53,6 +55,7 @@ function multiInterestModels(): string[] {
 }
 
 async function train(values: TrainValues, log: Log): Promise<void> {
+  const startedAt = new Date();
   // The official GRU4Rec presets are session-parallel runs; --preset comirec is a window run.
   const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
   if (mode === 'session-parallel') return runTrainSessions(values, log);
@@ -182,6 +185,39 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       existing: values.force ? 'replace' : 'error',
     });
     log(`saved model and history.json to ${values.out}`);
+  }
+  if (values.runsDir !== 'none') {
+    const { loss: lossName, negatives, sampler, alpha, sharing } = values;
+    const path = await writeRunRecord(values.runsDir, {
+      command: 'train',
+      ...(await runContext(settings.data, startedAt)),
+      model: modelName,
+      config: {
+        settings,
+        model: model.getConfig(),
+        loss: { name: lossName ?? 'softmax', negatives, sampler, alpha, sharing },
+        training: {
+          learningRate: values.lr ?? 1e-3,
+          batchSize,
+          epochs,
+          patience,
+          monitor: values.monitor,
+          targets,
+          exclude: values.exclude,
+          from: values.from,
+          newRows: values.newRows,
+        },
+      },
+      epochs: fit.history.length,
+      bestEpoch: fit.bestEpoch,
+      stoppedBy: fit.stoppedBy,
+      seconds: fit.seconds,
+      valid: fit.bestValid,
+      test,
+      ...(fit.warmStart ? { parent: fit.warmStart.parentDigest } : {}),
+      ...(values.out ? { out: values.out } : {}),
+    });
+    log(`run record: ${path}`);
   }
   if (values.json) {
     const line = {
