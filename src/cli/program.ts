@@ -16,6 +16,7 @@ import { exportCommand } from './commands/export.js';
 import { plotGroup } from './commands/plot.js';
 import { recommendCommand } from './commands/recommend.js';
 import { runsCommand } from './commands/runs.js';
+import { tuneCommand } from './commands/tune.js';
 import { serveCommand } from './commands/serve.js';
 import { setupGroup } from './commands/setup.js';
 import { trainCommand } from './commands/train.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly (CliCommand | CommandGroup)[] = [
   trainCommand,
   evalCommand,
   benchCommand,
+  tuneCommand,
   runsCommand,
   recommendCommand,
   exportCommand,
