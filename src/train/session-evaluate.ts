@@ -102,13 +102,7 @@ export function evaluateSessionParallel(model: SessionRecurrentModel, sessions: 
     events += s.size;
     tf.dispose([...init, ...out.states, out.user, scoresT]);
   }
-  const report: SessionMetrics = {};
-  cutoffs.forEach((c, i) => {
-    report[`recall@${c}`] = events ? hits[i] / events : 0;
-    report[`mrr@${c}`] = events ? rr[i] / events : 0;
-  });
-  report.events = events;
-  return report;
+  return sessionReport(cutoffs, hits, rr, events);
 }
 
 /**
@@ -156,6 +150,11 @@ export function evaluateSessionsRanked(
     }
   }
   if (targets.length > 0) flush();
+  return sessionReport(cutoffs, hits, rr, events);
+}
+
+/** recall@N (hits over events) and MRR@N per cutoff, plus the event count. */
+function sessionReport(cutoffs: readonly number[], hits: Float64Array, rr: Float64Array, events: number): SessionMetrics {
   const report: SessionMetrics = {};
   cutoffs.forEach((c, i) => {
     report[`recall@${c}`] = events ? hits[i] / events : 0;
