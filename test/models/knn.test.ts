@@ -10,7 +10,9 @@ import { generateSynthetic } from '../../src/data/synthetic.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import { ItemKNN } from '../../src/models/knn/item-knn.js';
 import { SessionKNN } from '../../src/models/knn/session-knn.js';
+import { SessionSet } from '../../src/data/session-parallel.js';
 import { evaluateModel, evaluatePopularity } from '../../src/train/evaluate.js';
+import { evaluateSessionsRanked } from '../../src/train/session-evaluate.js';
 
 const vocab = ItemVocabulary.fromItems(['a', 'b', 'c', 'd', 'e', 'f']);
 // Leave-one-out: training sees all but the last two items (5 and 6 are held out everywhere),
@@ -49,6 +51,17 @@ describe('ItemKNN', () => {
     assert.deepEqual(Array.from(ItemKNN.fit(dataset, { neighbours: 1 }).neighboursOf(2).ids), [4]);
     assert.throws(() => ItemKNN.fit(dataset, { lambda: -1 }), /lambda must be a number >= 0/);
     assert.throws(() => ItemKNN.fit(dataset, { neighbors: 5 } as never), /neighbors/);
+  });
+});
+
+describe('session protocol', () => {
+  it('every prefix ranks its next item by the list position', () => {
+    // Fitted on sessions A, B, C; the test session [2, 1, 3]: after [2] the target 1 is second
+    // in 2's list [4, 1, 3]; after [2, 1] the target 3 is second in 1's list [2, 3].
+    const train = new SessionSet([Int32Array.of(1, 2, 3), Int32Array.of(1, 2), Int32Array.of(2, 4, 2)], vocab);
+    const knn = ItemKNN.fit(train, { lambda: 1 });
+    const r = evaluateSessionsRanked(knn, new SessionSet([Int32Array.of(2, 1, 3)], vocab), { cutoffs: [1, 2] });
+    assert.deepEqual(r, { 'recall@1': 0, 'mrr@1': 0, 'recall@2': 1, 'mrr@2': 0.5, events: 2 });
   });
 });
 
