@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { SequenceDataset } from '../../src/data/dataset.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
+import { Recommender } from '../../src/serve/recommender.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { warmStart } from '../../src/train/warm-start.js';
 import { setupBackend } from '../helpers.js';
@@ -96,12 +97,18 @@ describe('warm start', () => {
     wider.dispose();
   });
 
-  it('Trainer option from: the fit starts from the parent and reports it', async () => {
+  it('Trainer option from: the fit starts from the parent and reports it; new items are reachable', async () => {
     const data = SequenceDataset.fromLog(log(NEW), OPTIONS).withVocabulary(parentDataset.vocabulary);
     const model = new GRU4Rec({ itemCount: data.itemCount, embeddingDim: 4, maxLen: 4, seed: 3 });
     const fit = await new Trainer(model, { from: dir, newRows: 'cooccurrence', epochs: 1, batchSize: 2 }).fit(data);
     assert.equal(fit.warmStart?.newItems, 3);
     assert.equal(fit.warmStart?.parentDigest, (await loadModel(dir).then((l) => (l.model.dispose(), l))).digest);
+    // Items the parent never saw answer similarItems and are recommended like any other.
+    const rec = Recommender.fromModel(model, { dataset: data });
+    assert.equal(rec.similarItems('x', 3).length, 3);
+    const all = rec.recommend(['a'], { k: data.itemCount - 2 }).items.map((i) => i.id);
+    for (const id of ['x', 'y', 'z']) assert.ok(all.includes(id), id);
+    rec.dispose();
     model.dispose();
   });
 });
