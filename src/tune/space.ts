@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import { Random } from '../util/random.js';
+import { didYouMean } from '../util/schema.js';
 
 const pair = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo <= hi, { error: 'must be [lo, hi] with lo <= hi' });
 const ParamSchema = z.union([
@@ -41,7 +42,7 @@ export function parseSpace(json: unknown, known: readonly string[], file: string
   if (Object.keys(space).length === 0) throw new SeqrecError('invalid_config', `${file}: the space has no parameters`, { file });
   for (const key of Object.keys(space)) {
     if (!known.includes(key)) {
-      throw new SeqrecError('invalid_config', `${file}: '${key}' is not a flag a trial can set (one of ${known.join(', ')})`, { file, field: key });
+      throw new SeqrecError('invalid_config', `${file}: '${key}' is not a flag a trial can set${didYouMean(key, known)} (one of ${known.join(', ')})`, { file, field: key });
     }
   }
   return space;
