@@ -52,7 +52,7 @@ describe('run records', () => {
     const table = await cli(['runs', '--dir', dir, '--sort', 'test recall@50']);
     const lines = table.trim().split('\n').slice(2);
     assert.equal(lines.length, 3);
-    const r50 = lines.map((l) => Number(l.split('|')[7]));
+    const r50 = lines.map((l) => Number(l.split('|')[8]));
     assert.deepEqual(
       r50,
       [...r50].sort((a, b) => b - a),

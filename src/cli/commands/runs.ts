@@ -46,15 +46,34 @@ export const runsCommand = defineCommand({
   },
 });
 
+/** The settings that tell runs of one model apart: D, L, learning rate, batch and loss. */
+function settingsOf(r: RunRecord): string {
+  const c = r.config as { model?: Record<string, unknown>; training?: Record<string, unknown>; loss?: unknown; hyperparameters?: Record<string, unknown> };
+  const h = { ...c.hyperparameters, ...c.model, ...c.training };
+  const loss = typeof c.loss === 'object' && c.loss !== null ? (c.loss as { name?: unknown }).name : c.loss;
+  const parts: [string, unknown][] = [
+    ['D', h.embeddingDim ?? h.dim],
+    ['L', h.maxLen],
+    ['lr', h.learningRate ?? h.lr],
+    ['batch', h.batchSize ?? h.batch],
+    ['loss', loss === '-' ? undefined : loss],
+  ];
+  return parts
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : String(v)}`)
+    .join(', ');
+}
+
 /** The comparison table of `seqrec runs` (Markdown). */
 export function runsTable(records: readonly RunRecord[]): string {
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
-  const head = '| finished | command | model | data | epochs (best) | valid R@50 | test R@50 | test NDCG@10 | test HR@10 | seconds | parent | id |';
+  const head = '| finished | command | model | settings | data | epochs (best) | valid R@50 | test R@50 | test NDCG@10 | test HR@10 | seconds | parent | id |';
   const rows = records.map((r) =>
     [
       r.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
       r.command,
       r.model,
+      settingsOf(r),
       `${basename(r.data.path)} (${r.data.sha256.slice(0, 8)})`,
       r.epochs ? `${r.epochs} (${r.bestEpoch})` : '-',
       f(metric(r, 'valid', 'recall@50')),
@@ -66,5 +85,5 @@ export function runsTable(records: readonly RunRecord[]): string {
       r.id,
     ].join(' | '),
   );
-  return [head, `|${'---|'.repeat(12)}`, ...rows.map((r) => `| ${r} |`)].join('\n');
+  return [head, `|${'---|'.repeat(13)}`, ...rows.map((r) => `| ${r} |`)].join('\n');
 }
