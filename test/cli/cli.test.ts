@@ -29,7 +29,7 @@ describe('flags and commands', () => {
     assert.match(train.stderr, /^seqrec train: --parallelism is not a flag of seqrec train \(it belongs to bench\); seqrec train --help lists its flags\n$/);
     const serve = await cli(['serve', '--model', 'x', '--epochs', '3']);
     assert.equal(serve.code, 2);
-    assert.match(serve.stderr, /^seqrec serve: --epochs is not a flag of seqrec serve \(it belongs to demo, train, bench\); seqrec serve --help/);
+    assert.match(serve.stderr, /^seqrec serve: --epochs is not a flag of seqrec serve \(it belongs to demo, train, bench, tune\); seqrec serve --help/);
     for (const r of [train, serve]) {
       assert.doesNotMatch(r.stderr, BACKEND_LINE);
       assert.equal(r.stdout, '', 'no help dumped');
