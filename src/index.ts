@@ -85,6 +85,9 @@ export {
   type SequenceTargets,
 } from './models/sasrec.js';
 export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, ComiRecSAConfigSchema, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
+export { ItemKNN, ItemKNNConfigSchema, type ItemKNNConfig, type ItemKNNOptions } from './models/knn/item-knn.js';
+export { SessionKNN, SessionKNNConfigSchema, type SessionKNNConfig, type SessionKNNOptions } from './models/knn/session-knn.js';
+export { isItemRanker, type ItemRanker, type RankedItems, type NeighbourhoodSource } from './models/knn/ranker.js';
 export { squash, dynamicRouting, couplingCoefficients, type RoutingInput, type RoutingOptions, type RoutingOutput } from './models/layers/capsule.js';
 export { labelAwareAttention, interestSimilarity, type ReadoutMode, type ReadoutOptions } from './models/layers/attention.js';
 export {
@@ -179,11 +182,14 @@ export type { MetricReport, MetricKey } from './metrics/index.js';
 // Training and evaluation
 export { Trainer, type TrainerOptions, type FitResult, type EpochRecord, type TrainerCallbacks } from './train/trainer.js';
 export { evaluateModel, evaluatePopularity, popularityRanking, type EvaluationOptions } from './train/evaluate.js';
+export { evaluateSegments, DEFAULT_SEGMENT_EDGES, type SegmentReport } from './train/segments.js';
+export { warmStart, type NewRowInit, type WarmStartReport } from './train/warm-start.js';
 export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './bundle/checkpoint.js';
 export { SessionSet, loadSessions, sessionParallelSteps, type SessionStep } from './data/session-parallel.js';
 export {
   trainSessionParallel,
   evaluateSessionParallel,
+  evaluateSessionsRanked,
   type SessionTrainOptions,
   type SessionTrainResult,
   type SessionEpochRecord,

@@ -27,7 +27,7 @@ export {
   type SessionTrainResult,
   type TieMode,
 } from './records.js';
-export { evaluateSessionParallel, type SessionRecurrentModel } from './session-evaluate.js';
+export { evaluateSessionParallel, evaluateSessionsRanked, type SessionRecurrentModel } from './session-evaluate.js';
 
 /** Trains `model` on `sessions` with session-parallel mini-batches. */
 export async function trainSessionParallel(model: SessionRecurrentModel, sessions: SessionSet, options: SessionTrainOptions = {}): Promise<SessionTrainResult> {
