@@ -7,7 +7,8 @@
  * pgvector: the items go into PostgreSQL at $BENCH_DATABASE_URL (the table is named by N, DIM and
  * the index kind, so later processes reuse it), or into a PGlite server started for this process
  * (scripts/test-postgres.mjs; WebAssembly, so much slower than a real server). Its line also has
- * recall_at_k against ExactRetriever on the same queries.
+ * recall_at_k against ExactRetriever on the same queries. BENCH_PG_EF_SEARCH and BENCH_PG_PROBES set
+ * hnsw.ef_search and ivfflat.probes (default: the retriever's, 100 and sqrt(lists)).
  * BENCH_INDEX_CACHE=dir: save a built faiss index there and load it in later processes (the
  * random data is the same for the same N and DIM), so slow builds (HNSW over 1M) happen once.
  * The build's own time is kept next to the cached index (<index>.build-seconds) and reported as
@@ -67,7 +68,10 @@ if (engine === 'exact') {
     stopDatabase = db.close;
   }
   const digest = createHash('sha256').update(`seqrec-bench:${n}:${dim}:${kind}`).digest('hex');
-  retriever = await PgvectorRetriever.create({ connectionString: url, digest, itemVectors: items, dim, metric: 'ip', index: { kind } });
+  // BENCH_PG_EF_SEARCH / BENCH_PG_PROBES: the search-time knobs (default: the retriever's).
+  const efSearch = process.env.BENCH_PG_EF_SEARCH ? Number(process.env.BENCH_PG_EF_SEARCH) : undefined;
+  const probes = process.env.BENCH_PG_PROBES ? Number(process.env.BENCH_PG_PROBES) : undefined;
+  retriever = await PgvectorRetriever.create({ connectionString: url, digest, itemVectors: items, dim, metric: 'ip', index: { kind }, efSearch, probes });
 } else {
   throw new Error(`unknown engine ${engine}`);
 }
