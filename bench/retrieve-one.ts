@@ -71,7 +71,19 @@ if (engine === 'exact') {
   // BENCH_PG_EF_SEARCH / BENCH_PG_PROBES: the search-time knobs (default: the retriever's).
   const efSearch = process.env.BENCH_PG_EF_SEARCH ? Number(process.env.BENCH_PG_EF_SEARCH) : undefined;
   const probes = process.env.BENCH_PG_PROBES ? Number(process.env.BENCH_PG_PROBES) : undefined;
-  retriever = await PgvectorRetriever.create({ connectionString: url, digest, itemVectors: items, dim, metric: 'ip', index: { kind }, efSearch, probes });
+  // The builds at 1M items need more than PostgreSQL's default 64 MB (IVFFlat's k-means: 209 MB).
+  const maintenanceWorkMem = process.env.BENCH_PG_MAINTENANCE_WORK_MEM ?? '1GB';
+  retriever = await PgvectorRetriever.create({
+    connectionString: url,
+    digest,
+    itemVectors: items,
+    dim,
+    metric: 'ip',
+    index: { kind },
+    efSearch,
+    probes,
+    maintenanceWorkMem,
+  });
 } else {
   throw new Error(`unknown engine ${engine}`);
 }

@@ -53,7 +53,16 @@ describe('PgvectorRetriever: indexes, parameters, tables', () => {
   it('IVFFlat: probes = lists scans every list (exact lists); the default probes is sqrt(lists)', async () => {
     const truth = new ExactRetriever(items, dim, { native: false }).search(queries, { k: 20 });
     const digest = testDigest('ivf');
-    await writeItemTable({ connectionString: db.url, digest, itemVectors: items, dim, metric: 'ip', index: { kind: 'ivfflat', lists: 16 } });
+    // maintenance_work_mem set for the build (large catalogues need more than the 64 MB default).
+    await writeItemTable({
+      connectionString: db.url,
+      digest,
+      itemVectors: items,
+      dim,
+      metric: 'ip',
+      index: { kind: 'ivfflat', lists: 16 },
+      maintenanceWorkMem: '128MB',
+    });
     const all = await PgvectorRetriever.open({ connectionString: db.url, digest, probes: 16 });
     const dflt = await PgvectorRetriever.open({ connectionString: db.url, digest });
     try {
@@ -145,6 +154,11 @@ describe('PgvectorRetriever: indexes, parameters, tables', () => {
       () => writeItemTable({ connectionString: db.url, digest, itemVectors: items, dim, metric: 'ip', index: { kind: 'hnsw', m: 40, efConstruction: 50 } }),
       'invalid_config',
       /efConstruction \(50\) must be at least 2 \* m = 80/,
+    );
+    await rejectsSeqrec(
+      () => writeItemTable({ connectionString: db.url, digest, itemVectors: items, dim, metric: 'ip', maintenanceWorkMem: "1GB'; DROP TABLE x; --" }),
+      'invalid_argument',
+      /maintenanceWorkMem must be a size such as '512MB'/,
     );
   });
 

@@ -128,8 +128,8 @@ export class PgvectorRetriever implements AsyncRetriever {
 
   /** Writes the item table (unless a complete one for the digest exists) and opens it. */
   static async create(options: WriteItemTableOptions & Omit<PgvectorOpenOptions, 'digest'>): Promise<PgvectorRetriever> {
-    const { itemVectors, dim, metric, index, ...open } = options;
-    await writeItemTable({ connectionString: options.connectionString, digest: options.digest, itemVectors, dim, metric, index });
+    const { itemVectors, dim, metric, index, maintenanceWorkMem, ...open } = options;
+    await writeItemTable({ connectionString: options.connectionString, digest: options.digest, itemVectors, dim, metric, index, maintenanceWorkMem });
     return PgvectorRetriever.open({ ...open, expect: { dim, metric, numItems: itemVectors.length / dim } });
   }
 

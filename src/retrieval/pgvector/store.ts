@@ -43,7 +43,15 @@ export interface WriteItemTableOptions {
   metric: 'ip' | 'cosine';
   /** Default HNSW with m 16, ef_construction 64. */
   index?: PgvectorIndexOptions;
+  /**
+   * maintenance_work_mem for the index build, e.g. '512MB' (SET LOCAL: this transaction only).
+   * Default: the server's. IVFFlat's k-means over many lists and HNSW over many rows need more
+   * than PostgreSQL's 64 MB default; the server's error names how much.
+   */
+  maintenanceWorkMem?: string;
 }
+
+const MEMORY_RE = /^\d+(kB|MB|GB)$/;
 
 export interface WriteItemTableResult extends ItemTableInfo {
   /** False when a complete table for this digest already existed (nothing was written). */
@@ -159,6 +167,12 @@ export async function writeItemTable(options: WriteItemTableOptions): Promise<Wr
   const table = itemTableName(digest);
   const itemCount = itemVectors.length / dim - 1;
   const index = resolveIndex(options.index, itemCount, 'writeItemTable');
+  const memory = options.maintenanceWorkMem;
+  if (memory !== undefined && !MEMORY_RE.test(memory)) {
+    throw new SeqrecError('invalid_argument', `maintenanceWorkMem must be a size such as '512MB' (kB, MB or GB), got ${JSON.stringify(memory)}`, {
+      field: 'maintenanceWorkMem',
+    });
+  }
   const driver = await loadPgDriver();
   const pool = driver.createPool({ connectionString, max: 1, connectionTimeoutMillis: 10_000 });
   let client: PgClient | null = null;
@@ -181,6 +195,7 @@ export async function writeItemTable(options: WriteItemTableOptions): Promise<Wr
     if (metric === 'cosine') normaliseRows(rows, dim);
     await insertRows(client, driver, table, rows, dim);
     const ddl = indexDdl(table, index);
+    if (ddl && memory) await client.query(`SET LOCAL maintenance_work_mem = '${memory}'`);
     if (ddl) await client.query(ddl);
     const { kind, ...params } = index;
     await client.query(
