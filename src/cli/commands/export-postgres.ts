@@ -10,13 +10,14 @@ import type { PgvectorIndexOptions, ResolvedIndex } from '../../retrieval/pgvect
 import { writeItemTable } from '../../retrieval/pgvector/store.js';
 import { itemMatrix } from '../../train/evaluate.js';
 import type { Log } from '../command.js';
-import { choice, int } from '../flags.js';
+import { choice, int, str } from '../flags.js';
 
 export const POSTGRES_EXPORT_FLAGS = {
   pgIndex: choice(['hnsw', 'ivfflat', 'none'] as const, 'with --to: the index built over the item table', { default: 'hnsw', placeholder: 'kind' }),
   pgM: int('with --to --pg-index hnsw: links per node (m; default 16)', { min: 2, max: 100 }),
   pgEfConstruction: int('with --to --pg-index hnsw: ef_construction (default 64, at least 2 * m)', { min: 4, max: 1000 }),
   pgLists: int('with --to --pg-index ivfflat: lists (default items / 1000, sqrt(items) above 1M)', { min: 1, max: 32768 }),
+  pgMaintenanceWorkMem: str("with --to: maintenance_work_mem for the index build, e.g. 512MB (default: the server's)", { placeholder: 'size' }),
 } as const;
 
 interface PostgresFlags {
@@ -25,6 +26,7 @@ interface PostgresFlags {
   pgM?: number;
   pgEfConstruction?: number;
   pgLists?: number;
+  pgMaintenanceWorkMem?: string;
 }
 
 function flagError(field: string, message: string): SeqrecError {
@@ -64,6 +66,7 @@ export async function exportToPostgres(dir: string, flags: PostgresFlags, log: L
       dim: model.embeddingDim,
       metric: bundle.section.similarity,
       index,
+      maintenanceWorkMem: flags.pgMaintenanceWorkMem,
     });
     log(
       r.created
