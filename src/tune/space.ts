@@ -42,7 +42,10 @@ export function parseSpace(json: unknown, known: readonly string[], file: string
   if (Object.keys(space).length === 0) throw new SeqrecError('invalid_config', `${file}: the space has no parameters`, { file });
   for (const key of Object.keys(space)) {
     if (!known.includes(key)) {
-      throw new SeqrecError('invalid_config', `${file}: '${key}' is not a flag a trial can set${didYouMean(key, known)} (one of ${known.join(', ')})`, { file, field: key });
+      throw new SeqrecError('invalid_config', `${file}: '${key}' is not a flag a trial can set${didYouMean(key, known)} (one of ${known.join(', ')})`, {
+        file,
+        field: key,
+      });
     }
   }
   return space;

@@ -20,7 +20,25 @@ import { MONITOR_KEYS } from '../shared-flags.js';
 import { MODEL_NAMES, TRAIN_FLAGS } from './train-flags.js';
 
 /** Train flags a trial may not set: the search decides them, or they name files. */
-const RESERVED = ['data', 'out', 'force', 'json', 'runs-dir', 'from', 'new-rows', 'epochs', 'patience', 'monitor', 'max-minutes', 'mode', 'test', 'preset', 'model', 'optimizer', 'momentum'];
+const RESERVED = [
+  'data',
+  'out',
+  'force',
+  'json',
+  'runs-dir',
+  'from',
+  'new-rows',
+  'epochs',
+  'patience',
+  'monitor',
+  'max-minutes',
+  'mode',
+  'test',
+  'preset',
+  'model',
+  'optimizer',
+  'momentum',
+];
 const TUNABLE = Object.keys(TRAIN_FLAGS)
   .map(kebab)
   .filter((k) => !RESERVED.includes(k));
