@@ -185,6 +185,8 @@ export { evaluateModel, evaluatePopularity, popularityRanking, type EvaluationOp
 export { evaluateSegments, DEFAULT_SEGMENT_EDGES, type SegmentReport } from './train/segments.js';
 export { warmStart, type NewRowInit, type WarmStartReport } from './train/warm-start.js';
 export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './bundle/checkpoint.js';
+export { readOptimizerState, type OptimizerState, type WeightMoments } from './bundle/optimizer-state.js';
+export type { OptimizerRestore } from './train/optimizer-state.js';
 export { SessionSet, loadSessions, sessionParallelSteps, type SessionStep } from './data/session-parallel.js';
 export {
   trainSessionParallel,

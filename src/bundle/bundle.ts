@@ -42,6 +42,7 @@ import type { BaseRecaller } from '../models/base.js';
 import { FILE_NAME_RE, saveVersion, writeDurable } from './atomic-dir.js';
 import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
+import { OPTIMIZER_FILES, type OptimizerState } from './optimizer-state.js';
 import { FaissSidecarSchema } from '../retrieval/faiss/persist.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
@@ -56,6 +57,8 @@ export const BUNDLE_FILES = {
   vocabulary: 'vocabulary.json',
   popularity: 'popularity.json',
   faiss: 'faiss.index',
+  optimizer: OPTIMIZER_FILES.header,
+  optimizerData: OPTIMIZER_FILES.data,
 } as const;
 
 const FileName = z.string().regex(FILE_NAME_RE, 'expected a plain file name inside the bundle (no "/", "..", or leading dot)');
@@ -114,6 +117,11 @@ export interface ExportBundleOptions {
   meta?: Record<string, unknown>;
   /** More files for the version, digested in model.json (e.g. history.json). */
   extraFiles?: Record<string, Uint8Array | string>;
+  /**
+   * Adam's state (`FitResult.optimizerState` of a fit with `saveOptimizerState`), so that a warm
+   * start from this bundle continues it. About twice the weights' size; serving never reads it.
+   */
+  optimizerState?: OptimizerState | null;
   /**
    * What to do when `dir` already holds a seqrec model: 'replace' (default) writes a new
    * version and keeps the previous one; 'error' refuses. A non-empty directory that holds no
@@ -254,7 +262,14 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
         popularity: { file: BUNDLE_FILES.popularity, source },
         faiss,
       };
-      return writeModelFiles(model, tmp, { vocabulary, meta: options.meta, files, extraFiles: options.extraFiles, bundle: section });
+      return writeModelFiles(model, tmp, {
+        vocabulary,
+        meta: options.meta,
+        files,
+        extraFiles: options.extraFiles,
+        optimizerState: options.optimizerState,
+        bundle: section,
+      });
     },
     { replace: options.existing === 'error' ? 'refuse' : 'allow' },
   );
@@ -326,6 +341,8 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       BUNDLE_FILES.weights,
       BUNDLE_FILES.vocabulary,
       popName,
+      OPTIMIZER_FILES.header,
+      OPTIMIZER_FILES.data,
       ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : []),
     ]);
     return {

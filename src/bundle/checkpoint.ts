@@ -26,6 +26,7 @@ import { buildModel } from '../models/registry.js';
 import { digestOf, digestRegular, readRegular, resolveModelDir, saveVersion, writeDurable, type FileDigest } from './atomic-dir.js';
 import { z } from 'zod';
 import { bundleInvalid, checkSchema } from './file-schema.js';
+import { writeOptimizerFiles, type OptimizerState } from './optimizer-state.js';
 import { checkManifestSizes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseManifest, type ModelManifest, type WeightEntry } from './manifest.js';
 
 /** vocabulary.json, as `ItemVocabulary.toJSON` writes it (fromJSON checks the ids themselves). */
@@ -57,6 +58,11 @@ export interface SaveOptions {
   files?: Record<string, FileDigest>;
   /** More files to write into the version, digested in `files` (e.g. history.json). */
   extraFiles?: Record<string, Uint8Array | string>;
+  /**
+   * Adam's state to save with the weights (optimizer.json + optimizer.bin, see
+   * src/bundle/optimizer-state.ts), for a warm start that continues it. Default: none.
+   */
+  optimizerState?: OptimizerState | null;
   /** The serving-bundle section (written by `exportBundle`). */
   bundle?: Record<string, unknown>;
   /** 'refuse': throw when the directory already holds a model (the CLI without --force). Default 'allow'. */
@@ -86,7 +92,9 @@ export async function writeModelFiles(model: BaseRecaller, dir: string, options:
     files['vocabulary.json'] = digestOf(vocabBytes);
     await writeDurable(join(dir, 'vocabulary.json'), vocabBytes);
   }
+  if (options.optimizerState) Object.assign(files, await writeOptimizerFiles(options.optimizerState, dir));
   for (const [name, content] of Object.entries(options.extraFiles ?? {})) {
+    if (files[name]) throw new SeqrecError('invalid_argument', `extraFiles: '${name}' is a file seqrec writes itself`, { field: 'extraFiles' });
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
     files[name] = digestOf(bytes);
     await writeDurable(join(dir, name), bytes);

@@ -77,7 +77,8 @@ export function adamSpan(
   }
 }
 
-interface Moments {
+/** One variable's Adam moments. */
+export interface Moments {
   name: string;
   shape: number[];
   m: Float32Array;
@@ -199,6 +200,25 @@ export class FusedAdam extends tf.Optimizer {
         v: (second.tensor.dataSync() as Float32Array).slice(),
       });
     }
+  }
+
+  /**
+   * The exact state (copies): steps taken, the float32 accBeta products and every variable's
+   * moments by variable name. `restoreState` of it continues with the same bits, where
+   * setWeights recomputes accBeta by a power (TF.js's format) and may differ in the last bit.
+   */
+  exportState(): { step: number; accBeta1: number; accBeta2: number; moments: Moments[] } {
+    const moments = [...this.moments.values()].map((s) => ({ name: s.name, shape: s.shape.slice(), m: s.m.slice(), v: s.v.slice() }));
+    return { step: this.iterations, accBeta1: this.accBeta1, accBeta2: this.accBeta2, moments };
+  }
+
+  /** Restores `exportState`'s output (the arrays are copied); variables not in it start at zero moments. */
+  restoreState(state: { step: number; accBeta1: number; accBeta2: number; moments: readonly Moments[] }): void {
+    this.iterations_ = state.step;
+    this.accBeta1 = f(state.accBeta1);
+    this.accBeta2 = f(state.accBeta2);
+    this.moments.clear();
+    for (const s of state.moments) this.moments.set(s.name, { name: s.name, shape: s.shape.slice(), m: Float32Array.from(s.m), v: Float32Array.from(s.v) });
   }
 
   getConfig(): tf.serialization.ConfigDict {

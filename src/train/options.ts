@@ -92,6 +92,13 @@ export const trainerOptionsSchema = z.strictObject({
   from: z.string({ error: 'must be a model directory' }).optional(),
   /** Rows of items new since the parent: 'init' (default, the model's init) or 'cooccurrence'. */
   newRows: z.enum(['init', 'cooccurrence'], { error: (i) => `must be 'init' or 'cooccurrence', ${got(i)}` }).optional(),
+  /**
+   * Keep Adam's state with the best weights: `FitResult.optimizerState` (for `exportBundle` /
+   * `saveModel`'s `optimizerState`) and in every checkpoint, so that a warm start from them
+   * continues Adam (`from` restores it). Off by default: it adds about twice the weights'
+   * size to a bundle (Adam's two moments per weight) and a copy of it in memory per kept epoch.
+   */
+  saveOptimizerState: z.boolean({ error: (i) => `must be true or false, ${got(i)}` }).optional(),
   /** Epochs without improvement before stopping. Default 5. */
   patience: intAtLeast(1).optional(),
   /** Metric of the valid split to maximise. Default 'recall@50'. */
@@ -143,6 +150,7 @@ export type TrainerOptions = z.infer<typeof trainerOptionsSchema>;
 export const WINDOWED_ONLY = [
   'from',
   'newRows',
+  'saveOptimizerState',
   'patience',
   'monitor',
   'evaluation',

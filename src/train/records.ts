@@ -2,6 +2,7 @@
  * What training reports: per-epoch records of both modes, callbacks, results, and the one
  * formatting of an epoch's progress line.
  */
+import type { OptimizerState } from '../bundle/optimizer-state.js';
 import type { SessionSet } from '../data/session-parallel.js';
 import type { MetricReport } from '../metrics/index.js';
 import type { WarmStartReport } from './warm-start.js';
@@ -76,6 +77,11 @@ export interface FitResult {
   bestValid: MetricReport;
   stoppedBy: StoppedBy;
   seconds: number;
+  /**
+   * Adam's state with the weights the model ends with (the best epoch's), when the fit ran
+   * with `saveOptimizerState`: pass it to `exportBundle` or `saveModel` as `optimizerState`.
+   */
+  optimizerState?: OptimizerState;
 }
 
 export interface SessionTrainResult {

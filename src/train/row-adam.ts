@@ -36,6 +36,27 @@ export class RowSparseAdam {
     if (options.native === true && !this.kernel) throw new Error('RowSparseAdam: native: true, but the native addon (with adam_rows) is not loaded');
   }
 
+  /** Hyperparameters, for checking a saved state against them. */
+  get settings(): { learningRate: number; beta1: number; beta2: number; epsilon: number } {
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+
+  /** Steps taken and the table's moments (copies; null before the first step). */
+  exportState(): { step: number; m: Float32Array | null; v: Float32Array | null } {
+    return { step: this.step, m: this.m?.slice() ?? null, v: this.v?.slice() ?? null };
+  }
+
+  /** Restores `exportState`'s output (copied); the arrays must have the table's size. */
+  restoreState(state: { step: number; m: Float32Array | null; v: Float32Array | null }): void {
+    const size = this.table.size;
+    if ((state.m && state.m.length !== size) || (state.v && state.v.length !== size)) {
+      throw new Error(`RowSparseAdam.restoreState: moments of ${state.m?.length ?? state.v?.length} values, the table has ${size}`);
+    }
+    this.step = state.step;
+    this.m = state.m ? Float32Array.from(state.m) : null;
+    this.v = state.v ? Float32Array.from(state.v) : null;
+  }
+
   apply(grad: RowGradients): void {
     const [rows, dim] = this.table.shape;
     if (grad.dim !== dim) throw new Error(`RowSparseAdam: gradient rows have dim ${grad.dim}, the table ${dim}`);

@@ -28,7 +28,9 @@ import { isContextualLoss, type LossName } from '../losses/index.js';
 import type { LossFunction } from '../losses/types.js';
 import type { BaseRecaller, TrainingTargets } from '../models/base.js';
 import { RowGradientCapture } from '../ops/embedding.js';
+import type { OptimizerState } from '../bundle/optimizer-state.js';
 import { FusedAdam } from './fused-adam.js';
+import { captureAdamState, restoreAdamState, type AdamParts, type OptimizerRestore } from './optimizer-state.js';
 import { RowSparseAdam } from './row-adam.js';
 
 export type ItemGradients = 'auto' | 'dense' | 'sparse';
@@ -55,9 +57,11 @@ export class AdamMinimizer implements Minimizer {
   private readonly denseVariables: tf.Variable[];
   private readonly capture: RowGradientCapture | null = null;
   private readonly tableAdam: RowSparseAdam | null = null;
+  private readonly table: tf.Tensor2D;
 
   constructor(variables: tf.Variable[], table: tf.Tensor2D, options: { learningRate: number; itemGradients: 'dense' | 'sparse'; modelName?: string }) {
     this.optimizer = new FusedAdam(options.learningRate);
+    this.table = table;
     if (options.itemGradients === 'sparse') {
       if (!(table instanceof tf.Variable) || !variables.includes(table)) {
         throw new SeqrecError(
@@ -99,6 +103,20 @@ export class AdamMinimizer implements Minimizer {
     this.optimizer.applyGradients(grads);
   }
 
+  private parts(): AdamParts {
+    return { dense: this.optimizer, rows: this.tableAdam ? { adam: this.tableAdam, table: this.table as tf.Variable } : null };
+  }
+
+  /** Adam's state (copies), weights named by `named`; `itemRows`: the model's (see src/train/optimizer-state.ts). */
+  exportState(named: readonly { name: string; variable: tf.Variable }[], itemRows: number): OptimizerState {
+    return captureAdamState(this.parts(), named, itemRows);
+  }
+
+  /** Restores a saved state where it fits the model (new item rows at zero moments); says what it did. */
+  restoreState(named: readonly { name: string; variable: tf.Variable }[], itemRows: number, state: OptimizerState | null): OptimizerRestore {
+    return restoreAdamState(this.parts(), named, itemRows, state);
+  }
+
   dispose(): void {
     this.optimizer.dispose();
     this.capture?.dispose();
@@ -125,6 +143,16 @@ export class AdamStep extends AdamMinimizer {
         field: 'targets',
       });
     }
+  }
+
+  /** Adam's state over the model's weights (copies). */
+  exportModelState(): OptimizerState {
+    return this.exportState(this.model.namedWeights(), this.model.itemCount);
+  }
+
+  /** Restores a state saved with a model of this config (maybe fewer item rows); see `restoreState`. */
+  restoreModelState(state: OptimizerState | null): OptimizerRestore {
+    return this.restoreState(this.model.namedWeights(), this.model.itemCount, state);
   }
 
   /** One step on `batch`; returns the loss value. */

@@ -23,7 +23,7 @@ import { saveModel } from '../bundle/checkpoint.js';
 import { AdagradMomentum } from './adagrad.js';
 import { evaluateModel } from './evaluate.js';
 import { runTrainingLoop, type LoopSpec } from './loop.js';
-import { warmStart } from './warm-start.js';
+import { loadWarmStart } from './warm-start.js';
 import { parseSessionFitOptions, parseTrainerOptions, SESSION_ONLY, WINDOWED_ONLY, type SessionFitOptions, type TrainerOptions } from './options.js';
 import { DataParallelGradients } from './parallel.js';
 import { formatEpoch, type EpochRecord, type FitResult, type SessionEpochRecord, type SessionTrainResult, type TrainerCallbacks } from './records.js';
@@ -123,7 +123,8 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     }
     // A foreign non-empty checkpointDir is refused now, not after the first epoch.
     if (o.checkpointDir) await assertWritableModelDir(o.checkpointDir);
-    const warm = o.from !== undefined ? await warmStart(model, dataset, o.from, o.newRows) : undefined;
+    const loaded = o.from !== undefined ? await loadWarmStart(model, dataset, o.from, o.newRows) : undefined;
+    const warm = loaded?.report;
     if (warm) {
       o.log?.(
         `warm start from ${o.from}: ${warm.parentItems} items kept with their rows, ${warm.newItems} new` +
@@ -132,6 +133,12 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     }
     const targets = this.resolveTargets();
     const optimizer = new AdamStep(model, lossFn, { learningRate, itemGradients, targets });
+    if (loaded && warm) {
+      warm.optimizer = optimizer.restoreModelState(loaded.optimizerState);
+      o.log?.(`warm start from ${o.from}: ${warm.optimizer.note}`);
+    }
+    // Adam's state with the kept weights (the start's until an epoch is kept).
+    let keptOptimizer = o.saveOptimizerState ? optimizer.exportModelState() : undefined;
     const parallel = parts > 1 ? await DataParallelGradients.start(model, loss as string, parts) : null;
     const started = performance.now();
     let best = -Infinity;
@@ -177,7 +184,14 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
         return { record, keep: improved, stop: stale >= patience };
       },
       onKeep: async (record) => {
-        if (o.checkpointDir) await saveModel(model, o.checkpointDir, { vocabulary: dataset.vocabulary, meta: { epoch: record.epoch, valid: record.valid } });
+        if (o.saveOptimizerState) keptOptimizer = optimizer.exportModelState();
+        if (o.checkpointDir) {
+          await saveModel(model, o.checkpointDir, {
+            vocabulary: dataset.vocabulary,
+            meta: { epoch: record.epoch, valid: record.valid },
+            optimizerState: keptOptimizer,
+          });
+        }
       },
       format: (r) => formatEpoch(r, monitor),
       log: o.log,
@@ -192,6 +206,7 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
       bestValid,
       stoppedBy: FIT_STOP[stoppedBy],
       seconds: (performance.now() - started) / 1000,
+      ...(keptOptimizer ? { optimizerState: keptOptimizer } : {}),
     };
   }
 

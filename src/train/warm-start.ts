@@ -9,13 +9,19 @@
  *   sequence with the new item, weighted by how often they co-occur (c_s(new) · c_s(old),
  *   summed over sequences); an item that co-occurs with no old item keeps the model's init.
  * The rule applies to every weight with one row per item (item table, output table, output
- * bias). Every other weight is the parent's. Optimizer state is not in a bundle, so Adam
- * starts afresh (its moments warm up in a few hundred steps).
+ * bias). Every other weight is the parent's.
+ *
+ * Optimizer state: when the parent was saved with it (`saveOptimizerState`), the Trainer
+ * restores it (src/train/optimizer-state.ts): old weights' and old rows' moments exactly, new
+ * rows at zero moments, the step count continued. Otherwise, or when it does not fit this fit's
+ * optimizer, Adam starts afresh, and the fit's log and `warmStart.optimizer` say so.
  */
 import type { SequenceDataset } from '../data/dataset.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { loadModel } from '../bundle/checkpoint.js';
+import { readOptimizerState, type OptimizerState } from '../bundle/optimizer-state.js';
+import type { OptimizerRestore } from './optimizer-state.js';
 
 export type NewRowInit = 'init' | 'cooccurrence';
 
@@ -29,6 +35,8 @@ export interface WarmStartReport {
   newRows: NewRowInit;
   /** New items whose rows came from co-occurring old items ('cooccurrence' only). */
   seededItems: number;
+  /** Whether Adam continued from the parent's saved state or started afresh, and why (set by the Trainer). */
+  optimizer?: OptimizerRestore;
 }
 
 /** Config fields that may differ between the parent and the continued model. */
@@ -88,6 +96,19 @@ function seedRows(data: Float32Array, table: Float32Array, width: number, weight
  * (`dataset.withVocabulary(parentVocabulary)`).
  */
 export async function warmStart(model: BaseRecaller, dataset: SequenceDataset, from: string, newRows: NewRowInit = 'init'): Promise<WarmStartReport> {
+  return (await loadWarmStart(model, dataset, from, newRows)).report;
+}
+
+/**
+ * `warmStart`, and the parent's optimizer state (null when it was saved without one) for the
+ * Trainer to restore once its optimizer exists.
+ */
+export async function loadWarmStart(
+  model: BaseRecaller,
+  dataset: SequenceDataset,
+  from: string,
+  newRows: NewRowInit = 'init',
+): Promise<{ report: WarmStartReport; optimizerState: OptimizerState | null }> {
   if (newRows !== 'init' && newRows !== 'cooccurrence') {
     throw new SeqrecError('invalid_config', `newRows must be 'init' or 'cooccurrence', got ${JSON.stringify(newRows)}`, { field: 'newRows' });
   }
@@ -128,8 +149,12 @@ export async function warmStart(model: BaseRecaller, dataset: SequenceDataset, f
       seedRows(data, parentData, parentData.length / parentRows, weights);
       values.set(name, { shape: to0.slice(), data });
     }
+    const optimizerState = await readOptimizerState(parent);
     model.setNamedWeights(values);
-    return { parentDigest: parent.digest, parentItems: parentRows - 1, newItems: model.itemCount - parentRows, newRows, seededItems: weights.size };
+    return {
+      report: { parentDigest: parent.digest, parentItems: parentRows - 1, newItems: model.itemCount - parentRows, newRows, seededItems: weights.size },
+      optimizerState,
+    };
   } finally {
     parent.model.dispose();
   }

@@ -7,6 +7,7 @@ import { realpath } from 'node:fs/promises';
 import { assertWritableModelDir } from '../../bundle/atomic-dir.js';
 import { exportBundle, loadBundle, type FaissIndexWriter } from '../../bundle/bundle.js';
 import { loadModel, readModelFile } from '../../bundle/checkpoint.js';
+import { readOptimizerState } from '../../bundle/optimizer-state.js';
 import { SeqrecError } from '../../errors.js';
 import { importFaiss } from '../../serve/recommender-state.js';
 import { itemMatrix } from '../../train/evaluate.js';
@@ -136,6 +137,8 @@ async function writeBundle(flags: ExportValues, out: string, log: Log): Promise<
         faiss,
         meta: loaded.meta,
         extraFiles: carried,
+        // Adam's state, when the model was saved with it, travels with the weights too.
+        optimizerState: await readOptimizerState(loaded),
         existing,
       });
     } finally {

@@ -88,6 +88,7 @@ export const TRAIN_FLAGS = {
     default: 'init',
     placeholder: 'rule',
   }),
+  saveOptimizer: bool("--out: save Adam's state with the weights (about twice the weights' size), so a later --from continues it (window mode)"),
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
   json: str('append a JSON line with the run to this file', { placeholder: 'file' }),

@@ -32,6 +32,10 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
     log(
       `preset ${values.preset}: the official ${preset.paramfile} (${preset.loss}, ${preset.hidden} units, adagrad lr ${preset.learningRate} momentum ${preset.momentum}, batch ${preset.batchSize}, dropout ${preset.dropoutEmbed}/${preset.dropoutHidden}, output bias)`,
     );
+  if (values.saveOptimizer)
+    throw new SeqrecError('invalid_argument', '--save-optimizer applies to window mode (a warm start with --from continues window training)', {
+      field: 'saveOptimizer',
+    });
   const loss = preset ? presetLoss(preset) : lossOf(values, 'bpr-max');
   const optimizer = values.optimizer ?? (preset ? 'adagrad' : 'adam');
   await checkOut(values);

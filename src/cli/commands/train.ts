@@ -80,6 +80,8 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     }
   }
   await checkOut(values);
+  if (values.saveOptimizer && !values.out)
+    throw new SeqrecError('invalid_argument', "--save-optimizer saves Adam's state in the --out bundle; give --out DIR", { field: 'saveOptimizer' });
   const parentVocabulary = values.from !== undefined ? await vocabularyOf(values.from) : null;
   let dataset = await buildDataset(settings, log, {
     skipMalformed: values.skipMalformed,
@@ -124,6 +126,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
     monitor: values.monitor,
     from: values.from,
     newRows: values.newRows,
+    ...(values.saveOptimizer ? { saveOptimizerState: true } : {}),
     loss,
     itemGradients: values.itemGradients,
     targets,
@@ -182,9 +185,10 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       similarity,
       meta: { settings, bestEpoch: fit.bestEpoch, test, ...(fit.warmStart ? { parent: fit.warmStart.parentDigest } : {}) },
       extraFiles: { 'history.json': history },
+      optimizerState: fit.optimizerState,
       existing: values.force ? 'replace' : 'error',
     });
-    log(`saved model and history.json to ${values.out}`);
+    log(`saved model${fit.optimizerState ? ", Adam's state" : ''} and history.json to ${values.out}`);
   }
   if (values.runsDir !== 'none') {
     const { loss: lossName, negatives, sampler, alpha, sharing } = values;
