@@ -5,8 +5,8 @@
  * Restoring into a model with more item rows than the saved one (a warm start on a grown
  * log): the moments of the old rows are copied exactly, those of the new rows start at zero
  * (as a fresh Adam starts every row), and the step count continues, so the new rows' first
- * updates use the continued bias correction (≈ 1), i.e. steps of about lr·(1 − β1)/√(1 − β2)
- * ≈ 3·lr rather than a fresh Adam's lr. The state is not restored, and training starts a fresh
+ * updates use the continued bias correction: lr·(1 − β1)·√(1 − β2^t) / ((1 − β1^t)·√(1 − β2)),
+ * which grows from a fresh Adam's lr towards ≈ 3·lr once t ≫ 1/(1 − β2). The state is not restored, and training starts a fresh
  * Adam, when it does not fit: another item-gradient mode (dense Adam vs row-wise Adam for the
  * item table), other β1, β2 or ε, or a weight whose moments have another shape. A different
  * learning rate does not prevent it (the moments do not depend on it).
