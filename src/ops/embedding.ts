@@ -95,7 +95,8 @@ export class RowGradientCapture {
   private readonly guards = new WeakSet<tf.Tensor>();
 
   constructor(readonly table: tf.Variable<tf.Rank.R2>) {
-    this.anchor = tf.variable(tf.scalar(0), true, `seqrec/row-gradient-anchor/${anchorCounter++}`);
+    // In a tidy: the scalar the variable is made from would otherwise outlive it.
+    this.anchor = tf.tidy(() => tf.variable(tf.scalar(0), true, `seqrec/row-gradient-anchor/${anchorCounter++}`));
   }
 
   /**

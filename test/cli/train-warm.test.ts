@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { exportCommand } from '../../src/cli/commands/export.js';
 import { runTrain } from '../../src/cli/commands/train.js';
 import type { StringFlags } from '../../src/cli/flags.js';
 import { loadModel } from '../../src/bundle/checkpoint.js';
@@ -62,5 +63,11 @@ describe('seqrec train --save-optimizer / --from', () => {
       fresh.join('\n'),
     );
     await assert.rejects(train({ data: join(dir, 'day1.txt'), saveOptimizer: true }), /--save-optimizer .* give --out DIR/);
+    // seqrec export carries the state into the new bundle.
+    const copy = join(dir, 'copy');
+    await exportCommand.prepare({ model: parent, out: copy }).run(() => {});
+    const c = await loadModel(copy);
+    c.model.dispose();
+    for (const name of Object.values(OPTIMIZER_FILES)) assert.deepEqual(c.files[name], a.files[name], name);
   });
 });

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
 import { exportBundle, loadBundle } from '../../src/bundle/bundle.js';
 import { loadModel, saveModel, versionFile } from '../../src/bundle/checkpoint.js';
 import { OPTIMIZER_FILES, readOptimizerState, type OptimizerState } from '../../src/bundle/optimizer-state.js';
@@ -69,8 +70,13 @@ describe('optimizer state in bundles', () => {
     const mode = loss === 'softmax' ? 'dense' : 'sparse';
     it(`${mode} Adam: saved with the best weights, restored on a grown log (old rows exact, new rows zero, step continued)`, async () => {
       const parent = new GRU4Rec({ itemCount: parentData.itemCount, ...MODEL });
-      const fit = await new Trainer(parent, { ...FIT, epochs: 2, loss, saveOptimizerState: true }).fit(parentData);
+      const checkpoints = `${dir}/${mode}-checkpoints`;
+      const fit = await new Trainer(parent, { ...FIT, epochs: 2, loss, saveOptimizerState: true, checkpointDir: checkpoints }).fit(parentData);
       const saved = fit.optimizerState!;
+      // Every checkpoint carries the state of its epoch; the last one is the best epoch's.
+      const checkpoint = await loadModel(checkpoints);
+      checkpoint.model.dispose();
+      assert.deepEqual(await readOptimizerState(checkpoint), saved);
       assert.equal(saved.itemGradients, mode);
       assert.ok(saved.step > 0);
       assert.equal(saved.rowWise?.weight ?? null, mode === 'sparse' ? 'item_embeddings' : null);
@@ -87,6 +93,7 @@ describe('optimizer state in bundles', () => {
       const rows = parentData.itemCount;
       assert.equal(data.itemCount, rows + 3);
       const model = new GRU4Rec({ itemCount: data.itemCount, ...MODEL });
+      const tensors = tf.memory().numTensors;
       const { optimizerState } = await loadWarmStart(model, data, bundle);
       const step = new AdamStep(model, resolveLoss(loss, { itemCount: data.itemCount, itemPopularity: data.itemPopularity() }), {
         learningRate: 1e-3,
@@ -97,6 +104,7 @@ describe('optimizer state in bundles', () => {
       assert.match(restore.note, new RegExp(`at step ${saved.step} \\(the 3 new item rows start at zero moments\\)`));
       const got = step.exportModelState();
       step.dispose();
+      assert.equal(tf.memory().numTensors, tensors, 'no tensor left behind');
       assert.equal(got.step, saved.step);
       assert.deepEqual([got.accBeta1, got.accBeta2, got.rowWise, got.itemRows], [saved.accBeta1, saved.accBeta2, saved.rowWise, data.itemCount]);
       const byName = new Map(got.moments.map((w) => [w.weight, w]));
