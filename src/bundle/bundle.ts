@@ -12,6 +12,8 @@
  *                    training interaction counts per item index (index 0 = padding = 0),
  *                    for the popularity fallback
  *   faiss.index      optional: a FaissRetriever index (+ its sidecar faiss.index.json)
+ *   optimizer.json   optional: Adam's state (+ optimizer.bin) for a warm start that continues it;
+ *                    serving never reads it (src/bundle/optimizer-state.ts)
  *
  * A bundle is a checkpoint plus files, not a second format: `loadModel` reads a bundle as a
  * model, and `seqrec export` turns a checkpoint into a bundle.

@@ -5,6 +5,7 @@
  *                     files: {name: {bytes, sha256}}, meta?, bundle?}
  *   weights.bin      every weight as little-endian float32, concatenated in manifest order
  *   vocabulary.json  the item vocabulary (raw id <-> index), when given
+ *   optimizer.json   optional: Adam's state for warm starts, with optimizer.bin (src/bundle/optimizer-state.ts)
  *   ...              extra files (history.json, a bundle's popularity.json), each in `files`
  *
  * Saves are atomic at every instant (src/bundle/atomic-dir.ts): the directory holds versions
