@@ -43,18 +43,21 @@ import { FILE_NAME_RE, saveVersion, writeDurable } from './atomic-dir.js';
 import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
 import { FaissSidecarSchema } from '../retrieval/faiss/persist.js';
+import { CooccurrenceSectionSchema, parsePopularity, popularityDocument, type CooccurrenceTable } from './cold-start.js';
+import { coldStartFiles, coldStartNames, readColdStartFiles } from './cold-start-files.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
 /** The bundle format number. Bump on any change an older reader would misread. */
 export const BUNDLE_VERSION = 1;
-export const POPULARITY_FORMAT = 'seqrec-popularity';
-export const POPULARITY_VERSION = 1;
+export { POPULARITY_FORMAT, POPULARITY_VERSION } from './cold-start.js';
 
 export const BUNDLE_FILES = {
   manifest: 'model.json',
   weights: 'weights.bin',
   vocabulary: 'vocabulary.json',
   popularity: 'popularity.json',
+  recentPopularity: 'recent-popularity.json',
+  cooccurrence: 'cooccurrence.bin',
   faiss: 'faiss.index',
 } as const;
 
@@ -78,19 +81,16 @@ const SectionSchema = z.strictObject({
     dim: z.number().int().min(1).max(8192),
   }),
   popularity: z.strictObject({ file: FileName, source: z.string().max(4096) }),
+  /** Counts over the recent training data, for the 'recent-popularity' fallback (absent in older bundles). */
+  recentPopularity: z.strictObject({ file: FileName, source: z.string().max(4096) }).optional(),
+  /** The co-occurrence table of the 'cooccurrence' fallback (absent in older bundles). */
+  cooccurrence: CooccurrenceSectionSchema.optional(),
   /** The faiss index, when the bundle has one. */
   faiss: z.strictObject({ file: FileName, sidecar: FileName, factory: z.string().max(256).optional(), metric: z.string().max(32).optional() }).nullable(),
 });
 
 /** The `bundle` section of model.json. */
 export type BundleSection = z.infer<typeof SectionSchema>;
-
-const PopularitySchema = z.strictObject({
-  format: z.literal(POPULARITY_FORMAT),
-  version: z.literal(POPULARITY_VERSION),
-  source: z.string().max(4096),
-  counts: z.array(z.number().min(0).max(Number.MAX_SAFE_INTEGER)),
-});
 
 /** What `exportBundle` needs from a faiss index: `FaissRetriever` has it. */
 export interface FaissIndexWriter {
@@ -108,6 +108,13 @@ export interface ExportBundleOptions {
   popularitySource?: string;
   /** Similarity to serve with. Default 'ip' (what training optimises). */
   similarity?: 'ip' | 'cosine';
+  /**
+   * Counts per item index over the recent training data, for the 'recent-popularity' fallback
+   * (`coldStartTables(...).recentPopularity`, or your own window); `source` says which data.
+   */
+  recentPopularity?: { counts: ArrayLike<number>; source: string };
+  /** The co-occurrence table of the 'cooccurrence' fallback (`coldStartTables(...).cooccurrence`). */
+  cooccurrence?: CooccurrenceTable;
   /** An optional faiss index over this model's item embeddings (e.g. a `FaissRetriever`). */
   faiss?: FaissIndexWriter;
   /** Facts about the run, stored in model.json `meta`. */
@@ -133,6 +140,10 @@ export interface LoadedBundle {
   vocabulary: ItemVocabulary;
   /** Training counts per item index (index 0 = 0). */
   popularity: Float64Array;
+  /** Recent training counts per item index, when the bundle has them. */
+  recentPopularity: Float64Array | null;
+  /** The co-occurrence fallback's table, when the bundle has one. */
+  cooccurrence: CooccurrenceTable | null;
   section: BundleSection;
   meta: Record<string, unknown>;
   /** Absolute path of the faiss index, when the bundle has one (digest-checked by the load). */
@@ -141,27 +152,6 @@ export interface LoadedBundle {
   extraFiles: string[];
   /** SHA-256 of the version's model.json (names its PostgreSQL item table, see `seqrec export --to`). */
   digest: string;
-}
-
-function popularityDocument(counts: ArrayLike<number>, itemCount: number, source: string): string {
-  if (!counts || typeof counts.length !== 'number') {
-    throw new SeqrecError('invalid_argument', 'popularity must be an array of counts per item index', { field: 'popularity' });
-  }
-  if (counts.length !== itemCount) {
-    throw new SeqrecError('shape_mismatch', `popularity has ${counts.length} counts but the model has ${itemCount} item rows (index 0 = padding included)`, {
-      field: 'popularity',
-    });
-  }
-  const out = new Array<number>(itemCount);
-  out[0] = 0;
-  for (let i = 1; i < itemCount; i++) {
-    const c = counts[i];
-    if (typeof c !== 'number' || !Number.isFinite(c) || c < 0) {
-      throw new SeqrecError('invalid_argument', `popularity[${i}] must be a finite count >= 0, got ${String(c)}`, { field: 'popularity' });
-    }
-    out[i] = c;
-  }
-  return JSON.stringify({ format: POPULARITY_FORMAT, version: POPULARITY_VERSION, source, counts: out });
 }
 
 async function fsyncFile(path: string): Promise<void> {
@@ -210,6 +200,7 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
   }
   const source = options.popularitySource ?? 'training data';
   const popularityBytes = Buffer.from(popularityDocument(options.popularity, model.itemCount, source));
+  const extras = coldStartFiles(options, model.itemCount);
   let section: BundleSection | undefined;
 
   await saveVersion(
@@ -217,6 +208,10 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
     async (tmp) => {
       const files: Record<string, FileDigest> = { [BUNDLE_FILES.popularity]: digestOf(popularityBytes) };
       await writeDurable(join(tmp, BUNDLE_FILES.popularity), popularityBytes);
+      for (const [name, bytes] of extras.files) {
+        files[name] = digestOf(bytes);
+        await writeDurable(join(tmp, name), bytes);
+      }
       let faiss: BundleSection['faiss'] = null;
       if (options.faiss) {
         const indexPath = join(tmp, BUNDLE_FILES.faiss);
@@ -252,6 +247,7 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
         similarity,
         itemEmbeddings: { source: 'weights', weight: itemWeight.name, rows: model.itemCount, dim: model.embeddingDim },
         popularity: { file: BUNDLE_FILES.popularity, source },
+        ...extras.section,
         faiss,
       };
       return writeModelFiles(model, tmp, { vocabulary, meta: options.meta, files, extraFiles: options.extraFiles, bundle: section });
@@ -275,14 +271,6 @@ function parseSection(raw: Record<string, unknown> | null): BundleSection {
     throw bundleInvalid(BUNDLE_FILES.manifest, `bundle format version ${v} is not supported (this seqrec reads version ${BUNDLE_VERSION})`, 'bundle.version');
   }
   return checkSchema(SectionSchema, raw, BUNDLE_FILES.manifest, 'bundle');
-}
-
-function parsePopularity(bytes: Buffer, name: string, itemCount: number): Float64Array {
-  const { counts } = checkSchema(PopularitySchema, parseJsonFile(bytes, name), name);
-  if (counts.length !== itemCount) throw bundleInvalid(name, `has ${counts.length} counts but the model has ${itemCount} item rows (padding included)`);
-  const out = Float64Array.from(counts);
-  out[0] = 0;
-  return out;
 }
 
 /**
@@ -311,6 +299,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
     const popBytes = await readModelFile(loaded, popName);
     if (!popBytes) throw bundleInvalid(popName, 'cannot read the popularity counts (ENOENT)');
     const popularity = parsePopularity(popBytes, popName, model.itemCount);
+    const { recentPopularity, cooccurrence } = await readColdStartFiles(loaded, section, model.itemCount);
     let faissPath: string | null = null;
     if (section.faiss) {
       for (const name of [section.faiss.file, section.faiss.sidecar]) {
@@ -326,6 +315,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       BUNDLE_FILES.weights,
       BUNDLE_FILES.vocabulary,
       popName,
+      ...coldStartNames(section),
       ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : []),
     ]);
     return {
@@ -335,6 +325,8 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       model,
       vocabulary: loaded.vocabulary,
       popularity,
+      recentPopularity,
+      cooccurrence,
       section,
       meta: loaded.meta,
       faissPath,
