@@ -52,3 +52,11 @@ export function checkOptions(options: RecommenderOptions, where: string): Limits
     throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
   return limits;
 }
+
+/** `k` as an integer in 1..maxK, else `invalid_argument` naming `field`. */
+export function checkK(k: unknown, maxK: number, field = 'k'): number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > maxK) {
+    throw invalidArg(field, `${field} must be an integer in 1..${maxK}, got ${typeof k === 'number' ? k : typeOf(k)}`);
+  }
+  return k;
+}

@@ -105,7 +105,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   const countOutcome = (r: Recommendation) => {
-    if (r.fallback) metrics.inc('fallback');
+    if (r.fallback) metrics.inc(`fallback:${r.fallback}`);
     if (r.unknown.length) metrics.inc('unknown_items', r.unknown.length);
   };
 
