@@ -65,7 +65,9 @@ export function unpackArrays(bytes: Uint8Array, layout: ArrayLayout, file: strin
     const Ctor = DTYPES[e.dtype];
     const size = e.length * Ctor.BYTES_PER_ELEMENT;
     if (e.offset + size > bytes.byteLength) throw bundleInvalid(file, `array '${e.name}' runs past the end of the file (${bytes.byteLength} bytes)`);
-    const copy = bytes.slice(e.offset, e.offset + size);
+    // A fresh buffer (a Buffer's slice is a view into a shared pool, at any alignment).
+    const copy = new Uint8Array(size);
+    copy.set(bytes.subarray(e.offset, e.offset + size));
     out.set(e.name, new Ctor(copy.buffer, 0, e.length));
     next = e.offset + padded(size);
   }
