@@ -89,7 +89,9 @@ describe('train --out / export / plot keep what is not theirs', () => {
   it('a flat bundle of seqrec 0.1 is refused until re-exported in place, which keeps the user files', async () => {
     const flat = join(root, 'flat');
     await mkdir(flat);
-    for (const name of ['model.json', 'weights.bin', 'vocabulary.json', 'popularity.json', 'history.json']) {
+    // Every file the manifest lists (the cold-start files of a newer train --out too).
+    const listed = Object.keys((JSON.parse(await readFile(fileIn(bundle, 'model.json'), 'utf8')) as { files: Record<string, unknown> }).files);
+    for (const name of ['model.json', ...listed]) {
       await writeFile(join(flat, name), await readFile(fileIn(bundle, name)));
     }
     await writeFile(join(flat, 'NOTES.md'), 'mine');
