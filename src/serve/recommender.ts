@@ -42,7 +42,17 @@ import type {
   ScoredItem,
 } from './recommender-types.js';
 
-export type { FromModelOptions, ItemId, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
+export type {
+  FallbackKind,
+  FallbackOptions,
+  FromModelOptions,
+  ItemId,
+  Recommendation,
+  RecommenderInfo,
+  RecommenderOptions,
+  RecommendOptions,
+  ScoredItem,
+} from './recommender-types.js';
 
 /**
  * Timed-out loads still reading files that are refused new reloads. Each stuck read holds one
