@@ -4,13 +4,18 @@
  *   model.json       the checkpoint manifest (src/bundle/checkpoint.ts) with a `bundle` section:
  *                    {format: 'seqrec-bundle', version: 1, createdAt, similarity,
  *                     itemEmbeddings: {source: 'weights', weight, rows, dim},
- *                     popularity: {file, source}, faiss: null | {file, ...sidecar facts}}
+ *                     popularity: {file, source}, recentPopularity?, cooccurrence?,
+ *                     faiss: null | {file, ...sidecar facts}}
  *                    and `files`: size + SHA-256 of every data file below.
  *   weights.bin      all weights, float32 little-endian (as in every checkpoint)
  *   vocabulary.json  raw item id <-> index (required in a bundle)
  *   popularity.json  {format: 'seqrec-popularity', version: 1, source, counts: [itemCount]}
  *                    training interaction counts per item index (index 0 = padding = 0),
  *                    for the popularity fallback
+ *   recent-popularity.json, cooccurrence.bin
+ *                    optional: the cold-start tables (src/bundle/cold-start.ts), named by the
+ *                    section's optional `recentPopularity` / `cooccurrence`; older bundles
+ *                    without them load unchanged
  *   faiss.index      optional: a FaissRetriever index (+ its sidecar faiss.index.json)
  *
  * A bundle is a checkpoint plus files, not a second format: `loadModel` reads a bundle as a
