@@ -18,6 +18,7 @@ import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { parsePrometheus } from '../../src/serve/metrics.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { createServer } from '../../src/serve/server.js';
+import { rewriteManifest } from '../bundle/bundle-files.js';
 import { setupBackend } from '../helpers.js';
 import { get, post, tempDir } from './helpers.js';
 
@@ -169,6 +170,16 @@ describe('cold start', () => {
     assert.deepEqual(idsOf(recent.recommend([], { k: 2 })), ['c', 'b']);
     loaded.dispose();
     recent.dispose();
+    // A layout that does not describe the file is refused, naming it (model.json re-digested, as an editor would).
+    const edited = join(root, 'edited');
+    await exportBundle(model, edited, { vocabulary: vocab, popularity: dataset.itemPopularity(), ...tables });
+    await rewriteManifest(edited, (m) => (m.bundle.cooccurrence.layout[1].offset += 4));
+    await assert.rejects(
+      Recommender.load(edited),
+      (e: unknown) => e instanceof SeqrecError && e.code === 'bundle_invalid' && e.file === 'cooccurrence.bin' && /starts at byte/.test(e.message),
+    );
+    await rewriteManifest(edited, (m) => ((m.bundle.cooccurrence.layout[1].offset -= 4), (m.bundle.cooccurrence.layout[0].length -= 1)));
+    await assert.rejects(Recommender.load(edited), (e: unknown) => e instanceof SeqrecError && e.code === 'bundle_invalid' && e.file === 'cooccurrence.bin');
 
     const plain = join(root, 'plain');
     await exportBundle(model, plain, { vocabulary: vocab, popularity: dataset.itemPopularity() });
