@@ -93,6 +93,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       numInterests: info.numInterests,
       maxLen: info.maxLen,
       retriever: info.retriever,
+      fallback: info.fallback,
       bundle: nameOf(info.dir),
       bundleDigest: info.bundleDigest,
       bundleVersion: info.bundleVersion,

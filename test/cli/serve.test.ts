@@ -196,6 +196,7 @@ describe('seqrec serve', () => {
       const health = await get(base, '/health');
       assert.equal(health.body.model, 'itemknn');
       assert.equal(health.body.retriever, 'none');
+      assert.deepEqual(health.body.fallback, { popular: 'recent-popularity', cooccurrence: false, shortHistory: 0 });
       const r = await post(base, '/recommend', { history: [items[0], items[1]], k: 5 });
       assert.equal(r.status, 200);
       assert.equal(r.body.fallback, null);
