@@ -97,7 +97,8 @@ export function planRecommend(
     if (route && f.cooccurrence) {
       const seen = excludeSeen ? new Set(known) : null;
       const co = cooccurrenceItems(f.cooccurrence, f.popular, known, k, seen);
-      const n = new Set(known).size;
+      // The cold reasons count distinct items, the short one the entries its rule counts.
+      const n = route === 'short' ? known.length : new Set(known).size;
       if (co) done[i] = { items: scored(s, co.ids, co.scores), unknown, fallback: 'cooccurrence', reason: fallbackReason(route, n, f.shortHistory) };
       else if (route === 'cold') done[i] = popularityFallback(s, k, seen, unknown, fallbackReason('cold-isolated', n));
       if (done[i]) return;
