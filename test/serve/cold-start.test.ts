@@ -194,6 +194,8 @@ describe('cold start', () => {
     await assert.rejects(Recommender.load(plain, { fallback: { shortHistory: 2 } }), configError('fallback.shortHistory', /co-occurrence table/));
     assert.throws(() => Recommender.fromModel(model, { dataset, fallback: { popular: 'recent' as never } }), configError('fallback.popular', /fallback/));
     assert.throws(() => Recommender.fromModel(model, { dataset, fallback: { shortHistroy: 1 } as never }), /did you mean 'shortHistory'/);
+    // Bad option values fail before the bundle is read.
+    await assert.rejects(Recommender.load(join(root, 'no-such-bundle'), { fallback: { shortHistory: -1 } }), configError('fallback.shortHistory', /fallback/));
   });
 
   it('says which fallback answered over HTTP and counts each kind in /metrics', async () => {
