@@ -85,8 +85,8 @@ export {
   type SequenceTargets,
 } from './models/sasrec.js';
 export { ComiRecSA, DEFAULT_COMIREC_SA_CONFIG, ComiRecSAConfigSchema, type ComiRecSAConfig, type ComiRecSAOptions } from './models/comirec-sa.js';
-export { ItemKNN, ItemKNNConfigSchema, type ItemKNNConfig, type ItemKNNOptions } from './models/knn/item-knn.js';
-export { SessionKNN, SessionKNNConfigSchema, type SessionKNNConfig, type SessionKNNOptions } from './models/knn/session-knn.js';
+export { ItemKNN, ItemKNNConfigSchema, type ItemKNNConfig, type ItemKNNOptions, type ItemKNNState } from './models/knn/item-knn.js';
+export { SessionKNN, SessionKNNConfigSchema, type SessionKNNConfig, type SessionKNNOptions, type SessionKNNState } from './models/knn/session-knn.js';
 export { isItemRanker, type ItemRanker, type RankedItems, type NeighbourhoodSource } from './models/knn/ranker.js';
 export { squash, dynamicRouting, couplingCoefficients, type RoutingInput, type RoutingOptions, type RoutingOutput } from './models/layers/capsule.js';
 export { labelAwareAttention, interestSimilarity, type ReadoutMode, type ReadoutOptions } from './models/layers/attention.js';

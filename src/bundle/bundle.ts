@@ -4,13 +4,18 @@
  *   model.json       the checkpoint manifest (src/bundle/checkpoint.ts) with a `bundle` section:
  *                    {format: 'seqrec-bundle', version: 1, createdAt, similarity,
  *                     itemEmbeddings: {source: 'weights', weight, rows, dim},
- *                     popularity: {file, source}, faiss: null | {file, ...sidecar facts}}
+ *                     popularity: {file, source}, recentPopularity?, cooccurrence?,
+ *                     faiss: null | {file, ...sidecar facts}}
  *                    and `files`: size + SHA-256 of every data file below.
  *   weights.bin      all weights, float32 little-endian (as in every checkpoint)
  *   vocabulary.json  raw item id <-> index (required in a bundle)
  *   popularity.json  {format: 'seqrec-popularity', version: 1, source, counts: [itemCount]}
  *                    training interaction counts per item index (index 0 = padding = 0),
  *                    for the popularity fallback
+ *   recent-popularity.json, cooccurrence.bin
+ *                    optional: the cold-start tables (src/bundle/cold-start.ts), named by the
+ *                    section's optional `recentPopularity` / `cooccurrence`; older bundles
+ *                    without them load unchanged
  *   faiss.index      optional: a FaissRetriever index (+ its sidecar faiss.index.json)
  *   optimizer.json   optional: Adam's state (+ optimizer.bin) for a warm start that continues it;
  *                    serving never reads it (src/bundle/optimizer-state.ts)
@@ -46,18 +51,21 @@ import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, t
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
 import { OPTIMIZER_FILES, type OptimizerState } from './optimizer-state.js';
 import { FaissSidecarSchema } from '../retrieval/faiss/persist.js';
+import { CooccurrenceSectionSchema, parsePopularity, popularityDocument, type CooccurrenceTable } from './cold-start.js';
+import { coldStartFiles, coldStartNames, readColdStartFiles } from './cold-start-files.js';
 
 export const BUNDLE_FORMAT = 'seqrec-bundle';
 /** The bundle format number. Bump on any change an older reader would misread. */
 export const BUNDLE_VERSION = 1;
-export const POPULARITY_FORMAT = 'seqrec-popularity';
-export const POPULARITY_VERSION = 1;
+export { POPULARITY_FORMAT, POPULARITY_VERSION } from './cold-start.js';
 
 export const BUNDLE_FILES = {
   manifest: 'model.json',
   weights: 'weights.bin',
   vocabulary: 'vocabulary.json',
   popularity: 'popularity.json',
+  recentPopularity: 'recent-popularity.json',
+  cooccurrence: 'cooccurrence.bin',
   faiss: 'faiss.index',
   optimizer: OPTIMIZER_FILES.header,
   optimizerData: OPTIMIZER_FILES.data,
@@ -83,19 +91,16 @@ const SectionSchema = z.strictObject({
     dim: z.number().int().min(1).max(8192),
   }),
   popularity: z.strictObject({ file: FileName, source: z.string().max(4096) }),
+  /** Counts over the recent training data, for the 'recent-popularity' fallback (absent in older bundles). */
+  recentPopularity: z.strictObject({ file: FileName, source: z.string().max(4096) }).optional(),
+  /** The co-occurrence table of the 'cooccurrence' fallback (absent in older bundles). */
+  cooccurrence: CooccurrenceSectionSchema.optional(),
   /** The faiss index, when the bundle has one. */
   faiss: z.strictObject({ file: FileName, sidecar: FileName, factory: z.string().max(256).optional(), metric: z.string().max(32).optional() }).nullable(),
 });
 
 /** The `bundle` section of model.json. */
 export type BundleSection = z.infer<typeof SectionSchema>;
-
-const PopularitySchema = z.strictObject({
-  format: z.literal(POPULARITY_FORMAT),
-  version: z.literal(POPULARITY_VERSION),
-  source: z.string().max(4096),
-  counts: z.array(z.number().min(0).max(Number.MAX_SAFE_INTEGER)),
-});
 
 /** What `exportBundle` needs from a faiss index: `FaissRetriever` has it. */
 export interface FaissIndexWriter {
@@ -113,6 +118,13 @@ export interface ExportBundleOptions {
   popularitySource?: string;
   /** Similarity to serve with. Default 'ip' (what training optimises). */
   similarity?: 'ip' | 'cosine';
+  /**
+   * Counts per item index over the recent training data, for the 'recent-popularity' fallback
+   * (`coldStartTables(...).recentPopularity`, or your own window); `source` says which data.
+   */
+  recentPopularity?: { counts: ArrayLike<number>; source: string };
+  /** The co-occurrence table of the 'cooccurrence' fallback (`coldStartTables(...).cooccurrence`). */
+  cooccurrence?: CooccurrenceTable;
   /** An optional faiss index over this model's item embeddings (e.g. a `FaissRetriever`). */
   faiss?: FaissIndexWriter;
   /** Facts about the run, stored in model.json `meta`. */
@@ -143,6 +155,10 @@ export interface LoadedBundle {
   vocabulary: ItemVocabulary;
   /** Training counts per item index (index 0 = 0). */
   popularity: Float64Array;
+  /** Recent training counts per item index, when the bundle has them. */
+  recentPopularity: Float64Array | null;
+  /** The co-occurrence fallback's table, when the bundle has one. */
+  cooccurrence: CooccurrenceTable | null;
   section: BundleSection;
   meta: Record<string, unknown>;
   /** Absolute path of the faiss index, when the bundle has one (digest-checked by the load). */
@@ -151,27 +167,6 @@ export interface LoadedBundle {
   extraFiles: string[];
   /** SHA-256 of the version's model.json (names its PostgreSQL item table, see `seqrec export --to`). */
   digest: string;
-}
-
-function popularityDocument(counts: ArrayLike<number>, itemCount: number, source: string): string {
-  if (!counts || typeof counts.length !== 'number') {
-    throw new SeqrecError('invalid_argument', 'popularity must be an array of counts per item index', { field: 'popularity' });
-  }
-  if (counts.length !== itemCount) {
-    throw new SeqrecError('shape_mismatch', `popularity has ${counts.length} counts but the model has ${itemCount} item rows (index 0 = padding included)`, {
-      field: 'popularity',
-    });
-  }
-  const out = new Array<number>(itemCount);
-  out[0] = 0;
-  for (let i = 1; i < itemCount; i++) {
-    const c = counts[i];
-    if (typeof c !== 'number' || !Number.isFinite(c) || c < 0) {
-      throw new SeqrecError('invalid_argument', `popularity[${i}] must be a finite count >= 0, got ${String(c)}`, { field: 'popularity' });
-    }
-    out[i] = c;
-  }
-  return JSON.stringify({ format: POPULARITY_FORMAT, version: POPULARITY_VERSION, source, counts: out });
 }
 
 async function fsyncFile(path: string): Promise<void> {
@@ -220,6 +215,7 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
   }
   const source = options.popularitySource ?? 'training data';
   const popularityBytes = Buffer.from(popularityDocument(options.popularity, model.itemCount, source));
+  const extras = coldStartFiles(options, model.itemCount);
   let section: BundleSection | undefined;
 
   await saveVersion(
@@ -227,6 +223,10 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
     async (tmp) => {
       const files: Record<string, FileDigest> = { [BUNDLE_FILES.popularity]: digestOf(popularityBytes) };
       await writeDurable(join(tmp, BUNDLE_FILES.popularity), popularityBytes);
+      for (const [name, bytes] of extras.files) {
+        files[name] = digestOf(bytes);
+        await writeDurable(join(tmp, name), bytes);
+      }
       let faiss: BundleSection['faiss'] = null;
       if (options.faiss) {
         const indexPath = join(tmp, BUNDLE_FILES.faiss);
@@ -262,6 +262,7 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
         similarity,
         itemEmbeddings: { source: 'weights', weight: itemWeight.name, rows: model.itemCount, dim: model.embeddingDim },
         popularity: { file: BUNDLE_FILES.popularity, source },
+        ...extras.section,
         faiss,
       };
       return writeModelFiles(model, tmp, {
@@ -294,14 +295,6 @@ function parseSection(raw: Record<string, unknown> | null): BundleSection {
   return checkSchema(SectionSchema, raw, BUNDLE_FILES.manifest, 'bundle');
 }
 
-function parsePopularity(bytes: Buffer, name: string, itemCount: number): Float64Array {
-  const { counts } = checkSchema(PopularitySchema, parseJsonFile(bytes, name), name);
-  if (counts.length !== itemCount) throw bundleInvalid(name, `has ${counts.length} counts but the model has ${itemCount} item rows (padding included)`);
-  const out = Float64Array.from(counts);
-  out[0] = 0;
-  return out;
-}
-
 /**
  * Reads and checks a bundle written by `exportBundle`: format and version, every file's size
  * and SHA-256, the vocabulary and popularity against the model. Errors are `bundle_invalid`
@@ -328,6 +321,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
     const popBytes = await readModelFile(loaded, popName);
     if (!popBytes) throw bundleInvalid(popName, 'cannot read the popularity counts (ENOENT)');
     const popularity = parsePopularity(popBytes, popName, model.itemCount);
+    const { recentPopularity, cooccurrence } = await readColdStartFiles(loaded, section, model.itemCount);
     let faissPath: string | null = null;
     if (section.faiss) {
       for (const name of [section.faiss.file, section.faiss.sidecar]) {
@@ -345,6 +339,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       popName,
       OPTIMIZER_FILES.header,
       OPTIMIZER_FILES.data,
+      ...coldStartNames(section),
       ...(section.faiss ? [section.faiss.file, section.faiss.sidecar] : []),
     ]);
     return {
@@ -354,6 +349,8 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       model,
       vocabulary: loaded.vocabulary,
       popularity,
+      recentPopularity,
+      cooccurrence,
       section,
       meta: loaded.meta,
       faissPath,

@@ -150,7 +150,11 @@ export interface LoadOptions {
   acceptUndigestedManifest?: boolean;
 }
 
-async function readManifest(dir: string, recorded: FileDigest | null, options: LoadOptions): Promise<{ manifest: ModelManifest; digest: string }> {
+/**
+ * model.json's bytes from a resolved directory, checked against the digest CURRENT records (or
+ * a flat directory's model.json.sha256); the manifest of any seqrec directory kind.
+ */
+export async function readManifestBytes(dir: string, recorded: FileDigest | null, options: LoadOptions = {}): Promise<{ bytes: Buffer; digest: string }> {
   const bytes = await readRegular(dir, MANIFEST, MAX_JSON_BYTES);
   if (!bytes) throw bundleInvalid(MANIFEST, 'cannot read the model manifest (ENOENT)');
   if (recorded) {
@@ -168,7 +172,28 @@ async function readManifest(dir: string, recorded: FileDigest | null, options: L
       );
     }
   }
-  return { manifest: parseManifest(bytes.toString('utf8')), digest: digestOf(bytes).sha256 };
+  return { bytes, digest: digestOf(bytes).sha256 };
+}
+
+async function readManifest(dir: string, recorded: FileDigest | null, options: LoadOptions): Promise<{ manifest: ModelManifest; digest: string }> {
+  const { bytes, digest } = await readManifestBytes(dir, recorded, options);
+  return { manifest: parseManifest(bytes.toString('utf8')), digest };
+}
+
+/**
+ * Checks every file `files` lists in `dir` against its digest (large ones streamed); returns
+ * the small ones' bytes. Every listed file is checked, whether or not the caller reads it.
+ */
+export async function verifyListedFiles(dir: string, files: Record<string, FileDigest>, skip: readonly string[] = []): Promise<Map<string, Buffer>> {
+  const small = new Map<string, Buffer>();
+  for (const name of Object.keys(files).filter((n) => !skip.includes(n))) {
+    const big = files[name].bytes > 64 * 2 ** 20;
+    const got = big ? await digestRegular(dir, name) : await readRegular(dir, name, MAX_JSON_BYTES);
+    if (!got) throw bundleInvalid(name, `missing, but model.json lists it`);
+    verifyDigest(name, got, files[name]);
+    if (got instanceof Buffer) small.set(name, got);
+  }
+  return small;
 }
 
 /** Loads a model saved by `saveModel` (or a bundle: a bundle is a checkpoint plus files). */
@@ -183,15 +208,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   }
   verifyDigest('weights.bin', bytes, manifest.files['weights.bin']);
   // Every other file the manifest lists is checked too, whether or not this load reads it.
-  const others = Object.keys(manifest.files).filter((n) => n !== 'weights.bin');
-  const small = new Map<string, Buffer>();
-  for (const name of others) {
-    const big = manifest.files[name].bytes > 64 * 2 ** 20;
-    const got = big ? await digestRegular(where.dir, name) : await readRegular(where.dir, name, MAX_JSON_BYTES);
-    if (!got) throw bundleInvalid(name, `missing, but model.json lists it`);
-    verifyDigest(name, got, manifest.files[name]);
-    if (got instanceof Buffer) small.set(name, got);
-  }
+  const small = await verifyListedFiles(where.dir, manifest.files, ['weights.bin']);
   if (!manifest.files['vocabulary.json'] && (await readRegular(where.dir, 'vocabulary.json', MAX_JSON_BYTES))) {
     throw bundleInvalid('vocabulary.json', 'not covered by a digest in model.json');
   }
@@ -228,20 +245,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     let vocabulary: ItemVocabulary | null = null;
     const vocabBytes = small.get('vocabulary.json');
     if (vocabBytes) {
-      let json: unknown;
-      try {
-        json = JSON.parse(vocabBytes.toString('utf8'));
-      } catch {
-        throw bundleInvalid('vocabulary.json', 'not valid JSON');
-      }
-      try {
-        vocabulary = ItemVocabulary.fromJSON(json);
-      } catch (err) {
-        if (err instanceof SeqrecError) throw bundleInvalid('vocabulary.json', err.message);
-        throw err;
-      }
-      // fromJSON reads the fields it needs; the file must also have no others.
-      checkSchema(VocabularyFileSchema, json, 'vocabulary.json');
+      vocabulary = parseVocabularyFile(vocabBytes);
       if (vocabulary.size !== model.itemCount) {
         throw bundleInvalid('vocabulary.json', `vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`);
       }
@@ -261,6 +265,26 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     model.dispose();
     throw err;
   }
+}
+
+/** vocabulary.json's bytes as a vocabulary, checked (`bundle_invalid` naming the file). */
+export function parseVocabularyFile(bytes: Buffer): ItemVocabulary {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw bundleInvalid('vocabulary.json', 'not valid JSON');
+  }
+  let vocabulary: ItemVocabulary;
+  try {
+    vocabulary = ItemVocabulary.fromJSON(json);
+  } catch (err) {
+    if (err instanceof SeqrecError) throw bundleInvalid('vocabulary.json', err.message);
+    throw err;
+  }
+  // fromJSON reads the fields it needs; the file must also have no others.
+  checkSchema(VocabularyFileSchema, json, 'vocabulary.json');
+  return vocabulary;
 }
 
 /** Reads a small file of a loaded model's version (history.json), or null when absent. */

@@ -14,6 +14,8 @@ import { isRegisteredModel, MODELS, modelFactory } from '../models/registry.js';
 
 export const CHECKPOINT_FORMAT = 'seqrec-model';
 export const CHECKPOINT_VERSION = 1;
+/** model.json's format in a neighbourhood-model bundle (src/bundle/ranker-bundle.ts). */
+export const RANKER_FORMAT = 'seqrec-ranker';
 
 /** Largest weights.bin, in float32 values (8 GiB): far above any model seqrec trains, below what breaks typed arrays. */
 export const MAX_WEIGHT_VALUES = 2 ** 31;
@@ -109,6 +111,12 @@ export function parseManifest(text: string): ModelManifest {
   const m = json as { format?: unknown; version?: unknown } | null;
   if (!m || typeof m !== 'object' || Array.isArray(m)) throw invalid('expected a JSON object');
   // Friendlier words for the two fields that say "not this format" rather than "damaged".
+  if (m.format === RANKER_FORMAT) {
+    throw invalid(
+      `this is a neighbourhood-model bundle (format '${RANKER_FORMAT}': ItemKNN or SessionKNN, no weights and no embeddings); Recommender.load and seqrec serve read it`,
+      'format',
+    );
+  }
   if (m.format !== CHECKPOINT_FORMAT) throw invalid(`format is not '${CHECKPOINT_FORMAT}'`, 'format');
   if (m.version !== CHECKPOINT_VERSION) {
     throw invalid(`version ${typeof m.version === 'number' ? m.version : '?'} is not supported (this seqrec reads version ${CHECKPOINT_VERSION})`, 'version');

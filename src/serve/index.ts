@@ -15,7 +15,22 @@ export {
   type ItemId,
   type RecommenderInfo,
   type FromModelOptions,
+  type FallbackKind,
+  type FallbackOptions,
 } from './recommender.js';
+export { FallbackOptionsSchema } from './fallbacks.js';
+export {
+  exportRankerBundle,
+  loadRankerBundle,
+  bundleKind,
+  RANKER_FORMAT,
+  RANKER_VERSION,
+  type ExportRankerOptions,
+  type LoadedRankerBundle,
+  type NeighbourhoodModel,
+  type RankerManifest,
+} from '../bundle/ranker-bundle.js';
+export { coldStartTables, recentPopularity, type ColdStartTables, type ColdStartOptions, type CooccurrenceTable } from '../bundle/cold-start.js';
 export {
   exportBundle,
   loadBundle,

@@ -3,6 +3,10 @@
  * request counters by route, method and status; a latency histogram by route; a few counters
  * and gauges about the model and the process.
  */
+import type { FallbackKind } from './fallbacks.js';
+
+/** The `kind` label values of seqrec_recommend_fallback_total (every one is always exported). */
+export const FALLBACK_KINDS = ['popularity', 'recent-popularity', 'cooccurrence'] as const satisfies readonly FallbackKind[];
 
 /** Latency histogram upper bounds, seconds. */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -85,7 +89,7 @@ export class ServerMetrics {
     h.count++;
   }
 
-  /** Adds to a named counter: 'fallback', 'unknown_items', 'reload_success', 'reload_failure', 'coalesced_batches', 'coalesced_requests', 'connections_dropped'. */
+  /** Adds to a named counter: 'fallback:<kind>' (FALLBACK_KINDS), 'unknown_items', 'reload_success', 'reload_failure', 'coalesced_batches', 'coalesced_requests', 'connections_dropped'. */
   inc(name: string, by = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
@@ -198,9 +202,12 @@ export function renderMetrics(s: MetricsSnapshot): string {
   }
   metric('seqrec_http_request_duration_seconds', 'histogram', 'Time from request received to response sent, by route.', hist);
   metric('seqrec_http_requests_in_flight', 'gauge', 'Requests being handled.', [`seqrec_http_requests_in_flight ${g.inFlight}`]);
-  metric('seqrec_recommend_fallback_total', 'counter', 'Recommendations answered by the popularity fallback.', [
-    `seqrec_recommend_fallback_total ${counter('fallback')}`,
-  ]);
+  metric(
+    'seqrec_recommend_fallback_total',
+    'counter',
+    'Recommendations answered by a cold-start fallback, by kind (popularity, recent-popularity, cooccurrence).',
+    FALLBACK_KINDS.map((kind) => `seqrec_recommend_fallback_total${labels({ kind })} ${counter(`fallback:${kind}`)}`),
+  );
   metric('seqrec_unknown_items_total', 'counter', 'Unknown item ids skipped in histories.', [`seqrec_unknown_items_total ${counter('unknown_items')}`]);
   metric('seqrec_coalesced_batches_total', 'counter', 'Model calls made for coalesced /recommend requests.', [
     `seqrec_coalesced_batches_total ${counter('coalesced_batches')}`,

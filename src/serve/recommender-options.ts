@@ -2,6 +2,8 @@
 import { SeqrecError } from '../errors.js';
 import { parseConnectOptions } from '../retrieval/pgvector/options.js';
 import type { Limits, RecommenderOptions } from './recommender-types.js';
+import { parseWith } from '../util/schema.js';
+import { FallbackOptionsSchema } from './fallbacks.js';
 
 export const DEFAULTS = { maxK: 1000, maxHistory: 1000, maxBatch: 256, reloadTimeoutMs: 30_000 } as const;
 
@@ -47,8 +49,18 @@ export function checkOptions(options: RecommenderOptions, where: string): Limits
       field: 'pgvector',
     });
   }
+  // Checked before any file is read; what the bundle must have for them is checked at load.
+  parseWith(FallbackOptionsSchema, options.fallback ?? {}, { where: `${where}: fallback`, prefix: 'fallback' });
   const metric = options.similarItemsMetric ?? 'cosine';
   if (metric !== 'cosine' && metric !== 'ip')
     throw invalidArg('similarItemsMetric', `Recommender: similarItemsMetric must be 'cosine' or 'ip', got ${String(metric)}`);
   return limits;
+}
+
+/** `k` as an integer in 1..maxK, else `invalid_argument` naming `field`. */
+export function checkK(k: unknown, maxK: number, field = 'k'): number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > maxK) {
+    throw invalidArg(field, `${field} must be an integer in 1..${maxK}, got ${typeof k === 'number' ? k : typeOf(k)}`);
+  }
+  return k;
 }

@@ -1,7 +1,8 @@
 /**
  * The row-level steps of `Recommender`'s calls, as plain functions of the serving state:
- * raw ids in (checked, encoded), scored items out (decoded, or the popularity fallback).
+ * raw ids in (checked, encoded), scored items out (decoded, or the popular items).
  */
+import type { BaseRecaller } from '../models/base.js';
 import type { State } from './recommender-state.js';
 import { invalidArg, typeOf } from './recommender-options.js';
 import type { ItemId, Recommendation, ScoredItem } from './recommender-types.js';
@@ -40,18 +41,17 @@ export function encodeHistory(s: State, maxHistory: number, history: readonly It
   return { known, unknown };
 }
 
+/** The popular items in force (all-time or recent counts), `exclude` left out; `reason` says why. */
 export function popularityFallback(s: State, k: number, exclude: ReadonlySet<number> | null, unknown: string[], reason: string): Recommendation {
+  const { kind, order, counts } = s.fallbacks.popular;
   const items: ScoredItem[] = [];
-  for (let i = 0; i < s.popularOrder.length && items.length < k; i++) {
-    const id = s.popularOrder[i];
+  for (let i = 0; i < order.length && items.length < k; i++) {
+    const id = order[i];
+    if (id <= 0) break;
     if (exclude && exclude.has(id)) continue;
-    items.push({ id: s.vocabulary.decode(id), score: s.popularity[id] });
+    items.push({ id: s.vocabulary.decode(id), score: counts[id] });
   }
-  return { items, unknown, fallback: 'popularity', reason };
-}
-
-export function fallbackReason(length: number, unknown: number): string {
-  return length === 0 ? 'empty history' : `none of the history's item ids are in the vocabulary (${unknown} unknown)`;
+  return { items, unknown, fallback: kind, reason };
 }
 
 export function decodeRow(s: State, ids: Int32Array, scores: Float32Array, offset: number, k: number): ScoredItem[] {
@@ -65,9 +65,9 @@ export function decodeRow(s: State, ids: Int32Array, scores: Float32Array, offse
 }
 
 /** Query rows for `vectors` ([n * K * D]) and the `interests` value for the retriever. */
-export function queryRows(s: State, vectors: Float32Array, n: number, interest: number | null): { q: Float32Array; interests: number } {
-  const K = s.model.numInterests;
-  const D = s.model.embeddingDim;
+export function queryRows(model: BaseRecaller, vectors: Float32Array, n: number, interest: number | null): { q: Float32Array; interests: number } {
+  const K = model.numInterests;
+  const D = model.embeddingDim;
   if (interest === null) return { q: vectors, interests: K };
   const q = new Float32Array(n * D);
   for (let r = 0; r < n; r++) q.set(vectors.subarray((r * K + interest) * D, (r * K + interest + 1) * D), r * D);

@@ -5,6 +5,10 @@
 import type { SequenceDataset } from '../data/dataset.js';
 import type { ItemVocabulary } from '../data/vocabulary.js';
 import type { PgvectorConnectOptions } from '../retrieval/pgvector/options.js';
+import type { CooccurrenceTable } from '../bundle/cold-start.js';
+import type { FallbackKind, FallbackOptions } from './fallbacks.js';
+
+export type { FallbackKind, FallbackOptions } from './fallbacks.js';
 
 export interface RecommenderOptions {
   /** Largest k accepted by `recommend`, `recommendMany` and `similarItems`. Default 1000. */
@@ -33,6 +37,15 @@ export interface RecommenderOptions {
    * bundle keeps serving; later reloads do not wait for the stuck one). Default 30000.
    */
   reloadTimeoutMs?: number;
+  /**
+   * The cold-start fallbacks (docs/serving.md, "Cold start"): `popular` answers an empty or
+   * all-unknown history ('popularity': all-time training counts, default; 'recent-popularity':
+   * the bundle's recent counts); `cooccurrence` ('auto' default, 'on', 'off') answers a history
+   * of cold items from the bundle's co-occurrence table; `shortHistory` (default 0) sends
+   * histories of at most that many known items there too. Asking for data the bundle lacks is
+   * an `invalid_config` error at load.
+   */
+  fallback?: FallbackOptions;
 }
 
 /** `Recommender.fromModel`: a trained model in memory, its item ids and (optionally) popularity. */
@@ -43,6 +56,10 @@ export interface FromModelOptions extends Omit<RecommenderOptions, 'retriever' |
   vocabulary?: ItemVocabulary;
   /** Training counts per item index (length itemCount) for the fallback; default the dataset's, else all zero. */
   popularity?: ArrayLike<number>;
+  /** Recent training counts per item index, for `fallback.popular: 'recent-popularity'` (`coldStartTables(dataset).recentPopularity.counts`). */
+  recentPopularity?: ArrayLike<number>;
+  /** The co-occurrence table of the 'cooccurrence' fallback (`coldStartTables(dataset).cooccurrence`). */
+  cooccurrence?: CooccurrenceTable;
   /** Similarity of `recommend`. Default 'ip' (what training optimises). */
   similarity?: 'ip' | 'cosine';
 }
@@ -62,7 +79,11 @@ export interface RecommendOptions {
 export interface ScoredItem {
   /** Raw item id. */
   id: string;
-  /** Retrieval score (inner product or cosine); for the popularity fallback, the training count. */
+  /**
+   * Retrieval score (inner product or cosine); a neighbourhood model's score; for the popular
+   * fallbacks the (recent) training count; for 'cooccurrence' the summed similarity (0 for the
+   * popular items that fill the rest of the list).
+   */
   score: number;
 }
 
@@ -71,8 +92,12 @@ export interface Recommendation {
   items: ScoredItem[];
   /** History ids not in the vocabulary (skipped), in first-seen order, without duplicates. */
   unknown: string[];
-  /** 'popularity' when the history had no known item and the most popular items were returned. */
-  fallback: null | 'popularity';
+  /**
+   * null when the model answered; else the fallback that did: 'popularity' or
+   * 'recent-popularity' (no known item, or only cold items without co-occurring items),
+   * 'cooccurrence' (only cold items, or a short history; docs/serving.md, "Cold start").
+   */
+  fallback: null | FallbackKind;
   /** Why the fallback was used. */
   reason?: string;
 }
@@ -85,11 +110,16 @@ export interface RecommenderInfo {
   model: string;
   /** Real items (padding not counted). */
   numItems: number;
+  /** 0 for a neighbourhood model (no embeddings). */
   embeddingDim: number;
   numInterests: number;
+  /** The model's window; 0 for a neighbourhood model (it reads the whole history it is given). */
   maxLen: number;
   similarity: 'ip' | 'cosine';
-  retriever: 'exact' | 'faiss' | 'pgvector';
+  /** 'none' for a neighbourhood model (it ranks items itself). */
+  retriever: 'exact' | 'faiss' | 'pgvector' | 'none';
+  /** The cold-start fallbacks in force. */
+  fallback: { popular: 'popularity' | 'recent-popularity'; cooccurrence: boolean; shortHistory: number };
   /** SHA-256 of the bundle's model.json ('' for a model in memory). */
   bundleDigest: string;
   bundleVersion: number;

@@ -21,14 +21,15 @@
  * before returning, so the number of live tensors does not change from call to call (see the
  * test over 20,000 calls and the bench over 100,000).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { windowBatch } from '../data/windows.js';
 import { initBackend } from '../backend/index.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
-import { isAsyncRetriever, type SearchResult } from '../retrieval/types.js';
-import { decodeRow, encodeHistory, fallbackReason, popularityFallback, queryRows, type Encoded } from './recommender-rows.js';
-import { checkOptions, DEFAULTS, invalidArg, limitOption, typeOf } from './recommender-options.js';
+import { ItemKNN } from '../models/knn/item-knn.js';
+import type { NeighbourhoodModel } from '../bundle/ranker-bundle.js';
+import { isAsyncRetriever } from '../retrieval/types.js';
+import { decodeRow, encodeHistory } from './recommender-rows.js';
+import { checkK, checkOptions, DEFAULTS, invalidArg, limitOption, typeOf } from './recommender-options.js';
+import { embedRows, finishPlan, planRecommend } from './recommender-plan.js';
 import { buildState, disposeState, stateFromModel, type State } from './recommender-state.js';
 import type {
   FromModelOptions,
@@ -41,23 +42,23 @@ import type {
   ScoredItem,
 } from './recommender-types.js';
 
-export type { FromModelOptions, ItemId, Recommendation, RecommenderInfo, RecommenderOptions, RecommendOptions, ScoredItem } from './recommender-types.js';
+export type {
+  FallbackKind,
+  FallbackOptions,
+  FromModelOptions,
+  ItemId,
+  Recommendation,
+  RecommenderInfo,
+  RecommenderOptions,
+  RecommendOptions,
+  ScoredItem,
+} from './recommender-types.js';
 
 /**
  * Timed-out loads still reading files that are refused new reloads. Each stuck read holds one
  * of libuv's 4 threads, and every file read of the process waits when all are taken.
  */
 const MAX_STUCK_LOADS = 2;
-
-/** A `recommend` call up to its retrieval: what `finish` needs to turn the search result into answers. */
-interface Plan {
-  k: number;
-  encoded: Encoded[];
-  /** Indices of the histories with a known item (those searched). */
-  rows: number[];
-  /** The search arguments, or null when no history has a known item. */
-  search: { q: Float32Array; interests: number; exclude: number[][] | undefined } | null;
-}
 
 export class Recommender {
   private state: State;
@@ -84,7 +85,7 @@ export class Recommender {
     const limits = checkOptions(options, 'Recommender.load');
     await initBackend();
     const state = await buildState(dir, options, 1);
-    if (!isAsyncRetriever(state.retriever)) return Recommender.start(state, limits, options);
+    if (!state.embedder || !isAsyncRetriever(state.embedder.retriever)) return Recommender.start(state, limits, options);
     const rec = new Recommender(state, limits, options);
     try {
       if (options.warmUp !== false) await rec.warmUpAsync(state);
@@ -100,12 +101,13 @@ export class Recommender {
    * `Recommender.fromModel(model, { dataset }).recommend(['i1', 'i7'], { k: 10 })`. The model
    * stays the caller's (`dispose` does not dispose it); `reload(dir)` can switch to a bundle.
    */
-  static fromModel(model: BaseRecaller, options: FromModelOptions): Recommender {
+  static fromModel(model: BaseRecaller | NeighbourhoodModel, options: FromModelOptions): Recommender {
     const limits = checkOptions(options, 'Recommender.fromModel');
     const vocabulary = options.vocabulary ?? options.dataset?.vocabulary;
     if (!vocabulary) throw invalidArg('vocabulary', 'Recommender.fromModel: give the training dataset ({ dataset }) or the item ids ({ vocabulary })');
     const popularity = options.popularity ?? options.dataset?.itemPopularity();
-    return Recommender.start(stateFromModel({ model, vocabulary, popularity, similarity: options.similarity }, options, 1), limits, options);
+    const { recentPopularity, cooccurrence, similarity } = options;
+    return Recommender.start(stateFromModel({ model, vocabulary, popularity, recentPopularity, cooccurrence, similarity }, options, 1), limits, options);
   }
 
   private static start(state: State, limits: Limits, options: RecommenderOptions): Recommender {
@@ -121,7 +123,7 @@ export class Recommender {
 
   /** `warmUp` for a state whose retriever answers asynchronously (it also opens a connection). */
   private async warmUpAsync(state: State): Promise<void> {
-    const first = state.vocabulary.decode(state.popularOrder[0] ?? 1);
+    const first = state.vocabulary.decode(Math.max(1, state.fallbacks.popular.order[0] ?? 1));
     const k = Math.min(10, this.limits.maxK);
     await this.recommendOnAsync(state, [[first], []], { k }, 'histories');
     this.similarOn(state, first, k);
@@ -129,10 +131,10 @@ export class Recommender {
 
   /** One call of each kind on `state` (JIT, kernel set-up), leaving no tensor behind. */
   private warmUp(state: State): void {
-    const first = state.vocabulary.decode(state.popularOrder[0] ?? 1);
+    const first = state.vocabulary.decode(Math.max(1, state.fallbacks.popular.order[0] ?? 1));
     const k = Math.min(10, this.limits.maxK);
     this.recommendOn(state, [[first], []], { k }, 'histories');
-    this.similarOn(state, first, k);
+    if (state.embedder || state.ranker instanceof ItemKNN) this.similarOn(state, first, k);
   }
 
   /** Facts about the loaded bundle and the limits in force. */
@@ -140,13 +142,14 @@ export class Recommender {
     const s = this.live();
     return {
       dir: s.dir,
-      model: s.model.name,
+      model: s.modelName,
       numItems: s.vocabulary.numItems,
-      embeddingDim: s.model.embeddingDim,
-      numInterests: s.model.numInterests,
-      maxLen: s.model.maxLen,
+      embeddingDim: s.embedder?.model.embeddingDim ?? 0,
+      numInterests: s.embedder?.model.numInterests ?? 1,
+      maxLen: s.embedder?.model.maxLen ?? 0,
       similarity: s.similarity,
-      retriever: s.retrieverKind,
+      retriever: s.embedder?.retrieverKind ?? 'none',
+      fallback: { popular: s.fallbacks.popular.kind, cooccurrence: s.fallbacks.cooccurrence !== null, shortHistory: s.fallbacks.shortHistory },
       bundleDigest: s.digest,
       bundleVersion: s.bundleVersion,
       bundleCreatedAt: s.bundleCreatedAt,
@@ -190,7 +193,8 @@ export class Recommender {
    * `recommendManyAsync`: the retriever is a database (retriever 'pgvector').
    */
   get answersAsync(): boolean {
-    return isAsyncRetriever(this.live().retriever);
+    const e = this.live().embedder;
+    return e !== null && isAsyncRetriever(e.retriever);
   }
 
   /**
@@ -221,6 +225,7 @@ export class Recommender {
    */
   userEmbedding(history: readonly ItemId[]): Float32Array {
     const s = this.live();
+    if (!s.embedder) throw noEmbeddings(s, 'userEmbedding');
     const enc = encodeHistory(s, this.limits.maxHistory, history, 'history');
     if (enc.known.length === 0) {
       throw new SeqrecError(
@@ -229,7 +234,7 @@ export class Recommender {
         { field: 'history' },
       );
     }
-    return this.embed(s, [enc.known]);
+    return embedRows(s.embedder.model, [enc.known]);
   }
 
   /**
@@ -252,7 +257,7 @@ export class Recommender {
       }
       try {
         if (this.options.warmUp !== false) {
-          if (isAsyncRetriever(next.retriever)) await this.warmUpAsync(next);
+          if (next.embedder && isAsyncRetriever(next.embedder.retriever)) await this.warmUpAsync(next);
           else this.warmUp(next);
         }
       } catch (err) {
@@ -324,100 +329,20 @@ export class Recommender {
     return this.state;
   }
 
-  private checkK(k: unknown, field = 'k'): number {
-    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > this.limits.maxK) {
-      throw invalidArg(field, `${field} must be an integer in 1..${this.limits.maxK}, got ${typeof k === 'number' ? k : typeOf(k)}`);
-    }
-    return k;
-  }
-
-  private resolveOptions(s: State, options: RecommendOptions): { k: number; excludeSeen: boolean; interest: number | null } {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw invalidArg('options', `options must be an object like {k, excludeSeen, interests}, got ${typeOf(options)}`);
-    }
-    // Never more than the catalogue: k only sizes the result buffers.
-    const k = Math.min(this.checkK(options.k ?? 10), s.vocabulary.numItems);
-    const excludeSeen = options.excludeSeen ?? true;
-    if (typeof excludeSeen !== 'boolean') throw invalidArg('excludeSeen', `excludeSeen must be a boolean, got ${typeOf(excludeSeen)}`);
-    const interests = options.interests ?? 'merge';
-    let interest: number | null = null;
-    if (interests !== 'merge') {
-      const K = s.model.numInterests;
-      if (typeof interests !== 'number' || !Number.isInteger(interests) || interests < 0 || interests >= K) {
-        throw invalidArg(
-          'interests',
-          `interests must be 'merge' or an interest index in 0..${K - 1} (${s.model.name} has ${K}), got ${JSON.stringify(interests)}`,
-        );
-      }
-      interest = K === 1 ? null : interests;
-    }
-    return { k, excludeSeen, interest };
-  }
-
-  /** [rows * K * D] user embeddings for known-item histories (each non-empty). */
-  private embed(s: State, rows: number[][]): Float32Array {
-    const batch = windowBatch(rows, s.model.maxLen);
-    const t = tf.tidy(() => s.model.userEmbeddings(batch));
-    try {
-      // A copy: backends may hand out their own buffer.
-      return Float32Array.from(t.dataSync() as Float32Array);
-    } finally {
-      t.dispose();
-    }
-  }
-
-  /**
-   * `recommend` and `recommendMany` up to the retrieval: checks, encoding, one model call for
-   * the histories with a known item. Errors name `field` ('history' for `recommend`).
-   */
-  private plan(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions, field: 'history' | 'histories'): Plan {
-    const { k, excludeSeen, interest } = this.resolveOptions(s, options);
-    if (field === 'histories') {
-      if (!Array.isArray(histories)) throw invalidArg('histories', `histories must be an array of histories, got ${typeOf(histories)}`);
-      if (histories.length > this.limits.maxBatch) {
-        throw invalidArg('histories', `histories has ${histories.length} entries; at most ${this.limits.maxBatch} per call are accepted`);
-      }
-    }
-    const encoded = histories.map((h, i) => encodeHistory(s, this.limits.maxHistory, h, field === 'history' ? 'history' : `histories[${i}]`));
-    const rows: number[] = [];
-    encoded.forEach((e, i) => {
-      if (e.known.length > 0) rows.push(i);
-    });
-    if (rows.length === 0) return { k, encoded, rows, search: null };
-    const known = rows.map((i) => encoded[i].known);
-    const { q, interests } = queryRows(s, this.embed(s, known), rows.length, interest);
-    return { k, encoded, rows, search: { q, interests, exclude: excludeSeen ? known : undefined } };
-  }
-
-  /** The answers of a plan, given its search result (null when nothing was searched). */
-  private finish(s: State, histories: readonly (readonly ItemId[])[], plan: Plan, result: SearchResult | null): Recommendation[] {
-    const { k, encoded, rows } = plan;
-    const out = new Array<Recommendation>(histories.length);
-    if (result) {
-      rows.forEach((i, r) => {
-        out[i] = { items: decodeRow(s, result.ids, result.scores, r * k, k), unknown: encoded[i].unknown, fallback: null };
-      });
-    }
-    encoded.forEach((e, i) => {
-      if (e.known.length === 0) out[i] = popularityFallback(s, k, null, e.unknown, fallbackReason(histories[i].length, e.unknown.length));
-    });
-    return out;
-  }
-
   /** The synchronous path of `recommend` and `recommendMany`: one model call, one retrieval call. */
   private recommendOn(s: State, histories: readonly (readonly ItemId[])[], options: RecommendOptions, field: 'history' | 'histories'): Recommendation[] {
-    const retriever = s.retriever;
-    if (isAsyncRetriever(retriever)) {
+    const retriever = s.embedder?.retriever;
+    if (retriever && isAsyncRetriever(retriever)) {
       const method = field === 'history' ? 'recommend' : 'recommendMany';
       throw new SeqrecError(
         'invalid_argument',
-        `${method}: this Recommender retrieves from PostgreSQL (retriever '${s.retrieverKind}'), which answers asynchronously; call ${method}Async instead`,
+        `${method}: this Recommender retrieves from PostgreSQL (retriever '${s.embedder!.retrieverKind}'), which answers asynchronously; call ${method}Async instead`,
         { field: 'retriever' },
       );
     }
-    const plan = this.plan(s, histories, options, field);
+    const plan = planRecommend(s, this.limits, histories, options, field);
     const q = plan.search;
-    return this.finish(s, histories, plan, q ? retriever.search(q.q, { k: plan.k, interests: q.interests, exclude: q.exclude }) : null);
+    return finishPlan(s, plan, q && retriever ? retriever.search(q.q, { k: plan.k, interests: q.interests, exclude: q.exclude }) : null);
   }
 
   /** `recommendOn` for any retriever; the search is awaited. */
@@ -427,14 +352,15 @@ export class Recommender {
     options: RecommendOptions,
     field: 'history' | 'histories',
   ): Promise<Recommendation[]> {
-    const plan = this.plan(s, histories, options, field);
+    const plan = planRecommend(s, this.limits, histories, options, field);
     const q = plan.search;
-    const result = q ? await s.retriever.search(q.q, { k: plan.k, interests: q.interests, exclude: q.exclude }) : null;
-    return this.finish(s, histories, plan, result);
+    const retriever = s.embedder?.retriever;
+    const result = q && retriever ? await retriever.search(q.q, { k: plan.k, interests: q.interests, exclude: q.exclude }) : null;
+    return finishPlan(s, plan, result);
   }
 
   private similarOn(s: State, itemId: ItemId, requested: number): ScoredItem[] {
-    const k = Math.min(this.checkK(requested), s.vocabulary.numItems);
+    const k = Math.min(checkK(requested, this.limits.maxK), s.vocabulary.numItems);
     let id: string;
     if (typeof itemId === 'string') id = itemId;
     else if (typeof itemId === 'number' && Number.isSafeInteger(itemId)) id = String(itemId);
@@ -443,9 +369,25 @@ export class Recommender {
     if (index === undefined) {
       throw new SeqrecError('unknown_item', `unknown item id '${id}' (not in the vocabulary of ${s.vocabulary.numItems} items)`, { field: 'item' });
     }
-    const D = s.model.embeddingDim;
-    const q = s.items.subarray(index * D, (index + 1) * D);
-    const result = s.i2i.search(Float32Array.from(q), { k, exclude: [[index]] });
+    const e = s.embedder;
+    if (!e) {
+      if (!(s.ranker instanceof ItemKNN)) throw noEmbeddings(s, 'similarItems');
+      // ItemKNN's kept neighbours, best first (fewer than k when the list is shorter).
+      const { ids, sims } = s.ranker.neighboursOf(index);
+      return Array.from(ids.subarray(0, k), (j, r) => ({ id: s.vocabulary.decode(j), score: sims[r] }));
+    }
+    const D = e.model.embeddingDim;
+    const q = e.items.subarray(index * D, (index + 1) * D);
+    const result = e.i2i.search(Float32Array.from(q), { k, exclude: [[index]] });
     return decodeRow(s, result.ids, result.scores, 0, k);
   }
+}
+
+/** The error of a call that needs embeddings, on a neighbourhood model. */
+function noEmbeddings(s: State, method: string): SeqrecError {
+  return new SeqrecError(
+    'invalid_argument',
+    `${method}: ${s.modelName} is a neighbourhood model, with no embeddings${method === 'similarItems' ? ' and no item-to-item list (ItemKNN has one)' : ''}`,
+    { field: 'model' },
+  );
 }

@@ -93,6 +93,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       numInterests: info.numInterests,
       maxLen: info.maxLen,
       retriever: info.retriever,
+      fallback: info.fallback,
       bundle: nameOf(info.dir),
       bundleDigest: info.bundleDigest,
       bundleVersion: info.bundleVersion,
@@ -105,7 +106,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   const countOutcome = (r: Recommendation) => {
-    if (r.fallback) metrics.inc('fallback');
+    if (r.fallback) metrics.inc(`fallback:${r.fallback}`);
     if (r.unknown.length) metrics.inc('unknown_items', r.unknown.length);
   };
 

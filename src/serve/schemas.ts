@@ -30,7 +30,7 @@ const scoredItems = z.array(z.object({ id: z.string(), score: z.number() }));
 export const recommendationSchema = z.object({
   items: scoredItems,
   unknown: z.array(z.string()),
-  fallback: z.literal('popularity').nullable(),
+  fallback: z.enum(['popularity', 'recent-popularity', 'cooccurrence']).nullable(),
   reason: z.string().optional(),
 });
 export const batchAnswerSchema = z.object({ results: z.array(recommendationSchema) });

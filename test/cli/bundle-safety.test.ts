@@ -89,9 +89,15 @@ describe('train --out / export / plot keep what is not theirs', () => {
   it('a flat bundle of seqrec 0.1 is refused until re-exported in place, which keeps the user files', async () => {
     const flat = join(root, 'flat');
     await mkdir(flat);
-    for (const name of ['model.json', 'weights.bin', 'vocabulary.json', 'popularity.json', 'history.json']) {
+    for (const name of ['weights.bin', 'vocabulary.json', 'popularity.json', 'history.json']) {
       await writeFile(join(flat, name), await readFile(fileIn(bundle, name)));
     }
+    // seqrec 0.1 wrote no cold-start files: its model.json lists none.
+    const manifest = JSON.parse(await readFile(fileIn(bundle, 'model.json'), 'utf8'));
+    for (const name of ['recent-popularity.json', 'cooccurrence.bin']) delete manifest.files[name];
+    delete manifest.bundle.recentPopularity;
+    delete manifest.bundle.cooccurrence;
+    await writeFile(join(flat, 'model.json'), JSON.stringify(manifest, null, 2));
     await writeFile(join(flat, 'NOTES.md'), 'mine');
     await assert.rejects(loadBundle(flat), /model\.json: no digest covers it .*re-export/);
     const p = runCli(['export', '--model', flat, '--out', flat]);

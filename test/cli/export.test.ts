@@ -33,6 +33,11 @@ describe('seqrec train --out / export', () => {
     assert.equal(b.section.format, 'seqrec-bundle');
     assert.equal(b.section.popularity.source, dataFile);
     assert.equal(b.vocabulary.numItems, 120);
+    // The cold-start tables, counted from the same data (docs/serving.md, "Cold start").
+    assert.match(b.section.recentPopularity!.source, /the last 0\.2 of each training sequence/);
+    assert.ok(b.recentPopularity && b.recentPopularity.some((c, i) => c !== b.popularity[i]), 'recent counts differ from all-time ones');
+    assert.equal(b.cooccurrence!.neighbours, 20);
+    assert.equal(b.cooccurrence!.offsets.length, b.model.itemCount + 1);
     b.model.dispose();
   });
 
@@ -44,6 +49,9 @@ describe('seqrec train --out / export', () => {
     const b = await loadBundle(fromBundle);
     assert.deepEqual([...b.popularity], [...a.popularity]);
     assert.deepEqual([...b.model.itemEmbeddings().dataSync()], [...a.model.itemEmbeddings().dataSync()]);
+    // The cold-start tables travel with a re-export.
+    assert.deepEqual([...b.recentPopularity!], [...a.recentPopularity!]);
+    assert.deepEqual([...b.cooccurrence!.ids], [...a.cooccurrence!.ids]);
 
     // A plain checkpoint (no bundle section, no recorded settings).
     const ckpt = join(root, 'ckpt');
@@ -59,6 +67,7 @@ describe('seqrec train --out / export', () => {
     assert.equal(await p.exited, 0, p.stderr());
     const c = await loadBundle(fromData);
     assert.deepEqual([...c.popularity], [...a.popularity]);
+    assert.deepEqual([...c.cooccurrence!.cold], [...a.cooccurrence!.cold], 'counted again from --data');
 
     // Data that gives another vocabulary is refused.
     p = runCli(['export', '--model', ckpt, '--out', join(root, 'wrong'), '--data', dataFile, '--format', 'sequence', '--min-count', '10']);

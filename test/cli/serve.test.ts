@@ -8,7 +8,10 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parsePrometheus } from '../../src/serve/metrics.js';
 import { fileIn } from '../bundle/bundle-files.js';
-import { get, loadDuring, post, runCli, trainTinyBundle, waitForOutput, type CliProcess } from '../serve/helpers.js';
+import { get, loadDuring, post, runCli, tinyDataset, trainTinyBundle, waitForOutput, type CliProcess } from '../serve/helpers.js';
+import { recentPopularity } from '../../src/bundle/cold-start.js';
+import { exportRankerBundle } from '../../src/bundle/ranker-bundle.js';
+import { ItemKNN } from '../../src/models/knn/item-knn.js';
 
 let root: string;
 const TOKEN = 'cli-serve-test-token';
@@ -175,6 +178,51 @@ describe('seqrec serve', () => {
       }
       assert.equal(await p.exited, 0);
     }
+  });
+
+  it('serves an ItemKNN bundle and its similar items; the fallback flags are checked at start-up', async () => {
+    const dataset = tinyDataset(9);
+    const knnDir = join(root, 'itemknn');
+    const knn = ItemKNN.fit(dataset);
+    await exportRankerBundle(knn, knnDir, {
+      vocabulary: dataset.vocabulary,
+      popularity: dataset.itemPopularity(),
+      recentPopularity: { counts: recentPopularity(dataset), source: 'test' },
+    });
+    const items = dataset.vocabulary.items();
+    const { p, base } = await serve(['--model', knnDir, '--fallback', 'recent-popularity']);
+    try {
+      assert.match(p.stdout(), /\(itemknn, \d+ items, none retrieval/);
+      const health = await get(base, '/health');
+      assert.equal(health.body.model, 'itemknn');
+      assert.equal(health.body.retriever, 'none');
+      assert.deepEqual(health.body.fallback, { popular: 'recent-popularity', cooccurrence: false, shortHistory: 0 });
+      const r = await post(base, '/recommend', { history: [items[0], items[1]], k: 5 });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.fallback, null);
+      const want = knn.rank([[1, 2]], 5, [[1, 2]]);
+      assert.deepEqual(
+        r.body.items.map((x: { id: string }) => x.id),
+        Array.from(want.ids, (j) => dataset.vocabulary.decode(j)),
+      );
+      const empty = await post(base, '/recommend', { history: [] });
+      assert.equal(empty.body.fallback, 'recent-popularity');
+      const sim = await post(base, '/similar', { item: items[2], k: 3 });
+      assert.equal(sim.status, 200);
+      assert.deepEqual(
+        sim.body.items.map((x: { id: string }) => x.id),
+        Array.from(knn.neighboursOf(3).ids.subarray(0, 3), (j) => dataset.vocabulary.decode(j)),
+      );
+      const metrics = parsePrometheus((await get(base, '/metrics')).text);
+      assert.equal(metrics.get('seqrec_recommend_fallback_total{kind="recent-popularity"}'), 1);
+    } finally {
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0);
+    }
+    // A bundle without a co-occurrence table cannot be asked for the co-occurrence fallback.
+    const bad = runCli(['serve', '--model', bundle, '--port', '0', '--workers', '1', '--cooccurrence', 'on']);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.stderr(), /fallback\.cooccurrence 'on' needs the co-occurrence table/);
   });
 
   it('fails clearly on a bad bundle and on a busy port', async () => {

@@ -201,7 +201,8 @@ describe('k is capped at the catalogue (item 4)', () => {
       const n = big.info().numItems;
       const seen: number[] = [];
       // The retrievers are private: spy on the k they are asked for.
-      const state = (big as unknown as { state: { retriever: { search: (...a: any[]) => any }; i2i: { search: (...a: any[]) => any } } }).state;
+      const state = (big as unknown as { state: { embedder: { retriever: { search: (...a: any[]) => any }; i2i: { search: (...a: any[]) => any } } } }).state
+        .embedder;
       for (const r of [state.retriever, state.i2i]) {
         const orig = r.search.bind(r);
         r.search = (q: Float32Array, o: { k: number }) => {

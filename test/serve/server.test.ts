@@ -173,7 +173,7 @@ describe('HTTP server', () => {
     // Buckets are cumulative.
     const buckets = [...v.entries()].filter(([k]) => k.startsWith('seqrec_http_request_duration_seconds_bucket{route="/recommend"')).map(([, n]) => n);
     for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i] >= buckets[i - 1]);
-    assert.ok(v.get('seqrec_recommend_fallback_total')! >= 1);
+    assert.ok(v.get('seqrec_recommend_fallback_total{kind="popularity"}')! >= 1);
     assert.ok(v.get('seqrec_unknown_items_total')! >= 1);
     assert.ok(v.get('process_resident_memory_bytes')! > 0);
     assert.ok(v.get('seqrec_tfjs_tensors')! > 0);

@@ -5,7 +5,8 @@
  */
 import { realpath } from 'node:fs/promises';
 import { assertWritableModelDir } from '../../bundle/atomic-dir.js';
-import { exportBundle, loadBundle, type FaissIndexWriter } from '../../bundle/bundle.js';
+import { exportBundle, loadBundle, type ExportBundleOptions, type FaissIndexWriter } from '../../bundle/bundle.js';
+import { coldStartTables } from '../../bundle/cold-start.js';
 import { loadModel, readModelFile } from '../../bundle/checkpoint.js';
 import { readOptimizerState } from '../../bundle/optimizer-state.js';
 import { SeqrecError } from '../../errors.js';
@@ -88,12 +89,16 @@ async function writeBundle(flags: ExportValues, out: string, log: Log): Promise<
     }
     let popularity: ArrayLike<number>;
     let popularitySource: string;
+    // The cold-start tables travel with a re-export, or are counted from the data.
+    let tables: Pick<ExportBundleOptions, 'recentPopularity' | 'cooccurrence'> = {};
     let similarity = flags.similarity;
     if (loaded.bundle && !flags.data) {
       const src = await loadBundle(from, { acceptUndigestedManifest: true });
       src.model.dispose();
       popularity = src.popularity;
       popularitySource = src.section.popularity.source;
+      if (src.recentPopularity) tables.recentPopularity = { counts: src.recentPopularity, source: src.section.recentPopularity!.source };
+      if (src.cooccurrence) tables.cooccurrence = src.cooccurrence;
       similarity ??= src.section.similarity;
       log(`popularity counts from the bundle in ${from}`);
     } else {
@@ -119,6 +124,8 @@ async function writeBundle(flags: ExportValues, out: string, log: Log): Promise<
       }
       popularity = dataset.itemPopularity();
       popularitySource = settings.data;
+      const parentItems = typeof loaded.meta.parentItems === 'number' ? loaded.meta.parentItems : 0;
+      tables = coldStartTables(dataset, { parentItems, source: settings.data });
     }
     similarity ??= 'ip';
     let faiss: (FaissIndexWriter & { dispose(): void }) | undefined;
@@ -134,6 +141,7 @@ async function writeBundle(flags: ExportValues, out: string, log: Log): Promise<
         popularity,
         popularitySource,
         similarity,
+        ...tables,
         faiss,
         meta: loaded.meta,
         extraFiles: carried,

@@ -42,9 +42,13 @@ export const recommendCommand = defineCommand({
       const result = recommender.recommend(history, { k: values.k, excludeSeen: !values.includeSeen });
       if (result.unknown.length) log(`unknown item ids skipped: ${result.unknown.join(', ')}`);
       // A mistyped history is an error here, not the API's popularity fallback.
-      if (result.fallback) throw new SeqrecError('unknown_item', `none of the history's item ids are in the model's vocabulary`, { field: 'history' });
+      if (!history.some((id) => recommender.hasItem(id)))
+        throw new SeqrecError('unknown_item', `none of the history's item ids are in the model's vocabulary`, { field: 'history' });
+      // A cold-start fallback on known items (docs/serving.md, "Cold start") is said, not hidden.
+      if (result.fallback) log(`answered by the ${result.fallback} fallback: ${result.reason ?? ''}`);
       const recommendations = result.items.map((r) => ({ item: r.id, score: r.score }));
-      process.stdout.write(JSON.stringify({ history, unknown: result.unknown, recommendations }, null, 2) + '\n');
+      const fallback = result.fallback ? { fallback: result.fallback, reason: result.reason } : {};
+      process.stdout.write(JSON.stringify({ history, unknown: result.unknown, ...fallback, recommendations }, null, 2) + '\n');
     } finally {
       recommender.dispose();
     }

@@ -42,6 +42,17 @@ export const SERVE_FLAGS = {
     max: 1000,
   }),
   pgProbes: int('IVFFlat tables: ivfflat.probes per query (default: sqrt(lists))', { min: 1 }),
+  fallback: choice(
+    ['popularity', 'recent-popularity'] as const,
+    "what answers an empty or all-unknown history: all-time training counts, or the bundle's recent counts (docs/serving.md, Cold start)",
+    { default: 'popularity', placeholder: 'kind' },
+  ),
+  cooccurrence: choice(
+    ['auto', 'on', 'off'] as const,
+    "answer histories of cold (never trained) items from the bundle's co-occurrence table: auto = when the bundle has one",
+    { default: 'auto', placeholder: 'mode' },
+  ),
+  shortHistory: int('histories of at most this many known items are answered from the co-occurrence table too (0: none)', { min: 0, default: 0 }),
   coalesce: choice(['on', 'off'] as const, 'batch concurrent /recommend requests into one model call', { default: 'on', placeholder: 'on|off' }),
   drainTimeout: seconds('on SIGTERM/SIGINT: time for in-flight requests before exiting anyway', 10_000),
   requestTimeout: seconds('time to receive and answer a request', SERVER_DEFAULTS.requestTimeoutMs),
@@ -225,6 +236,7 @@ async function serveProcess(flags: ServeValues, log: Log, worker: ReturnType<typ
     retriever: flags.retriever,
     pgvector: pgvectorOptions(flags),
     reloadTimeoutMs: flags.reloadTimeout * 1000,
+    fallback: { popular: flags.fallback, cooccurrence: flags.cooccurrence, shortHistory: flags.shortHistory },
   });
   let app: Awaited<ReturnType<typeof createServer>>;
   try {

@@ -10,6 +10,8 @@ import { GRU4REC_PRESET_NAMES } from '../presets.js';
 import { BACKEND_FLAGS, DATA_FLAGS, EXCLUDE_FLAG, LOSS_FLAGS, RUNS_FLAG, SIMILARITY_FLAG, TRAINING_FLAGS } from '../shared-flags.js';
 
 export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
+/** `--model` of `seqrec train`: the embedding models and the neighbourhood models (fitted, no epochs). */
+export const TRAIN_MODEL_NAMES = [...MODEL_NAMES, 'itemknn', 'sknn'] as const;
 
 /** `--preset` choices: the ComiRec recipe (window mode), then the session-parallel GRU4Rec presets. */
 export const TRAIN_PRESET_NAMES = ['comirec', ...GRU4REC_PRESET_NAMES] as const;
@@ -58,7 +60,7 @@ function samplesPerUserFlag(): Flag<number | 'auto' | undefined> {
 export const TRAIN_FLAGS = {
   ...DATA_FLAGS,
   samplesPerUser: samplesPerUserFlag(),
-  model: choice(MODEL_NAMES, 'model', { default: 'gru4rec', placeholder: 'name' }),
+  model: choice(TRAIN_MODEL_NAMES, 'model (itemknn, sknn: neighbourhood models, fitted without epochs)', { default: 'gru4rec', placeholder: 'name' }),
   interests: int("interests K of the multi-interest models (default: the model's)", { min: 1 }),
   blocks: int('sasrec: self-attention blocks (default: 2)', { min: 1, max: 64 }),
   heads: int('sasrec: attention heads, must divide --dim (default: 1)', { min: 1 }),
@@ -91,6 +93,11 @@ export const TRAIN_FLAGS = {
   saveOptimizer: bool("--out: save Adam's state with the weights (about twice the weights' size), so a later --from continues it (window mode)"),
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
+  coldStart: choice(
+    ['on', 'off'] as const,
+    '--out: store the cold-start tables (recent popularity; the co-occurrence table, an ItemKNN fit over the whole log whose time grows with the sum of squared sequence lengths)',
+    { default: 'on', placeholder: 'on|off' },
+  ),
   json: str('append a JSON line with the run to this file', { placeholder: 'file' }),
   ...RUNS_FLAG,
   mode: choice(

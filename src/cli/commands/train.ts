@@ -1,6 +1,7 @@
 /** `seqrec train`: window training (the default) or GRU4Rec's session-parallel mode. */
 import { appendFile } from 'node:fs/promises';
 import { exportBundle } from '../../bundle/bundle.js';
+import { coldStartTables } from '../../bundle/cold-start.js';
 import { loadModel } from '../../bundle/checkpoint.js';
 import type { ItemVocabulary } from '../../data/vocabulary.js';
 import { SeqrecError } from '../../errors.js';
@@ -17,6 +18,7 @@ import { runContext, writeRunRecord } from '../run-records.js';
 import { metricTable, REPORT_KEYS } from '../table.js';
 import { autoSamplesPerUser, checkDim, checkOut, MODEL_NAMES, TRAIN_FLAGS, windowDefaults, withDimFlag, type TrainValues } from './train-flags.js';
 import { runTrainSessions } from './train-sessions.js';
+import { isNeighbourhoodName, runTrainNeighbourhood } from './train-knn.js';
 
 const NOTES = `
 Reports test recall/NDCG/hit rate @20 and @50 against MostPopular.
@@ -58,6 +60,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   const startedAt = new Date();
   // The official GRU4Rec presets are session-parallel runs; --preset comirec is a window run.
   const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
+  if (isNeighbourhoodName(values.model)) return runTrainNeighbourhood(values, log);
   if (mode === 'session-parallel') return runTrainSessions(values, log);
   if (values.preset !== undefined && values.preset !== 'comirec')
     throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
@@ -178,12 +181,15 @@ async function train(values: TrainValues, log: Log): Promise<void> {
         1,
       ) + '\n';
     // A full serving bundle (a checkpoint plus popularity.json): `seqrec serve --model` reads it directly.
+    const parentItems = fit.warmStart?.parentItems ?? 0;
+    const tables = values.coldStart === 'on' ? coldStartTables(dataset, { parentItems, source: settings.data }) : {};
     await exportBundle(model, values.out, {
       vocabulary: dataset.vocabulary,
       popularity: dataset.itemPopularity(),
       popularitySource: settings.data,
       similarity,
-      meta: { settings, bestEpoch: fit.bestEpoch, test, ...(fit.warmStart ? { parent: fit.warmStart.parentDigest } : {}) },
+      ...tables,
+      meta: { settings, bestEpoch: fit.bestEpoch, test, ...(fit.warmStart ? { parent: fit.warmStart.parentDigest, parentItems } : {}) },
       extraFiles: { 'history.json': history },
       optimizerState: fit.optimizerState,
       existing: values.force ? 'replace' : 'error',

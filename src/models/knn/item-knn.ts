@@ -57,6 +57,43 @@ export function sequenceCounts(sequences: readonly Int32Array[]): SequenceCounts
   return { offsets, items: Int32Array.from(items), counts: Int32Array.from(counts) };
 }
 
+/** What `ItemKNN.state()` returns and `ItemKNN.fromState` takes. */
+export interface ItemKNNState {
+  /** [itemCount + 1]: item i's neighbours are ids[offsets[i] .. offsets[i + 1]). */
+  offsets: Int32Array;
+  /** Neighbour item indices, best first within each item. */
+  ids: Int32Array;
+  /** Their similarities. */
+  sims: Float32Array;
+  /** Items by training count, most frequent first: the fill of short lists. */
+  fill: Int32Array;
+}
+
+function stateError(field: string, why: string): SeqrecError {
+  return new SeqrecError('invalid_argument', `neighbourhood state: ${why}`, { field });
+}
+
+/** Every value of `items` is an item index 1..itemCount-1. */
+export function checkItems(items: ArrayLike<number>, itemCount: number, field: string): void {
+  for (let e = 0; e < items.length; e++) {
+    const v = items[e];
+    if (!Number.isInteger(v) || v < 1 || v >= itemCount) throw stateError(field, `${field}[${e}] is ${v}, not an item index 1..${itemCount - 1}`);
+  }
+}
+
+/** CSR offsets: `rows + 1` entries from 0, non-decreasing, ending at `total`. */
+export function checkOffsets(offsets: Int32Array, rows: number, total: number, field: string): void {
+  if (offsets.length !== rows + 1) throw stateError(field, `${field} has ${offsets.length} entries, expected ${rows + 1}`);
+  if (offsets[0] !== 0 || offsets[rows] !== total) throw stateError(field, `${field} must run from 0 to ${total}`);
+  for (let i = 0; i < rows; i++) if (offsets[i + 1] < offsets[i]) throw stateError(field, `${field} must not decrease (at ${i + 1})`);
+}
+
+/** The fill order: distinct item indices. */
+export function checkFill(fill: Int32Array, itemCount: number): void {
+  checkItems(fill, itemCount, 'fill');
+  if (new Set(fill).size !== fill.length) throw stateError('fill', 'the fill order lists an item twice');
+}
+
 export class ItemKNN implements ItemRanker {
   readonly name = 'itemknn';
   readonly config: ItemKNNConfig;
@@ -75,8 +112,15 @@ export class ItemKNN implements ItemRanker {
 
   /** Counts the co-occurrences of the training sequences of `source` and keeps each item's neighbours. */
   static fit(source: NeighbourhoodSource, options: ItemKNNOptions = {}): ItemKNN {
+    const { itemCount, sequences } = trainingSequences(source);
+    return ItemKNN.fitSequences(itemCount, sequences, options);
+  }
+
+  /** `fit` over explicit encoded sequences (item indices 1..itemCount-1), e.g. a whole log. */
+  static fitSequences(itemCount: number, sequences: readonly Int32Array[], options: ItemKNNOptions = {}): ItemKNN {
     const config = parseModelConfig(ItemKNNConfigSchema, options ?? {}, 'ItemKNN');
-    const { itemCount: n, sequences } = trainingSequences(source);
+    const n = itemCount;
+    for (const seq of sequences) checkItems(seq, n, 'sequences');
     const seqs = sequenceCounts(sequences);
     // Postings: for each item, the sequences it occurs in and how often.
     const supp = new Float64Array(n);
@@ -125,6 +169,23 @@ export class ItemKNN implements ItemRanker {
       for (const j of touched) cooc[j] = 0;
     }
     return new ItemKNN(n, config, offsets, Int32Array.from(ids), Float32Array.from(sims), popularityOrder(n, sequences));
+  }
+
+  /** The fitted state (views, not copies): what a bundle stores (src/bundle/ranker-bundle.ts). */
+  state(): ItemKNNState {
+    return { offsets: this.offsets, ids: this.ids, sims: this.sims, fill: this.fill };
+  }
+
+  /** An ItemKNN from a fitted state (`state()`), checked: offsets, ids, similarities and fill order. */
+  static fromState(itemCount: number, options: ItemKNNOptions, state: ItemKNNState): ItemKNN {
+    const config = parseModelConfig(ItemKNNConfigSchema, options ?? {}, 'ItemKNN');
+    if (!Number.isInteger(itemCount) || itemCount < 2) throw stateError('itemCount', `itemCount must be an integer >= 2, got ${itemCount}`);
+    checkOffsets(state.offsets, itemCount, state.ids.length, 'offsets');
+    if (state.sims.length !== state.ids.length) throw stateError('sims', `${state.sims.length} similarities for ${state.ids.length} neighbour ids`);
+    checkItems(state.ids, itemCount, 'ids');
+    if (!state.sims.every((v) => Number.isFinite(v) && v >= 0)) throw stateError('sims', 'similarities must be finite and >= 0');
+    checkFill(state.fill, itemCount);
+    return new ItemKNN(itemCount, config, state.offsets, state.ids, state.sims, state.fill);
   }
 
   /** Item `item`'s kept neighbours, best first. */

@@ -23,7 +23,8 @@
  */
 import { z } from 'zod';
 import { integerIn, oneOf, parseModelConfig } from '../config.js';
-import { sequenceCounts } from './item-knn.js';
+import { SeqrecError } from '../../errors.js';
+import { checkFill, checkItems, checkOffsets, sequenceCounts } from './item-knn.js';
 import { checkK, popularityOrder, trainingSequences, writeTopK, type ItemRanker, type NeighbourhoodSource, type RankedItems } from './ranker.js';
 
 const DECAYS = ['same', 'div', 'log', 'quadratic'] as const;
@@ -57,6 +58,15 @@ function stepDecay(kind: Decay, step: number): number {
   return 1;
 }
 
+/** What `SessionKNN.state()` returns and `SessionKNN.fromState` takes. */
+export interface SessionKNNState {
+  /** [sequences + 1]: sequence s's distinct items are items[offsets[s] .. offsets[s + 1]). */
+  offsets: Int32Array;
+  items: Int32Array;
+  /** Items by training count, most frequent first: the fill of short lists. */
+  fill: Int32Array;
+}
+
 export class SessionKNN implements ItemRanker {
   readonly name = 'sknn';
   readonly config: SessionKNNConfig;
@@ -87,6 +97,27 @@ export class SessionKNN implements ItemRanker {
     const config = parseModelConfig(SessionKNNConfigSchema, options ?? {}, 'SessionKNN');
     const { itemCount: n, sequences } = trainingSequences(source);
     const { offsets, items } = sequenceCounts(sequences);
+    return SessionKNN.build(n, config, offsets, items, popularityOrder(n, sequences));
+  }
+
+  /** The fitted state (views, not copies): what a bundle stores (src/bundle/ranker-bundle.ts). */
+  state(): SessionKNNState {
+    return { offsets: this.offsets, items: this.items, fill: this.fill };
+  }
+
+  /** A SessionKNN from a fitted state (`state()`), checked; the postings are rebuilt from it. */
+  static fromState(itemCount: number, options: SessionKNNOptions, state: SessionKNNState): SessionKNN {
+    const config = parseModelConfig(SessionKNNConfigSchema, options ?? {}, 'SessionKNN');
+    if (!Number.isInteger(itemCount) || itemCount < 2) {
+      throw new SeqrecError('invalid_argument', `neighbourhood state: itemCount must be an integer >= 2, got ${itemCount}`, { field: 'itemCount' });
+    }
+    checkOffsets(state.offsets, state.offsets.length - 1, state.items.length, 'offsets');
+    checkItems(state.items, itemCount, 'items');
+    checkFill(state.fill, itemCount);
+    return SessionKNN.build(itemCount, config, state.offsets, state.items, state.fill);
+  }
+
+  private static build(n: number, config: SessionKNNConfig, offsets: Int32Array, items: Int32Array, fill: Int32Array): SessionKNN {
     const postingStart = new Int32Array(n + 1);
     for (const item of items) postingStart[item + 1]++;
     for (let i = 0; i < n; i++) postingStart[i + 1] += postingStart[i];
@@ -95,7 +126,7 @@ export class SessionKNN implements ItemRanker {
     for (let s = 0; s + 1 < offsets.length; s++) {
       for (let e = offsets[s]; e < offsets[s + 1]; e++) postings[cursor[items[e]]++] = s;
     }
-    return new SessionKNN(n, config, offsets, items, postingStart, postings, popularityOrder(n, sequences));
+    return new SessionKNN(n, config, offsets, items, postingStart, postings, fill);
   }
 
   rank(histories: readonly ArrayLike<number>[], k: number, exclude?: readonly (ArrayLike<number> | undefined)[]): RankedItems {
