@@ -64,13 +64,16 @@ export const RUNS_FLAG = {
   runsDir: str("directory for this run's experiment record, read by `seqrec runs` ('none': write none)", { default: 'seqrec-runs', placeholder: 'dir' }),
 } as const;
 
-/** Which items valid and test rankings leave out (`train`, `eval`). */
-export const EXCLUDE_FLAG = {
-  exclude: choice(
-    ['none', 'window', 'history'] as const,
-    "items left out of valid/test rankings: none (ComiRec's protocol), window (the input window), history (every earlier item of the user: SASRec's and gSASRec's leave-one-out)",
-    { default: 'none', placeholder: 'which' },
-  ),
+const EXCLUDE_CHOICES = ['none', 'window', 'history'] as const;
+const EXCLUDE_HELP =
+  "items left out of valid/test rankings: none (ComiRec's protocol), window (the input window), history (every earlier item of the user: SASRec's and gSASRec's leave-one-out)";
+
+/** Which items valid and test rankings leave out (`train`). */
+export const EXCLUDE_FLAG = { exclude: choice(EXCLUDE_CHOICES, EXCLUDE_HELP, { default: 'none', placeholder: 'which' }) } as const;
+
+/** The same for `eval`, without a default: unset, it takes what `train` recorded in the bundle. */
+export const EVAL_EXCLUDE_FLAG = {
+  exclude: choice(EXCLUDE_CHOICES, `${EXCLUDE_HELP} (default: the training run's, else none)`, { placeholder: 'which' }),
 } as const;
 
 /** The valid metrics `--monitor` offers (HR equals recall under leave-one-out's one target). */

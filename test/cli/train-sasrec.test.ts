@@ -65,6 +65,31 @@ describe('seqrec train --model sasrec', () => {
     assert.equal(await recommended.exited, 0, recommended.stderr());
   });
 
+  it('eval ranks with the exclusion the training run used, unless --exclude overrides it', async () => {
+    const out = join(root, 'sasrec-history');
+    const r = await train(['--model', 'sasrec', '--blocks', '1', '--exclude', 'history', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const recall = (stdout: string) => {
+      const lines = stdout.split('\n');
+      const header = lines
+        .find((l) => /^\s+\S*@/.test(l))!
+        .trim()
+        .split(/\s+/);
+      const row = lines
+        .find((l) => /^sasrec\s+[0-9]/.test(l))!
+        .trim()
+        .split(/\s+/);
+      return row[header.indexOf('recall@20') + 1];
+    };
+    const same = runCli(['eval', '--model', out]);
+    assert.equal(await same.exited, 0, same.stderr());
+    assert.match(same.stdout(), /rankings exclude: history/);
+    assert.equal(recall(same.stdout()), recall(r.stdout));
+    const none = runCli(['eval', '--model', out, '--exclude', 'none']);
+    assert.equal(await none.exited, 0, none.stderr());
+    assert.doesNotMatch(none.stdout(), /rankings exclude/);
+  });
+
   it('--targets last trains SASRec on one target per window, with any loss', async () => {
     const r = await train(['--model', 'sasrec', '--targets', 'last', '--loss', 'bpr', '--blocks', '1']);
     assert.equal(r.code, 0, r.stderr);

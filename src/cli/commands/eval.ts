@@ -7,7 +7,7 @@ import { defineCommand } from '../command.js';
 import { buildDataset, dataSettings, type DataSettings } from '../dataset.js';
 import { intList, str } from '../flags.js';
 import { cliProgress, evaluateWithProgress } from '../progress.js';
-import { BACKEND_FLAGS, EXCLUDE_FLAG, OPTIONAL_DATA_FLAGS, SIMILARITY_FLAG } from '../shared-flags.js';
+import { BACKEND_FLAGS, EVAL_EXCLUDE_FLAG, OPTIONAL_DATA_FLAGS, SIMILARITY_FLAG } from '../shared-flags.js';
 import { metricTable, REPORT_KEYS } from '../table.js';
 
 export const evalCommand = defineCommand({
@@ -21,7 +21,7 @@ export const evalCommand = defineCommand({
     model: str('model directory (seqrec train --out)', { required: true, placeholder: 'dir' }),
     ...OPTIONAL_DATA_FLAGS,
     ...SIMILARITY_FLAG,
-    ...EXCLUDE_FLAG,
+    ...EVAL_EXCLUDE_FLAG,
     segments: intList('also report metrics per user-activity segment: history-length bucket edges', { min: 2, placeholder: 'edges' }),
     ...BACKEND_FLAGS,
   },
@@ -44,7 +44,9 @@ export const evalCommand = defineCommand({
           `the data gives ${dataset.itemCount} item rows but the model in ${dir} has ${model.itemCount}: use the same data and --min-count as in training`,
         );
       }
-      const evaluation = { similarity: values.similarity, exclude: values.exclude, ns: [10, 20, 50] };
+      // The training run's exclusion unless overridden: the same protocol as its reported test numbers.
+      const exclude = values.exclude ?? excludeOf(meta.exclude) ?? 'none';
+      const evaluation = { similarity: values.similarity, exclude, ns: [10, 20, 50] };
       const test = evaluateWithProgress(cliProgress(), model, dataset, 'test', evaluation);
       process.stdout.write(
         metricTable(
@@ -53,7 +55,9 @@ export const evalCommand = defineCommand({
             { name: 'MostPopular', report: evaluatePopularity(dataset, 'test', evaluation) },
           ],
           REPORT_KEYS,
-        ) + '\n',
+        ) +
+          (exclude !== 'none' ? `\n(rankings exclude: ${exclude}; MostPopular is ranked without it)` : '') +
+          '\n',
       );
       if (values.segments)
         process.stdout.write('\n' + segmentTable(evaluateSegments(model, dataset, 'test', { ...evaluation, edges: values.segments })) + '\n');
@@ -62,6 +66,10 @@ export const evalCommand = defineCommand({
     }
   },
 });
+
+function excludeOf(value: unknown): 'none' | 'window' | 'history' | undefined {
+  return value === 'none' || value === 'window' || value === 'history' ? value : undefined;
+}
 
 /** One row per history-length bucket: users, the model's and MostPopular's recall and NDCG. */
 function segmentTable(segments: SegmentReport[]): string {

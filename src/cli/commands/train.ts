@@ -189,7 +189,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       popularitySource: settings.data,
       similarity,
       ...tables,
-      meta: { settings, bestEpoch: fit.bestEpoch, test, ...(fit.warmStart ? { parent: fit.warmStart.parentDigest, parentItems } : {}) },
+      meta: { settings, exclude: values.exclude, bestEpoch: fit.bestEpoch, test, ...(fit.warmStart ? { parent: fit.warmStart.parentDigest, parentItems } : {}) },
       extraFiles: { 'history.json': history },
       optimizerState: fit.optimizerState,
       existing: values.force ? 'replace' : 'error',
