@@ -59,6 +59,8 @@ describe('run records', () => {
       'sorted best first',
     );
     for (const r of records) assert.ok(table.includes(r.id), r.id);
+    // Each row names the CPU its seconds were measured on.
+    for (const l of lines) assert.equal(l.split('|')[12].trim(), records[0].cpu);
     const only = await cli(['runs', '--dir', dir, '--model', 'itemknn', '--json']);
     assert.deepEqual(
       only

@@ -67,7 +67,8 @@ function settingsOf(r: RunRecord): string {
 /** The comparison table of `seqrec runs` (Markdown). */
 export function runsTable(records: readonly RunRecord[]): string {
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
-  const head = '| finished | command | model | settings | data | epochs (best) | valid R@50 | test R@50 | test NDCG@10 | test HR@10 | seconds | parent | id |';
+  const head =
+    '| finished | command | model | settings | data | epochs (best) | valid R@50 | test R@50 | test NDCG@10 | test HR@10 | seconds | CPU | parent | id |';
   const rows = records.map((r) =>
     [
       r.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
@@ -81,9 +82,11 @@ export function runsTable(records: readonly RunRecord[]): string {
       f(metric(r, 'test', 'ndcg@10')),
       f(metric(r, 'test', 'hitRate@10')),
       r.seconds.toFixed(0),
+      // Seconds compare only between runs on one kind of CPU.
+      r.cpu,
       r.parent ? r.parent.slice(0, 8) : '-',
       r.id,
     ].join(' | '),
   );
-  return [head, `|${'---|'.repeat(13)}`, ...rows.map((r) => `| ${r} |`)].join('\n');
+  return [head, `|${'---|'.repeat(14)}`, ...rows.map((r) => `| ${r} |`)].join('\n');
 }
