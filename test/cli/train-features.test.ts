@@ -33,9 +33,25 @@ after(() => rm(root, { recursive: true, force: true }));
 describe('seqrec train --item-features', () => {
   it('trains with the features and writes them into the bundle', async () => {
     const out = join(root, 'gru');
-    const p = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'gru4rec', '--item-features', featureFile, '--feature-strategy', 'interleaving', '--out', out]);
+    const p = runCli([
+      'train',
+      '--data',
+      dataFile,
+      ...FLAGS,
+      '--model',
+      'gru4rec',
+      '--item-features',
+      featureFile,
+      '--feature-strategy',
+      'interleaving',
+      '--out',
+      out,
+    ]);
     assert.equal(await p.exited, 0, p.stderr());
-    assert.match(p.stderr() + p.stdout(), /item features from .*: 4 features on \d+ of \d+ items .*1 items of the file not in the data, ignored\); strategy interleaving/);
+    assert.match(
+      p.stderr() + p.stdout(),
+      /item features from .*: 4 features on \d+ of \d+ items .*1 items of the file not in the data, ignored\); strategy interleaving/,
+    );
     const loaded = await loadBundle(out);
     assert.equal(loaded.model.itemFeatureStrategy, 'interleaving');
     assert.equal(loaded.model.getConfig().featureCount, 4);
