@@ -54,7 +54,7 @@ describe('seqrec train --item-features', () => {
     );
     const loaded = await loadBundle(out);
     assert.equal(loaded.model.itemFeatureStrategy, 'interleaving');
-    assert.equal(loaded.model.getConfig().featureCount, 4);
+    assert.equal((loaded.model.getConfig() as { featureCount?: number }).featureCount, 4);
     assert.equal(loaded.model.itemFeatures()!.featureCount, 4);
     assert.ok(!loaded.extraFiles.includes('item-features.json'));
     loaded.model.dispose();
