@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { ItemFeatures, itemFeatureIndex, parseFeatureJson, parseMoviesDat } from '../../src/data/item-features.js';
+import { ItemFeatures, itemFeatureIndex, parseFeatureJson, parseMoviesDat, readItemFeatures } from '../../src/data/item-features.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
 import type { TrainBatch } from '../../src/data/types.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
@@ -53,6 +54,22 @@ describe('item features: files and index', () => {
     );
     assert.throws(() => parseFeatureJson('[1, 2]', 'f.json'), /JSON object/);
     assert.throws(() => parseFeatureJson('{"a": 3}', 'f.json'), /item 'a': expected an array/);
+  });
+});
+
+describe('item features: the real files (skipped without ../shared/data)', () => {
+  const movies = join(import.meta.dirname, '../../../shared/data/ml-1m/movies.dat');
+  const beauty = join(import.meta.dirname, '../../../shared/data/amazon-beauty/Beauty_item2attributes.json');
+  it('reads ml-1m movies.dat: 3,883 movies, 18 genres', { skip: !existsSync(movies) }, async () => {
+    const raw = await readItemFeatures(movies);
+    assert.equal(raw.size, 3883);
+    assert.equal(new Set([...raw.values()].flat()).size, 18);
+    assert.deepEqual(raw.get('1'), ['Animation', "Children's", 'Comedy']);
+  });
+  it('reads Beauty_item2attributes.json', { skip: !existsSync(beauty) }, async () => {
+    const raw = await readItemFeatures(beauty);
+    assert.equal(raw.size, 12101);
+    assert.deepEqual(raw.get('4'), ['1', '2', '3']);
   });
 });
 
