@@ -75,7 +75,8 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   // The official GRU4Rec presets are session-parallel runs; --preset comirec is a window run.
   const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
   if (mode === 'session-parallel') {
-    if (values.itemFeatures !== undefined) throw new SeqrecError('invalid_argument', '--item-features applies to window training, not --mode session-parallel', { field: 'itemFeatures' });
+    if (values.itemFeatures !== undefined)
+      throw new SeqrecError('invalid_argument', '--item-features applies to window training, not --mode session-parallel', { field: 'itemFeatures' });
     return runTrainSessions(values, log);
   }
   if (values.preset !== undefined && values.preset !== 'comirec')
