@@ -59,6 +59,19 @@ export {
   type SyntheticTruth,
 } from './data/index.js';
 
+// Item features (docs/models/features.md)
+export {
+  ItemFeatures,
+  itemFeatureIndex,
+  parseFeatureJson,
+  parseMoviesDat,
+  readItemFeatures,
+  type ItemFeatureIndex,
+  type ItemFeaturesJSON,
+  type RawItemFeatures,
+} from './data/item-features.js';
+export type { ItemFeatureStrategy } from './models/config.js';
+
 // Models
 export {
   BaseRecaller,
@@ -184,6 +197,7 @@ export { Trainer, type TrainerOptions, type FitResult, type EpochRecord, type Tr
 export { evaluateModel, evaluatePopularity, popularityRanking, type EvaluationOptions } from './train/evaluate.js';
 export { evaluateSegments, DEFAULT_SEGMENT_EDGES, type SegmentReport } from './train/segments.js';
 export { warmStart, type NewRowInit, type WarmStartReport } from './train/warm-start.js';
+export { addItemsWithFeatures, type FeatureOnlyItem, type ExtendedModel } from './train/feature-items.js';
 export { saveModel, loadModel, type LoadedModel, type SaveOptions } from './bundle/checkpoint.js';
 export { readOptimizerState, type OptimizerState, type WeightMoments } from './bundle/optimizer-state.js';
 export type { OptimizerRestore } from './train/optimizer-state.js';

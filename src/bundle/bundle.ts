@@ -28,7 +28,10 @@
  * double the largest array of the bundle and could disagree with the weights; the manifest
  * records where they come from (`source: 'weights'`), which leaves room for a file-backed
  * source should a model ever compute its item embeddings. Export refuses a model whose
- * `itemEmbeddings()` is not that weight.
+ * item table (`itemTableVariable()`) is not that weight. A model with item features scores with
+ * that weight plus each item's feature vector: the features are `item-features.json` of the
+ * checkpoint (src/bundle/checkpoint.ts), so the item embeddings still derive from the bundle's
+ * weights and files alone.
  *
  * Writing is atomic at every instant (src/bundle/atomic-dir.ts): the files above are one version
  * `DIR/vNNNNNN/`, committed by replacing the `DIR/CURRENT` pointer (which records model.json's
@@ -47,7 +50,7 @@ import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { FILE_NAME_RE, saveVersion, writeDurable } from './atomic-dir.js';
-import { digestOf, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
+import { digestOf, ITEM_FEATURES_FILE, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
 import { OPTIMIZER_FILES, type OptimizerState } from './optimizer-state.js';
 import { FaissSidecarSchema } from '../retrieval/faiss/persist.js';
@@ -201,11 +204,11 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
   if (similarity !== 'ip' && similarity !== 'cosine') {
     throw new SeqrecError('invalid_argument', `exportBundle: similarity must be 'ip' or 'cosine', got ${String(similarity)}`, { field: 'similarity' });
   }
-  const itemWeight = model.namedWeights().find((w) => w.variable === model.itemEmbeddings());
+  const itemWeight = model.namedWeights().find((w) => w.variable === model.itemTableVariable());
   if (!itemWeight) {
     throw new SeqrecError(
       'invalid_argument',
-      `exportBundle: ${model.name}.itemEmbeddings() is not one of its weights; bundle format ${BUNDLE_VERSION} derives item embeddings from the weights`,
+      `exportBundle: ${model.name}.itemTableVariable() is not one of its weights; bundle format ${BUNDLE_VERSION} derives item embeddings from the weights`,
     );
   }
   for (const name of Object.keys(options.extraFiles ?? {})) {
@@ -312,7 +315,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
         `bundle.itemEmbeddings is ${section.itemEmbeddings.rows} x ${section.itemEmbeddings.dim} but the model's item table is ${model.itemCount} x ${model.embeddingDim}`,
       );
     }
-    if (!model.namedWeights().some((w) => w.name === section.itemEmbeddings.weight && w.variable === model.itemEmbeddings())) {
+    if (!model.namedWeights().some((w) => w.name === section.itemEmbeddings.weight && w.variable === model.itemTableVariable())) {
       throw bundleInvalid(BUNDLE_FILES.manifest, `bundle.itemEmbeddings.weight '${section.itemEmbeddings.weight}' is not the ${model.name} item table`);
     }
     const popName = section.popularity.file;
@@ -336,6 +339,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
     const own = new Set<string>([
       BUNDLE_FILES.weights,
       BUNDLE_FILES.vocabulary,
+      ITEM_FEATURES_FILE,
       popName,
       OPTIMIZER_FILES.header,
       OPTIMIZER_FILES.data,

@@ -21,6 +21,7 @@
  */
 import { join } from 'node:path';
 import { ItemVocabulary } from '../data/vocabulary.js';
+import { ItemFeatures } from '../data/item-features.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { buildModel } from '../models/registry.js';
@@ -29,6 +30,30 @@ import { z } from 'zod';
 import { bundleInvalid, checkSchema } from './file-schema.js';
 import { writeOptimizerFiles, type OptimizerState } from './optimizer-state.js';
 import { checkManifestSizes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseManifest, type ModelManifest, type WeightEntry } from './manifest.js';
+
+/** The item features of a model built with them (`ItemFeatures.toJSON`). */
+export const ITEM_FEATURES_FILE = 'item-features.json';
+
+/** Attaches item-features.json to a model built with item features; refuses it missing, or present for a model without. */
+function attachItemFeatures(model: BaseRecaller, bytes: Buffer | undefined, listed: boolean): void {
+  const wants = model.itemFeatureStrategy !== 'none';
+  if (!wants && !listed) return;
+  if (!wants) throw bundleInvalid(ITEM_FEATURES_FILE, `present, but the ${model.name} model was built without item features`);
+  if (!bytes) throw bundleInvalid(ITEM_FEATURES_FILE, `missing: the ${model.name} model was built with item features (${model.itemFeatureStrategy})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw bundleInvalid(ITEM_FEATURES_FILE, 'not valid JSON');
+  }
+  const features = ItemFeatures.fromJSON(json, ITEM_FEATURES_FILE);
+  try {
+    model.setItemFeatures(features);
+  } catch (err) {
+    if (err instanceof SeqrecError) throw bundleInvalid(ITEM_FEATURES_FILE, err.message);
+    throw err;
+  }
+}
 
 /** vocabulary.json, as `ItemVocabulary.toJSON` writes it (fromJSON checks the ids themselves). */
 const VocabularyFileSchema = z.strictObject({ format: z.literal('seqrec-vocabulary'), version: z.literal(1), items: z.array(z.string()) });
@@ -94,6 +119,12 @@ export async function writeModelFiles(model: BaseRecaller, dir: string, options:
     await writeDurable(join(dir, 'vocabulary.json'), vocabBytes);
   }
   if (options.optimizerState) Object.assign(files, await writeOptimizerFiles(options.optimizerState, dir));
+  const features = model.itemFeatures();
+  if (features) {
+    const featureBytes = Buffer.from(JSON.stringify(features.toJSON()));
+    files[ITEM_FEATURES_FILE] = digestOf(featureBytes);
+    await writeDurable(join(dir, ITEM_FEATURES_FILE), featureBytes);
+  }
   for (const [name, content] of Object.entries(options.extraFiles ?? {})) {
     if (files[name]) throw new SeqrecError('invalid_argument', `extraFiles: '${name}' is a file seqrec writes itself`, { field: 'extraFiles' });
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
@@ -242,6 +273,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     for (const w of manifest.weights) values.set(w.name, { shape: w.shape, data: floats.subarray(w.offset, w.offset + w.shape.reduce((a, b) => a * b, 1)) });
     model.setNamedWeights(values);
 
+    attachItemFeatures(model, small.get(ITEM_FEATURES_FILE), manifest.files[ITEM_FEATURES_FILE] !== undefined);
     let vocabulary: ItemVocabulary | null = null;
     const vocabBytes = small.get('vocabulary.json');
     if (vocabBytes) {

@@ -65,6 +65,9 @@ const ConfigSchema = z.strictObject({
   scaleEmbeddings: z.boolean().optional(),
   positionOrigin: z.enum(['end', 'start']).optional(),
   separateOutput: z.boolean().optional(),
+  // item features (GRU4Rec, SASRec; docs/models/features.md)
+  itemFeatures: z.enum(['none', 'simultaneous', 'interleaving']).optional(),
+  featureCount: int(1, 2 ** 26).optional(),
 });
 
 const WeightSchema = z.strictObject({
@@ -176,6 +179,7 @@ export function checkManifestSizes(m: ModelManifest): number {
   if (!Object.hasOwn(MODELS, m.model)) return next;
   if (c.hiddenDim !== undefined) fits('hiddenDim', c.hiddenDim * (d + c.hiddenDim * (c.numLayers ?? 1)));
   if (c.attentionDim !== undefined) fits('attentionDim', c.attentionDim * d);
+  if (c.featureCount !== undefined && c.itemFeatures !== undefined && c.itemFeatures !== 'none') fits('featureCount', c.featureCount * d);
   if (m.model === 'comirec-dr') fits('maxLen', c.maxLen * d * d * (c.numInterests ?? 1));
   if (m.model === 'comirec-sa' && c.positionEmbeddings !== false) fits('maxLen', c.maxLen * d);
   if (m.model === 'comirec-dr') fits('numInterests', (c.numInterests ?? 1) * d * d);

@@ -18,7 +18,10 @@ import { embeddingLookup } from '../ops/embedding.js';
 import { nativeAddon } from '../backend/native.js';
 import { tensorFilledBy } from '../backend/memory.js';
 import { glorotUniform, variable } from './layers/init.js';
-import type { ModelBaseConfig } from './config.js';
+import type { ItemFeatureStrategy, ModelBaseConfig } from './config.js';
+import type { ItemFeatures } from '../data/item-features.js';
+import { featureMean, featureMeanRows } from '../ops/feature-mean.js';
+import { readFloats } from '../backend/memory.js';
 
 /** The tensors of a `SequenceBatch`. Owned by the caller's tidy scope. */
 export interface BatchTensors {
@@ -70,6 +73,15 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
   readonly trainRng: Random;
   protected readonly itemTable: tf.Variable<tf.Rank.R2>;
   private readonly weights = new Map<string, tf.Variable>();
+  /** The feature table [featureCount, width] when the model takes item features (`addFeatureBranch`). */
+  private featureTable: tf.Variable<tf.Rank.R2> | null = null;
+  private featureStrategy: ItemFeatureStrategy = 'none';
+  private features: ItemFeatures | null = null;
+  /** The last table `itemEmbeddings()` computed (models with item features only). */
+  private scoringCache: tf.Tensor2D | null = null;
+  /** Interleaving: training steps so far, and the branch held constant in the running step. */
+  private featureSteps = 0;
+  private frozenBranch: 'ids' | 'features' | null = null;
 
   protected constructor(base: ModelBaseConfig) {
     this.itemCount = base.itemCount;
@@ -97,14 +109,114 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
   /** The resolved config (JSON-serialisable), enough to rebuild the model with `createModel`. */
   abstract getConfig(): Config;
 
-  /** [itemCount, D] item embeddings (row 0 = padding). Owned by the model: do not dispose. */
+  /**
+   * [itemCount, D] item embeddings (row 0 = padding). Owned by the model: do not dispose. For
+   * most models this is the `item_embeddings` variable itself. With item features it is the item
+   * table plus each item's feature vector, computed from the current weights by this call and
+   * valid until the next call (or `dispose`); copy it out (`dataSync`) to keep it.
+   */
   itemEmbeddings(): tf.Tensor2D {
+    if (!this.featureTable) return this.itemTable;
+    const next = tf.tidy(() => this.scoringTable());
+    this.scoringCache?.dispose();
+    this.scoringCache = next;
+    return next;
+  }
+
+  /** The `item_embeddings` variable (what checkpoints and bundles store item rows in). */
+  itemTableVariable(): tf.Variable<tf.Rank.R2> {
     return this.itemTable;
   }
 
   /** Looks up item embeddings with a sparse (scatter-add) gradient. */
   protected embed(indices: tf.Tensor): tf.Tensor {
-    return embeddingLookup(this.itemTable, indices);
+    return embeddingLookup(this.scoringTable(), indices);
+  }
+
+  /**
+   * The table items are embedded and scored with, differentiable: the item table, plus (with
+   * item features) the mean of each item's rows of the feature table. Interleaving training
+   * holds one of the two constant in a step (`trainingPhase`). Call inside a tidy scope.
+   */
+  protected scoringTable(): tf.Tensor2D {
+    const featureTable = this.featureTable;
+    if (!featureTable) return this.itemTable;
+    const features = this.features;
+    if (!features) {
+      throw new SeqrecError(
+        'invalid_config',
+        `${this.name} was built with item features (${this.featureStrategy}) but none are attached; call setItemFeatures first`,
+        {
+          field: 'itemFeatures',
+        },
+      );
+    }
+    const width = featureTable.shape[1];
+    const ids = this.frozenBranch === 'ids' ? tf.tensor2d(readFloats(this.itemTable).slice(), this.itemTable.shape) : this.itemTable;
+    const vectors =
+      this.frozenBranch === 'features'
+        ? tf.tensor2d(featureMeanRowsOf(readFloats(featureTable), features, width), [features.itemCount, width])
+        : featureMean(featureTable, features);
+    return tf.add(ids, vectors) as tf.Tensor2D;
+  }
+
+  /**
+   * Adds the feature table (zero-initialised, so an untrained feature branch leaves every item
+   * vector as it was); subclasses that take item features call it after their other weights, so
+   * those are initialised exactly as without features.
+   */
+  protected addFeatureBranch(strategy: ItemFeatureStrategy | undefined, featureCount: number | undefined): void {
+    if (strategy === undefined || strategy === 'none') return;
+    if (featureCount === undefined) {
+      throw new SeqrecError('invalid_config', `${this.name}: featureCount is required with itemFeatures '${strategy}'`, { field: 'featureCount' });
+    }
+    const width = this.itemTable.shape[1];
+    this.featureStrategy = strategy;
+    this.featureTable = this.addWeight('feature_embeddings', new Float32Array(featureCount * width), [featureCount, width]) as tf.Variable<tf.Rank.R2>;
+  }
+
+  /** How this model uses item features ('none' for models built without them). */
+  get itemFeatureStrategy(): ItemFeatureStrategy {
+    return this.featureStrategy;
+  }
+
+  /** The attached item features, or null. */
+  itemFeatures(): ItemFeatures | null {
+    return this.features;
+  }
+
+  /** Attaches the item features (one row per item index, `featureCount` features) the model embeds and scores with. */
+  setItemFeatures(features: ItemFeatures): void {
+    if (!this.featureTable) {
+      throw new SeqrecError('invalid_config', `${this.name} was built without item features; build it with itemFeatures 'simultaneous' or 'interleaving'`, {
+        field: 'itemFeatures',
+      });
+    }
+    if (features.itemCount !== this.itemCount) {
+      throw new SeqrecError('shape_mismatch', `item features have ${features.itemCount} item rows, the model ${this.itemCount}`, { field: 'itemFeatures' });
+    }
+    if (features.featureCount > this.featureTable.shape[0]) {
+      throw new SeqrecError('shape_mismatch', `item features have ${features.featureCount} features, the model's feature table ${this.featureTable.shape[0]}`, {
+        field: 'featureCount',
+      });
+    }
+    this.features = features;
+  }
+
+  /**
+   * Runs one training step's loss `fn`. With interleaving, odd steps train the id part (the
+   * feature table is a constant in that step) and even steps the feature part (the item table is
+   * a constant); every other weight trains on every step. Otherwise just `fn()`.
+   */
+  protected trainingPhase<T>(fn: () => T): T {
+    if (this.featureStrategy !== 'interleaving') return fn();
+    this.featureSteps++;
+    this.frozenBranch = this.featureSteps % 2 === 1 ? 'features' : 'ids';
+    try {
+      return fn();
+    } finally {
+      this.frozenBranch = null;
+    }
   }
 
   protected toTensors(batch: SequenceBatch): BatchTensors {
@@ -137,10 +249,12 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
 
   /** Scalar training loss for a batch (default: full softmax cross-entropy). */
   loss(batch: TrainBatch, lossFn: LossFunction = softmaxCrossEntropy): tf.Scalar {
-    return tf.tidy(() =>
-      lossFn(
-        lossInput(this.itemTable, batch.targets, this.trainRng, (targetEmbeddings) =>
-          this.trainingUserVector(this.userEmbeddings(batch, { training: true }), targetEmbeddings),
+    return this.trainingPhase(() =>
+      tf.tidy(() =>
+        lossFn(
+          lossInput(this.scoringTable(), batch.targets, this.trainRng, (targetEmbeddings) =>
+            this.trainingUserVector(this.userEmbeddings(batch, { training: true }), targetEmbeddings),
+          ),
         ),
       ),
     );
@@ -191,7 +305,15 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
   dispose(): void {
     for (const v of this.weights.values()) v.dispose();
     this.weights.clear();
+    this.scoringCache?.dispose();
+    this.scoringCache = null;
   }
+}
+
+function featureMeanRowsOf(table: Float32Array, features: ItemFeatures, width: number): Float32Array {
+  const out = new Float32Array(features.itemCount * width);
+  featureMeanRows(out, table, features, width);
+  return out;
 }
 
 /**

@@ -55,6 +55,27 @@ export const ModelBaseConfigSchema = z.strictObject({
 });
 
 export type ModelBaseConfig = z.output<typeof ModelBaseConfigSchema>;
+
+/** How a model uses item features (docs/models/features.md): not at all, or trained by one of the p-RNN strategies. */
+export type ItemFeatureStrategy = 'none' | 'simultaneous' | 'interleaving';
+
+/**
+ * The item-feature fields of the models that take item features (GRU4Rec, SASRec). Both are
+ * optional and left out of `getConfig()` when unset, so a model without features has exactly the
+ * config (and the checkpoint) it had before features existed.
+ */
+export const ItemFeatureConfigFields = {
+  /**
+   * Item features as a second input (docs/models/features.md): 'none' (the default when unset),
+   * 'simultaneous' (the id and feature parts are trained together on every batch) or
+   * 'interleaving' (odd batches train the id part, even batches the feature part; the rest of
+   * the network on every batch). With features, `featureCount` is required and the features
+   * themselves are attached with `setItemFeatures` (checkpoints store them).
+   */
+  itemFeatures: oneOf(['none', 'simultaneous', 'interleaving']).optional(),
+  /** Rows of the feature table (the `ItemFeatures.featureCount` the model is built for). Required with item features. */
+  featureCount: integerIn(1).optional(),
+};
 export type ModelBaseOptions = z.input<typeof ModelBaseConfigSchema>;
 
 /**

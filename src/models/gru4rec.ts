@@ -29,7 +29,7 @@ import type { LossFunction } from '../losses/types.js';
 import { z } from 'zod';
 import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
-import { DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
+import { DEFAULT_BASE_CONFIG, integerIn, ItemFeatureConfigFields, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { gruSequence, lastStep } from '../ops/gru-sequence.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
 import { lossAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
@@ -83,6 +83,7 @@ export const GRU4RecConfigSchema = ModelBaseConfigSchema.extend({
    * retrieval (cosine would normalise the bias column in).
    */
   outputBias: z.boolean({ error: (iss) => `must be true or false, got ${String(iss.input)}` }).default(DEFAULT_GRU4REC_CONFIG.outputBias),
+  ...ItemFeatureConfigFields,
 }).transform(({ hiddenDim, ...c }) => ({ ...c, hiddenDim: hiddenDim ?? c.embeddingDim }));
 
 /** The resolved config (`getConfig()`). */
@@ -128,6 +129,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
     if (h !== config.embeddingDim) {
       this.projection = this.addWeight('projection', glorotUniform(this.initRng, [h, config.embeddingDim]), [h, config.embeddingDim]);
     }
+    this.addFeatureBranch(config.itemFeatures, config.featureCount);
   }
 
   getConfig(): GRU4RecConfig {
@@ -170,6 +172,10 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
    * (`sequenceTargets`). Padded steps are never scored.
    */
   override sequenceLoss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
+    return this.trainingPhase(() => this.sequenceLossOf(batch, lossFn));
+  }
+
+  private sequenceLossOf(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
       const at = sequenceTargets(batch);
       const { positions } = at;
@@ -184,7 +190,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
       }
       let h = realRows(tf.reshape(inputs, [b * l, this.config.hiddenDim]) as tf.Tensor2D, positions);
       if (this.projection) h = tf.matMul(h, this.projection);
-      return lossAtPositions(this.withBiasInput(h), this.itemTable, batch, at, this.trainRng, lossFn);
+      return lossAtPositions(this.withBiasInput(h), this.scoringTable(), batch, at, this.trainRng, lossFn);
     });
   }
 

@@ -32,7 +32,16 @@ import type { LossFunction } from '../losses/types.js';
 import { SeqrecError } from '../errors.js';
 import { embeddingLookup } from '../ops/embedding.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
-import { booleanField, DEFAULT_BASE_CONFIG, integerIn, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
+import {
+  booleanField,
+  DEFAULT_BASE_CONFIG,
+  integerIn,
+  ItemFeatureConfigFields,
+  ModelBaseConfigSchema,
+  numberWhere,
+  oneOf,
+  resolveModelConfig,
+} from './config.js';
 import { glorotUniform } from './layers/init.js';
 import { lossAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
 import {
@@ -77,6 +86,7 @@ export const SASRecConfigSchema = ModelBaseConfigSchema.extend({
    * false (the original shares it). The scoring table is `itemEmbeddings()` either way.
    */
   separateOutput: booleanField().default(DEFAULT_SASREC_CONFIG.separateOutput),
+  ...ItemFeatureConfigFields,
 }).refine((c) => c.embeddingDim % c.numHeads === 0, {
   path: ['numHeads'],
   error: (iss) => {
@@ -141,6 +151,8 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
       this.blocks.push({ ln1, attention, ln2, ffn });
     }
     this.finalNorm = norm('final_norm');
+    // With separateOutput the features add to the scoring table only (the input table has none).
+    this.addFeatureBranch(config.itemFeatures, config.featureCount);
   }
 
   getConfig(): SASRecConfig {
@@ -176,12 +188,16 @@ export class SASRec extends BaseRecaller<SASRecConfig> {
    * never scored.
    */
   override sequenceLoss(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
+    return this.trainingPhase(() => this.sequenceLossOf(batch, lossFn));
+  }
+
+  private sequenceLossOf(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
       const at = sequenceTargets(batch);
       const { positions } = at;
       // Full windows need no gather (and no scatter-add in the backward pass).
       const h = layerNorm(realRows(this.encode(batch, true), positions), this.finalNorm) as tf.Tensor2D;
-      return lossAtPositions(h, this.itemTable, batch, at, this.trainRng, lossFn);
+      return lossAtPositions(h, this.scoringTable(), batch, at, this.trainRng, lossFn);
     });
   }
 

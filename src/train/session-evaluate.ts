@@ -18,7 +18,10 @@ import type { ItemRanker } from '../models/knn/ranker.js';
 import type { SessionEvaluationOptions, SessionMetrics } from './records.js';
 
 /** What a model needs for session-parallel training (GRU4Rec implements it). */
-export type SessionRecurrentModel = Pick<GRU4Rec, 'sessionStep' | 'stateSizes' | 'itemEmbeddings' | 'trainableVariables' | 'itemCount' | 'trainRng'>;
+export type SessionRecurrentModel = Pick<
+  GRU4Rec,
+  'sessionStep' | 'stateSizes' | 'itemEmbeddings' | 'trainableVariables' | 'itemCount' | 'trainRng' | 'itemFeatureStrategy'
+>;
 
 export function assertSessionsFit(model: SessionRecurrentModel, sessions: SessionSet): void {
   if (sessions.itemCount !== model.itemCount) {

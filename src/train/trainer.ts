@@ -115,7 +115,8 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     // Losses whose negatives depend on the data (popularity samplers, logQ) are bound to it here.
     const lossFn = resolveLoss(loss, { itemCount: dataset.itemCount, itemPopularity: o.itemPopularity ?? dataset.itemPopularity() });
     const parts = this.resolveParallelism();
-    const itemGradients = resolveItemGradients(o.itemGradients ?? 'auto', loss);
+    const itemGradients =
+      model.itemFeatureStrategy === 'none' ? resolveItemGradients(o.itemGradients ?? 'auto', loss) : featureGradients(o.itemGradients, parts);
     if (parts > 1 && itemGradients === 'sparse') {
       throw new SeqrecError('invalid_config', "Trainer: parallelism > 1 needs itemGradients 'dense' (worker gradients are summed as dense tensors)", {
         field: 'itemGradients',
@@ -217,6 +218,11 @@ export class Trainer<M extends TrainableModel = BaseRecaller> {
     refuse(o, WINDOWED_ONLY, 'fit (windowed training)');
     const model = this.model;
     assertSessionsFit(model, sessions);
+    if (model.itemFeatureStrategy !== 'none') {
+      throw new SeqrecError('invalid_config', 'Trainer: session-parallel training does not support item features yet; train on windows (fit)', {
+        field: 'itemFeatures',
+      });
+    }
     const optimizerName = o.optimizer ?? 'adam';
     const learningRate = o.learningRate ?? (optimizerName === 'adam' ? 1e-3 : 0.05);
     const batchSize = o.batchSize ?? 128;
@@ -295,4 +301,16 @@ function replicable(model: BaseRecaller): boolean {
   const same = probe.constructor === model.constructor;
   probe.dispose();
   return same;
+}
+
+/**
+ * Item gradients of a model with item features: dense (the feature vectors add a dense term to
+ * every item row, which row-sparse Adam cannot train), in one process (workers do not carry the features).
+ */
+function featureGradients(mode: TrainerOptions['itemGradients'], parts: number): 'dense' {
+  if (mode === 'sparse') {
+    throw new SeqrecError('invalid_config', "Trainer: a model with item features needs itemGradients 'dense' (or 'auto')", { field: 'itemGradients' });
+  }
+  if (parts > 1) throw new SeqrecError('invalid_config', 'Trainer: a model with item features trains in one process (parallelism 1)', { field: 'parallelism' });
+  return 'dense';
 }

@@ -91,6 +91,14 @@ export const TRAIN_FLAGS = {
     placeholder: 'rule',
   }),
   saveOptimizer: bool("--out: save Adam's state with the weights (about twice the weights' size), so a later --from continues it (window mode)"),
+  itemFeatures: str(
+    "GRU4Rec/SASRec: item features as a second input, from a JSON object {item: [feature, ...]} or MovieLens-1M's movies.dat genres (docs/models/features.md)",
+    { placeholder: 'file' },
+  ),
+  featureStrategy: choice(['simultaneous', 'interleaving'] as const, '--item-features: train the id and feature parts together, or on alternating batches', {
+    default: 'simultaneous',
+    placeholder: 'name',
+  }),
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
   coldStart: choice(

@@ -48,6 +48,8 @@ const NOT_FOR_KNN = [
   'optimizer',
   'momentum',
   'test',
+  'itemFeatures',
+  'saveOptimizer',
 ] as const;
 // --cold-start: a neighbourhood bundle stores the recent popularity always and needs no co-occurrence table.
 

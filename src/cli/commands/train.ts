@@ -4,6 +4,7 @@ import { exportBundle } from '../../bundle/bundle.js';
 import { coldStartTables } from '../../bundle/cold-start.js';
 import { loadModel } from '../../bundle/checkpoint.js';
 import type { ItemVocabulary } from '../../data/vocabulary.js';
+import { itemFeatureIndex, readItemFeatures, type ItemFeatures } from '../../data/item-features.js';
 import { SeqrecError } from '../../errors.js';
 import { createModel, modelFactory } from '../../models/registry.js';
 import { evaluatePopularity } from '../../train/evaluate.js';
@@ -52,6 +53,21 @@ async function vocabularyOf(dir: string): Promise<ItemVocabulary> {
   return parent.vocabulary;
 }
 
+/** --item-features read and aligned with the dataset's vocabulary (null without the flag). */
+async function featuresFor(values: TrainValues, modelName: string, vocabulary: ItemVocabulary, log: Log): Promise<ItemFeatures | null> {
+  if (values.itemFeatures === undefined) return null;
+  if (modelName !== 'gru4rec' && modelName !== 'sasrec') {
+    throw new SeqrecError('invalid_argument', `--item-features applies to --model gru4rec or sasrec, not ${modelName}`, { field: 'itemFeatures' });
+  }
+  if (values.from !== undefined) throw new SeqrecError('invalid_argument', '--item-features cannot be combined with --from yet', { field: 'itemFeatures' });
+  const { features, unknownItems, itemsWithout } = itemFeatureIndex(await readItemFeatures(values.itemFeatures), vocabulary);
+  log(
+    `item features from ${values.itemFeatures}: ${features.featureCount} features on ${features.coveredItems} of ${vocabulary.numItems} items ` +
+      `(${itemsWithout} without; ${unknownItems} items of the file not in the data, ignored); strategy ${values.featureStrategy}`,
+  );
+  return features;
+}
+
 function multiInterestModels(): string[] {
   return MODEL_NAMES.filter((name) => modelFactory(name).multiInterest);
 }
@@ -61,7 +77,11 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   // The official GRU4Rec presets are session-parallel runs; --preset comirec is a window run.
   const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
   if (isNeighbourhoodName(values.model)) return runTrainNeighbourhood(values, log);
-  if (mode === 'session-parallel') return runTrainSessions(values, log);
+  if (mode === 'session-parallel') {
+    if (values.itemFeatures !== undefined)
+      throw new SeqrecError('invalid_argument', '--item-features applies to window training, not --mode session-parallel', { field: 'itemFeatures' });
+    return runTrainSessions(values, log);
+  }
   if (values.preset !== undefined && values.preset !== 'comirec')
     throw new SeqrecError('invalid_argument', `--preset ${values.preset} is a session-parallel preset; drop --mode window`, { field: 'preset' });
   const loss = lossOf(values, 'softmax');
@@ -98,6 +118,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   // Before any epoch: a split too small to train, validate or test on is named now.
   dataset.assertSplits(['train', 'valid', 'test']);
   const similarity = values.similarity;
+  const features = await featuresFor(values, modelName, dataset.vocabulary, log);
   const model = withDimFlag(dim, () =>
     createModel(modelName, {
       itemCount: dataset.itemCount,
@@ -110,8 +131,10 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       ...(values.blocks !== undefined ? { numBlocks: values.blocks } : {}),
       ...(values.heads !== undefined ? { numHeads: values.heads } : {}),
       ...(values.dropout !== undefined ? { dropout: values.dropout } : {}),
+      ...(features ? { itemFeatures: values.featureStrategy, featureCount: Math.max(1, features.featureCount) } : {}),
     }),
   );
+  if (features) model.setItemFeatures(features);
   const targets = values.targets ?? model.defaultTargets;
   if (targets === 'every') {
     log(
