@@ -182,5 +182,9 @@ describe('neighbourhood models in bundles and the Recommender', () => {
       runTrain({ data: file, model: 'itemknn', epochs: '3', 'runs-dir': 'none' }, () => {}),
       (e: unknown) => e instanceof SeqrecError && e.field === 'epochs' && /--epochs does not apply to --model itemknn/.test(e.message),
     );
+    await assert.rejects(
+      runTrain({ data: file, model: 'sknn', 'item-features': file, 'runs-dir': 'none' }, () => {}),
+      (e: unknown) => e instanceof SeqrecError && /--item-features does not apply to --model sknn/.test(e.message),
+    );
   });
 });

@@ -57,7 +57,7 @@ export async function runTrainNeighbourhood(values: TrainValues, log: Log): Prom
   const startedAt = new Date();
   const name = values.model as NeighbourhoodName;
   for (const flag of NOT_FOR_KNN) {
-    if (values[flag] !== undefined) {
+    if (values[flag] !== undefined && values[flag] !== false) {
       throw new SeqrecError(
         'invalid_argument',
         `--${kebab(flag)} does not apply to --model ${name}: a neighbourhood model is fitted on the co-occurrences, with no training loop`,
