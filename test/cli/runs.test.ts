@@ -71,6 +71,40 @@ describe('run records', () => {
     );
   });
 
+  it('session-parallel training writes a record too, with its test metrics', async () => {
+    const dir = join(root, 'sessions-runs');
+    const sessions = join(root, 'sessions.txt');
+    const lines = Array.from({ length: 60 }, (_, s) => `s${s} ${Array.from({ length: 4 + (s % 5) }, (_, i) => `i${(s * 7 + i * 3) % 40}`).join(' ')}`);
+    await writeFile(sessions, lines.join('\n') + '\n');
+    const printed = await cli([
+      'train',
+      '--mode',
+      'session-parallel',
+      '--data',
+      sessions,
+      '--test',
+      sessions,
+      '--dim',
+      '8',
+      '--epochs',
+      '2',
+      '--batch',
+      '8',
+      '--runs-dir',
+      dir,
+    ]);
+    const [record] = await readRunRecords(dir);
+    assert.equal(record.model, 'gru4rec');
+    assert.equal(record.epochs, 2);
+    assert.equal((record.config.settings as { mode: string }).mode, 'session-parallel');
+    const row = printed
+      .split('\n')
+      .find((l) => /^gru4rec\s+[0-9]/.test(l))!
+      .trim()
+      .split(/\s+/);
+    assert.equal(record.test['recall@20'].toFixed(4), row[5]);
+  });
+
   it('a damaged record is an error naming the file', async () => {
     const dir = join(root, 'bad');
     await cli(['bench', '--data', data, ...FLAGS, '--models', 'mostpopular', '--runs-dir', dir]);

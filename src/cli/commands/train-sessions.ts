@@ -6,6 +6,7 @@ import { SeqrecError } from '../../errors.js';
 import { GRU4Rec } from '../../models/gru4rec.js';
 import { evaluateSessionParallel, trainSessionParallel } from '../../train/session-parallel.js';
 import { trainingStops } from '../interrupt.js';
+import { runContext, writeRunRecord } from '../run-records.js';
 import type { Log } from '../command.js';
 import { GRU4REC_OFFICIAL_PRESETS, presetLoss, presetModel } from '../presets.js';
 import { DEFAULT_DIM, lossOf } from '../shared-flags.js';
@@ -13,6 +14,7 @@ import { metricTable } from '../table.js';
 import { checkDim, checkOut, withDimFlag, type TrainValues } from './train-flags.js';
 
 export async function runTrainSessions(values: TrainValues, log: Log): Promise<void> {
+  const startedAt = new Date();
   const data = values.data;
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
   if (values.model !== 'gru4rec')
@@ -60,13 +62,16 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
       }),
   );
   const stops = trainingStops(values.maxMinutes, log);
-  const result = await trainSessionParallel(model, train, {
-    loss,
+  const training = {
     batchSize: values.batch ?? preset?.batchSize ?? 128,
     epochs: values.epochs ?? preset?.epochs ?? 10,
     learningRate: values.lr ?? preset?.learningRate,
     optimizer,
     momentum: values.momentum ?? preset?.momentum,
+  };
+  const result = await trainSessionParallel(model, train, {
+    loss,
+    ...training,
     log,
     ...stops.options,
   }).finally(() => stops.dispose());
@@ -88,6 +93,29 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
     });
     log(`saved model to ${values.out}`);
   }
+  if (values.runsDir !== 'none') {
+    const lossName = preset?.loss ?? values.loss ?? 'bpr-max';
+    const path = await writeRunRecord(values.runsDir, {
+      command: 'train',
+      ...(await runContext(data, startedAt)),
+      model: 'gru4rec',
+      config: {
+        settings: { data, test: values.test, mode: 'session-parallel', preset: values.preset },
+        model: model.getConfig(),
+        loss: { name: lossName, negatives: values.negatives, sampler: values.sampler, alpha: values.alpha },
+        training,
+      },
+      epochs: result.history.length,
+      // No validation split in this mode: the last epoch is the model.
+      bestEpoch: result.history.length,
+      stoppedBy: result.stoppedBy,
+      seconds: result.seconds,
+      valid: {},
+      test: onlyNumbers(report),
+      ...(values.out ? { out: values.out } : {}),
+    });
+    log(`run record: ${path}`);
+  }
   if (values.json) {
     const line = {
       data,
@@ -104,4 +132,9 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
     await appendFile(values.json, JSON.stringify(line) + '\n');
   }
   model.dispose();
+}
+
+/** The numeric metrics of a session report (its counts included), as a run record keeps them. */
+function onlyNumbers(report: object | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(report ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number'));
 }
