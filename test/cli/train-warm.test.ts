@@ -63,6 +63,7 @@ describe('seqrec train --save-optimizer / --from', () => {
       fresh.join('\n'),
     );
     await assert.rejects(train({ data: join(dir, 'day1.txt'), saveOptimizer: true }), /--save-optimizer .* give --out DIR/);
+    await assert.rejects(train({ data: join(dir, 'day2.txt'), mode: 'session-parallel', from: parent }), /--from \(a warm start\) applies to window mode/);
     // seqrec export carries the state into the new bundle.
     const copy = join(dir, 'copy');
     await exportCommand.prepare({ model: parent, out: copy }).run(() => {});

@@ -34,6 +34,8 @@ export async function runTrainSessions(values: TrainValues, log: Log): Promise<v
     log(
       `preset ${values.preset}: the official ${preset.paramfile} (${preset.loss}, ${preset.hidden} units, adagrad lr ${preset.learningRate} momentum ${preset.momentum}, batch ${preset.batchSize}, dropout ${preset.dropoutEmbed}/${preset.dropoutHidden}, output bias)`,
     );
+  if (values.from !== undefined)
+    throw new SeqrecError('invalid_argument', '--from (a warm start) applies to window mode, not --mode session-parallel', { field: 'from' });
   if (values.saveOptimizer)
     throw new SeqrecError('invalid_argument', '--save-optimizer applies to window mode (a warm start with --from continues window training)', {
       field: 'saveOptimizer',
