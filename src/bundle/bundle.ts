@@ -50,7 +50,16 @@ import type { ItemVocabulary } from '../data/vocabulary.js';
 import { SeqrecError } from '../errors.js';
 import type { BaseRecaller } from '../models/base.js';
 import { FILE_NAME_RE, saveVersion, writeDurable } from './atomic-dir.js';
-import { digestOf, ITEM_FEATURES_FILE, loadModel, readModelFile, writeModelFiles, type FileDigest, type LoadOptions } from './checkpoint.js';
+import {
+  checkExportVocabulary,
+  digestOf,
+  ITEM_FEATURES_FILE,
+  loadModel,
+  readModelFile,
+  writeModelFiles,
+  type FileDigest,
+  type LoadOptions,
+} from './checkpoint.js';
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
 import { OPTIMIZER_FILES, type OptimizerState } from './optimizer-state.js';
 import { FaissSidecarSchema } from '../retrieval/faiss/persist.js';
@@ -190,16 +199,7 @@ export async function exportBundle(model: BaseRecaller, dir: string, options: Ex
     throw new SeqrecError('invalid_argument', 'exportBundle: options {vocabulary, popularity} are required', { field: 'options' });
   }
   const { vocabulary } = options;
-  if (!vocabulary || typeof vocabulary.encode !== 'function') {
-    throw new SeqrecError('invalid_argument', 'exportBundle: options.vocabulary (an ItemVocabulary) is required', { field: 'vocabulary' });
-  }
-  if (vocabulary.size !== model.itemCount) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `exportBundle: the vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`,
-      { field: 'vocabulary' },
-    );
-  }
+  checkExportVocabulary('exportBundle', vocabulary, model.itemCount);
   const similarity = options.similarity ?? 'ip';
   if (similarity !== 'ip' && similarity !== 'cosine') {
     throw new SeqrecError('invalid_argument', `exportBundle: similarity must be 'ip' or 'cosine', got ${String(similarity)}`, { field: 'similarity' });

@@ -300,6 +300,18 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
 }
 
 /** vocabulary.json's bytes as a vocabulary, checked (`bundle_invalid` naming the file). */
+/** A bundle export's vocabulary argument: an ItemVocabulary with one entry per item row. `fn` names the caller in the error. */
+export function checkExportVocabulary(fn: string, vocabulary: ItemVocabulary | undefined, itemCount: number): asserts vocabulary is ItemVocabulary {
+  if (!vocabulary || typeof vocabulary.encode !== 'function') {
+    throw new SeqrecError('invalid_argument', `${fn}: options.vocabulary (an ItemVocabulary) is required`, { field: 'vocabulary' });
+  }
+  if (vocabulary.size !== itemCount) {
+    throw new SeqrecError('shape_mismatch', `${fn}: the vocabulary has ${vocabulary.size} entries (with padding) but the model has ${itemCount} item rows`, {
+      field: 'vocabulary',
+    });
+  }
+}
+
 export function parseVocabularyFile(bytes: Buffer): ItemVocabulary {
   let json: unknown;
   try {

@@ -23,7 +23,7 @@ import { ItemKNN } from '../models/knn/item-knn.js';
 import { SessionKNN } from '../models/knn/session-knn.js';
 import { arrayOf, ArrayLayoutSchema, packArrays, unpackArrays } from './arrays-file.js';
 import { digestOf, FileDigestSchema, FILE_NAME_RE, resolveModelDir, saveVersion, writeDurable, type FileDigest } from './atomic-dir.js';
-import { parseVocabularyFile, readManifestBytes, readModelFile, verifyListedFiles } from './checkpoint.js';
+import { checkExportVocabulary, parseVocabularyFile, readManifestBytes, readModelFile, verifyListedFiles } from './checkpoint.js';
 import { parsePopularity, popularityDocument } from './cold-start.js';
 import { coldStartFiles, coldStartNames, readColdStartFiles } from './cold-start-files.js';
 import { bundleInvalid, checkSchema, parseJsonFile } from './file-schema.js';
@@ -93,16 +93,7 @@ export async function exportRankerBundle(model: NeighbourhoodModel, dir: string,
     throw new SeqrecError('invalid_argument', 'exportRankerBundle: model must be a fitted ItemKNN or SessionKNN', { field: 'model' });
   }
   const { vocabulary } = options ?? {};
-  if (!vocabulary || typeof vocabulary.encode !== 'function') {
-    throw new SeqrecError('invalid_argument', 'exportRankerBundle: options.vocabulary (an ItemVocabulary) is required', { field: 'vocabulary' });
-  }
-  if (vocabulary.size !== model.itemCount) {
-    throw new SeqrecError(
-      'shape_mismatch',
-      `exportRankerBundle: the vocabulary has ${vocabulary.size} entries (with padding) but the model has ${model.itemCount} item rows`,
-      { field: 'vocabulary' },
-    );
-  }
+  checkExportVocabulary('exportRankerBundle', vocabulary, model.itemCount);
   const source = options.popularitySource ?? 'training data';
   const popularityBytes = Buffer.from(popularityDocument(options.popularity, model.itemCount, source));
   const extras = coldStartFiles({ recentPopularity: options.recentPopularity }, model.itemCount);

@@ -99,17 +99,7 @@ export class ItemFeatures {
     const ids = Array.from(this.ids);
     const offsets = Array.from(this.offsets);
     for (const row of rows) {
-      const dense = new Set<number>();
-      for (const name of row) {
-        let id = byName.get(name);
-        if (id === undefined) {
-          id = names.length;
-          byName.set(name, id);
-          names.push(name);
-        }
-        dense.add(id);
-      }
-      ids.push(...[...dense].sort((a, b) => a - b));
+      ids.push(...denseIds(row, byName, names));
       offsets.push(ids.length);
     }
     return new ItemFeatures(Int32Array.from(offsets), Int32Array.from(ids), names);
@@ -144,6 +134,21 @@ export interface ItemFeatureIndex {
   itemsWithout: number;
 }
 
+/** One item's features as sorted distinct dense ids; a name seen for the first time gets the next id. */
+function denseIds(row: readonly string[], byName: Map<string, number>, names: string[]): number[] {
+  const dense = new Set<number>();
+  for (const name of row) {
+    let id = byName.get(name);
+    if (id === undefined) {
+      id = names.length;
+      byName.set(name, id);
+      names.push(name);
+    }
+    dense.add(id);
+  }
+  return [...dense].sort((a, b) => a - b);
+}
+
 /**
  * Maps raw features onto vocabulary indices. Feature ids are dense 0..F-1 in order of first
  * appearance along the item indices, so only features of vocabulary items get an id; items of
@@ -159,17 +164,7 @@ export function itemFeatureIndex(raw: RawItemFeatures, vocabulary: ItemVocabular
   for (let i = 0; i < items.length; i++) {
     const row = raw.get(items[i]);
     if (!row || row.length === 0) itemsWithout++;
-    const dense = new Set<number>();
-    for (const name of row ?? []) {
-      let id = byName.get(name);
-      if (id === undefined) {
-        id = names.length;
-        byName.set(name, id);
-        names.push(name);
-      }
-      dense.add(id);
-    }
-    ids.push(...[...dense].sort((a, b) => a - b));
+    ids.push(...denseIds(row ?? [], byName, names));
     offsets[i + 2] = ids.length;
   }
   let unknownItems = 0;
