@@ -14,6 +14,7 @@ import { softmaxCrossEntropy } from '../../src/losses/softmax.js';
 import { AdamStep } from '../../src/train/step.js';
 import { addItemsWithFeatures } from '../../src/train/feature-items.js';
 import { exportBundle, loadBundle } from '../../src/bundle/bundle.js';
+import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { Random } from '../../src/util/random.js';
 import { SeqrecError } from '../../src/errors.js';
 import { batchOf, maxAbsDiff, setupBackend } from '../helpers.js';
@@ -198,6 +199,12 @@ describe("GRU4Rec featureArchitecture 'parallel' (p-RNN)", () => {
       assert.deepEqual(data(loaded.model.itemEmbeddings()), data(model.itemEmbeddings()));
       tf.dispose(ul);
       loaded.model.dispose();
+      await saveModel(model, join(dir, 'checkpoint'));
+      const checkpoint = await loadModel(join(dir, 'checkpoint'));
+      const uc = checkpoint.model.userEmbeddings(b);
+      assert.deepEqual(data(uc), data(u));
+      tf.dispose(uc);
+      checkpoint.model.dispose();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

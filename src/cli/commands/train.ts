@@ -53,14 +53,17 @@ async function vocabularyOf(dir: string): Promise<ItemVocabulary> {
   return parent.vocabulary;
 }
 
+/** --feature-architecture needs --item-features and --model gru4rec (checked before the data is read). */
+function checkFeatureArchitecture(values: TrainValues, modelName: string): void {
+  if (values.featureArchitecture === undefined) return;
+  if (values.itemFeatures === undefined)
+    throw new SeqrecError('invalid_argument', '--feature-architecture needs --item-features', { field: 'featureArchitecture' });
+  if (modelName !== 'gru4rec')
+    throw new SeqrecError('invalid_argument', `--feature-architecture applies to --model gru4rec, not ${modelName}`, { field: 'featureArchitecture' });
+}
+
 /** --item-features read and aligned with the dataset's vocabulary (null without the flag). */
 async function featuresFor(values: TrainValues, modelName: string, vocabulary: ItemVocabulary, log: Log): Promise<ItemFeatures | null> {
-  if (values.featureArchitecture !== undefined) {
-    if (values.itemFeatures === undefined)
-      throw new SeqrecError('invalid_argument', '--feature-architecture needs --item-features', { field: 'featureArchitecture' });
-    if (modelName !== 'gru4rec')
-      throw new SeqrecError('invalid_argument', `--feature-architecture applies to --model gru4rec, not ${modelName}`, { field: 'featureArchitecture' });
-  }
   if (values.itemFeatures === undefined) return null;
   if (modelName !== 'gru4rec' && modelName !== 'sasrec') {
     throw new SeqrecError('invalid_argument', `--item-features applies to --model gru4rec or sasrec, not ${modelName}`, { field: 'itemFeatures' });
@@ -102,6 +105,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   const settings = dataSettings({ ...values, samplesPerUser: samplesPerUser === 'auto' ? 1 : samplesPerUser });
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
   const modelName = values.model;
+  checkFeatureArchitecture(values, modelName);
   if (values.interests !== undefined && !modelFactory(modelName).multiInterest) {
     throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, {
       field: 'interests',
