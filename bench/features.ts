@@ -13,7 +13,8 @@
  *
  * Env: DATA (../shared/data/amazon-beauty/Beauty.txt), FEATURES (Beauty_item2attributes.json
  * next to it), BENCH_OUT (runs/features), BENCH_EPOCHS (40), BENCH_MAX_MINUTES (per run, 16),
- * BENCH_RUNS ("none,simultaneous,interleaving"), TAIL (5).
+ * BENCH_RUNS ("none,simultaneous,interleaving"; also "parallel-simultaneous" and
+ * "parallel-interleaving": --feature-architecture parallel with that strategy), TAIL (5).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -61,7 +62,10 @@ interface Row {
 
 async function measure(run: string): Promise<Row> {
   const dir = join(out, run);
-  const extra = run === 'none' ? [] : ['--item-features', features, '--feature-strategy', run];
+  // 'simultaneous' | 'interleaving' (shared architecture) or 'parallel-simultaneous' | 'parallel-interleaving' (p-RNN).
+  const [architecture, strategy] = run.startsWith('parallel-') ? ['parallel', run.slice('parallel-'.length)] : [null, run];
+  const extra =
+    run === 'none' ? [] : ['--item-features', features, '--feature-strategy', strategy, ...(architecture ? ['--feature-architecture', architecture] : [])];
   const args = [
     '--import',
     'tsx',

@@ -68,6 +68,7 @@ const ConfigSchema = z.strictObject({
   // item features (GRU4Rec, SASRec; docs/models/features.md)
   itemFeatures: z.enum(['none', 'simultaneous', 'interleaving']).optional(),
   featureCount: int(1, 2 ** 26).optional(),
+  featureArchitecture: z.enum(['shared', 'parallel']).optional(),
 });
 
 const WeightSchema = z.strictObject({

@@ -139,25 +139,44 @@ export abstract class BaseRecaller<Config extends ModelBaseConfig = ModelBaseCon
    * holds one of the two constant in a step (`trainingPhase`). Call inside a tidy scope.
    */
   protected scoringTable(): tf.Tensor2D {
+    if (!this.featureTable) return this.itemTable;
+    const { ids, features } = this.itemRowParts();
+    return tf.add(ids, features) as tf.Tensor2D;
+  }
+
+  /**
+   * The two parts of the scoring table, each [itemCount, width]: `ids` the item table, `features`
+   * each item's mean of its feature rows (models with item features only). The part interleaving
+   * holds in the running step is a constant. Call inside a tidy scope.
+   */
+  protected itemRowParts(): { ids: tf.Tensor2D; features: tf.Tensor2D } {
     const featureTable = this.featureTable;
-    if (!featureTable) return this.itemTable;
     const features = this.features;
-    if (!features) {
+    if (!featureTable || !features) {
       throw new SeqrecError(
         'invalid_config',
-        `${this.name} was built with item features (${this.featureStrategy}) but none are attached; call setItemFeatures first`,
-        {
-          field: 'itemFeatures',
-        },
+        featureTable
+          ? `${this.name} was built with item features (${this.featureStrategy}) but none are attached; call setItemFeatures first`
+          : `${this.name} was built without item features`,
+        { field: 'itemFeatures' },
       );
     }
     const width = featureTable.shape[1];
-    const ids = this.frozenBranch === 'ids' ? tf.tensor2d(readFloats(this.itemTable).slice(), this.itemTable.shape) : this.itemTable;
-    const vectors =
-      this.frozenBranch === 'features'
-        ? tf.tensor2d(featureMeanRowsOf(readFloats(featureTable), features, width), [features.itemCount, width])
-        : featureMean(featureTable, features);
-    return tf.add(ids, vectors) as tf.Tensor2D;
+    return {
+      ids: this.unlessHeld('ids', this.itemTable),
+      features:
+        this.frozenBranch === 'features'
+          ? tf.tensor2d(featureMeanRowsOf(readFloats(featureTable), features, width), [features.itemCount, width])
+          : featureMean(featureTable, features),
+    };
+  }
+
+  /**
+   * `value`, or (when interleaving holds `branch` constant in the running step) a copy of it that
+   * carries no gradient, so the weight and its optimizer moments stay as they are in that step.
+   */
+  protected unlessHeld<T extends tf.Tensor>(branch: 'ids' | 'features', value: T): T {
+    return this.frozenBranch === branch ? (tf.tensor(readFloats(value).slice(), value.shape) as T) : value;
   }
 
   /**

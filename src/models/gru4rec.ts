@@ -31,6 +31,7 @@ import { SeqrecError } from '../errors.js';
 import { BaseRecaller, dropoutMask, type UserEmbeddingOptions } from './base.js';
 import { DEFAULT_BASE_CONFIG, integerIn, ItemFeatureConfigFields, ModelBaseConfigSchema, numberWhere, oneOf, resolveModelConfig } from './config.js';
 import { gruSequence, lastStep } from '../ops/gru-sequence.js';
+import { embeddingLookup } from '../ops/embedding.js';
 import { glorotUniform, uniformArray } from './layers/init.js';
 import { lossAtPositions, realRows, sequenceTargets } from './sequence-loss.js';
 
@@ -84,6 +85,14 @@ export const GRU4RecConfigSchema = ModelBaseConfigSchema.extend({
    */
   outputBias: z.boolean({ error: (iss) => `must be true or false, got ${String(iss.input)}` }).default(DEFAULT_GRU4REC_CONFIG.outputBias),
   ...ItemFeatureConfigFields,
+  /**
+   * How item features enter the network (docs/models/features.md), with `itemFeatures` only:
+   * 'shared' (the default when unset: one GRU over v_i = e_i + feature mean) or 'parallel'
+   * (p-RNN: an id GRU over e_i and a feature GRU over the feature mean, their last states
+   * concatenated and mapped linearly to the scoring width; items are still scored with v_i).
+   * Left out of `getConfig()` when unset.
+   */
+  featureArchitecture: oneOf(['shared', 'parallel']).optional(),
 }).transform(({ hiddenDim, ...c }) => ({ ...c, hiddenDim: hiddenDim ?? c.embeddingDim }));
 
 /** The resolved config (`getConfig()`). */
@@ -92,10 +101,16 @@ export type GRU4RecConfig = z.output<typeof GRU4RecConfigSchema>;
 export type GRU4RecOptions = z.input<typeof GRU4RecConfigSchema>;
 
 interface GRULayer {
-  wi: tf.Variable; // [in, 3H]: columns r | z | n
-  bi: tf.Variable; // [3H]
-  wh: tf.Variable; // [H, 3H]
-  bh: tf.Variable; // [3H]
+  wi: tf.Tensor2D; // [in, 3H]: columns r | z | n
+  bi: tf.Tensor1D; // [3H]
+  wh: tf.Tensor2D; // [H, 3H]
+  bh: tf.Tensor1D; // [3H]
+}
+
+/** A GRU stack and the interleaving branch it belongs to (null: it trains on every step). */
+interface GRUStack {
+  layers: GRULayer[];
+  branch: 'ids' | 'features' | null;
 }
 
 export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
@@ -104,6 +119,9 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
   readonly config: Readonly<GRU4RecConfig>;
   private readonly layers: GRULayer[] = [];
   private readonly projection: tf.Variable | null = null;
+  /** featureArchitecture 'parallel': the feature GRU, and the map [2H, D] of [h_id; h_feat] to the scoring width. */
+  private readonly featureLayers: GRULayer[] = [];
+  private readonly parallelProjection: tf.Variable | null = null;
 
   constructor(options: GRU4RecOptions) {
     const config = resolveModelConfig(GRU4RecConfigSchema, options, 'GRU4Rec');
@@ -115,21 +133,40 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
       tf.tidy(() => this.itemTable.assign(tf.concat([tf.slice(this.itemTable, [0, 0], [-1, d]), tf.zeros([config.itemCount, 1])], 1) as tf.Tensor2D));
     }
     const h = config.hiddenDim;
-    // PyTorch's GRU initialisation: every weight and bias U(-1/sqrt(H), 1/sqrt(H)).
-    const limit = 1 / Math.sqrt(h);
-    for (let l = 0; l < config.numLayers; l++) {
-      const inDim = l === 0 ? config.embeddingDim : h;
-      this.layers.push({
-        wi: this.addWeight(`gru${l}/wi`, uniformArray(this.initRng, inDim * 3 * h, limit), [inDim, 3 * h]),
-        bi: this.addWeight(`gru${l}/bi`, uniformArray(this.initRng, 3 * h, limit), [3 * h]),
-        wh: this.addWeight(`gru${l}/wh`, uniformArray(this.initRng, h * 3 * h, limit), [h, 3 * h]),
-        bh: this.addWeight(`gru${l}/bh`, uniformArray(this.initRng, 3 * h, limit), [3 * h]),
+    const d = config.embeddingDim;
+    const parallel = config.featureArchitecture === 'parallel';
+    if (parallel && (config.itemFeatures === undefined || config.itemFeatures === 'none')) {
+      throw new SeqrecError('invalid_config', "GRU4Rec: featureArchitecture 'parallel' needs item features (itemFeatures 'simultaneous' or 'interleaving')", {
+        field: 'featureArchitecture',
       });
     }
-    if (h !== config.embeddingDim) {
-      this.projection = this.addWeight('projection', glorotUniform(this.initRng, [h, config.embeddingDim]), [h, config.embeddingDim]);
+    this.layers = this.addGRU('gru', config.numLayers);
+    if (h !== d && !parallel) {
+      this.projection = this.addWeight('projection', glorotUniform(this.initRng, [h, d]), [h, d]);
     }
     this.addFeatureBranch(config.itemFeatures, config.featureCount);
+    if (parallel) {
+      this.featureLayers = this.addGRU('feature_gru', config.numLayers);
+      this.parallelProjection = this.addWeight('parallel_projection', glorotUniform(this.initRng, [2 * h, d]), [2 * h, d]);
+    }
+  }
+
+  /** A stack of `count` GRU layers named `${prefix}${l}/...`, input width embeddingDim. */
+  private addGRU(prefix: string, count: number): GRULayer[] {
+    const h = this.config.hiddenDim;
+    // PyTorch's GRU initialisation: every weight and bias U(-1/sqrt(H), 1/sqrt(H)).
+    const limit = 1 / Math.sqrt(h);
+    const layers: GRULayer[] = [];
+    for (let l = 0; l < count; l++) {
+      const inDim = l === 0 ? this.config.embeddingDim : h;
+      layers.push({
+        wi: this.addWeight(`${prefix}${l}/wi`, uniformArray(this.initRng, inDim * 3 * h, limit), [inDim, 3 * h]) as tf.Variable<tf.Rank.R2>,
+        bi: this.addWeight(`${prefix}${l}/bi`, uniformArray(this.initRng, 3 * h, limit), [3 * h]) as tf.Variable<tf.Rank.R1>,
+        wh: this.addWeight(`${prefix}${l}/wh`, uniformArray(this.initRng, h * 3 * h, limit), [h, 3 * h]) as tf.Variable<tf.Rank.R2>,
+        bh: this.addWeight(`${prefix}${l}/bh`, uniformArray(this.initRng, 3 * h, limit), [3 * h]) as tf.Variable<tf.Rank.R1>,
+      });
+    }
+    return layers;
   }
 
   getConfig(): GRU4RecConfig {
@@ -138,29 +175,70 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
 
   userEmbeddings(batch: SequenceBatch, options: UserEmbeddingOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
-      const training = options.training ?? false;
-      const { history, mask } = this.toTensors(batch);
-      const [b, l] = history.shape;
-      let inputs = this.inputEmbeddings(history) as tf.Tensor3D; // [B, L, D]
-      // Per-step masks [B, 1], time-major.
-      const stepMasks = tf.unstack(tf.transpose(mask, [1, 0])).map((m) => tf.expandDims(m, 1));
-      let state: tf.Tensor2D | null = null;
-      if (training && this.config.dropout > 0) {
-        inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
-      }
-      for (let li = 0; li < this.layers.length; li++) {
-        const { outputs, last } = this.runLayer(this.layers[li], inputs, mask, stepMasks, b, l, li < this.layers.length - 1);
-        state = last;
-        if (outputs) inputs = outputs;
-        if (training && this.config.hiddenDropout > 0) {
-          if (outputs) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.hiddenDropout)) as tf.Tensor3D;
-          else state = tf.mul(last, dropoutMask(this.trainRng, last.shape, this.config.hiddenDropout)) as tf.Tensor2D;
-        }
-      }
-      let user = state as tf.Tensor2D;
-      if (this.projection) user = tf.matMul(user, this.projection);
+      const user = this.encode(batch, options.training ?? false).user;
       return tf.expandDims(this.withBiasInput(user), 1) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * The user vectors before the bias input: [B, D] from the last states, or with `positions`
+   * (flat b·L + t indices of real steps) [positions, D] from the states at those steps.
+   * Shared: one GRU stack over the rows of the scoring table. Parallel: the id GRU over the id
+   * rows e_i, the feature GRU over the feature means, [h_id; h_feat] mapped by
+   * `parallel_projection`; `scoring` is then the table (e_i + feature mean) to score with, null
+   * for shared (`scoringTable()`). Call inside a tidy scope.
+   */
+  private encode(batch: SequenceBatch, training: boolean, positions?: Int32Array): { user: tf.Tensor2D; scoring: tf.Tensor2D | null } {
+    const all = positions !== undefined;
+    const { history, mask } = this.toTensors(batch);
+    const [b, l] = history.shape;
+    // Per-step masks [B, 1], time-major (the 'ops' recurrence).
+    const stepMasks = tf.unstack(tf.transpose(mask, [1, 0])).map((m) => tf.expandDims(m, 1));
+    const run = (stack: GRUStack, table: tf.Tensor2D) => {
+      const states = this.runStack(stack, this.inputRows(embeddingLookup(table, history)) as tf.Tensor3D, mask, stepMasks, training, all);
+      return all ? realRows(tf.reshape(states, [b * l, this.config.hiddenDim]) as tf.Tensor2D, positions) : (states as tf.Tensor2D);
+    };
+    if (!this.parallelProjection) {
+      const h = run({ layers: this.layers, branch: null }, this.scoringTable());
+      return { user: this.projection ? tf.matMul(h, this.projection) : h, scoring: null };
+    }
+    const { ids, features } = this.itemRowParts();
+    const hIds = run({ layers: this.layers, branch: 'ids' }, ids);
+    const hFeatures = run({ layers: this.featureLayers, branch: 'features' }, features);
+    return { user: tf.matMul(tf.concat([hIds, hFeatures], 1), this.parallelProjection), scoring: tf.add(ids, features) as tf.Tensor2D };
+  }
+
+  /**
+   * Input dropout, then the layers of `stack` over `inputs` [B, L, D] (the weights of a branch
+   * interleaving holds in this step as constants), hidden dropout after each layer; returns the
+   * last layer's states at every step [B, L, H] (`all`) or its last state [B, H].
+   */
+  private runStack(stack: GRUStack, inputs: tf.Tensor3D, mask: tf.Tensor2D, stepMasks: tf.Tensor[], training: boolean, all: boolean): tf.Tensor {
+    const [b, l] = mask.shape;
+    const { dropout, hiddenDropout } = this.config;
+    if (training && dropout > 0) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, dropout)) as tf.Tensor3D;
+    let state: tf.Tensor2D | null = null;
+    for (let li = 0; li < stack.layers.length; li++) {
+      const layer = stack.branch ? this.heldLayer(stack.layers[li], stack.branch) : stack.layers[li];
+      const { outputs, last } = this.runLayer(layer, inputs, mask, stepMasks, b, l, all || li < stack.layers.length - 1);
+      state = last;
+      if (outputs) inputs = outputs;
+      if (training && hiddenDropout > 0) {
+        if (outputs) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, hiddenDropout)) as tf.Tensor3D;
+        else state = tf.mul(last, dropoutMask(this.trainRng, last.shape, hiddenDropout)) as tf.Tensor2D;
+      }
+    }
+    return all ? inputs : state!;
+  }
+
+  /** `layer` with every weight a constant when interleaving holds `branch` in this step. */
+  private heldLayer(layer: GRULayer, branch: 'ids' | 'features'): GRULayer {
+    return {
+      wi: this.unlessHeld(branch, layer.wi),
+      bi: this.unlessHeld(branch, layer.bi),
+      wh: this.unlessHeld(branch, layer.wh),
+      bh: this.unlessHeld(branch, layer.bh),
+    };
   }
 
   /**
@@ -178,25 +256,18 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
   private sequenceLossOf(batch: TrainBatch, lossFn?: LossFunction): tf.Scalar {
     return tf.tidy(() => {
       const at = sequenceTargets(batch);
-      const { positions } = at;
-      const { history, mask } = this.toTensors(batch);
-      const [b, l] = history.shape;
-      let inputs = this.inputEmbeddings(history) as tf.Tensor3D; // [B, L, D]
-      const stepMasks = tf.unstack(tf.transpose(mask, [1, 0])).map((m) => tf.expandDims(m, 1));
-      if (this.config.dropout > 0) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.dropout)) as tf.Tensor3D;
-      for (const layer of this.layers) {
-        inputs = this.runLayer(layer, inputs, mask, stepMasks, b, l, true).outputs!;
-        if (this.config.hiddenDropout > 0) inputs = tf.mul(inputs, dropoutMask(this.trainRng, inputs.shape, this.config.hiddenDropout)) as tf.Tensor3D;
-      }
-      let h = realRows(tf.reshape(inputs, [b * l, this.config.hiddenDim]) as tf.Tensor2D, positions);
-      if (this.projection) h = tf.matMul(h, this.projection);
-      return lossAtPositions(this.withBiasInput(h), this.scoringTable(), batch, at, this.trainRng, lossFn);
+      const { user, scoring } = this.encode(batch, true, at.positions);
+      return lossAtPositions(this.withBiasInput(user), scoring ?? this.scoringTable(), batch, at, this.trainRng, lossFn);
     });
   }
 
   /** Input embeddings of `indices`: the item table's rows without the bias column. */
   private inputEmbeddings(indices: tf.Tensor): tf.Tensor {
-    const rows = this.embed(indices);
+    return this.inputRows(this.embed(indices));
+  }
+
+  /** Looked-up rows [..., D'] without the bias column. */
+  private inputRows(rows: tf.Tensor): tf.Tensor {
     if (!this.config.outputBias) return rows;
     const begin = rows.shape.map(() => 0);
     const size = rows.shape.map((n, i) => (i === rows.rank - 1 ? this.config.embeddingDim : n));
@@ -210,6 +281,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
 
   /** Hidden-state sizes of the layers (for session-parallel state stores). */
   stateSizes(): number[] {
+    this.assertSessionSteps();
     return this.layers.map(() => this.config.hiddenDim);
   }
 
@@ -228,6 +300,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
     reset: Float32Array,
     options: UserEmbeddingOptions = {},
   ): { user: tf.Tensor2D; states: tf.Tensor2D[] } {
+    this.assertSessionSteps();
     const rows = items.length;
     if (initialStates.length !== this.layers.length) {
       throw new SeqrecError('shape_mismatch', `GRU4Rec.sessionStep: ${initialStates.length} states for ${this.layers.length} layers`);
@@ -269,6 +342,14 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
     });
   }
 
+  private assertSessionSteps(): void {
+    if (this.parallelProjection) {
+      throw new SeqrecError('invalid_config', "GRU4Rec: session-parallel steps are not implemented for featureArchitecture 'parallel'; train on windows", {
+        field: 'featureArchitecture',
+      });
+    }
+  }
+
   /** Runs one GRU layer over [B, L, in]; returns the last state and, if asked, all outputs. */
   private runLayer(
     layer: GRULayer,
@@ -284,7 +365,7 @@ export class GRU4Rec extends BaseRecaller<GRU4RecConfig> {
     // Input projections of all steps at once: [B*L, in] x [in, 3H], then time-major.
     const xProj = tf.reshape(tf.add(tf.matMul(tf.reshape(inputs, [b * l, inDim]), layer.wi), layer.bi), [b, l, 3 * h]);
     if (this.config.recurrence === 'fused') {
-      const states = gruSequence(xProj as tf.Tensor3D, mask, layer.wh as tf.Tensor2D, layer.bh as tf.Tensor1D);
+      const states = gruSequence(xProj as tf.Tensor3D, mask, layer.wh, layer.bh);
       const last = lastStep(states);
       return { outputs: keepOutputs ? states : null, last };
     }

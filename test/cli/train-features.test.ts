@@ -62,6 +62,36 @@ describe('seqrec train --item-features', () => {
     assert.equal(await evaluated.exited, 0, evaluated.stderr());
   });
 
+  it('--feature-architecture parallel trains the p-RNN GRU4Rec and the bundle carries it; refused without features or for SASRec', async () => {
+    const out = join(root, 'gru-parallel');
+    const p = runCli([
+      'train',
+      '--data',
+      dataFile,
+      ...FLAGS,
+      '--model',
+      'gru4rec',
+      '--item-features',
+      featureFile,
+      '--feature-architecture',
+      'parallel',
+      '--out',
+      out,
+    ]);
+    assert.equal(await p.exited, 0, p.stderr());
+    assert.match(p.stderr() + p.stdout(), /strategy simultaneous, architecture parallel/);
+    const loaded = await loadBundle(out);
+    assert.equal((loaded.model.getConfig() as { featureArchitecture?: string }).featureArchitecture, 'parallel');
+    assert.ok(loaded.model.namedWeights().some((w) => w.name === 'feature_gru0/wh'));
+    loaded.model.dispose();
+    const noFeatures = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'gru4rec', '--feature-architecture', 'parallel']);
+    assert.notEqual(await noFeatures.exited, 0);
+    assert.match(noFeatures.stderr(), /--feature-architecture needs --item-features/);
+    const sasrec = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'sasrec', '--item-features', featureFile, '--feature-architecture', 'parallel']);
+    assert.notEqual(await sasrec.exited, 0);
+    assert.match(sasrec.stderr(), /--feature-architecture applies to --model gru4rec, not sasrec/);
+  });
+
   it('refuses --item-features for a model that does not take them', async () => {
     const p = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'mind', '--item-features', featureFile]);
     assert.notEqual(await p.exited, 0);

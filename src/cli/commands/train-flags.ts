@@ -99,6 +99,11 @@ export const TRAIN_FLAGS = {
     default: 'simultaneous',
     placeholder: 'name',
   }),
+  featureArchitecture: choice(
+    ['shared', 'parallel'] as const,
+    '--item-features, gru4rec: one GRU over id + feature vectors (shared), or an id GRU and a feature GRU side by side (parallel, p-RNN)',
+    { placeholder: 'name' },
+  ),
   out: str('write a serving bundle (and history.json) to this directory', { placeholder: 'dir' }),
   force: bool('--out: replace the model in DIR (it becomes a new version; the previous one is kept)'),
   coldStart: choice(

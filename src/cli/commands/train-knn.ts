@@ -49,6 +49,7 @@ const NOT_FOR_KNN = [
   'momentum',
   'test',
   'itemFeatures',
+  'featureArchitecture',
   'saveOptimizer',
 ] as const;
 // --cold-start: a neighbourhood bundle stores the recent popularity always and needs no co-occurrence table.

@@ -53,6 +53,15 @@ async function vocabularyOf(dir: string): Promise<ItemVocabulary> {
   return parent.vocabulary;
 }
 
+/** --feature-architecture needs --item-features and --model gru4rec (checked before the data is read). */
+function checkFeatureArchitecture(values: TrainValues, modelName: string): void {
+  if (values.featureArchitecture === undefined) return;
+  if (values.itemFeatures === undefined)
+    throw new SeqrecError('invalid_argument', '--feature-architecture needs --item-features', { field: 'featureArchitecture' });
+  if (modelName !== 'gru4rec')
+    throw new SeqrecError('invalid_argument', `--feature-architecture applies to --model gru4rec, not ${modelName}`, { field: 'featureArchitecture' });
+}
+
 /** --item-features read and aligned with the dataset's vocabulary (null without the flag). */
 async function featuresFor(values: TrainValues, modelName: string, vocabulary: ItemVocabulary, log: Log): Promise<ItemFeatures | null> {
   if (values.itemFeatures === undefined) return null;
@@ -63,7 +72,8 @@ async function featuresFor(values: TrainValues, modelName: string, vocabulary: I
   const { features, unknownItems, itemsWithout } = itemFeatureIndex(await readItemFeatures(values.itemFeatures), vocabulary);
   log(
     `item features from ${values.itemFeatures}: ${features.featureCount} features on ${features.coveredItems} of ${vocabulary.numItems} items ` +
-      `(${itemsWithout} without; ${unknownItems} items of the file not in the data, ignored); strategy ${values.featureStrategy}`,
+      `(${itemsWithout} without; ${unknownItems} items of the file not in the data, ignored); strategy ${values.featureStrategy}` +
+      (values.featureArchitecture !== undefined ? `, architecture ${values.featureArchitecture}` : ''),
   );
   return features;
 }
@@ -78,8 +88,12 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   const mode = values.mode ?? (values.preset !== undefined && values.preset !== 'comirec' ? 'session-parallel' : 'window');
   if (isNeighbourhoodName(values.model)) return runTrainNeighbourhood(values, log);
   if (mode === 'session-parallel') {
-    if (values.itemFeatures !== undefined)
-      throw new SeqrecError('invalid_argument', '--item-features applies to window training, not --mode session-parallel', { field: 'itemFeatures' });
+    for (const flag of ['itemFeatures', 'featureArchitecture'] as const) {
+      if (values[flag] !== undefined) {
+        const name = flag === 'itemFeatures' ? '--item-features' : '--feature-architecture';
+        throw new SeqrecError('invalid_argument', `${name} applies to window training, not --mode session-parallel`, { field: flag });
+      }
+    }
     return runTrainSessions(values, log);
   }
   if (values.preset !== undefined && values.preset !== 'comirec')
@@ -91,6 +105,7 @@ async function train(values: TrainValues, log: Log): Promise<void> {
   const settings = dataSettings({ ...values, samplesPerUser: samplesPerUser === 'auto' ? 1 : samplesPerUser });
   const dim = checkDim(values.dim ?? DEFAULT_DIM);
   const modelName = values.model;
+  checkFeatureArchitecture(values, modelName);
   if (values.interests !== undefined && !modelFactory(modelName).multiInterest) {
     throw new SeqrecError('invalid_argument', `--interests applies to the multi-interest models (${multiInterestModels().join(', ')}), not ${modelName}`, {
       field: 'interests',
@@ -132,6 +147,8 @@ async function train(values: TrainValues, log: Log): Promise<void> {
       ...(values.heads !== undefined ? { numHeads: values.heads } : {}),
       ...(values.dropout !== undefined ? { dropout: values.dropout } : {}),
       ...(features ? { itemFeatures: values.featureStrategy, featureCount: Math.max(1, features.featureCount) } : {}),
+      // GRU4Rec's p-RNN architecture; absent = shared.
+      ...(values.featureArchitecture !== undefined ? { featureArchitecture: values.featureArchitecture } : {}),
     }),
   );
   if (features) model.setItemFeatures(features);
