@@ -30,23 +30,13 @@ before(async () => {
 });
 after(() => rm(root, { recursive: true, force: true }));
 
+/** `seqrec train` on the tiny log with the shared flags, plus `extra`. */
+const train = (...extra: string[]) => runCli(['train', '--data', dataFile, ...FLAGS, ...extra]);
+
 describe('seqrec train --item-features', () => {
   it('trains with the features and writes them into the bundle', async () => {
     const out = join(root, 'gru');
-    const p = runCli([
-      'train',
-      '--data',
-      dataFile,
-      ...FLAGS,
-      '--model',
-      'gru4rec',
-      '--item-features',
-      featureFile,
-      '--feature-strategy',
-      'interleaving',
-      '--out',
-      out,
-    ]);
+    const p = train('--model', 'gru4rec', '--item-features', featureFile, '--feature-strategy', 'interleaving', '--out', out);
     assert.equal(await p.exited, 0, p.stderr());
     assert.match(
       p.stderr() + p.stdout(),
@@ -64,36 +54,23 @@ describe('seqrec train --item-features', () => {
 
   it('--feature-architecture parallel trains the p-RNN GRU4Rec and the bundle carries it; refused without features or for SASRec', async () => {
     const out = join(root, 'gru-parallel');
-    const p = runCli([
-      'train',
-      '--data',
-      dataFile,
-      ...FLAGS,
-      '--model',
-      'gru4rec',
-      '--item-features',
-      featureFile,
-      '--feature-architecture',
-      'parallel',
-      '--out',
-      out,
-    ]);
+    const p = train('--model', 'gru4rec', '--item-features', featureFile, '--feature-architecture', 'parallel', '--out', out);
     assert.equal(await p.exited, 0, p.stderr());
     assert.match(p.stderr() + p.stdout(), /strategy simultaneous, architecture parallel/);
     const loaded = await loadBundle(out);
     assert.equal((loaded.model.getConfig() as { featureArchitecture?: string }).featureArchitecture, 'parallel');
     assert.ok(loaded.model.namedWeights().some((w) => w.name === 'feature_gru0/wh'));
     loaded.model.dispose();
-    const noFeatures = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'gru4rec', '--feature-architecture', 'parallel']);
+    const noFeatures = train('--model', 'gru4rec', '--feature-architecture', 'parallel');
     assert.notEqual(await noFeatures.exited, 0);
     assert.match(noFeatures.stderr(), /--feature-architecture needs --item-features/);
-    const sasrec = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'sasrec', '--item-features', featureFile, '--feature-architecture', 'parallel']);
+    const sasrec = train('--model', 'sasrec', '--item-features', featureFile, '--feature-architecture', 'parallel');
     assert.notEqual(await sasrec.exited, 0);
     assert.match(sasrec.stderr(), /--feature-architecture applies to --model gru4rec, not sasrec/);
   });
 
   it('refuses --item-features for a model that does not take them', async () => {
-    const p = runCli(['train', '--data', dataFile, ...FLAGS, '--model', 'mind', '--item-features', featureFile]);
+    const p = train('--model', 'mind', '--item-features', featureFile);
     assert.notEqual(await p.exited, 0);
     assert.match(p.stderr(), /--item-features applies to --model gru4rec or sasrec, not mind/);
   });

@@ -4,9 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { ItemFeatures, itemFeatureIndex } from '../../src/data/item-features.js';
-import { ItemVocabulary } from '../../src/data/vocabulary.js';
-import type { TrainBatch } from '../../src/data/types.js';
 import { GRU4Rec, type GRU4RecOptions } from '../../src/models/gru4rec.js';
 import type { BaseRecaller } from '../../src/models/base.js';
 import { buildModel } from '../../src/models/registry.js';
@@ -18,35 +15,12 @@ import { loadModel, saveModel } from '../../src/bundle/checkpoint.js';
 import { Random } from '../../src/util/random.js';
 import { SeqrecError } from '../../src/errors.js';
 import { batchOf, maxAbsDiff, setupBackend } from '../helpers.js';
+import { groupBatch, groupedFeatures, groupVocabulary, weightsOf } from './feature-fixtures.js';
 
 before(setupBackend);
 
 const data = (t: tf.Tensor) => Array.from(t.dataSync());
-const vocab = ItemVocabulary.fromItems(Array.from({ length: 40 }, (_, i) => String(i + 1)));
-
-/** Items 1..40 in 4 groups of 10; item i has feature `g${group}` and half of them also `odd`. */
-function groupedFeatures(): ItemFeatures {
-  const raw = new Map<string, string[]>();
-  for (let i = 1; i <= 40; i++) raw.set(String(i), [`g${Math.floor((i - 1) / 10)}`, ...(i % 2 ? ['odd'] : [])]);
-  return itemFeatureIndex(raw, vocab).features;
-}
-
-function groupBatch(rng: Random, size: number, maxLen: number): TrainBatch {
-  const histories: number[][] = [];
-  const targets = new Int32Array(size);
-  for (let r = 0; r < size; r++) {
-    const g = rng.int(4);
-    histories.push(Array.from({ length: 1 + rng.int(maxLen) }, () => 1 + g * 10 + rng.int(10)));
-    targets[r] = 1 + g * 10 + rng.int(10);
-  }
-  return { ...batchOf(histories, maxLen), targets, users: Int32Array.from({ length: size }, (_, i) => i) };
-}
-
-function weightsOf(model: BaseRecaller, name: string): Float32Array {
-  const w = model.namedWeights().find((x) => x.name === name);
-  assert.ok(w, `weight ${name}`);
-  return Float32Array.from(w.variable.dataSync() as Float32Array);
-}
+const vocab = groupVocabulary();
 
 function parallel(options: Partial<GRU4RecOptions> = {}): GRU4Rec {
   const model = new GRU4Rec({
@@ -59,7 +33,7 @@ function parallel(options: Partial<GRU4RecOptions> = {}): GRU4Rec {
     featureArchitecture: 'parallel',
     ...options,
   });
-  model.setItemFeatures(groupedFeatures());
+  model.setItemFeatures(groupedFeatures(vocab));
   return model;
 }
 
@@ -85,7 +59,7 @@ describe("GRU4Rec featureArchitecture 'parallel' (p-RNN)", () => {
     const unset = new GRU4Rec(base);
     const shared = new GRU4Rec({ ...base, featureArchitecture: 'shared' });
     assert.equal('featureArchitecture' in unset.getConfig(), false);
-    for (const m of [unset, shared]) m.setItemFeatures(groupedFeatures());
+    for (const m of [unset, shared]) m.setItemFeatures(groupedFeatures(vocab));
     randomiseFeatures(unset);
     randomiseFeatures(shared);
     const b = batchOf([[1, 2, 3], [11]], 6);

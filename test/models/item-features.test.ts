@@ -7,10 +7,8 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { ItemFeatures, itemFeatureIndex, parseFeatureJson, parseMoviesDat, readItemFeatures } from '../../src/data/item-features.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
-import type { TrainBatch } from '../../src/data/types.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { SASRec } from '../../src/models/sasrec.js';
-import type { BaseRecaller } from '../../src/models/base.js';
 import { featureMean } from '../../src/ops/feature-mean.js';
 import { softmaxCrossEntropy } from '../../src/losses/softmax.js';
 import { AdamStep } from '../../src/train/step.js';
@@ -20,6 +18,7 @@ import { Recommender } from '../../src/serve/recommender.js';
 import { Random } from '../../src/util/random.js';
 import { SeqrecError } from '../../src/errors.js';
 import { batchOf, maxAbsDiff, setupBackend } from '../helpers.js';
+import { groupBatch, groupedFeatures, groupVocabulary, weightsOf } from './feature-fixtures.js';
 
 before(setupBackend);
 
@@ -88,36 +87,8 @@ describe('featureMean', () => {
   });
 });
 
-/** Items 1..40 in 4 groups of 10; item i has feature `g${group}` and half of them also `odd`. */
-function groupedFeatures(vocab: ItemVocabulary): ItemFeatures {
-  const raw = new Map<string, string[]>();
-  for (let i = 1; i <= 40; i++) raw.set(String(i), [`g${Math.floor((i - 1) / 10)}`, ...(i % 2 ? ['odd'] : [])]);
-  return itemFeatureIndex(raw, vocab).features;
-}
-
-/** Windows inside one group: the planted structure items sharing a feature co-occur in. */
-function groupBatch(rng: Random, size: number, maxLen: number): TrainBatch {
-  const histories: number[][] = [];
-  const targets = new Int32Array(size);
-  for (let r = 0; r < size; r++) {
-    const g = rng.int(4);
-    histories.push(Array.from({ length: 1 + rng.int(maxLen) }, () => 1 + g * 10 + rng.int(10)));
-    targets[r] = 1 + g * 10 + rng.int(10);
-  }
-  return { ...batchOf(histories, maxLen), targets, users: Int32Array.from({ length: size }, (_, i) => i) };
-}
-
-function weightsOf(model: BaseRecaller, name: string): Float32Array {
-  return Float32Array.from(
-    model
-      .namedWeights()
-      .find((w) => w.name === name)!
-      .variable.dataSync() as Float32Array,
-  );
-}
-
 describe('GRU4Rec and SASRec with item features', () => {
-  const vocab = ItemVocabulary.fromItems(Array.from({ length: 40 }, (_, i) => String(i + 1)));
+  const vocab = groupVocabulary();
 
   it("'none' leaves the config as it was; a zero feature table leaves every vector as without features", () => {
     const plain = new GRU4Rec({ itemCount: 41, embeddingDim: 8, maxLen: 5, seed: 7 });
