@@ -27,7 +27,7 @@
  */
 import { assertInteger, SeqrecError } from '../errors.js';
 import { toExcludeSet, type ExcludeList } from './exclude.js';
-import { checkCandidateArrays, checkCandidateBatch } from './merge.js';
+import { bestScorePerItem, checkCandidateArrays, checkCandidateBatch } from './merge.js';
 import type { TopKResult } from './topk.js';
 import type { SearchResult } from './types.js';
 
@@ -87,14 +87,7 @@ function selectInto(
   outOffset: number,
 ): void {
   const best = new Map<number, number>();
-  for (let j = offset; j < offset + count; j++) {
-    const id = ids[j];
-    const s = scores[j];
-    if (id <= 0 || s !== s) continue;
-    if (exclude !== null && exclude.has(id)) continue;
-    const prev = best.get(id);
-    if (prev === undefined || s > prev) best.set(id, s);
-  }
+  bestScorePerItem(ids, scores, offset, count, exclude, best);
   const cand = [...best.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const cats = cand.map(([id]) => categoryOf(options.categories, id));
   const taken = new Uint8Array(cand.length);

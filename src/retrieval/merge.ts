@@ -23,6 +23,30 @@ function checkCounts(interests: number, perInterest: number, k: number): void {
 }
 
 /**
+ * Fills `best` (cleared first) with each distinct candidate in `[offset, offset + count)` and its
+ * highest score. Dropped: id 0 (padding), ids < 0 (empty slots), NaN scores (cannot be ranked)
+ * and the ids in `exclude`.
+ */
+export function bestScorePerItem(
+  ids: Int32Array,
+  scores: Float32Array,
+  offset: number,
+  count: number,
+  exclude: ReadonlySet<number> | null,
+  best: Map<number, number>,
+): void {
+  best.clear();
+  for (let j = offset; j < offset + count; j++) {
+    const id = ids[j];
+    const s = scores[j];
+    if (id <= 0 || s !== s) continue;
+    if (exclude !== null && exclude.has(id)) continue;
+    const prev = best.get(id);
+    if (prev === undefined || s > prev) best.set(id, s);
+  }
+}
+
+/**
  * Merges one user's candidates from `[offset, offset + count)` into `out*` at `outOffset`.
  * `best` and `heap` are scratch space reused across users.
  */
@@ -38,16 +62,7 @@ function mergeInto(
   outScores: Float32Array,
   outOffset: number,
 ): void {
-  best.clear();
-  for (let j = offset; j < offset + count; j++) {
-    const id = ids[j];
-    const s = scores[j];
-    // id 0 is padding, ids < 0 are empty slots; NaN scores cannot be ranked.
-    if (id <= 0 || s !== s) continue;
-    if (exclude !== null && exclude.has(id)) continue;
-    const prev = best.get(id);
-    if (prev === undefined || s > prev) best.set(id, s);
-  }
+  bestScorePerItem(ids, scores, offset, count, exclude, best);
   for (const [id, s] of best) heap.push(id, s);
   heap.drainInto(outIds, outScores, outOffset);
 }

@@ -136,7 +136,11 @@ export class AdamStep extends AdamMinimizer {
     private readonly lossFn: LossFunction,
     options: { learningRate: number; itemGradients: 'dense' | 'sparse'; targets?: TrainingTargets },
   ) {
-    super(model.trainableVariables(), model.itemEmbeddings(), { ...options, modelName: model.name });
+    // Feature vectors add a dense term to every item row, which row-wise Adam cannot train.
+    if (options.itemGradients === 'sparse' && model.itemFeatureStrategy !== 'none') {
+      throw new SeqrecError('invalid_config', `${model.name} takes item features, so its item gradients must be 'dense'`, { field: 'itemGradients' });
+    }
+    super(model.trainableVariables(), model.itemTableVariable(), { ...options, modelName: model.name });
     this.targets = options.targets ?? 'last';
     if (this.targets === 'every' && typeof model.sequenceLoss !== 'function') {
       throw new SeqrecError('invalid_config', `${model.name} does not train at every position (it has no sequenceLoss); use targets 'last'`, {

@@ -304,13 +304,10 @@ function replicable(model: BaseRecaller): boolean {
 }
 
 /**
- * Item gradients of a model with item features: dense (the feature vectors add a dense term to
- * every item row, which row-sparse Adam cannot train), in one process (workers do not carry the features).
+ * Item gradients of a model with item features: dense unless 'sparse' is asked for (which
+ * AdamStep refuses), in one process (workers do not carry the features).
  */
-function featureGradients(mode: TrainerOptions['itemGradients'], parts: number): 'dense' {
-  if (mode === 'sparse') {
-    throw new SeqrecError('invalid_config', "Trainer: a model with item features needs itemGradients 'dense' (or 'auto')", { field: 'itemGradients' });
-  }
+function featureGradients(mode: TrainerOptions['itemGradients'], parts: number): 'dense' | 'sparse' {
   if (parts > 1) throw new SeqrecError('invalid_config', 'Trainer: a model with item features trains in one process (parallelism 1)', { field: 'parallelism' });
-  return 'dense';
+  return mode === 'sparse' ? 'sparse' : 'dense';
 }

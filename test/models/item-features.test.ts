@@ -122,6 +122,16 @@ describe('GRU4Rec and SASRec with item features', () => {
     model.dispose();
   });
 
+  it('refuses row-wise (sparse) item gradients, which cannot train the feature term of every row', () => {
+    const model = new SASRec({ itemCount: 41, embeddingDim: 8, maxLen: 5, seed: 2, itemFeatures: 'simultaneous', featureCount: 5 });
+    model.setItemFeatures(groupedFeatures(vocab));
+    assert.throws(
+      () => new AdamStep(model, softmaxCrossEntropy, { learningRate: 0.01, itemGradients: 'sparse' }),
+      (e: unknown) => e instanceof SeqrecError && e.field === 'itemGradients' && /item features.*'dense'/.test(e.message),
+    );
+    model.dispose();
+  });
+
   it('interleaving trains the id part on odd steps and the feature part on even ones', () => {
     const model = new GRU4Rec({ itemCount: 41, embeddingDim: 8, maxLen: 5, seed: 2, itemFeatures: 'interleaving', featureCount: 5 });
     model.setItemFeatures(groupedFeatures(vocab));
