@@ -34,7 +34,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -42,6 +41,7 @@ import { backendReport } from '../src/backend/index.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { parsePrometheus } from '../src/serve/metrics.js';
 import { Recommender } from '../src/serve/recommender.js';
+import { postLoad } from './http-load.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -53,62 +53,7 @@ const RELOADS = 5;
 const ADMIN_TOKEN = 'bench-serve-admin-token-0123456789abcdef';
 const IN_PROCESS_TIMED = QUICK ? 300 : 10_000;
 const IN_PROCESS_LEAK = QUICK ? 2_000 : 100_000;
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number; max: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  duration: number;
-}
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 const CLIENT = process.env.BENCH_CLIENT === 'wrk' ? 'wrk' : 'autocannon';
-
-/**
- * wrk's Lua script: each request takes the next body of the file given after `--`, and `done`
- * prints one JSON line (latencies in microseconds; errors include non-2xx/3xx statuses).
- */
-const WRK_SCRIPT = `
-local bodies, i = {}, 0
-function init(args) for line in io.lines(args[1]) do bodies[#bodies + 1] = line end end
-function request()
-  i = i % #bodies + 1
-  return wrk.format("POST", "/recommend", { ["content-type"] = "application/json" }, bodies[i])
-end
-function done(s, latency)
-  local e = s.errors
-  io.write(string.format('\\n{"requests":%d,"seconds":%f,"p50":%f,"p99":%f,"bad":%d}\\n', s.requests, s.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, e.connect + e.read + e.write + e.status + e.timeout))
-end
-`;
-
-/** One wrk run (one client thread): requests, seconds, p50/p99 in ms and failed requests. */
-async function wrkRun(base: string, connections: number, bodies: string[]) {
-  const dir = await mkdtemp(join(tmpdir(), 'seqrec-wrk-'));
-  await writeFile(join(dir, 'script.lua'), WRK_SCRIPT);
-  await writeFile(join(dir, 'bodies.jsonl'), bodies.join('\n') + '\n');
-  const p = spawn('wrk', [
-    '-t1',
-    `-c${connections}`,
-    `-d${DURATION}s`,
-    '--timeout',
-    '10s',
-    '-s',
-    join(dir, 'script.lua'),
-    base,
-    '--',
-    join(dir, 'bodies.jsonl'),
-  ]);
-  let out = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => process.stderr.write(d));
-  const code = await new Promise<number | null>((res) => p.on('exit', res));
-  const last = out.trim().split('\n').pop() ?? '';
-  if (code !== 0 || !last.startsWith('{')) throw new Error(`wrk exited with ${code}:\n${out}`);
-  return JSON.parse(last) as { requests: number; seconds: number; p50: number; p99: number; bad: number };
-}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -228,29 +173,10 @@ interface LoadRow {
 }
 
 async function loadTest(server: Server, label: string, connections: number, histories: string[][]): Promise<LoadRow> {
-  let next = 0;
   const bodies = histories.map((h) => JSON.stringify({ history: h, k: K }));
   const cpu0 = await cpuSeconds(server.base);
   const t0 = performance.now();
-  let result: { requests: number; seconds: number; p50: number; p99: number; bad: number };
-  if (CLIENT === 'wrk') {
-    result = await wrkRun(server.base, connections, bodies);
-  } else {
-    const r = await autocannon({
-      url: server.base,
-      connections,
-      duration: DURATION,
-      headers: { 'content-type': 'application/json' },
-      requests: [
-        {
-          method: 'POST',
-          path: '/recommend',
-          setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }),
-        },
-      ],
-    });
-    result = { requests: r.requests.total, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts };
-  }
+  const result = await postLoad(CLIENT, server.base, connections, DURATION, bodies);
   const wall = (performance.now() - t0) / 1000;
   const cpu1 = await cpuSeconds(server.base);
   const mem = rssMB(server.pid);
@@ -273,32 +199,17 @@ async function loadTest(server: Server, label: string, connections: number, hist
 
 /** JIT and connections warm before measuring. */
 async function warmUp(server: Server, histories: string[][]): Promise<void> {
-  await autocannon({
-    url: server.base,
-    connections: 4,
-    duration: 1,
-    method: 'POST',
-    path: '/recommend',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ history: histories[0], k: K }),
-  });
+  await postLoad('autocannon', server.base, 4, 1, [JSON.stringify({ history: histories[0], k: K })]);
 }
 
 async function reloadUnderLoad(bundle: string, histories: string[][]) {
   const server = await startServer(bundle, ['--workers', '2'], { ...process.env, SEQREC_ADMIN_TOKEN: ADMIN_TOKEN });
   try {
     await warmUp(server, histories);
-    let next = 0;
     const bodies = histories.map((h) => JSON.stringify({ history: h, k: K }));
     let reloadsFailed = 0;
     const t0 = performance.now();
-    const load = autocannon({
-      url: server.base,
-      connections: 16,
-      duration: Math.max(DURATION, 10),
-      headers: { 'content-type': 'application/json' },
-      requests: [{ method: 'POST', path: '/recommend', setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
-    });
+    const load = postLoad('autocannon', server.base, 16, Math.max(DURATION, 10), bodies);
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < RELOADS; i++) {
       const res = await fetch(`${server.base}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -309,11 +220,11 @@ async function reloadUnderLoad(bundle: string, histories: string[][]) {
     const result = await load;
     const seconds = (performance.now() - t0) / 1000;
     return {
-      total: result.requests.total,
-      bad: result.non2xx + result.errors + result.timeouts,
+      total: result.requests,
+      bad: result.bad,
       reloadsFailed,
-      rps: result.requests.total / result.duration,
-      p99: result.latency.p99,
+      rps: result.requests / result.seconds,
+      p99: result.p99,
       seconds,
     };
   } finally {
