@@ -1,65 +1,20 @@
 /**
- * The dataset presets of `loadInteractions`: amazon-csv, amazon-json, taobao, session and
- * session-lines (small files in a temp folder, plus the Diginetica files in ../shared/data).
+ * The dataset presets of `loadInteractions`: taobao, session and session-lines, and format
+ * detection (small files in a temp folder, plus the Diginetica files in ../shared/data). The
+ * Amazon presets are in formats-amazon.test.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { SeqrecError } from '../../src/errors.js';
 import { categoryIndex } from '../../src/data/categories.js';
 import { detectFormat, loadInteractions } from '../../src/data/loaders.js';
-import { parseObjectLine, parsePythonLiteral } from '../../src/data/python-literal.js';
-import type { InteractionLog } from '../../src/data/types.js';
 import { ItemVocabulary } from '../../src/data/vocabulary.js';
-import { SHARED_DATA, seqrecError, skipWithoutSharedData, tempFiles } from './helpers.js';
-
-const rows = (log: InteractionLog): [string, string[], number[]][] => log.sequences.map((s) => [s.user, s.items, s.timestamps]);
-
-/** Rejects with a data_parse error at `line` whose message matches `message`. */
-async function rejectsAt(promise: Promise<unknown>, file: string, line: number, message: RegExp, field?: string): Promise<void> {
-  await assert.rejects(promise, (e: unknown) => {
-    assert.ok(e instanceof SeqrecError, String(e));
-    assert.equal(e.code, 'data_parse', e.message);
-    assert.equal(e.line, line, e.message);
-    assert.ok(e.file?.endsWith(file), e.message);
-    assert.ok(e.message.includes(`${file} line ${line}: `), e.message);
-    assert.match(e.message, message);
-    if (field !== undefined) assert.equal(e.field, field);
-    return true;
-  });
-}
+import { SHARED_DATA, rejectsAt, seqrecError, sequenceRows, skipWithoutSharedData, tempFiles } from './helpers.js';
 
 const files = tempFiles({
   // A1: 0003 at t=...532800, then 0001 and 0004 tied at ...619200 (file order).
   'ratings_Books.csv': 'A1,0001,5.0,1395619200\n' + 'A2,0002,3.0,1395619100\n' + 'A1,0003,4.0,1395532800\n' + '\n' + 'A1,0004,2.0,1395619200\n',
-  'amazon-ratings.txt': 'A1,0001,5.0,1395619200\nA1,0003,4.0,1395532800\n',
-  'amazon-bad.csv': 'A1,0001,5.0,1395619200\n' + 'A1,0002,4.0\n' + 'A1,0003,five,1395619200\n' + ',0004,4.0,1395619200\n' + 'A2,0005,1.0,1395619200\n',
-  'amazon-header.csv': 'user,item,rating,timestamp\nA1,0001,5.0,1395619200\n',
-  // 2014 strict JSON, with nested values and a quote in the text.
-  'reviews_Beauty_5.json':
-    '{"reviewerID": "A1", "asin": "B2", "reviewerName": "Ann \\"A\\"", "helpful": [2, 3], "reviewText": "ok", "overall": 4.0, "summary": "s", "unixReviewTime": 1300000000, "reviewTime": "03 13, 2011"}\n' +
-    '{"reviewerID": "A2", "asin": "B1", "helpful": [0, 0], "overall": 5.0, "unixReviewTime": 1200000000}\n' +
-    '{"reviewerID": "A1", "asin": "B1", "helpful": [0, 0], "overall": 2.0, "unixReviewTime": 1200000000}\n' +
-    '{"reviewerID": "A1", "asin": "B3", "helpful": [0, 0], "overall": 5.0, "unixReviewTime": 1300000000}\n',
-  // 2018: same field names plus vote/style/verified/image.
-  'Beauty.json':
-    '{"overall": 5.0, "vote": "2", "verified": true, "reviewTime": "02 1, 2018", "reviewerID": "U1", "asin": "I1", "style": {"Size:": " 6"}, "reviewText": "x", "unixReviewTime": 1517443200, "image": ["https://x/y.jpg"]}\n' +
-    '{"overall": 3.0, "verified": false, "reviewerID": "U1", "asin": "I2", "unixReviewTime": 1417443200}\n',
-  // Python-dict lines (eval-style 2014 dumps), mixed with one strict JSON line.
-  'reviews_py.json':
-    "{'reviewerID': 'P1', 'asin': 'X1', 'helpful': [0, 0], 'reviewText': \"It's \\xe9t\\u00e9\", 'overall': 5.0, 'verified': True, 'image': None, 'unixReviewTime': 1370000000}\n" +
-    "{u'reviewerID': u'P1', u'asin': u'X2', 'style': {'Format:': ' Paperback'}, 'overall': 4.0, 'unixReviewTime': 1360000000L}\n" +
-    '{"reviewerID": "P2", "asin": "X1", "overall": 1.0, "unixReviewTime": 1380000000}\n',
-  'amazon-bad.json':
-    '{"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixReviewTime": 1}\n' +
-    '{"reviewerID": "A1", "asin": }\n' +
-    '{"reviewerID": "A1", "asin": "B2", "overall": 5.0}\n' +
-    "{'reviewerID': 'A1', 'asin': __import__('os'), 'overall': 5.0, 'unixReviewTime': 2}\n" +
-    '["A1", "B3", 5.0, 3]\n' +
-    '{"reviewerID": "A1", "asin": "B4", "overall": "great", "unixReviewTime": 4}\n' +
-    '{"reviewerID": "A1", "asin": "B5", "overall": 5.0, "unixReviewTime": 5}\n',
-  'amazon.jsonl': '{"reviewerID": "A1", "asin": "B1", "overall": 5.0, "unixReviewTime": 1}\n',
   // user 1: 102 (t=...500000) then 100; 101 is a purchase, 104 a favorite; user 2: 100 is a cart add.
   'UserBehavior.csv':
     '1,100,10,pv,1511544070\n' +
@@ -89,158 +44,11 @@ const files = tempFiles({
 });
 after(files.cleanup);
 
-describe("format 'amazon-csv'", () => {
-  test('header-less user,item,rating,timestamp: detected, stable time order, minRating', async () => {
-    const log = await loadInteractions(files.path('ratings_Books.csv'));
-    assert.equal(log.stats.format, 'amazon-csv');
-    assert.deepEqual(rows(log), [
-      ['A1', ['0003', '0001', '0004'], [1395532800, 1395619200, 1395619200]],
-      ['A2', ['0002'], [1395619100]],
-    ]);
-    assert.equal(log.stats.interactions, 4);
-    assert.equal(log.categories, undefined);
-
-    const high = await loadInteractions(files.path('ratings_Books.csv'), { minRating: 4 });
-    assert.deepEqual(rows(high), [['A1', ['0003', '0001'], [1395532800, 1395619200]]]);
-    assert.equal(high.stats.filtered, 2);
-  });
-
-  test('detected by content under another name', async () => {
-    const log = await loadInteractions(files.path('amazon-ratings.txt'));
-    assert.equal(log.stats.format, 'amazon-csv');
-    assert.deepEqual(log.sequences[0].items, ['0003', '0001']);
-  });
-
-  test('malformed lines name file, line and field; skip mode counts them', async () => {
-    const path = files.path('amazon-bad.csv');
-    await rejectsAt(loadInteractions(path), 'amazon-bad.csv', 2, /expected 4 fields separated by ',' \(user,item,rating,timestamp\), got 3/);
-    const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
-    assert.equal(log.stats.skipped, 3);
-    assert.deepEqual(log.stats.skipReasons, [
-      "line 2: expected 4 fields separated by ',' (user,item,rating,timestamp), got 3",
-      "line 3: rating 'five' is not a number",
-      'line 4: empty user id',
-    ]);
-    assert.deepEqual(rows(log), [
-      ['A1', ['0001'], [1395619200]],
-      ['A2', ['0005'], [1395619200]],
-    ]);
-  });
-
-  test('a header row is an error that points to the csv format', async () => {
-    await rejectsAt(
-      loadInteractions(files.path('amazon-header.csv'), { format: 'amazon-csv' }),
-      'amazon-header.csv',
-      1,
-      /rating 'rating' is not a number \(amazon-csv files have no header row; for a file with one use format 'csv'\)/,
-      'rating',
-    );
-    // Auto-detection sees a header and reads it as a plain CSV.
-    const log = await loadInteractions(files.path('amazon-header.csv'));
-    assert.equal(log.stats.format, 'csv');
-    assert.deepEqual(log.sequences[0].items, ['0001']);
-  });
-});
-
-describe("format 'amazon-json'", () => {
-  test('2014 strict JSON lines: detected, sorted by unixReviewTime with ties in file order', async () => {
-    const log = await loadInteractions(files.path('reviews_Beauty_5.json'));
-    assert.equal(log.stats.format, 'amazon-json');
-    assert.deepEqual(rows(log), [
-      ['A1', ['B1', 'B2', 'B3'], [1200000000, 1300000000, 1300000000]],
-      ['A2', ['B1'], [1200000000]],
-    ]);
-    const high = await loadInteractions(files.path('reviews_Beauty_5.json'), { minRating: 4 });
-    assert.deepEqual(high.sequences[0].items, ['B2', 'B3']);
-    assert.equal(high.stats.filtered, 1);
-  });
-
-  test('2018 lines (extra vote/style/verified/image fields)', async () => {
-    const log = await loadInteractions(files.path('Beauty.json'));
-    assert.equal(log.stats.format, 'amazon-json');
-    assert.deepEqual(rows(log), [['U1', ['I2', 'I1'], [1417443200, 1517443200]]]);
-  });
-
-  test('Python dict literal lines (single quotes, True/None, u-prefixes, 123L) are read without eval', async () => {
-    const log = await loadInteractions(files.path('reviews_py.json'));
-    assert.equal(log.stats.format, 'amazon-json');
-    assert.deepEqual(rows(log), [
-      ['P1', ['X2', 'X1'], [1360000000, 1370000000]],
-      ['P2', ['X1'], [1380000000]],
-    ]);
-  });
-
-  test('a .jsonl name with review keys is amazon-json, not generic jsonl', async () => {
-    const log = await loadInteractions(files.path('amazon.jsonl'));
-    assert.equal(log.stats.format, 'amazon-json');
-  });
-
-  test('malformed lines: bad JSON, missing keys, code in a Python line, non-objects, bad ratings', async () => {
-    const path = files.path('amazon-bad.json');
-    await rejectsAt(loadInteractions(path), 'amazon-bad.json', 2, /invalid JSON/);
-    const log = await loadInteractions(path, { onMalformed: 'skip', maxSkipRate: 1 });
-    assert.equal(log.stats.skipped, 5);
-    const reasons = log.stats.skipReasons;
-    assert.match(reasons[0], /^line 2: invalid JSON \(/);
-    assert.equal(reasons[1], "line 3: missing field 'unixReviewTime'");
-    assert.match(reasons[2], /^line 4: not a simple Python dict literal \('__import__' is not a literal at column \d+\); use strict JSON$/);
-    assert.equal(reasons[3], 'line 5: expected an object');
-    assert.equal(reasons[4], "line 6: rating 'great' is not a number");
-    assert.deepEqual(rows(log), [['A1', ['B1', 'B5'], [1, 5]]]);
-  });
-});
-
-describe('parsePythonLiteral / parseObjectLine', () => {
-  test('literals, nesting and escapes', () => {
-    assert.deepEqual(parsePythonLiteral("{'a': [1, -2.5, 3e2, (4,), ()], 'b': {'c': None}, 'd': True, 'e': False,}"), {
-      a: [1, -2.5, 300, [4], []],
-      b: { c: null },
-      d: true,
-      e: false,
-    });
-    assert.equal(parsePythonLiteral(String.raw`'it\'s \"q\" \\ \n\t\x41\u00e9\U0001F600\101\d'`), 'it\'s "q" \\ \n\tAé😀A\\d');
-    assert.equal(parsePythonLiteral(`"say 'hi'"`), "say 'hi'");
-    assert.equal(parsePythonLiteral("u'x'"), 'x');
-    assert.deepEqual(parsePythonLiteral('{1: 2}'), { 1: 2 });
-  });
-
-  test('a __proto__ key is a plain key, not a prototype change', () => {
-    const obj = parsePythonLiteral("{'__proto__': {'polluted': 1}}") as Record<string, unknown>;
-    assert.deepEqual(Object.keys(obj), ['__proto__']);
-    assert.equal((obj as { polluted?: unknown }).polluted, undefined);
-    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
-  });
-
-  test('anything that is not a plain literal is refused with a column', () => {
-    const bad: [string, RegExp][] = [
-      ["{'a': os.system('x')}", /'os' is not a literal at column 7/],
-      ["{'a': 1 + 2}", /expected ',' or '}' at column 9/],
-      ["{'a': '''x'''}", /triple-quoted/],
-      ["{'a': 'open}", /unterminated string/],
-      ["{'a': 1} extra", /unexpected text after the value/],
-      ["{'a': 1j}", /complex/],
-      ["{'a': '\\x4'}", /bad \\x escape/],
-      ["{['k']: 1}", /dict keys must be strings or numbers/],
-      ['['.repeat(100) + ']'.repeat(100), /nesting deeper than 64/],
-      ["{'a': inf}", /'inf' is not a literal/],
-    ];
-    for (const [text, message] of bad) assert.throws(() => parsePythonLiteral(text), message, text);
-  });
-
-  test('parseObjectLine: JSON first, then a Python dict; clear messages', () => {
-    assert.deepEqual(parseObjectLine('{"a": 1}'), { a: 1 });
-    assert.deepEqual(parseObjectLine("{'a': 1}"), { a: 1 });
-    assert.throws(() => parseObjectLine("{'a': foo}"), /not a simple Python dict literal .*; use strict JSON/);
-    assert.throws(() => parseObjectLine('{"a": }'), /^SyntaxError: invalid JSON/);
-    assert.throws(() => parseObjectLine('[1]'), /expected an object/);
-  });
-});
-
 describe("format 'taobao'", () => {
   test("UserBehavior.csv by name: clicks ('pv') only by default, others counted as filtered", async () => {
     const log = await loadInteractions(files.path('UserBehavior.csv'));
     assert.equal(log.stats.format, 'taobao');
-    assert.deepEqual(rows(log), [
+    assert.deepEqual(sequenceRows(log), [
       ['1', ['102', '100'], [1511500000, 1511544070]],
       ['2', ['103'], [1511600001]],
     ]);
@@ -258,7 +66,7 @@ describe("format 'taobao'", () => {
 
   test('behaviors option keeps the chosen behavior types', async () => {
     const log = await loadInteractions(files.path('UserBehavior.csv'), { behaviors: ['pv', 'buy', 'cart'] });
-    assert.deepEqual(rows(log), [
+    assert.deepEqual(sequenceRows(log), [
       ['1', ['102', '101', '100'], [1511500000, 1511544000, 1511544070]],
       ['2', ['100', '103'], [1511600000, 1511600001]],
     ]);
@@ -293,7 +101,7 @@ describe("format 'taobao'", () => {
       "line 4: timestamp 'yesterday' is not a number",
       'line 5: empty category id',
     ]);
-    assert.deepEqual(rows(log), [['1', ['100', '100', '105'], [1511544070, 1511544080, 1511544090]]]);
+    assert.deepEqual(sequenceRows(log), [['1', ['100', '100', '105'], [1511544070, 1511544080, 1511544090]]]);
     assert.equal(log.stats.categoryConflicts, 1);
     assert.equal(log.categories!.get('100'), '10');
   });
@@ -346,7 +154,7 @@ describe("format 'session' (header) and 'session-lines'", () => {
     );
     const bySession = await loadInteractions(files.path('clicks.csv'), { format: 'session' });
     assert.equal(bySession.stats.format, 'session');
-    assert.deepEqual(rows(bySession), [
+    assert.deepEqual(sequenceRows(bySession), [
       ['s1', ['c', 'a'], [2, 3]],
       ['s2', ['b'], [1]],
       ['s3', ['d'], [5]],
@@ -356,13 +164,13 @@ describe("format 'session' (header) and 'session-lines'", () => {
   test('Diginetica-style header: detected, grouped by session, ties keep file order', async () => {
     const log = await loadInteractions(files.path('views.csv'));
     assert.equal(log.stats.format, 'session');
-    assert.deepEqual(rows(log), [
+    assert.deepEqual(sequenceRows(log), [
       ['7', ['b', 'd', 'a'], [100, 100, 300]],
       ['8', ['c'], [5]],
     ]);
     const tsv = await loadInteractions(files.path('views.tsv'));
     assert.equal(tsv.stats.format, 'session');
-    assert.deepEqual(rows(tsv), [['s1', ['b', 'a'], [1, 2]]]);
+    assert.deepEqual(sequenceRows(tsv), [['s1', ['b', 'a'], [1, 2]]]);
   });
 
   test('columns.user names the session column explicitly', async () => {
@@ -393,7 +201,7 @@ describe("format 'session' (header) and 'session-lines'", () => {
       "line 3: timestamp '2016-05-09' is not a number",
       "line 4: expected 3 fields separated by ';' (as in the header), got 2",
     ]);
-    assert.deepEqual(rows(log), [
+    assert.deepEqual(sequenceRows(log), [
       ['1', ['a'], [5]],
       ['2', ['d'], [7]],
     ]);
@@ -410,7 +218,7 @@ describe("format 'session' (header) and 'session-lines'", () => {
     );
     const log = await loadInteractions(path, { format: 'session-lines', onMalformed: 'skip', maxSkipRate: 1 });
     assert.equal(log.stats.format, 'session-lines');
-    assert.deepEqual(rows(log), [
+    assert.deepEqual(sequenceRows(log), [
       ['s1', ['a', 'b', 'a'], [0, 1, 2]],
       ['s2', ['c'], [0]],
       ['s3', ['d', 'e'], [0, 1]],

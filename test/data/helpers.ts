@@ -1,9 +1,11 @@
 /** Shared helpers of the data-layer tests. */
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeqrecError, type SeqrecErrorCode } from '../../src/errors.js';
+import type { InteractionLog } from '../../src/data/types.js';
 
 /** The real datasets, outside the repo (`../shared/data` from the repo root). */
 export const SHARED_DATA = resolve(fileURLToPath(new URL('../../', import.meta.url)), '../shared/data');
@@ -26,4 +28,21 @@ export function seqrecError(code: SeqrecErrorCode, message?: RegExp) {
     if (message && !message.test(e.message)) throw new Error(`message ${JSON.stringify(e.message)} does not match ${message}`);
     return true;
   };
+}
+
+/** Each sequence as [user, items, timestamps]. */
+export const sequenceRows = (log: InteractionLog): [string, string[], number[]][] => log.sequences.map((s) => [s.user, s.items, s.timestamps]);
+
+/** Rejects with a data_parse error at `line` whose message matches `message`. */
+export async function rejectsAt(promise: Promise<unknown>, file: string, line: number, message: RegExp, field?: string): Promise<void> {
+  await assert.rejects(promise, (e: unknown) => {
+    assert.ok(e instanceof SeqrecError, String(e));
+    assert.equal(e.code, 'data_parse', e.message);
+    assert.equal(e.line, line, e.message);
+    assert.ok(e.file?.endsWith(file), e.message);
+    assert.ok(e.message.includes(`${file} line ${line}: `), e.message);
+    assert.match(e.message, message);
+    if (field !== undefined) assert.equal(e.field, field);
+    return true;
+  });
 }
