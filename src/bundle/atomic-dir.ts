@@ -333,9 +333,6 @@ async function removeDeadTemporaries(root: string): Promise<void> {
  */
 async function removeLeftovers(root: string, keep: Set<string>): Promise<void> {
   await removeDeadTemporaries(root);
-  // Whatever CURRENT names now stays too: another save may have committed after ours.
-  const now = await readPointer(root).catch(() => null);
-  if (now) for (const v of [now.current, now.previous]) if (v) keep.add(v);
   for (const name of await readdir(root)) {
     if (!VERSION_RE.test(name) || keep.has(name)) continue;
     const path = join(root, name);
@@ -343,7 +340,13 @@ async function removeLeftovers(root: string, keep: Set<string>): Promise<void> {
     const writer = await markerPid(path);
     if (inFlight.has(path) || (writer !== null && writer !== process.pid && alive(writer))) continue;
     const info = await lstat(path).catch(() => null);
-    if (info?.isDirectory() && ((await isMarked(path)) || (await flatManifestNames(path)) !== null)) await removeOwnDir(root, name);
+    if (!info?.isDirectory() || !((await isMarked(path)) || (await flatManifestNames(path)) !== null)) continue;
+    // Whatever CURRENT names stays, read last, just before the removal: a save racing ours may
+    // have committed this version since our commit (it was not in flight above, so it cannot
+    // commit between this read and the rename).
+    const now = await readPointer(root).catch(() => null);
+    if (now && (now.current === name || now.previous === name)) continue;
+    await removeOwnDir(root, name);
   }
   const flat = await flatManifestNames(root);
   if (flat) {

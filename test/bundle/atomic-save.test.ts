@@ -103,9 +103,14 @@ describe('atomic saves', () => {
       dir,
       loadModel,
       async () => {
-        await Promise.all(
-          Array.from({ length: 8 }, (_, i) => saveModel((i % 2 ? a : b).model, dir, { vocabulary: (i % 2 ? a : b).dataset.vocabulary, meta: { i } })),
-        );
+        // Rounds of 8 at once: each save's cleanup runs while others commit (a version committed
+        // after a save's commit must survive that save's cleanup).
+        for (let round = 0; round < 6; round++) {
+          await Promise.all(
+            Array.from({ length: 8 }, (_, i) => saveModel((i % 2 ? a : b).model, dir, { vocabulary: (i % 2 ? a : b).dataset.vocabulary, meta: { i } })),
+          );
+          (await loadModel(dir)).model.dispose();
+        }
       },
       1,
     );
