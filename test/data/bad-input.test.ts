@@ -14,23 +14,9 @@ import { SeqrecError } from '../../src/errors.js';
 import { GRU4Rec } from '../../src/models/gru4rec.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { setupBackend } from '../helpers.js';
-import { seqrecError, tempFiles } from './helpers.js';
+import { parseErrorAt, seqrecError, tempFiles } from './helpers.js';
 
 before(setupBackend);
-
-/** A data_parse error naming `file`, `line` and (when given) `field`. */
-function parseErrorAt(file: string, line: number, message: RegExp, field?: string) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof SeqrecError, String(e));
-    assert.equal(e.code, 'data_parse', e.message);
-    assert.ok(e.file?.endsWith(file), e.message);
-    assert.equal(e.line, line, e.message);
-    assert.ok(e.message.includes(`${file} line ${line}: `), e.message);
-    assert.match(e.message, message);
-    if (field !== undefined) assert.equal(e.field, field, e.message);
-    return true;
-  };
-}
 
 const longId = 'x'.repeat(MAX_ID_LENGTH + 1);
 // Random bytes (seeded): what `seqrec train` was once fed as a 'sequence' file. The first

@@ -33,16 +33,21 @@ export function seqrecError(code: SeqrecErrorCode, message?: RegExp) {
 /** Each sequence as [user, items, timestamps]. */
 export const sequenceRows = (log: InteractionLog): [string, string[], number[]][] => log.sequences.map((s) => [s.user, s.items, s.timestamps]);
 
-/** Rejects with a data_parse error at `line` whose message matches `message`. */
-export async function rejectsAt(promise: Promise<unknown>, file: string, line: number, message: RegExp, field?: string): Promise<void> {
-  await assert.rejects(promise, (e: unknown) => {
+/** An `assert.throws`/`rejects` matcher for a data_parse error naming `file`, `line` and (when given) `field`. */
+export function parseErrorAt(file: string, line: number, message: RegExp, field?: string) {
+  return (e: unknown): boolean => {
     assert.ok(e instanceof SeqrecError, String(e));
     assert.equal(e.code, 'data_parse', e.message);
-    assert.equal(e.line, line, e.message);
     assert.ok(e.file?.endsWith(file), e.message);
+    assert.equal(e.line, line, e.message);
     assert.ok(e.message.includes(`${file} line ${line}: `), e.message);
     assert.match(e.message, message);
-    if (field !== undefined) assert.equal(e.field, field);
+    if (field !== undefined) assert.equal(e.field, field, e.message);
     return true;
-  });
+  };
+}
+
+/** Rejects with a data_parse error at `line` whose message matches `message`. */
+export async function rejectsAt(promise: Promise<unknown>, file: string, line: number, message: RegExp, field?: string): Promise<void> {
+  await assert.rejects(promise, parseErrorAt(file, line, message, field));
 }

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { SeqrecError } from '../../src/errors.js';
 import { splitDelimited } from '../../src/data/delimited.js';
 import { detectFormat, loadInteractions } from '../../src/data/loaders.js';
-import { seqrecError, tempFiles } from './helpers.js';
+import { seqrecError, sequenceRows, tempFiles } from './helpers.js';
 
 const files = tempFiles({
   'seq.txt': 'u1 a b c\n\nu2 d e\nu1 f\n',
@@ -35,13 +35,10 @@ describe('loadInteractions: sequence format', () => {
   test('groups lines by user in first-seen order, timestamps are positions, blank lines ignored', async () => {
     const log = await loadInteractions(files.path('seq.txt'));
     assert.equal(log.stats.format, 'sequence');
-    assert.deepEqual(
-      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
-      [
-        ['u1', ['a', 'b', 'c', 'f'], [0, 1, 2, 3]],
-        ['u2', ['d', 'e'], [0, 1]],
-      ],
-    );
+    assert.deepEqual(sequenceRows(log), [
+      ['u1', ['a', 'b', 'c', 'f'], [0, 1, 2, 3]],
+      ['u2', ['d', 'e'], [0, 1]],
+    ]);
     assert.equal(log.stats.lines, 4);
     assert.equal(log.stats.interactions, 6);
     assert.equal(log.stats.skipped, 0);
@@ -153,13 +150,10 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
   test('quoted CSV fields may contain commas and doubled quotes', async () => {
     const log = await loadInteractions(files.path('quoted.csv'));
     assert.equal(log.stats.format, 'csv');
-    assert.deepEqual(
-      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
-      [
-        ['1', ['11', '10'], [3, 5]],
-        ['2', ['12,5'], [1]],
-      ],
-    );
+    assert.deepEqual(sequenceRows(log), [
+      ['1', ['11', '10'], [3, 5]],
+      ['2', ['12,5'], [1]],
+    ]);
   });
 
   test('an unterminated quote is a malformed line', async () => {
@@ -215,22 +209,16 @@ describe('loadInteractions: csv, tsv, jsonl', () => {
 
   test('CRLF line endings and a byte-order mark', async () => {
     const log = await loadInteractions(files.path('crlf.csv'));
-    assert.deepEqual(
-      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
-      [['ann', ['q', 'p'], [1, 2]]],
-    );
+    assert.deepEqual(sequenceRows(log), [['ann', ['q', 'p'], [1, 2]]]);
   });
 
   test('jsonl: numbers become string ids, numeric strings are accepted as times', async () => {
     const log = await loadInteractions(files.path('events.jsonl'));
     assert.equal(log.stats.format, 'jsonl');
-    assert.deepEqual(
-      log.sequences.map((s) => [s.user, s.items, s.timestamps]),
-      [
-        ['ann', ['q', 'p'], [1, 2]],
-        ['7', ['42'], [3]],
-      ],
-    );
+    assert.deepEqual(sequenceRows(log), [
+      ['ann', ['q', 'p'], [1, 2]],
+      ['7', ['42'], [3]],
+    ]);
   });
 
   test('jsonl: bad JSON, non-objects and missing fields', async () => {
